@@ -1,0 +1,179 @@
+"""What every reader shares: the skip report, the JSONL line iterator, timestamps, the read context.
+
+A reader is a module with `NAME`, `DESCRIPTION` (which agent writes it, and where), `sniff(head)` and
+`read(path, ctx)`. `sniff` gets the first bytes of a file and says whether the file is in its format;
+`read` yields one `SessionBuilder` per session, filled in log order, and reports every record it cannot
+use through `ctx.skip(...)`: skipped, counted and reported, never fatal (unless `--strict`).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import orjson
+
+from bpaste_cli.errors import BpasteError
+from bpaste_cli.trace.builder import Limits, SessionBuilder
+
+MAX_LINE_BYTES = 64 * 1024 * 1024
+MAX_EXAMPLES = 200
+
+
+@dataclass
+class Skip:
+    file: str
+    line: int | None
+    reason: str
+    detail: str = ""
+
+    def where(self) -> str:
+        return f"{self.file}:{self.line}" if self.line is not None else self.file
+
+
+@dataclass
+class SkipReport:
+    """Counts of skipped records per reason, with the first examples kept for the user to look at."""
+
+    strict: bool = False
+    by_reason: Counter = field(default_factory=Counter)
+    examples: list[Skip] = field(default_factory=list)
+
+    @property
+    def total(self) -> int:
+        return sum(self.by_reason.values())
+
+    def add(self, file: str, line: int | None, reason: str, detail: str = "") -> None:
+        skip = Skip(file, line, reason, detail[:200])
+        if self.strict:
+            raise BpasteError(
+                f"{skip.where()}: {reason.replace('_', ' ')}"
+                + (f" ({skip.detail})" if skip.detail else "")
+                + "; without --strict such records are skipped and counted."
+            )
+        self.by_reason[reason] += 1
+        if len(self.examples) < MAX_EXAMPLES:
+            self.examples.append(skip)
+
+
+@dataclass
+class ReadContext:
+    """Handed to a reader for one file: where it is, how to make sessions, how to report skips."""
+
+    path: Path
+    display: str  # the file as the user named it (relative where possible)
+    report: SkipReport
+    limits: Limits
+    scrub: Callable[[str], str] | None
+
+    def skip(self, line: int | None, reason: str, detail: str = "") -> None:
+        self.report.add(self.display, line, reason, detail)
+
+    def session(
+        self,
+        session_id: str,
+        source_format: str,
+        *,
+        parent_session_id: str | None = None,
+        parent_call_id: str | None = None,
+    ) -> SessionBuilder:
+        return SessionBuilder(
+            session_id,
+            source_format,
+            self.display,
+            parent_session_id=parent_session_id,
+            parent_call_id=parent_call_id,
+            limits=self.limits,
+            scrub=self.scrub,
+        )
+
+
+def iter_jsonl(ctx: ReadContext) -> Iterator[tuple[int, Any]]:
+    """Yield (line number, parsed JSON) for each usable line; bad lines are skipped with a reason.
+
+    Blank lines are ignored. Non-UTF-8 bytes are replaced rather than losing the line. A last line
+    without its newline that does not parse is reported as `truncated_last_line`.
+    """
+    with open(ctx.path, "rb") as fh:
+        line_no = 0
+        for raw in fh:
+            line_no += 1
+            if len(raw) > MAX_LINE_BYTES:
+                ctx.skip(line_no, "line_too_long", f"{len(raw)} bytes")
+                continue
+            stripped = raw.strip()
+            if not stripped:
+                continue
+            try:
+                value = orjson.loads(stripped)
+            except orjson.JSONDecodeError:
+                try:
+                    value = orjson.loads(stripped.decode("utf-8", "replace"))
+                except orjson.JSONDecodeError as exc:
+                    last = not raw.endswith(b"\n")
+                    ctx.skip(line_no, "truncated_last_line" if last else "not_json", str(exc))
+                    continue
+            yield line_no, value
+
+
+def load_json_document(ctx: ReadContext) -> Any | None:
+    """Parse a whole-file JSON document; a file that does not parse is skipped (and None returned)."""
+    data = ctx.path.read_bytes()
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError:
+        try:
+            return orjson.loads(data.decode("utf-8", "replace"))
+        except orjson.JSONDecodeError as exc:
+            ctx.skip(None, "not_json", str(exc))
+            return None
+
+
+def parse_time(value: Any) -> float | None:
+    """Epoch seconds from an ISO-8601 string (Z or offset), or from epoch seconds / milliseconds / ns."""
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        v = float(value)
+        if v > 1e17:  # nanoseconds
+            return v / 1e9
+        if v > 1e14:  # microseconds
+            return v / 1e6
+        if v > 1e11:  # milliseconds
+            return v / 1e3
+        return v
+    if isinstance(value, str):
+        text = value.strip()
+        if not text:
+            return None
+        if text.endswith("Z"):
+            text = text[:-1] + "+00:00"
+        try:
+            dt = datetime.fromisoformat(text)
+        except ValueError:
+            try:
+                return parse_time(float(text))
+            except ValueError:
+                return None
+        if dt.tzinfo is None:  # naive times in logs are UTC by convention
+            from datetime import timezone
+
+            dt = dt.replace(tzinfo=timezone.utc)
+        return dt.timestamp()
+    return None
+
+
+def decode_arguments(value: Any) -> Any:
+    """OpenAI-style `arguments` are a JSON string; decode it, keep undecodable text as {"_raw": text}."""
+    if isinstance(value, str):
+        text = value.strip()
+        if not text:
+            return {}
+        try:
+            return orjson.loads(text)
+        except orjson.JSONDecodeError:
+            return {"_raw": value}
+    return {} if value is None else value

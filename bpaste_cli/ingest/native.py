@@ -1,0 +1,98 @@
+"""bpaste native JSONL: one event per line, for agents whose logs bpaste has no reader for.
+
+Each line is an object with `session_id` and `kind` (`user`, `llm` or `tool`), in the order the
+events happened; lines of several sessions may interleave. Times (`t_start`, `t_end`; or `t` for a
+user message) are seconds (relative to anything, or epoch) or ISO-8601 strings, and may be omitted
+entirely. Fields:
+
+- user: `text`, `t`
+- llm: `t_start` (when the step began thinking; optional), `t_end` (when it emitted its output),
+  `model`, `tokens_in`, `tokens_out`, `text`
+- tool: `tool`, `args` (any JSON; an object normally), `call_id`, `t_start` (emission), `t_end`
+  (result), `result` (text or JSON), `status` (`ok` or `error`); a tool line belongs to the latest llm
+  line of its session (calls between two llm lines were emitted together)
+- any line may carry `parent_session_id` and `parent_call_id` (for sub-agents).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Iterator
+
+import orjson
+
+from bpaste_cli.ingest.base import ReadContext, iter_jsonl, parse_time
+from bpaste_cli.trace.builder import SessionBuilder
+
+NAME = "native"
+DESCRIPTION = "bpaste's own JSONL, one event per line (README: 'Native JSONL'); write it from any agent."
+_KINDS = {"user", "llm", "tool"}
+
+
+def _record(obj: Any) -> bool:
+    return isinstance(obj, dict) and isinstance(obj.get("session_id"), str) and obj.get("kind") in _KINDS
+
+
+def sniff(head: bytes) -> bool:
+    for raw in head.splitlines():
+        if raw.strip():
+            try:
+                return _record(orjson.loads(raw))
+            except orjson.JSONDecodeError:
+                return False
+    return False
+
+
+def _int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def read(path: Path, ctx: ReadContext) -> Iterator[SessionBuilder]:
+    sessions: dict[str, SessionBuilder] = {}
+    for line, obj in iter_jsonl(ctx):
+        if not isinstance(obj, dict) or not isinstance(obj.get("session_id"), str):
+            ctx.skip(line, "missing_field", "session_id")
+            continue
+        kind = obj.get("kind")
+        if kind not in _KINDS:
+            ctx.skip(line, "unknown_record", f"kind={kind!r}")
+            continue
+        sid = f"native:{obj['session_id']}"
+        b = sessions.get(sid)
+        if b is None:
+            parent = obj.get("parent_session_id")
+            b = ctx.session(
+                sid,
+                NAME,
+                parent_session_id=f"native:{parent}" if isinstance(parent, str) else None,
+                parent_call_id=obj.get("parent_call_id") if isinstance(obj.get("parent_call_id"), str) else None,
+            )
+            sessions[sid] = b
+        t_start, t_end = parse_time(obj.get("t_start")), parse_time(obj.get("t_end"))
+        if kind == "user":
+            t = parse_time(obj.get("t"))
+            b.user(t if t is not None else (t_end if t_end is not None else t_start), _str(obj.get("text")), line)
+        elif kind == "llm":
+            b.llm(
+                t_end if t_end is not None else t_start,
+                t_start=t_start if t_end is not None else None,
+                line=line,
+                model=_str(obj.get("model")),
+                tokens_in=_int(obj.get("tokens_in")),
+                tokens_out=_int(obj.get("tokens_out")),
+                text=_str(obj.get("text")),
+            )
+        else:
+            tool = obj.get("tool")
+            if not isinstance(tool, str) or not tool:
+                ctx.skip(line, "missing_field", "tool")
+                continue
+            call_id = b.tool_call(_str(obj.get("call_id")), tool, obj.get("args", {}), t_start, line)
+            if "result" in obj or "status" in obj or t_end is not None:
+                status = "error" if obj.get("status") == "error" else "ok"
+                b.tool_result(call_id, t_end, obj.get("result"), status=status)
+    yield from sessions.values()
+
+
+def _str(value: Any) -> str | None:
+    return value if isinstance(value, str) else None

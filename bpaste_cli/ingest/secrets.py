@@ -1,0 +1,57 @@
+"""Replace values of well-known secret shapes with a stable placeholder derived from their hash.
+
+Equal secrets get equal placeholders (`<secret:1a2b3c4d5e6f>`), so data-flow mining still sees a key
+copied from one call into another as the same value, while the dataset never holds the key itself.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+_PATTERNS = [
+    # private key blocks (a block cut by the length limit is replaced to the end of the text)
+    r"-----BEGIN[A-Z ]{0,40} PRIVATE KEY-----(?:.|\n)*?(?:-----END[A-Z ]{0,40} PRIVATE KEY-----|\Z)",
+    r"\bsk-ant-[A-Za-z0-9_\-]{20,}",  # Anthropic
+    r"\bsk-(?:proj-|svcacct-)?[A-Za-z0-9_\-]{20,}",  # OpenAI
+    r"\b(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{16,}",  # Stripe
+    r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b",  # AWS access key id
+    r"\bgh[pousr]_[A-Za-z0-9]{36,}\b",  # GitHub tokens
+    r"\bgithub_pat_[A-Za-z0-9_]{22,}\b",
+    r"\bglpat-[A-Za-z0-9_\-]{20,}\b",  # GitLab
+    r"\bxox[abprs]-[A-Za-z0-9\-]{10,}",  # Slack
+    r"\bAIza[0-9A-Za-z_\-]{35}\b",  # Google API key
+    r"\bhf_[A-Za-z0-9]{30,}\b",  # Hugging Face
+    r"\beyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}",  # JWT
+]
+# Secrets inside a context: only the group is replaced.
+_CONTEXT_PATTERNS = [
+    r"(?i)\bbearer\s+([A-Za-z0-9._~+/\-]{16,}=*)",  # Authorization: Bearer <token>
+    r"\b[a-zA-Z][a-zA-Z0-9+.\-]{1,20}://[^\s:/@]{1,64}:([^\s@/]{1,128})@",  # password in a URL
+]
+
+_WHOLE = re.compile("|".join(f"(?:{p})" for p in _PATTERNS))
+_CONTEXT = [re.compile(p) for p in _CONTEXT_PATTERNS]
+_PREFIX = "<secret:"
+
+
+def placeholder(secret: str) -> str:
+    return f"{_PREFIX}{hashlib.sha256(secret.encode('utf-8', 'surrogatepass')).hexdigest()[:12]}>"
+
+
+def _replace_group(match: re.Match[str]) -> str:
+    whole = match.group(0)
+    start, end = match.span(1)
+    offset = match.start(0)
+    value = match.group(1)
+    if value.startswith(_PREFIX):
+        return whole
+    return whole[: start - offset] + placeholder(value) + whole[end - offset :]
+
+
+def scrub(text: str) -> str:
+    """`text` with every recognised secret replaced by its placeholder (idempotent)."""
+    text = _WHOLE.sub(lambda m: placeholder(m.group(0)), text)
+    for pattern in _CONTEXT:
+        text = pattern.sub(_replace_group, text)
+    return text

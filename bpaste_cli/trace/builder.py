@@ -1,0 +1,425 @@
+"""SessionBuilder: the one place where log records become schema-v1 events with timing semantics.
+
+Readers only translate their format's records into calls of this class, in log order:
+`user(...)` for a human message, `llm(...)` for a model step, `tool_call(...)` for each call the current
+step emitted, `tool_result(...)` when a result arrives. Times are absolute epoch seconds (or None for
+untimed logs). `finish()` then derives, identically for every format:
+
+- a step's think window: from the moment its inputs were complete (latest result, user message or
+  previous step output seen before its emission) to its emission;
+- a call's latency: from emission to result (or the logged execution duration, when the log has one);
+- human time as `user` events: user turns (from the agent's last activity to the message), idle gaps
+  (a think window longer than `idle_threshold_s`: nobody thinks for that long, a person was away) and
+  approval waits (result arrival later than emission + logged duration). Human time is never part of
+  the agent's critical path.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from bpaste_cli.trace.canonical import args_hash, canonical_json, short_hash
+
+APPROVAL_MIN_S = 1.0
+EPOCH_FLOOR = 1e8  # times below this are relative seconds, not epoch: the session has no absolute start
+
+
+@dataclass(frozen=True)
+class Limits:
+    """How much text an event keeps, and when a think window counts as a person being away."""
+
+    max_result_chars: int = 8192
+    max_text_chars: int = 2000
+    idle_threshold_s: float = 900.0
+
+
+def _scrub_value(value: Any, scrub: Callable[[str], str]) -> Any:
+    if isinstance(value, str):
+        return scrub(value)
+    if isinstance(value, dict):
+        return {k: _scrub_value(v, scrub) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_scrub_value(v, scrub) for v in value]
+    return value
+
+
+def result_to_text(result: Any) -> str:
+    """A tool result as text: strings as they are, structured results as canonical JSON."""
+    if result is None:
+        return ""
+    if isinstance(result, str):
+        return result
+    return canonical_json(result)
+
+
+class SessionBuilder:
+    """Collects one session's records in log order and turns them into event rows."""
+
+    def __init__(
+        self,
+        session_id: str,
+        source_format: str,
+        source_file: str,
+        *,
+        parent_session_id: str | None = None,
+        parent_call_id: str | None = None,
+        limits: Limits = Limits(),
+        scrub: Callable[[str], str] | None = None,
+    ) -> None:
+        self.session_id = session_id
+        self.source_format = source_format
+        self.source_file = source_file
+        self.parent_session_id = parent_session_id
+        self.parent_call_id = parent_call_id
+        self.limits = limits
+        self._scrub = scrub
+        self._items: list[dict[str, Any]] = []  # user / llm / tool records in log order
+        self._calls: dict[str, dict[str, Any]] = {}
+        self._step = -1
+        self._cur: dict[str, Any] | None = None  # the current llm step, None after a user message
+
+    # -- recording -------------------------------------------------------------------------------
+
+    @property
+    def n_steps(self) -> int:
+        return self._step + 1
+
+    @property
+    def empty(self) -> bool:
+        return not self._items
+
+    def has_call(self, call_id: str) -> bool:
+        return call_id in self._calls
+
+    def _text(self, text: str | None) -> str | None:
+        if text is None:
+            return None
+        cut = text[: self.limits.max_text_chars + 256]
+        if self._scrub:
+            cut = self._scrub(cut)
+        return cut[: self.limits.max_text_chars]
+
+    def user(self, t: float | None, text: str | None = None, line: int | None = None) -> None:
+        """A human message arrived at time `t`."""
+        self._items.append({"kind": "user", "t": t, "text": self._text(text), "line": line})
+        self._cur = None
+
+    def llm(
+        self,
+        t_emit: float | None,
+        *,
+        t_start: float | None = None,
+        line: int | None = None,
+        model: str | None = None,
+        tokens_in: int | None = None,
+        tokens_out: int | None = None,
+        text: str | None = None,
+        estimated: bool = False,
+    ) -> int:
+        """A model step that produced its output (first call or answer) at `t_emit`; returns its index.
+
+        `t_start` is given only by logs that record when the step began (e.g. a span or a logged
+        response latency); otherwise the think window starts when the step's inputs were complete.
+        """
+        self._step += 1
+        self._cur = {
+                "kind": "llm",
+                "t": t_emit,
+                "t_start": t_start,
+                "line": line,
+                "model": model,
+                "tokens_in": tokens_in,
+                "tokens_out": tokens_out,
+                "text": self._text(text),
+                "step": self._step,
+                "estimated": estimated,
+                "n_calls": 0,
+        }
+        self._items.append(self._cur)
+        return self._step
+
+    def amend_llm(
+        self,
+        *,
+        tokens_in: int | None = None,
+        tokens_out: int | None = None,
+        text: str | None = None,
+        model: str | None = None,
+    ) -> None:
+        """Add to the current step what a later record of the same model message carries."""
+        step = self._cur
+        if step is None:
+            return
+        if tokens_in is not None:
+            step["tokens_in"] = tokens_in
+        if tokens_out is not None:
+            step["tokens_out"] = tokens_out
+        if model is not None and step["model"] is None:
+            step["model"] = model
+        if text:
+            joined = (step["text"] + "\n" + text) if step["text"] else text
+            step["text"] = self._text(joined)
+
+    def tool_call(
+        self,
+        call_id: str | None,
+        tool: str,
+        args: Any,
+        t_emit: float | None = None,
+        line: int | None = None,
+    ) -> str:
+        """The current step emitted a call; a call with no step before it gets an estimated step."""
+        if self._cur is None:
+            self.llm(t_emit, line=line, estimated=True)
+        step = self._cur
+        assert step is not None
+        if call_id is None or call_id in self._calls:
+            call_id = f"{self.session_id}#s{step['step']}c{step['n_calls']}"
+        if self._scrub:
+            args = _scrub_value(args, self._scrub)
+        args_json = canonical_json(args)
+        item = {
+            "kind": "tool",
+            "t": t_emit if t_emit is not None else step["t"],
+            "line": line,
+            "call_id": call_id,
+            "tool": tool,
+            "args_json": args_json,
+            "step": step["step"],
+            "result": None,
+            "result_hash": None,
+            "status": None,
+            "arrival": None,
+            "duration": None,
+        }
+        step["n_calls"] += 1
+        self._items.append(item)
+        self._calls[call_id] = item
+        return call_id
+
+    def tool_result(
+        self,
+        call_id: str,
+        t: float | None,
+        result: Any,
+        *,
+        status: str = "ok",
+        duration: float | None = None,
+    ) -> str | None:
+        """The result of `call_id` arrived at `t`. Returns None, or the reason it could not be used."""
+        item = self._calls.get(call_id)
+        if item is None:
+            return "result_without_call"
+        if item["status"] is not None:
+            return "duplicate_result"
+        text = result_to_text(result)
+        item["result_hash"] = short_hash(text)
+        cut = text[: self.limits.max_result_chars + 256]
+        if self._scrub:
+            cut = self._scrub(cut)
+        item["result"] = cut[: self.limits.max_result_chars]
+        item["status"] = "error" if status == "error" else "ok"
+        item["arrival"] = t
+        item["duration"] = duration if duration is not None and duration >= 0 else None
+        return None
+
+    # -- finishing -------------------------------------------------------------------------------
+
+    def finish(self) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """The session row and its event rows, times in seconds from the session's start."""
+        known = [it["t"] for it in self._items if it["t"] is not None]
+        known += [it["t_start"] for it in self._items if it["kind"] == "llm" and it["t_start"] is not None]
+        t0 = min(known) if known else None
+        timed = t0 is not None
+
+        def rel(t: float | None) -> float | None:
+            return None if t is None or t0 is None else t - t0
+
+        events: list[dict[str, Any]] = []
+        base = {
+            "session_id": self.session_id,
+            "parent_session_id": self.parent_session_id,
+            "source_format": self.source_format,
+            "source_file": self.source_file,
+        }
+        frontier: float | None = None  # latest moment the agent had something to react to
+        last_activity: float | None = None  # latest end of anything the agent did
+
+        def bump(current: float | None, t: float | None) -> float | None:
+            if t is None:
+                return current
+            return t if current is None or t > current else current
+
+        def emit(row: dict[str, Any]) -> None:
+            row.update(base)
+            row["seq"] = len(events)
+            events.append(row)
+
+        pending_arrivals: list[float] = []
+        next_step_start: dict[int, float | None] = {}
+        llm_items = [it for it in self._items if it["kind"] == "llm"]
+        for a, b in zip(llm_items, llm_items[1:]):
+            next_step_start[a["step"]] = b["t"]
+
+        for it in self._items:
+            kind = it["kind"]
+            if kind == "user":
+                t = it["t"]
+                # results that arrived before this message are inputs too
+                for arr in [x for x in pending_arrivals if t is not None and x <= t]:
+                    last_activity = bump(last_activity, arr)
+                start = last_activity if last_activity is not None and t is not None and last_activity < t else t
+                emit(_user_row(rel(start), rel(t), it["text"], it["line"], "turn"))
+                frontier = bump(frontier, t)
+                last_activity = bump(last_activity, t)
+            elif kind == "llm":
+                t_emit = it["t"]
+                arrived = [x for x in pending_arrivals if t_emit is not None and x <= t_emit]
+                pending_arrivals = [x for x in pending_arrivals if not (t_emit is not None and x <= t_emit)]
+                for arr in arrived:
+                    frontier = bump(frontier, arr)
+                    last_activity = bump(last_activity, arr)
+                estimated = it["estimated"]
+                if it["t_start"] is not None:
+                    start = it["t_start"]
+                elif t_emit is not None and frontier is not None and frontier <= t_emit:
+                    start = frontier
+                else:
+                    start = t_emit
+                    estimated = estimated or (t_emit is not None and frontier is not None)
+                if t_emit is not None and start is not None and t_emit - start > self.limits.idle_threshold_s:
+                    emit(_user_row(rel(start), rel(t_emit), None, it["line"], "idle"))
+                    start, estimated = t_emit, True
+                emit(
+                    {
+                        "source_line": it["line"],
+                        "kind": "llm",
+                        "step": it["step"],
+                        "batch": it["step"],
+                        "call_id": None,
+                        "tool": None,
+                        "args_json": None,
+                        "args_hash": None,
+                        "result_text": None,
+                        "result_hash": None,
+                        "status": None,
+                        "t_start": rel(start),
+                        "t_end": rel(t_emit),
+                        "duration_estimated": bool(estimated),
+                        "model": it["model"],
+                        "tokens_in": it["tokens_in"],
+                        "tokens_out": it["tokens_out"],
+                        "text": it["text"],
+                        "wait_reason": None,
+                    }
+                )
+                frontier = bump(frontier, t_emit)
+                last_activity = bump(last_activity, t_emit)
+            else:
+                t_emit = it["t"]
+                arrival = it["arrival"]
+                estimated = False
+                status = it["status"]
+                if status is None:  # no result logged: the agent stopped waiting when it moved on
+                    status = "error"
+                    arrival = next_step_start.get(it["step"]) or t_emit
+                    if arrival is not None and t_emit is not None and arrival < t_emit:
+                        arrival = t_emit
+                    estimated = True
+                end = arrival
+                approval = None
+                if it["duration"] is not None and t_emit is not None:
+                    end = t_emit + it["duration"]
+                    if arrival is not None and arrival - end > APPROVAL_MIN_S:
+                        approval = (end, arrival)
+                    elif arrival is None:
+                        arrival = end
+                if end is not None and t_emit is not None and end < t_emit:
+                    end, estimated = t_emit, True
+                emit(
+                    {
+                        "source_line": it["line"],
+                        "kind": "tool",
+                        "step": it["step"],
+                        "batch": it["step"],
+                        "call_id": it["call_id"],
+                        "tool": it["tool"],
+                        "args_json": it["args_json"],
+                        "args_hash": args_hash(it["args_json"]),
+                        "result_text": it["result"],
+                        "result_hash": it["result_hash"],
+                        "status": status,
+                        "t_start": rel(t_emit),
+                        "t_end": rel(end),
+                        "duration_estimated": estimated,
+                        "model": None,
+                        "tokens_in": None,
+                        "tokens_out": None,
+                        "text": None,
+                        "wait_reason": None,
+                    }
+                )
+                if approval is not None:
+                    emit(_user_row(rel(approval[0]), rel(approval[1]), None, it["line"], "approval"))
+                if arrival is not None:
+                    pending_arrivals.append(arrival)
+        for arr in pending_arrivals:
+            last_activity = bump(last_activity, arr)
+
+        return self._session_row(events, t0, timed), events
+
+    def _session_row(self, events: list[dict[str, Any]], t0: float | None, timed: bool) -> dict[str, Any]:
+        ends = [e["t_end"] for e in events if e["t_end"] is not None]
+        wall = max(ends) if ends else None
+        human = sum(
+            e["t_end"] - e["t_start"]
+            for e in events
+            if e["kind"] == "user" and e["t_end"] is not None and e["t_start"] is not None
+        )
+        per_step = Counter(e["step"] for e in events if e["kind"] == "tool")
+        models = Counter(e["model"] for e in events if e["kind"] == "llm" and e["model"])
+        return {
+            "session_id": self.session_id,
+            "parent_session_id": self.parent_session_id,
+            "parent_call_id": self.parent_call_id,
+            "source_format": self.source_format,
+            "source_file": self.source_file,
+            "started_at": t0 if t0 is not None and t0 > EPOCH_FLOOR else None,
+            "timed": timed,
+            "model": models.most_common(1)[0][0] if models else None,
+            "n_events": len(events),
+            "n_llm_steps": sum(1 for e in events if e["kind"] == "llm"),
+            "n_tool_calls": sum(per_step.values()),
+            "n_parallel_steps": sum(1 for n in per_step.values() if n >= 2),
+            "wall_s": wall,
+            "human_wait_s": human if timed else None,
+            "agent_time_s": (wall - human) if wall is not None else None,
+        }
+
+
+def _user_row(
+    t_start: float | None, t_end: float | None, text: str | None, line: int | None, reason: str
+) -> dict[str, Any]:
+    return {
+        "source_line": line,
+        "kind": "user",
+        "step": None,
+        "batch": None,
+        "call_id": None,
+        "tool": None,
+        "args_json": None,
+        "args_hash": None,
+        "result_text": None,
+        "result_hash": None,
+        "status": None,
+        "t_start": t_start,
+        "t_end": t_end,
+        "duration_estimated": False,
+        "model": None,
+        "tokens_in": None,
+        "tokens_out": None,
+        "text": text,
+        "wait_reason": reason,
+    }

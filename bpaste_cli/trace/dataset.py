@@ -1,0 +1,152 @@
+"""Trace datasets on disk: a directory of events.parquet, sessions.parquet and manifest.json.
+
+`DatasetWriter` streams rows into Parquet row groups inside a temporary directory and swaps it into
+place only when everything is written. `load_dataset` reads a dataset back and validates it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterable
+
+import orjson
+import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from bpaste_cli import __version__
+from bpaste_cli.errors import BpasteError
+from bpaste_cli.fsutil import atomic_write_bytes
+from bpaste_cli.trace.schema import (
+    EVENTS_SCHEMA,
+    SCHEMA_VERSION,
+    SESSIONS_SCHEMA,
+    check_schema_version,
+    conform,
+)
+
+EVENTS_FILE = "events.parquet"
+SESSIONS_FILE = "sessions.parquet"
+MANIFEST_FILE = "manifest.json"
+ROW_GROUP_EVENTS = 65_536
+
+
+class DatasetWriter:
+    """Append sessions' rows; rows are buffered and flushed to Parquet in row groups."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = Path(directory)
+        self._events = pq.ParquetWriter(self.directory / EVENTS_FILE, EVENTS_SCHEMA, compression="zstd")
+        self._sessions: list[dict[str, Any]] = []
+        self._buffer: list[dict[str, Any]] = []
+        self.n_events = 0
+
+    def add(self, session: dict[str, Any], events: list[dict[str, Any]]) -> None:
+        self._sessions.append(session)
+        self._buffer.extend(events)
+        self.n_events += len(events)
+        if len(self._buffer) >= ROW_GROUP_EVENTS:
+            self._flush()
+
+    def add_table(self, sessions: pa.Table, events: pa.Table) -> None:
+        """Copy rows of an existing dataset (used by --append)."""
+        self._flush()
+        self._sessions.extend(sessions.to_pylist())
+        for batch in events.to_batches(max_chunksize=ROW_GROUP_EVENTS):
+            self._events.write_batch(batch)
+            self.n_events += batch.num_rows
+
+    def _flush(self) -> None:
+        if self._buffer:
+            self._events.write_table(pa.Table.from_pylist(self._buffer, schema=EVENTS_SCHEMA))
+            self._buffer = []
+
+    def close(self, manifest: dict[str, Any]) -> None:
+        self._flush()
+        self._events.close()
+        for row in self._sessions:
+            if isinstance(row["started_at"], (int, float)):
+                row["started_at"] = datetime.fromtimestamp(row["started_at"], tz=timezone.utc)
+        sessions = pa.Table.from_pylist(self._sessions, schema=SESSIONS_SCHEMA)
+        pq.write_table(sessions, self.directory / SESSIONS_FILE, compression="zstd")
+        atomic_write_bytes(self.directory / MANIFEST_FILE, orjson.dumps(manifest, option=orjson.OPT_INDENT_2))
+
+
+def dataset_hash(file_hashes: Iterable[str], options: dict[str, Any]) -> str:
+    """Identity of a dataset: the content of its source files and the options that read them."""
+    h = hashlib.sha256()
+    for digest in sorted(file_hashes):
+        h.update(digest.encode())
+    h.update(orjson.dumps(options, option=orjson.OPT_SORT_KEYS))
+    h.update(str(SCHEMA_VERSION).encode())
+    return h.hexdigest()[:16]
+
+
+@dataclass
+class Dataset:
+    """A loaded trace dataset: polars frames of events and sessions, and the manifest."""
+
+    path: Path
+    events: pl.DataFrame
+    sessions: pl.DataFrame
+    manifest: dict[str, Any]
+
+    @property
+    def hash(self) -> str:
+        return self.manifest["dataset_hash"]
+
+
+def read_manifest(path: Path) -> dict[str, Any]:
+    """The manifest of the dataset at `path`, after checking that it is one bpaste can read."""
+    path = Path(path)
+    if not path.exists():
+        raise BpasteError(f"{path} does not exist; create a dataset with `bpaste ingest LOGS -o {path}`.")
+    if not path.is_dir():
+        raise BpasteError(
+            f"{path} is a file, not a trace dataset (a directory made by `bpaste ingest`); "
+            f"pass the dataset directory, or ingest the file first with `bpaste ingest {path} -o DATASET`."
+        )
+    manifest_path = path / MANIFEST_FILE
+    if not manifest_path.exists():
+        raise BpasteError(f"{path} has no {MANIFEST_FILE}, so it is not a trace dataset; make one with `bpaste ingest`.")
+    try:
+        manifest = orjson.loads(manifest_path.read_bytes())
+    except orjson.JSONDecodeError:
+        raise BpasteError(f"{manifest_path} is not valid JSON; re-run `bpaste ingest` to rebuild the dataset.") from None
+    if not isinstance(manifest, dict) or manifest.get("kind") != "trace-dataset":
+        kind = manifest.get("kind") if isinstance(manifest, dict) else None
+        raise BpasteError(
+            f"{path} holds a {kind or 'different kind of'} artifact, not a trace dataset; "
+            "pass the directory written by `bpaste ingest`."
+        )
+    check_schema_version(manifest.get("schema_version"), f"The dataset {path}")
+    return manifest
+
+
+def load_dataset(path: Path, *, require_events: bool = True) -> Dataset:
+    """Read and validate a dataset; a missing, foreign, newer or empty dataset is one clear error."""
+    path = Path(path)
+    manifest = read_manifest(path)
+    try:
+        events_table = pq.read_table(path / EVENTS_FILE)
+        sessions_table = pq.read_table(path / SESSIONS_FILE)
+    except (OSError, pa.ArrowInvalid) as exc:
+        raise BpasteError(f"{path} has an unreadable Parquet file ({exc}); re-run `bpaste ingest`.") from None
+    events = pl.from_arrow(conform(events_table, EVENTS_SCHEMA, f"{path / EVENTS_FILE}"))
+    sessions = pl.from_arrow(conform(sessions_table, SESSIONS_SCHEMA, f"{path / SESSIONS_FILE}"))
+    assert isinstance(events, pl.DataFrame) and isinstance(sessions, pl.DataFrame)
+    if require_events and events.height == 0:
+        raise BpasteError(f"The dataset {path} has no events; ingest some agent logs into it first.")
+    return Dataset(path, events, sessions, manifest)
+
+
+def base_manifest() -> dict[str, Any]:
+    return {
+        "kind": "trace-dataset",
+        "schema_version": SCHEMA_VERSION,
+        "bpaste_version": __version__,
+        "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
