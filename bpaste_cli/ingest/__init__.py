@@ -16,7 +16,7 @@ from typing import Any, Callable
 
 from bpaste_cli.errors import BpasteError
 from bpaste_cli.fsutil import atomic_directory, file_sha256
-from bpaste_cli.ingest import chat, claude_code, codex, native, openhands, otlp
+from bpaste_cli.ingest import bfcl, chat, claude_code, codex, native, openhands, otlp, swe_agent
 from bpaste_cli.ingest.base import ReadContext, SkipReport
 from bpaste_cli.ingest.secrets import scrub
 from bpaste_cli.trace.builder import Limits
@@ -29,7 +29,7 @@ from bpaste_cli.trace.dataset import (
 )
 
 # Priority order for detection by content: the first reader whose sniff() accepts a file reads it.
-READERS: tuple[ModuleType, ...] = (claude_code, codex, openhands, otlp, chat, native)
+READERS: tuple[ModuleType, ...] = (claude_code, codex, openhands, otlp, swe_agent, bfcl, chat, native)
 FORMATS: dict[str, ModuleType] = {r.NAME: r for r in READERS}
 SNIFF_BYTES = 64 * 1024
 

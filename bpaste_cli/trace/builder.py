@@ -323,7 +323,6 @@ class SessionBuilder:
                 estimated = False
                 status = it["status"]
                 if status is None:  # no result logged: the agent stopped waiting when it moved on
-                    status = "error"
                     arrival = next_step_start.get(it["step"]) or t_emit
                     if arrival is not None and t_emit is not None and arrival < t_emit:
                         arrival = t_emit

@@ -44,7 +44,7 @@ EVENT_COLUMNS: tuple[Column, ...] = (
     Column("args_hash", pa.string(), True, "16-hex SHA-256 prefix of args_json."),
     Column("result_text", pa.string(), True, "The tool result, cut to the ingest limit."),
     Column("result_hash", pa.string(), True, "16-hex SHA-256 prefix of the whole result before cutting."),
-    Column("status", pa.string(), True, "ok or error, for tool events."),
+    Column("status", pa.string(), True, "ok or error for tool events; null when the log has no result for the call."),
     Column("t_start", pa.float64(), True, "Seconds from session start: think start, call emission, or wait start."),
     Column("t_end", pa.float64(), True, "Seconds from session start: emission of the step's output, or the result."),
     Column("duration_estimated", pa.bool_(), False, "True when the duration was derived, not logged."),

@@ -1,0 +1,1 @@
+"""Mining: event keys, control flow, data flow, the predictor and its held-out evaluation."""

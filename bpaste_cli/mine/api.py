@@ -1,0 +1,58 @@
+"""The contract between the predictor (mine) and its users (replay, fit, policy).
+
+A decision point is the moment before an LLM step: the agent has seen every earlier event and every
+result of earlier steps. The predictor answers with ranked candidate calls for that step. It is used
+through a stateful cursor so that replay can feed events one at a time (cheap) and fork the state to
+explore hypothetical branches (a beam): `observe` a hypothetical speculative call with its result to
+predict what the call after it would be.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One event as the predictor sees it (a row of the events table, payload included)."""
+
+    kind: str  # "llm" | "tool" | "user"
+    step: int | None = None
+    tool: str | None = None
+    args_json: str | None = None  # canonical JSON
+    args_hash: str | None = None
+    result_text: str | None = None  # None when the result is not (yet) known
+    result_hash: str | None = None
+    status: str | None = None
+    text: str | None = None  # user message or model text
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """A fully bound call the next LLM step may emit, with a calibrated probability."""
+
+    tool: str
+    args_json: str  # canonical JSON; every required argument bound from visible state
+    args_hash: str  # == bpaste_cli.trace.canonical.args_hash(args_json)
+    prob: float  # P(this exact call is among the next step's calls)
+    rule: str  # how the arguments were derived, in words
+
+
+class PredictorCursor(Protocol):
+    """The predictor's view of one session so far."""
+
+    def observe(self, event: Event) -> None:
+        """Feed the next event of the session (in seq order), with its result when known."""
+
+    def predict(self, k: int = 5) -> list[Candidate]:
+        """Up to `k` candidates for the next LLM step, best first; empty to abstain."""
+
+    def fork(self) -> PredictorCursor:
+        """An independent copy, for exploring a hypothetical continuation."""
+
+
+class Predictor(Protocol):
+    """Anything that can open a cursor per session (the mined pattern table, an oracle in tests)."""
+
+    def cursor(self) -> PredictorCursor: ...
