@@ -1,4 +1,4 @@
-"""The `bpaste` command line: each verb parses options, makes one library call, renders the result.
+"""The `bpaste` command line. Verbs live in `bpaste_cli/commands/`; this module wires them and runs.
 
 People get rich tables and progress bars; scripts get `--json`, one object shaped
 `{"bpaste": "<version>", "kind": "<verb>", ...}`. Input problems are one sentence on stderr and exit 2.
@@ -7,149 +7,21 @@ People get rich tables and progress bars; scripts get `--json`, one object shape
 from __future__ import annotations
 
 import sys
-from pathlib import Path
-from typing import Any, Callable, Optional
 
-import orjson
-import typer
-from rich.console import Console
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
-from rich.table import Table
-
-from bpaste_cli import __version__
+from bpaste_cli import commands  # noqa: F401  (registers the verbs)
+from bpaste_cli.app import app, err, state
 from bpaste_cli.errors import BpasteError
-
-app = typer.Typer(
-    name="bpaste",
-    help="Make LLM agents finish sooner: mine their logs, replay them under speculative tool execution, "
-    "tune a policy for your device.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
-out = Console()
-err = Console(stderr=True)
-_state = {"debug": False}
-
-
-def _version(value: bool) -> None:
-    if value:
-        print(f"bpaste {__version__}")
-        raise typer.Exit()
-
-
-@app.callback()
-def _root(
-    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
-    debug: bool = typer.Option(False, "--debug", help="Show tracebacks instead of one-sentence errors."),
-) -> None:
-    _state["debug"] = debug
-
-
-def print_json(kind: str, payload: dict[str, Any]) -> None:
-    """The versioned JSON shape every verb's --json prints."""
-    doc = {"bpaste": __version__, "kind": kind} | payload
-    sys.stdout.write(orjson.dumps(doc, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS).decode() + "\n")
-
-
-def byte_progress(enabled: bool) -> tuple[Progress | None, Callable[[int], None] | None, Callable[[int], None] | None]:
-    """A bytes progress bar on stderr (hidden for --json or when stderr is not a terminal)."""
-    if not enabled:
-        return None, None, None
-    progress = Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        DownloadColumn(),
-        TransferSpeedColumn(),
-        TimeRemainingColumn(),
-        console=err,
-        transient=True,
-    )
-    task = progress.add_task("reading logs", total=None)
-    return progress, lambda n: progress.advance(task, n), lambda total: progress.update(task, total=total)
-
-
-# --- ingest ------------------------------------------------------------------------------------
-
-
-@app.command(
-    epilog="Example: bpaste ingest ~/.claude/projects ~/.codex/sessions -o traces.bpaste",
-)
-def ingest(
-    paths: list[str] = typer.Argument(..., help="Log files, directories (walked recursively) or globs."),
-    output: Path = typer.Option(..., "-o", "--output", help="The dataset directory to write."),
-    fmt: str = typer.Option("auto", "--format", help="auto (detect by content) or one reader's name."),
-    append: bool = typer.Option(False, "--append", help="Add files not yet in the dataset instead of replacing it."),
-    strict: bool = typer.Option(False, "--strict", help="Make any unusable record fatal."),
-    keep_secrets: bool = typer.Option(False, "--keep-secrets", help="Do not replace secret-shaped values."),
-    max_result_chars: int = typer.Option(8192, help="Characters of each tool result kept."),
-    idle_threshold: float = typer.Option(900.0, help="A think window longer than this (s) is a person away."),
-    as_json: bool = typer.Option(False, "--json", help="Print one JSON object instead of tables."),
-) -> None:
-    """Read agent logs (Claude Code, Codex, OpenHands, OTLP, OpenAI-style chat, native) into a dataset."""
-    from bpaste_cli.ingest import IngestOptions, ingest as run_ingest
-    from bpaste_cli.trace.builder import Limits
-
-    options = IngestOptions(
-        format=fmt,
-        strict=strict,
-        keep_secrets=keep_secrets,
-        limits=Limits(max_result_chars=max_result_chars, idle_threshold_s=idle_threshold),
-    )
-    progress, advance, set_total = byte_progress(not as_json and err.is_terminal)
-    if progress:
-        progress.start()
-    try:
-        result = run_ingest(paths, output, append=append, options=options, progress=advance, on_total=set_total)
-    finally:
-        if progress:
-            progress.stop()
-    summary = result.summary()
-    if as_json:
-        summary.pop("skipped_examples")
-        print_json("ingest", summary)
-        return
-    table = Table(title=f"ingested into {output}", show_header=True)
-    for col in ("file", "format", "sessions", "tool calls", "skipped"):
-        table.add_column(col, justify="left" if col in ("file", "format") else "right")
-    for f in summary["files"]:
-        status = f.get("status")
-        fmt_name = f.get("format", "") if status == "ingested" else f"({status.replace('_', ' ')})"
-        table.add_row(f["path"], fmt_name, str(f.get("sessions", "")), str(f.get("tool_calls", "")), str(f.get("skipped", "")))
-    out.print(table)
-    out.print(
-        f"[bold]{summary['sessions']}[/] sessions, {summary['events']} events, {summary['tool_calls']} tool calls, "
-        f"{summary['llm_steps']} LLM steps; dataset hash {summary['dataset_hash']}"
-    )
-    if summary["skipped_lines"]:
-        reasons = ", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in summary["skipped_by_reason"].items())
-        out.print(f"[yellow]skipped {summary['skipped_lines']} record(s)[/] ({reasons}); first ones:")
-        for ex in summary["skipped_examples"][:10]:
-            out.print(f"  {ex['where']}: {ex['reason']}" + (f" ({ex['detail']})" if ex["detail"] else ""))
-        out.print(f"  all of them are counted in {output}/manifest.json")
 
 
 def main() -> None:
-    """Entry point: run the app, turning user-facing errors into one sentence and exit status 2."""
+    """Entry point: run the app; a user-facing error becomes one sentence on stderr and exit status 2.
+
+    Usage errors (unknown option, missing argument) are Typer's own, also exit status 2.
+    """
     try:
-        app(standalone_mode=False)
+        app()
     except BpasteError as exc:
-        if _state["debug"]:
+        if state["debug"]:
             raise
         err.print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
         sys.exit(exc.exit_code)
-    except typer.Exit as exc:
-        sys.exit(exc.exit_code)
-    except typer.Abort:
-        err.print("aborted")
-        sys.exit(130)
-    except KeyboardInterrupt:
-        err.print("interrupted; the previous output is intact")
-        sys.exit(130)
-    except Exception as exc:  # click usage errors
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(2)
-        raise

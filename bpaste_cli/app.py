@@ -1,0 +1,68 @@
+"""The Typer app and what every verb shares: consoles, the versioned --json shape, progress bars.
+
+Each verb lives in `bpaste_cli/commands/<verb>.py`: it parses options, makes one library call and
+renders the result with rich (people) or `print_json` (scripts).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+import orjson
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
+from rich.table import Table
+
+from bpaste_cli import __version__
+
+app = typer.Typer(
+    name="bpaste",
+    help="Make LLM agents finish sooner: mine their logs, replay them under speculative tool execution, "
+    "tune a policy for your device.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+out = Console()
+err = Console(stderr=True)
+state = {"debug": False}
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"bpaste {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
+    debug: bool = typer.Option(False, "--debug", help="Show tracebacks instead of one-sentence errors."),
+) -> None:
+    state["debug"] = debug
+
+
+def print_json(kind: str, payload: dict[str, Any]) -> None:
+    """The versioned JSON shape every verb's --json prints."""
+    doc = {"bpaste": __version__, "kind": kind} | payload
+    sys.stdout.write(orjson.dumps(doc, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS).decode() + "\n")
+
+
+def byte_progress(enabled: bool) -> tuple[Progress | None, Callable[[int], None] | None, Callable[[int], None] | None]:
+    """A bytes progress bar on stderr (hidden for --json or when stderr is not a terminal)."""
+    if not enabled:
+        return None, None, None
+    progress = Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        transient=True,
+    )
+    task = progress.add_task("reading logs", total=None)
+    return progress, lambda n: progress.advance(task, n), lambda total: progress.update(task, total=total)

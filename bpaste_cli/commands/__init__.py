@@ -1,0 +1,3 @@
+"""One module per verb; importing this package registers them all on the app."""
+
+from bpaste_cli.commands import ingest  # noqa: F401

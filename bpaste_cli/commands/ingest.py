@@ -1,0 +1,67 @@
+"""`bpaste ingest`: agent logs -> trace dataset."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from bpaste_cli.app import app, byte_progress, err, out, print_json
+
+
+@app.command(
+    epilog="Example: bpaste ingest ~/.claude/projects ~/.codex/sessions -o traces.bpaste",
+)
+def ingest(
+    paths: list[str] = typer.Argument(..., help="Log files, directories (walked recursively) or globs."),
+    output: Path = typer.Option(..., "-o", "--output", help="The dataset directory to write."),
+    fmt: str = typer.Option("auto", "--format", help="auto (detect by content) or one reader's name."),
+    append: bool = typer.Option(False, "--append", help="Add files not yet in the dataset instead of replacing it."),
+    strict: bool = typer.Option(False, "--strict", help="Make any unusable record fatal."),
+    keep_secrets: bool = typer.Option(False, "--keep-secrets", help="Do not replace secret-shaped values."),
+    max_result_chars: int = typer.Option(8192, help="Characters of each tool result kept."),
+    idle_threshold: float = typer.Option(900.0, help="A think window longer than this (s) is a person away."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object instead of tables."),
+) -> None:
+    """Read agent logs (Claude Code, Codex, OpenHands, OTLP, OpenAI-style chat, native) into a dataset."""
+    from bpaste_cli.ingest import IngestOptions, ingest as run_ingest
+    from bpaste_cli.trace.builder import Limits
+
+    options = IngestOptions(
+        format=fmt,
+        strict=strict,
+        keep_secrets=keep_secrets,
+        limits=Limits(max_result_chars=max_result_chars, idle_threshold_s=idle_threshold),
+    )
+    progress, advance, set_total = byte_progress(not as_json and err.is_terminal)
+    if progress:
+        progress.start()
+    try:
+        result = run_ingest(paths, output, append=append, options=options, progress=advance, on_total=set_total)
+    finally:
+        if progress:
+            progress.stop()
+    summary = result.summary()
+    if as_json:
+        summary.pop("skipped_examples")
+        print_json("ingest", summary)
+        return
+    table = Table(title=f"ingested into {output}", show_header=True)
+    for col in ("file", "format", "sessions", "tool calls", "skipped"):
+        table.add_column(col, justify="left" if col in ("file", "format") else "right")
+    for f in summary["files"]:
+        status = f.get("status")
+        fmt_name = f.get("format", "") if status == "ingested" else f"({status.replace('_', ' ')})"
+        table.add_row(f["path"], fmt_name, str(f.get("sessions", "")), str(f.get("tool_calls", "")), str(f.get("skipped", "")))
+    out.print(table)
+    out.print(
+        f"[bold]{summary['sessions']}[/] sessions, {summary['events']} events, {summary['tool_calls']} tool calls, "
+        f"{summary['llm_steps']} LLM steps; dataset hash {summary['dataset_hash']}"
+    )
+    if summary["skipped_lines"]:
+        reasons = ", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in summary["skipped_by_reason"].items())
+        out.print(f"[yellow]skipped {summary['skipped_lines']} record(s)[/] ({reasons}); first ones:")
+        for ex in summary["skipped_examples"][:10]:
+            out.print(f"  {ex['where']}: {ex['reason']}" + (f" ({ex['detail']})" if ex["detail"] else ""))
+        out.print(f"  all of them are counted in {output}/manifest.json")
