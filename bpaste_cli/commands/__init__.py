@@ -1,3 +1,3 @@
 """One module per verb; importing this package registers them all on the app."""
 
-from bpaste_cli.commands import ingest  # noqa: F401
+from bpaste_cli.commands import ingest, stats  # noqa: F401

@@ -1,12 +1,168 @@
-"""(being written) reader for the bfcl format."""
+"""BFCL multi-turn ground truth: the reference call sequences of the Berkeley Function Calling Leaderboard.
+
+A `possible_answer/BFCL_v*_multi_turn_*.json` file is JSONL, one task per line:
+`{"id": ..., "ground_truth": [[call, ...] per turn]}` where each call is a Python call string such as
+`cd(folder='document')`. Each line becomes one untimed session `bfcl:<id>`: per turn a user message (its
+text taken from the sibling question file `../question/<same name>`, or `../<same name>` as laid out in
+the gorilla repo, when one exists) followed by the turn's calls. The ground truth is an ordered sequence
+that says nothing about which calls a model could emit together, so every call is its own LLM step (no
+parallel batches). Calls have no results (status null). Arguments are the call's literals parsed with
+`ast`: keywords by name, positional arguments under their position ("0", "1", ...), since the string
+does not name them. A call that is not a plain call of literals is skipped as `unparsable_call`.
+The question and function-doc files are inputs of the benchmark, not logs: they are not claimed.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+from typing import Any, Iterator
+
+import orjson
+
+from bpaste_cli.ingest.base import ReadContext, iter_jsonl
+from bpaste_cli.trace.builder import SessionBuilder
 
 NAME = "bfcl"
-DESCRIPTION = ""
+DESCRIPTION = (
+    "Berkeley Function Calling Leaderboard multi-turn ground truth (gorilla repo, "
+    "bfcl_eval/data/possible_answer/BFCL_v*_multi_turn_*.json); user turns come from the sibling question file."
+)
+_INT_LIMIT = 2**63  # the canonical JSON encoder takes 64-bit integers only
+
+
+def _is_answer(obj: Any) -> bool:
+    if not isinstance(obj, dict) or not isinstance(obj.get("id"), str):
+        return False
+    gt = obj.get("ground_truth")
+    return isinstance(gt, list) and all(isinstance(t, list) and all(isinstance(c, str) for c in t) for t in gt)
 
 
 def sniff(head: bytes) -> bool:
+    """The first line is a multi-turn answer record: a string `id` and a list of turns of call strings."""
+    for raw in head.splitlines():
+        if raw.strip():
+            try:
+                return _is_answer(orjson.loads(raw))
+            except orjson.JSONDecodeError:
+                return False
     return False
 
 
-def read(path, ctx):
-    return iter(())
+def _json_value(value: Any) -> Any:
+    """A Python literal as a JSON value; raises ValueError for literals JSON has no form for."""
+    if value is None or isinstance(value, (bool, float)):
+        return value
+    if isinstance(value, int):
+        if abs(value) >= _INT_LIMIT:
+            raise ValueError("integer out of 64-bit range")
+        return value
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:  # lone surrogates from escapes: replaced, as undecodable bytes are
+            value = value.encode("utf-8", "replace").decode("utf-8")
+        return value
+    if isinstance(value, (list, tuple)):
+        return [_json_value(v) for v in value]
+    if isinstance(value, dict):
+        if not all(k is None or isinstance(k, (str, int, float)) for k in value):
+            raise ValueError("dict key is not a scalar")
+        return {_json_value(k) if isinstance(k, str) else str(k): _json_value(v) for k, v in value.items()}
+    raise ValueError(f"{type(value).__name__} literal has no JSON form")
+
+
+def _func_name(node: ast.expr) -> str:
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        return f"{_func_name(node.value)}.{node.attr}"
+    raise ValueError("callee is not a (dotted) name")
+
+
+def parse_call(text: str) -> tuple[str, dict[str, Any]]:
+    """`name(args)` with literal arguments -> (name, args); raises ValueError for anything else."""
+    try:
+        node = ast.parse(text.strip(), mode="eval").body
+        if not isinstance(node, ast.Call):
+            raise ValueError("not a call")
+        name = _func_name(node.func)
+        args: dict[str, Any] = {}
+        for i, arg in enumerate(node.args):
+            args[str(i)] = _json_value(ast.literal_eval(arg))
+        for kw in node.keywords:
+            if kw.arg is None:
+                raise ValueError("**kwargs")
+            if kw.arg in args:
+                raise ValueError(f"keyword {kw.arg!r} repeated")
+            args[kw.arg] = _json_value(ast.literal_eval(kw.value))
+    except (SyntaxError, ValueError, TypeError, RecursionError, MemoryError) as exc:
+        raise ValueError(str(exc) or type(exc).__name__) from None
+    return name, args
+
+
+def _question_file(path: Path) -> Path | None:
+    for candidate in (path.parent.parent / "question" / path.name, path.parent.parent / path.name):
+        if candidate.is_file() and candidate.resolve() != path.resolve():
+            return candidate
+    return None
+
+
+def _questions(path: Path | None) -> dict[str, list[Any]]:
+    """id -> turns of the question file. It is the benchmark's input, not the log: a line of it that
+    does not parse only leaves that task's user turns without text."""
+    out: dict[str, list[Any]] = {}
+    if path is None:
+        return out
+    with open(path, "rb") as fh:
+        for raw in fh:
+            try:
+                obj = orjson.loads(raw)
+            except orjson.JSONDecodeError:
+                continue
+            if isinstance(obj, dict) and isinstance(obj.get("id"), str) and isinstance(obj.get("question"), list):
+                out[obj["id"]] = obj["question"]
+    return out
+
+
+def _turn_text(turns: list[Any], k: int) -> str | None:
+    if k >= len(turns) or not isinstance(turns[k], list):
+        return None
+    texts = [
+        m["content"]
+        for m in turns[k]
+        if isinstance(m, dict) and m.get("role") == "user" and isinstance(m.get("content"), str)
+    ]
+    return "\n".join(texts) if texts else None
+
+
+def read(path: Path, ctx: ReadContext) -> Iterator[SessionBuilder]:
+    questions = _questions(_question_file(path))
+    for line, obj in iter_jsonl(ctx):
+        if not isinstance(obj, dict):
+            ctx.skip(line, "unknown_record", type(obj).__name__)
+            continue
+        if not isinstance(obj.get("id"), str) or "ground_truth" not in obj:
+            ctx.skip(line, "missing_field", "id" if not isinstance(obj.get("id"), str) else "ground_truth")
+            continue
+        if not isinstance(obj["ground_truth"], list):
+            ctx.skip(line, "unknown_record", "ground_truth is not a list of turns")
+            continue
+        b = ctx.session(f"bfcl:{obj['id']}", NAME)
+        turns = questions.get(obj["id"], [])
+        for k, calls in enumerate(obj["ground_truth"]):
+            if not isinstance(calls, list):
+                ctx.skip(line, "unknown_record", f"turn {k} is not a list of calls")
+                continue
+            b.user(None, _turn_text(turns, k), line)
+            for text in calls:
+                try:
+                    if not isinstance(text, str):
+                        raise ValueError(f"{type(text).__name__}, not a call string")
+                    name, args = parse_call(text)
+                except ValueError as exc:
+                    ctx.skip(line, "unparsable_call", f"{str(text)[:80]}: {exc}")
+                    continue
+                b.llm(None, line=line)
+                b.tool_call(None, name, args, None, line)
+        yield b

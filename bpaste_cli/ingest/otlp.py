@@ -1,12 +1,402 @@
-"""(being written) reader for the otlp format."""
+"""Reader for OTLP/JSON trace spans carrying OpenTelemetry GenAI or OpenInference attributes.
+
+Input: the OTLP/JSON encoding (hex ids, int64 as strings, integer enums) as the OpenTelemetry Collector's
+file exporter writes it, one ExportTraceServiceRequest per line; a whole-file request (pretty-printed) or
+a JSON array of requests is read too. Spans are grouped into sessions by `gen_ai.conversation.id` /
+`session.id` (inherited from ancestor spans), else by trace. An LLM span (`gen_ai.operation.name` chat /
+text_completion / generate_content, or OpenInference kind LLM) is one model step from its start to its
+end; a tool span (execute_tool, or kind TOOL) is one call from its start to its end, emitted by the latest
+step that ended at or before it started. Tool calls that a step's output declares (`gen_ai.output.messages`
+or OpenInference `llm.output_messages.*`) but no tool span records are emitted at the step's end, and get
+their result from a later step's input messages (at that step's start). Other spans (HTTP, agent
+wrappers, an LLM span directly under an LLM span) are not events and are ignored.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+import orjson
+
+from bpaste_cli.ingest.base import ReadContext, decode_arguments, iter_jsonl, load_json_document
+from bpaste_cli.trace.builder import SessionBuilder
 
 NAME = "otlp"
-DESCRIPTION = ""
+DESCRIPTION = (
+    "OTLP/JSON spans with OpenTelemetry GenAI or OpenInference attributes, as the OpenTelemetry Collector's "
+    "file exporter writes them (one ExportTraceServiceRequest per line, e.g. traces.jsonl)."
+)
+
+LLM_OPERATIONS = frozenset({"chat", "text_completion", "generate_content"})
+CONVERSATION_KEYS = ("gen_ai.conversation.id", "session.id")
+_OI_CALL = re.compile(r"llm\.output_messages\.(\d+)\.message\.tool_calls\.(\d+)\.tool_call\.(id|function\.name|function\.arguments)")
+_OI_INPUT = re.compile(r"llm\.input_messages\.(\d+)\.message\.(role|tool_call_id|content)")
+_OI_TEXT = re.compile(r"llm\.output_messages\.(\d+)\.message\.content")
 
 
 def sniff(head: bytes) -> bool:
-    return False
+    """A request object (or an array of them) whose first key is resourceSpans."""
+    text = head.lstrip()
+    if text.startswith(b"["):
+        text = text[1:].lstrip()
+    return text.startswith(b"{") and text[1:].lstrip().startswith(b'"resourceSpans"')
 
 
-def read(path, ctx):
-    return iter(())
+# -- attribute values ----------------------------------------------------------------------------
+
+
+def any_value(v: Any) -> Any:
+    """An OTLP AnyValue as a plain value (None when it is not a well-formed AnyValue)."""
+    if not isinstance(v, dict):
+        return None
+    if "stringValue" in v:
+        s = v["stringValue"]
+        return s if isinstance(s, str) else None
+    if "intValue" in v:
+        return _int(v["intValue"])
+    if "doubleValue" in v:
+        d = v["doubleValue"]
+        return float(d) if isinstance(d, (int, float)) and not isinstance(d, bool) else None
+    if "boolValue" in v:
+        return v["boolValue"] if isinstance(v["boolValue"], bool) else None
+    for key in ("arrayValue", "kvlistValue"):
+        if key in v:
+            inner = v[key]
+            values = inner.get("values") if isinstance(inner, dict) else None
+            if not isinstance(values, list):
+                return [] if key == "arrayValue" else {}
+            if key == "arrayValue":
+                return [any_value(x) for x in values]
+            return {kv["key"]: any_value(kv.get("value")) for kv in values if isinstance(kv, dict) and isinstance(kv.get("key"), str)}
+    if "bytesValue" in v:
+        return v["bytesValue"] if isinstance(v["bytesValue"], str) else None
+    return None
+
+
+def _int(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return int(value) if math.isfinite(value) else None
+    if isinstance(value, str):
+        try:
+            return int(value)
+        except ValueError:
+            return None
+    return None
+
+
+class _Attrs:
+    """A span's attributes by key, decoded on demand (most keys are never looked at)."""
+
+    __slots__ = ("raw",)
+
+    def __init__(self, attributes: Any) -> None:
+        self.raw: dict[str, Any] = {}
+        if isinstance(attributes, list):
+            for kv in attributes:
+                if isinstance(kv, dict) and isinstance(kv.get("key"), str):
+                    self.raw[kv["key"]] = kv.get("value")
+
+    def get(self, key: str) -> Any:
+        return any_value(self.raw.get(key))
+
+    def str(self, *keys: str) -> str | None:
+        for key in keys:
+            v = self.get(key)
+            if isinstance(v, str) and v:
+                return v
+        return None
+
+    def int(self, *keys: str) -> int | None:
+        for key in keys:
+            v = _int(self.get(key))
+            if v is not None:
+                return v
+        return None
+
+
+def span_kind(attrs: _Attrs) -> str | None:
+    """"llm", "tool" or None (not an event) from the GenAI operation name or the OpenInference span kind."""
+    op = attrs.str("gen_ai.operation.name")
+    if op in LLM_OPERATIONS:
+        return "llm"
+    if op == "execute_tool":
+        return "tool"
+    oi = attrs.str("openinference.span.kind")
+    oi = oi.upper() if oi else None
+    return "llm" if oi == "LLM" else "tool" if oi == "TOOL" else None
+
+
+# -- reading spans -------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _Span:
+    line: int | None
+    trace: str | None
+    span_id: str | None
+    parent: str | None
+    name: str
+    kind: str | None
+    attrs: _Attrs
+    raw: dict
+
+
+def _id(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _requests(ctx: ReadContext) -> Iterator[tuple[int | None, Any]]:
+    """(line, request) pairs: JSONL, or one whole-file document when the first line is not JSON by itself."""
+    with open(ctx.path, "rb") as fh:
+        first = next((raw.strip() for raw in fh if raw.strip()), b"")
+    if not first:
+        return
+    try:
+        orjson.loads(first)
+    except orjson.JSONDecodeError:
+        if first in (b"{", b"["):  # a pretty-printed document: it parses whole or not at all
+            doc = load_json_document(ctx)
+            if doc is not None:
+                yield None, doc
+            return
+        try:
+            yield None, orjson.loads(ctx.path.read_bytes())
+            return
+        except orjson.JSONDecodeError:
+            pass  # JSONL whose first line is broken: that line is skipped below
+    yield from iter_jsonl(ctx)
+
+
+def _spans(ctx: ReadContext) -> Iterator[_Span]:
+    for line, obj in _requests(ctx):
+        for request in obj if isinstance(obj, list) else (obj,):
+            resource_spans = request.get("resourceSpans") if isinstance(request, dict) else None
+            if not isinstance(resource_spans, list):
+                ctx.skip(line, "unknown_record", "not an ExportTraceServiceRequest (no resourceSpans list)")
+                continue
+            for rs in resource_spans:
+                scopes = (rs.get("scopeSpans") or rs.get("instrumentationLibrarySpans")) if isinstance(rs, dict) else None
+                for ss in scopes if isinstance(scopes, list) else ():
+                    spans = ss.get("spans") if isinstance(ss, dict) else None
+                    for span in spans if isinstance(spans, list) else ():
+                        if not isinstance(span, dict):
+                            ctx.skip(line, "unknown_record", "span is not an object")
+                            continue
+                        attrs = _Attrs(span.get("attributes"))
+                        name = span.get("name") if isinstance(span.get("name"), str) else ""
+                        yield _Span(
+                            line, _id(span.get("traceId")), _id(span.get("spanId")), _id(span.get("parentSpanId")),
+                            name, span_kind(attrs), attrs, span,
+                        )
+
+
+def _time(value: Any) -> float | None:
+    ns = _int(value)
+    return ns / 1e9 if ns is not None and ns > 0 else None
+
+
+def read(path: Path, ctx: ReadContext) -> Iterator[SessionBuilder]:
+    spans = list(_spans(ctx))
+    by_id = {(s.trace, s.span_id): s for s in spans if s.span_id is not None}
+    trace_convs: dict[str | None, set[str]] = defaultdict(set)
+    for s in spans:
+        conv = s.attrs.str(*CONVERSATION_KEYS)
+        if conv:
+            trace_convs[s.trace].add(conv)
+    memo: dict[tuple, str | None] = {}
+    seen: set[tuple[str | None, str]] = set()
+    sessions: dict[str, list[tuple]] = {}
+    for seq, s in enumerate(spans):
+        if s.kind is None:
+            continue
+        parent = by_id.get((s.trace, s.parent)) if s.parent else None
+        if parent is not None and parent.kind == s.kind:
+            continue  # repeats its parent (e.g. a provider-level LLM span under a framework's LLM span)
+        label = f"{s.kind} span {s.name!r}"
+        if s.span_id is not None:
+            if (s.trace, s.span_id) in seen:
+                ctx.skip(s.line, "duplicate_span", f"{label} {s.span_id}")
+                continue
+            seen.add((s.trace, s.span_id))
+        start, end = _time(s.raw.get("startTimeUnixNano")), _time(s.raw.get("endTimeUnixNano"))
+        if start is None or end is None:
+            ctx.skip(s.line, "missing_field", f"{'startTimeUnixNano' if start is None else 'endTimeUnixNano'} ({label})")
+            continue
+        if end < start:
+            ctx.skip(s.line, "bad_time", f"ends before it starts ({label})")
+            continue
+        conv = _conversation(s, by_id, memo)
+        if conv is None and len(trace_convs.get(s.trace, ())) == 1:
+            conv = next(iter(trace_convs[s.trace]))
+        key = conv or s.trace
+        if key is None:
+            ctx.skip(s.line, "missing_field", f"traceId ({label})")
+            continue
+        if s.kind == "tool" and _tool_name(s) is None:
+            ctx.skip(s.line, "missing_field", f"tool name ({label})")
+            continue
+        emit = end if s.kind == "llm" else start
+        sessions.setdefault(f"otlp:{key}", []).append((emit, 0 if s.kind == "llm" else 1, seq, s, start, end))
+    for sid, items in sessions.items():
+        items.sort(key=lambda it: it[:3])
+        b = ctx.session(sid, NAME)
+        _build(b, items)
+        yield b
+
+
+def _conversation(s: _Span, by_id: dict, memo: dict) -> str | None:
+    """The span's conversation id, or the nearest ancestor's (instrumentations often set it on the root only)."""
+    chain: list[tuple] = []
+    cur: _Span | None = s
+    conv = None
+    while cur is not None and len(chain) < 256:
+        key = (cur.trace, cur.span_id)
+        if cur.span_id is not None and key in memo:
+            conv = memo[key]
+            break
+        chain.append(key)
+        conv = cur.attrs.str(*CONVERSATION_KEYS)
+        if conv:
+            break
+        cur = by_id.get((cur.trace, cur.parent)) if cur.parent else None
+    for key in chain:
+        if key[1] is not None:
+            memo[key] = conv
+    return conv
+
+
+# -- one session ---------------------------------------------------------------------------------
+
+
+def _tool_name(s: _Span) -> str | None:
+    name = s.attrs.str("gen_ai.tool.name", "tool.name")
+    if name:
+        return name
+    fallback = s.name.removeprefix("execute_tool").strip()
+    return fallback or None
+
+
+def _json_list(value: Any) -> list:
+    """Messages recorded as a JSON string (span attributes) or as a structured array."""
+    if isinstance(value, str):
+        try:
+            value = orjson.loads(value)
+        except orjson.JSONDecodeError:
+            return []
+    return value if isinstance(value, list) else []
+
+
+def _parts(attrs: _Attrs, key: str) -> Iterator[dict]:
+    for message in _json_list(attrs.get(key)):
+        parts = message.get("parts") if isinstance(message, dict) else None
+        for part in parts if isinstance(parts, list) else ():
+            if isinstance(part, dict):
+                yield part
+
+
+def _oi_indexed(attrs: _Attrs, pattern: re.Pattern, prefix: str) -> dict[tuple, dict[str, Any]]:
+    """OpenInference flattened list attributes (prefix.<i>...<field>) grouped by their indexes."""
+    out: dict[tuple, dict[str, Any]] = defaultdict(dict)
+    for key in attrs.raw:
+        if key.startswith(prefix):
+            m = pattern.fullmatch(key)
+            if m:
+                *idx, field = m.groups()
+                out[tuple(int(i) for i in idx)][field] = attrs.get(key)
+    return out
+
+
+def _declared_calls(attrs: _Attrs) -> list[dict[str, Any]]:
+    """Tool calls a step's output declares: [{id, name, args}] in output order."""
+    calls = []
+    for part in _parts(attrs, "gen_ai.output.messages"):
+        if part.get("type") == "tool_call" and isinstance(part.get("name"), str) and part["name"]:
+            calls.append({"id": _id(part.get("id")), "name": part["name"], "args": decode_arguments(part.get("arguments"))})
+    for _, f in sorted(_oi_indexed(attrs, _OI_CALL, "llm.output_messages.").items()):
+        name = f.get("function.name")
+        if isinstance(name, str) and name:
+            calls.append({"id": _id(f.get("id")), "name": name, "args": decode_arguments(f.get("function.arguments"))})
+    return calls
+
+
+def _tool_responses(attrs: _Attrs) -> dict[str, Any]:
+    """Tool results a step's input messages carry, by call id."""
+    out: dict[str, Any] = {}
+    for part in _parts(attrs, "gen_ai.input.messages"):
+        if part.get("type") == "tool_call_response" and _id(part.get("id")):
+            out[part["id"]] = part.get("response")
+    for f in _oi_indexed(attrs, _OI_INPUT, "llm.input_messages.").values():
+        if f.get("role") == "tool" and _id(f.get("tool_call_id")):
+            out[f["tool_call_id"]] = f.get("content")
+    return out
+
+
+def _output_text(attrs: _Attrs) -> str | None:
+    texts = [p["content"] for p in _parts(attrs, "gen_ai.output.messages") if p.get("type") == "text" and isinstance(p.get("content"), str)]
+    texts += [f["content"] for _, f in sorted(_oi_indexed(attrs, _OI_TEXT, "llm.output_messages.").items()) if isinstance(f.get("content"), str)]
+    return "\n".join(texts) or None
+
+
+def _build(b: SessionBuilder, items: list[tuple]) -> None:
+    pending: list[dict[str, Any]] = []  # calls the current step declared that no tool span has recorded yet
+    waiting: dict[str, str] = {}  # declared call id -> builder call id, result still to come
+    last_end: float | None = None
+    last_line: int | None = None
+
+    def flush() -> None:
+        for call in pending:
+            cid = b.tool_call(call["id"], call["name"], call["args"], last_end, last_line)
+            if call["id"] is not None:
+                waiting[call["id"]] = cid
+        pending.clear()
+
+    for _, _, _, s, start, end in items:
+        a = s.attrs
+        if s.kind == "llm":
+            flush()
+            if waiting:
+                for call_id, response in _tool_responses(a).items():
+                    if call_id in waiting:
+                        b.tool_result(waiting.pop(call_id), start, response)
+            b.llm(
+                end,
+                t_start=start,
+                line=s.line,
+                model=a.str("gen_ai.response.model", "gen_ai.request.model", "llm.model_name"),
+                tokens_in=a.int("gen_ai.usage.input_tokens", "llm.token_count.prompt"),
+                tokens_out=a.int("gen_ai.usage.output_tokens", "llm.token_count.completion"),
+                text=_output_text(a),
+            )
+            pending.extend(_declared_calls(a))
+            last_end, last_line = end, s.line
+            continue
+        name = _tool_name(s)
+        call_id = a.str("gen_ai.tool.call.id", "tool_call.id", "tool.id")
+        match = next((c for c in pending if call_id is not None and c["id"] == call_id), None)
+        match = match or next((c for c in pending if c["name"] == name), None)
+        if match is not None:
+            pending.remove(match)
+        raw_args = a.get("gen_ai.tool.call.arguments")
+        if raw_args is None:
+            raw_args = a.get("input.value")
+        if raw_args is None:
+            raw_args = a.get("tool_call.function.arguments")
+        args = decode_arguments(raw_args) if raw_args is not None else (match["args"] if match else {})
+        result = a.get("gen_ai.tool.call.result")
+        if result is None:
+            result = a.get("output.value")
+        status = s.raw.get("status")
+        code = status.get("code") if isinstance(status, dict) else None
+        failed = code in (2, "STATUS_CODE_ERROR") or "error.type" in a.raw
+        cid = b.tool_call(call_id or (match["id"] if match else None), name, args, start, s.line)
+        b.tool_result(cid, end, result, status="error" if failed else "ok")
+    flush()

@@ -54,8 +54,8 @@ class DatasetWriter:
     def add_table(self, sessions: pa.Table, events: pa.Table) -> None:
         """Copy rows of an existing dataset (used by --append)."""
         self._flush()
-        self._sessions.extend(sessions.to_pylist())
-        for batch in events.to_batches(max_chunksize=ROW_GROUP_EVENTS):
+        self._sessions.extend(sessions.cast(SESSIONS_SCHEMA).to_pylist())
+        for batch in events.cast(EVENTS_SCHEMA).to_batches(max_chunksize=ROW_GROUP_EVENTS):
             self._events.write_batch(batch)
             self.n_events += batch.num_rows
 

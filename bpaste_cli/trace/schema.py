@@ -114,7 +114,7 @@ def json_schema(columns: tuple[Column, ...], title: str, description: str) -> di
     """A JSON Schema (draft 2020-12) for one row of a table, generated from its column list."""
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "$id": f"https://bpaste.dev/schemas/{title}.schema.json",
+        "$id": f"urn:bpaste:schema:{title}:{SCHEMA_VERSION}",
         "title": title,
         "description": description,
         "x-bpaste-schema-version": SCHEMA_VERSION,

@@ -1,0 +1,126 @@
+"""Values an argument can be derived from: the items a tool result or a user message contains.
+
+Each extractor returns the *distinct* items of one kind in order of first appearance, so "the 2nd URL"
+means the second different URL. Kinds: url, path (has a slash), number, quoted (between quotes or
+backticks), id (an identifier-like token with a digit, e.g. an order or user id), and JSON fields
+(`json:<path>`, the scalar values under one key path of a JSON result, `[]` marking list elements).
+Regexes run once per result and kind, and only when a rule or the discovery asks for that kind.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Callable
+
+import orjson
+
+MAX_ITEMS = 64  # items kept per kind and text: positions beyond this are never a rule's source
+MAX_JSON_DEPTH = 8
+
+_URL = re.compile(r"https?://[^\s\"'<>`\\)\]}]+")
+_PATH = re.compile(r"(?<![\w/.:~@%+-])(?:~|\.{1,2})?/?(?:[\w.@+-]+/)+[\w.@+-]+")
+_NUMBER = re.compile(r"(?<![\w.])-?\d+(?:\.\d+)?(?![\w.]*\w)")
+_QUOTED = re.compile(r"\"([^\"\n]{1,200})\"|'([^'\n]{1,200})'|`([^`\n]{1,200})`")
+_ID = re.compile(r"(?<![\w-])(?=[\w-]*\d)(?=[\w-]*[A-Za-z])[A-Za-z0-9][\w-]{3,63}(?![\w-])")
+_TRAIL = ".,;:!?"
+
+
+def _distinct(items: Any) -> list[str]:
+    seen: dict[str, None] = {}
+    for item in items:
+        if item and item not in seen:
+            seen[item] = None
+            if len(seen) >= MAX_ITEMS:
+                break
+    return list(seen)
+
+
+def urls(text: str) -> list[str]:
+    return _distinct(m.group(0).rstrip(_TRAIL) for m in _URL.finditer(text)) if "://" in text else []
+
+
+def paths(text: str) -> list[str]:
+    return _distinct(m.group(0).rstrip(_TRAIL) for m in _PATH.finditer(text)) if "/" in text else []
+
+
+def numbers(text: str) -> list[str]:
+    return _distinct(m.group(0) for m in _NUMBER.finditer(text))
+
+
+def quoted(text: str) -> list[str]:
+    return _distinct(m.group(1) or m.group(2) or m.group(3) for m in _QUOTED.finditer(text))
+
+
+def ids(text: str) -> list[str]:
+    return _distinct(m.group(0) for m in _ID.finditer(text))
+
+
+def whole(text: str) -> list[str]:
+    """The whole text, stripped (a prompt copied verbatim into a search query)."""
+    s = text.strip()
+    return [s] if s else []
+
+
+EXTRACTORS: dict[str, Callable[[str], list[str]]] = {
+    "url": urls,
+    "path": paths,
+    "number": numbers,
+    "quoted": quoted,
+    "id": ids,
+}
+ORDINAL_KINDS = tuple(EXTRACTORS)
+
+
+def json_fields(text: str) -> dict[str, list[Any]]:
+    """Scalar values of a JSON document grouped by key path (`a.b`, `items[].id`), distinct, in order.
+
+    Returns {} for text that is not a JSON object or array.
+    """
+    s = text.lstrip()
+    if not s or s[0] not in "[{":
+        return {}
+    try:
+        doc = orjson.loads(s)
+    except orjson.JSONDecodeError:
+        return {}
+    out: dict[str, dict[Any, Any]] = {}
+
+    def walk(node: Any, path: str, depth: int) -> None:
+        if depth > MAX_JSON_DEPTH:
+            return
+        if isinstance(node, dict):
+            for k, v in node.items():
+                walk(v, f"{path}.{k}" if path else str(k), depth + 1)
+        elif isinstance(node, list):
+            for v in node:
+                walk(v, path + "[]", depth + 1)
+        elif node is not None and path:
+            bucket = out.setdefault(path, {})
+            key = (type(node).__name__, node)
+            if key not in bucket and len(bucket) < MAX_ITEMS:
+                bucket[key] = node
+
+    walk(doc, "", 0)
+    return {p: list(b.values()) for p, b in out.items()}
+
+
+def match_key(value: Any) -> str | None:
+    """The loose form used to discover where a value came from: strings as-is, numbers as JSON text."""
+    if isinstance(value, str):
+        return value or None
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, (int, float)):
+        return orjson.dumps(value).decode()
+    return None
+
+
+def cast(text: str, how: str) -> Any:
+    """An extracted string as the argument type a rule produces (`num` -> JSON number, else string)."""
+    if how == "num":
+        try:
+            v = orjson.loads(text)
+        except orjson.JSONDecodeError:
+            return None
+        return v if isinstance(v, (int, float)) and not isinstance(v, bool) else None
+    return text

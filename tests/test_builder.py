@@ -1,0 +1,136 @@
+"""SessionBuilder timing semantics, on hand-made sessions whose every number is computed by hand."""
+
+from __future__ import annotations
+
+import pytest
+
+from bpaste_cli.trace.builder import Limits, SessionBuilder
+
+T0 = 1_700_000_000.0  # an epoch origin, so started_at is set
+
+
+def _rows(b: SessionBuilder):
+    session, events = b.finish()
+    return session, [(e["kind"], e.get("tool"), e["t_start"], e["t_end"], e["wait_reason"]) for e in events], events
+
+
+def test_sequential_steps_think_and_latency():
+    b = SessionBuilder("s", "test", "f")
+    b.user(T0, "go")
+    b.llm(T0 + 4)  # think 0 -> 4
+    b.tool_call("c1", "Grep", {"pattern": "x"}, T0 + 4)
+    b.tool_result("c1", T0 + 4.5, "a.py")  # latency 0.5
+    b.llm(T0 + 10)  # think 4.5 -> 10 = 5.5
+    session, rows, _ = _rows(b)
+    assert rows == [
+        ("user", None, 0.0, 0.0, "turn"),
+        ("llm", None, 0.0, 4.0, None),
+        ("tool", "Grep", 4.0, 4.5, None),
+        ("llm", None, 4.5, 10.0, None),
+    ]
+    assert session["wall_s"] == 10.0 and session["human_wait_s"] == 0.0 and session["agent_time_s"] == 10.0
+    assert session["started_at"] == T0
+
+
+def test_parallel_batch_waits_for_the_last_result():
+    b = SessionBuilder("s", "test", "f")
+    b.user(T0)
+    b.llm(T0 + 2)
+    b.tool_call("a", "Read", {"p": 1}, T0 + 2)
+    b.tool_call("b", "Read", {"p": 2}, T0 + 2)
+    b.tool_result("a", T0 + 3, "x")
+    b.tool_result("b", T0 + 7, "y")
+    b.llm(T0 + 9)  # inputs complete at 7 (last result): think 2 s
+    session, rows, events = _rows(b)
+    assert rows[2:] == [("tool", "Read", 2.0, 3.0, None), ("tool", "Read", 2.0, 7.0, None), ("llm", None, 7.0, 9.0, None)]
+    assert {e["batch"] for e in events if e["kind"] == "tool"} == {0}
+    assert session["n_parallel_steps"] == 1
+
+
+def test_user_turn_is_human_time_and_idle_gap_is_split_off():
+    b = SessionBuilder("s", "test", "f", limits=Limits(idle_threshold_s=600))
+    b.user(T0)
+    b.llm(T0 + 3, text="done")
+    b.user(T0 + 100, "next")  # the person answered 97 s later: a turn [3, 100]
+    b.llm(T0 + 104)  # think 100 -> 104
+    b.tool_call("c", "Bash", {"cmd": "ls"}, T0 + 104)
+    b.tool_result("c", T0 + 105, "ok")
+    b.llm(T0 + 105 + 3600)  # an hour with nothing happening: idle, not think
+    session, rows, events = _rows(b)
+    assert rows[2] == ("user", None, 3.0, 100.0, "turn")
+    assert rows[5] == ("user", None, 105.0, 3705.0, "idle")
+    assert rows[6] == ("llm", None, 3705.0, 3705.0, None)
+    assert events[6]["duration_estimated"] is True
+    # human = 97 (turn) + 3600 (idle); agent = 3705 - 3697 = 8 = think 3 + 4 + tool 1
+    assert session["human_wait_s"] == pytest.approx(3697.0)
+    assert session["agent_time_s"] == pytest.approx(8.0)
+
+
+def test_logged_duration_separates_an_approval_wait():
+    b = SessionBuilder("s", "test", "f")
+    b.user(T0)
+    b.llm(T0 + 1)
+    b.tool_call("c", "Bash", {"cmd": "rm x"}, T0 + 1)
+    b.tool_result("c", T0 + 31, "", duration=0.5)  # ran 0.5 s, result seen 30 s after emission
+    b.llm(T0 + 33)
+    session, rows, _ = _rows(b)
+    assert rows[2] == ("tool", "Bash", 1.0, 1.5, None)
+    assert rows[3] == ("user", None, 1.5, 31.0, "approval")
+    assert rows[4] == ("llm", None, 31.0, 33.0, None)
+    assert session["human_wait_s"] == pytest.approx(29.5)
+    assert session["agent_time_s"] == pytest.approx(33 - 29.5)
+
+
+def test_missing_result_is_unknown_and_ends_when_the_agent_moved_on():
+    b = SessionBuilder("s", "test", "f")
+    b.user(T0)
+    b.llm(T0 + 1)
+    b.tool_call("c", "Bash", {"cmd": "sleep"}, T0 + 1)
+    b.llm(T0 + 5)
+    _, rows, events = _rows(b)
+    assert rows[2] == ("tool", "Bash", 1.0, 5.0, None)
+    assert events[2]["status"] is None and events[2]["duration_estimated"] is True
+    assert events[2]["result_text"] is None
+
+
+def test_results_are_cut_hashed_whole_and_reported_once():
+    b = SessionBuilder("s", "test", "f", limits=Limits(max_result_chars=4))
+    b.llm(None)
+    b.tool_call("c", "Read", {"p": 1})
+    assert b.tool_result("c", None, "abcdefgh") is None
+    assert b.tool_result("c", None, "again") == "duplicate_result"
+    assert b.tool_result("zz", None, "x") == "result_without_call"
+    session, events = b.finish()
+    tool = events[1]
+    assert tool["result_text"] == "abcd"
+    import hashlib
+
+    assert tool["result_hash"] == hashlib.sha256(b"abcdefgh").hexdigest()[:16]
+    assert session["timed"] is False and session["wall_s"] is None and tool["t_start"] is None
+
+
+def test_call_without_step_gets_an_estimated_step_and_duplicate_ids_are_renamed():
+    b = SessionBuilder("s", "test", "f")
+    b.user(T0)
+    first = b.tool_call("x", "A", {}, T0 + 1)
+    second = b.tool_call("x", "B", {}, T0 + 1)
+    assert first == "x" and second != "x"
+    _, events = b.finish()
+    assert [e["kind"] for e in events] == ["user", "llm", "tool", "tool"]
+    assert events[1]["duration_estimated"] is True
+    assert events[2]["step"] == events[3]["step"] == 0
+
+
+def test_secrets_are_scrubbed_in_args_results_and_text():
+    from bpaste_cli.ingest.secrets import scrub
+
+    key = "sk-" + "a1B2" * 8
+    b = SessionBuilder("s", "test", "f", scrub=scrub)
+    b.user(None, f"use {key}")
+    b.llm(None)
+    b.tool_call("c", "Http", {"headers": {"auth": f"Bearer {key}"}})
+    b.tool_result("c", None, f"echo {key}")
+    _, events = b.finish()
+    blob = repr(events)
+    assert key not in blob
+    assert blob.count("<secret:") == 3
