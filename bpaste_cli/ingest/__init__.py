@@ -208,7 +208,9 @@ def ingest(
             known_hashes.add(digest)
             before = report.total
             counts = {"sessions": 0, "events": 0, "tool_calls": 0, "llm_steps": 0}
-            ctx = ReadContext(path=path, display=display, report=report, limits=options.limits, scrub=scrubber)
+            ctx = ReadContext(
+                path=path, display=display, report=report, limits=options.limits, scrub=scrubber, on_bytes=progress
+            )
             for builder in reader.read(path, ctx):
                 if builder.empty:
                     continue
@@ -236,7 +238,7 @@ def ingest(
                 }
             )
             if progress:
-                progress(size)
+                progress(size - ctx.bytes_reported)
 
         if previous is not None:
             for reason, n in previous.manifest.get("skipped_by_reason", {}).items():

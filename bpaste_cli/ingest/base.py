@@ -21,6 +21,7 @@ from bpaste_cli.trace.builder import Limits, SessionBuilder
 
 MAX_LINE_BYTES = 64 * 1024 * 1024
 MAX_EXAMPLES = 200
+PROGRESS_BYTES = 4 * 1024 * 1024
 
 
 @dataclass
@@ -68,6 +69,13 @@ class ReadContext:
     report: SkipReport
     limits: Limits
     scrub: Callable[[str], str] | None
+    on_bytes: Callable[[int], None] | None = None  # progress: bytes read since the last call
+    bytes_reported: int = 0
+
+    def advance(self, n: int) -> None:
+        if self.on_bytes is not None and n > 0:
+            self.on_bytes(n)
+            self.bytes_reported += n
 
     def skip(self, line: int | None, reason: str, detail: str = "") -> None:
         self.report.add(self.display, line, reason, detail)
@@ -97,10 +105,15 @@ def iter_jsonl(ctx: ReadContext) -> Iterator[tuple[int, Any]]:
     Blank lines are ignored. Non-UTF-8 bytes are replaced rather than losing the line. A last line
     without its newline that does not parse is reported as `truncated_last_line`.
     """
+    pending = 0
     with open(ctx.path, "rb") as fh:
         line_no = 0
         for raw in fh:
             line_no += 1
+            pending += len(raw)
+            if pending >= PROGRESS_BYTES:
+                ctx.advance(pending)
+                pending = 0
             if len(raw) > MAX_LINE_BYTES:
                 ctx.skip(line_no, "line_too_long", f"{len(raw)} bytes")
                 continue

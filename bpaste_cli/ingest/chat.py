@@ -53,6 +53,7 @@ _FOREIGN = ({"sessionId", "uuid"}, {"type", "payload"}, {"session_id", "kind"}, 
             {"source", "action"}, {"source", "observation"})
 _FENCE = re.compile(r"```(?:bash|mswea_bash_command)[ \t]*\n(.*?)\n```", re.DOTALL)
 _RETURNCODE = re.compile(r"\s*<returncode>\s*(-?\d+)\s*</returncode>")
+_TOOLBENCH_ERROR = re.compile(r'\{\s*"error"\s*:\s*"(?!")')
 _HEAD_ARRAY = re.compile(rb'\s*\[\s*\{\s*"(?:' + b"|".join(_MESSAGE_KEYS) + rb')"\s*:')
 _HEAD_ROLE = re.compile(rb'"role"\s*:\s*"(?:system|developer|user|assistant|tool|function)"')
 _HEAD_TAU = re.compile(rb'\s*\[\s*\{\s*"task_id"\s*:')
@@ -145,14 +146,8 @@ def _legacy_call(fc: Any) -> dict | None:
 
 
 def _toolbench_status(content: Any) -> str:
-    if isinstance(content, str) and content.startswith("{"):
-        try:
-            obj = orjson.loads(content)
-        except orjson.JSONDecodeError:
-            return "ok"
-        if isinstance(obj, dict) and obj.get("error"):
-            return "error"
-    return "ok"
+    """ToolBench observations are {"error": "...", "response": ...}, often cut short (not valid JSON)."""
+    return "error" if isinstance(content, str) and _TOOLBENCH_ERROR.match(content) else "ok"
 
 
 def _text_actions(msgs: list) -> bool:

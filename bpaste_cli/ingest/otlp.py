@@ -73,9 +73,7 @@ def any_value(v: Any) -> Any:
             if key == "arrayValue":
                 return [any_value(x) for x in values]
             return {kv["key"]: any_value(kv.get("value")) for kv in values if isinstance(kv, dict) and isinstance(kv.get("key"), str)}
-    if "bytesValue" in v:
-        return v["bytesValue"] if isinstance(v["bytesValue"], str) else None
-    return None
+    return None  # bytesValue, or not an AnyValue
 
 
 def _int(value: Any) -> int | None:
@@ -108,14 +106,14 @@ class _Attrs:
     def get(self, key: str) -> Any:
         return any_value(self.raw.get(key))
 
-    def str(self, *keys: str) -> str | None:
+    def first_str(self, *keys: str) -> str | None:
         for key in keys:
             v = self.get(key)
             if isinstance(v, str) and v:
                 return v
         return None
 
-    def int(self, *keys: str) -> int | None:
+    def first_int(self, *keys: str) -> int | None:
         for key in keys:
             v = _int(self.get(key))
             if v is not None:
@@ -125,12 +123,12 @@ class _Attrs:
 
 def span_kind(attrs: _Attrs) -> str | None:
     """"llm", "tool" or None (not an event) from the GenAI operation name or the OpenInference span kind."""
-    op = attrs.str("gen_ai.operation.name")
+    op = attrs.first_str("gen_ai.operation.name")
     if op in LLM_OPERATIONS:
         return "llm"
     if op == "execute_tool":
         return "tool"
-    oi = attrs.str("openinference.span.kind")
+    oi = attrs.first_str("openinference.span.kind")
     oi = oi.upper() if oi else None
     return "llm" if oi == "LLM" else "tool" if oi == "TOOL" else None
 
@@ -209,7 +207,7 @@ def read(path: Path, ctx: ReadContext) -> Iterator[SessionBuilder]:
     by_id = {(s.trace, s.span_id): s for s in spans if s.span_id is not None}
     trace_convs: dict[str | None, set[str]] = defaultdict(set)
     for s in spans:
-        conv = s.attrs.str(*CONVERSATION_KEYS)
+        conv = s.attrs.first_str(*CONVERSATION_KEYS)
         if conv:
             trace_convs[s.trace].add(conv)
     memo: dict[tuple, str | None] = {}
@@ -264,7 +262,7 @@ def _conversation(s: _Span, by_id: dict, memo: dict) -> str | None:
             conv = memo[key]
             break
         chain.append(key)
-        conv = cur.attrs.str(*CONVERSATION_KEYS)
+        conv = cur.attrs.first_str(*CONVERSATION_KEYS)
         if conv:
             break
         cur = by_id.get((cur.trace, cur.parent)) if cur.parent else None
@@ -278,7 +276,7 @@ def _conversation(s: _Span, by_id: dict, memo: dict) -> str | None:
 
 
 def _tool_name(s: _Span) -> str | None:
-    name = s.attrs.str("gen_ai.tool.name", "tool.name")
+    name = s.attrs.first_str("gen_ai.tool.name", "tool.name")
     if name:
         return name
     fallback = s.name.removeprefix("execute_tool").strip()
@@ -371,16 +369,16 @@ def _build(b: SessionBuilder, items: list[tuple]) -> None:
                 end,
                 t_start=start,
                 line=s.line,
-                model=a.str("gen_ai.response.model", "gen_ai.request.model", "llm.model_name"),
-                tokens_in=a.int("gen_ai.usage.input_tokens", "llm.token_count.prompt"),
-                tokens_out=a.int("gen_ai.usage.output_tokens", "llm.token_count.completion"),
+                model=a.first_str("gen_ai.response.model", "gen_ai.request.model", "llm.model_name"),
+                tokens_in=a.first_int("gen_ai.usage.input_tokens", "llm.token_count.prompt"),
+                tokens_out=a.first_int("gen_ai.usage.output_tokens", "llm.token_count.completion"),
                 text=_output_text(a),
             )
             pending.extend(_declared_calls(a))
             last_end, last_line = end, s.line
             continue
         name = _tool_name(s)
-        call_id = a.str("gen_ai.tool.call.id", "tool_call.id", "tool.id")
+        call_id = a.first_str("gen_ai.tool.call.id", "tool_call.id", "tool.id")
         match = next((c for c in pending if call_id is not None and c["id"] == call_id), None)
         match = match or next((c for c in pending if c["name"] == name), None)
         if match is not None:

@@ -17,6 +17,7 @@ Sessions stay untimed. `source_line` is None (steps of one JSON document have no
 
 from __future__ import annotations
 
+import math
 import re
 from pathlib import Path
 from typing import Any, Iterator
@@ -50,12 +51,14 @@ def _text(content: Any) -> str | None:
 
 
 def _seconds(value: Any) -> float | None:
-    if isinstance(value, bool):
+    """A logged duration (a number, or a number in a string); None unless finite and non-negative."""
+    if value is None or isinstance(value, bool):
         return None
     try:
-        return float(value) if value is not None else None
+        seconds = float(value)
     except (TypeError, ValueError):
         return None
+    return seconds if math.isfinite(seconds) and seconds >= 0 else None
 
 
 def _model(doc: dict[str, Any]) -> str | None:
@@ -103,12 +106,11 @@ def _from_trajectory(b: SessionBuilder, doc: dict[str, Any], ctx: ReadContext, m
         if not isinstance(action, str):
             ctx.skip(None, "missing_field", f"trajectory[{i}].action")
             continue
-        thought = step.get("thought")
-        b.llm(None, model=model, text=thought if isinstance(thought, str) and thought.strip() else _text(step.get("response")))
+        b.llm(None, model=model, text=_text(step.get("thought")) or _text(step.get("response")))
         call_id = _call(b, action)
         observation = step.get("observation")
         if call_id is not None and observation is not None:
-            b.tool_result(call_id, None, _text(observation) or observation, duration=_seconds(step.get("execution_time")))
+            b.tool_result(call_id, None, observation, duration=_seconds(step.get("execution_time")))
 
 
 def _from_history(b: SessionBuilder, history: list[Any], ctx: ReadContext, model: str | None) -> None:
@@ -140,13 +142,15 @@ def read(path: Path, ctx: ReadContext) -> Iterator[SessionBuilder]:
     doc = load_json_document(ctx)
     if doc is None:
         return
-    if not isinstance(doc, dict) or not isinstance(doc.get("trajectory", doc.get("history")), list):
-        ctx.skip(None, "unknown_record", "not a SWE-agent trajectory document")
+    trajectory = doc.get("trajectory") if isinstance(doc, dict) else None
+    history = doc.get("history") if isinstance(doc, dict) else None
+    if not isinstance(trajectory, list) and not isinstance(history, list):
+        ctx.skip(None, "unknown_record", "no trajectory or history list")
         return
+    # SWE-agent names a run `<run dir>/<instance>.traj`: the pair identifies it
     b = ctx.session(f"swe-agent:{path.resolve().parent.name}/{path.stem}", NAME)
     model = _model(doc)
-    history = doc.get("history")
-    if isinstance(doc.get("trajectory"), list) and doc["trajectory"]:
+    if isinstance(trajectory, list) and trajectory:
         _from_trajectory(b, doc, ctx, model)
     elif isinstance(history, list):
         _from_history(b, history, ctx, model)

@@ -61,7 +61,8 @@ class DatasetWriter:
 
     def _flush(self) -> None:
         if self._buffer:
-            self._events.write_table(pa.Table.from_pylist(self._buffer, schema=EVENTS_SCHEMA))
+            columns = {name: [row[name] for row in self._buffer] for name in EVENTS_SCHEMA.names}
+            self._events.write_table(pa.Table.from_pydict(columns, schema=EVENTS_SCHEMA))
             self._buffer = []
 
     def close(self, manifest: dict[str, Any]) -> None:

@@ -1,0 +1,241 @@
+"""Data flow: the visible state of a session, derivation rules for arguments, and their discovery.
+
+A rule says where one argument of a target tool comes from, relative to the moment of decision:
+- `copy`    field F of the r-th most recent call to tool S;
+- `extract` the p-th distinct item of a kind (url, path, number, quoted, id, json:<path>) in the result
+            of the r-th most recent call to tool S;
+- `prompt`  the p-th item of a kind (or the whole text) of the latest user message;
+- `const`   a constant value;
+- `repeat`  (whole call) the same arguments as the r-th most recent call to the same tool.
+Rules only read `SessionState`, which holds what the agent has seen before the decision; they never
+invent a value: a rule whose source is absent binds nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import orjson
+
+from bpaste_cli.mine import values as V
+from bpaste_cli.mine.keys import USER_KEY, KeyFn
+from bpaste_cli.trace.canonical import canonical_json
+
+ROOT = "$"  # the pseudo-argument of a call whose arguments are not a JSON object
+START_KEY = "<start>"
+_ABSENT = object()
+
+
+class Rule(NamedTuple):
+    """One derivation rule (see the module docstring); `value` is canonical JSON for `const`."""
+
+    kind: str
+    src: str = ""
+    rank: int = 0
+    field: str = ""
+    pos: int = 0
+    cast: str = ""
+    value: str = ""
+
+
+def parse_args(args_json: str | None) -> dict[str, Any]:
+    """A call's arguments as a mapping (a non-object value becomes {ROOT: value})."""
+    if not args_json:
+        return {}
+    try:
+        v = orjson.loads(args_json)
+    except orjson.JSONDecodeError:
+        return {ROOT: args_json}
+    return v if isinstance(v, dict) else {ROOT: v}
+
+
+def loose_key(value: Any) -> str | None:
+    """Discovery key of any argument value (scalars loosely, structures by canonical JSON)."""
+    if isinstance(value, (dict, list)):
+        return "\x00" + canonical_json(value)
+    return V.match_key(value)
+
+
+def same(a: Any, b: Any) -> bool:
+    """Exact equality as canonical JSON (so 1 != "1" and True != 1)."""
+    if isinstance(b, str):
+        return isinstance(a, str) and a == b
+    return canonical_json(a) == canonical_json(b)
+
+
+class Call:
+    """A call the agent has seen, with its result and lazily cached extractions."""
+
+    __slots__ = ("tool", "args_json", "args_hash", "result", "status", "_args", "_items", "_json", "_index")
+
+    def __init__(self, tool: str, args_json: str | None, args_hash: str | None, result: str | None, status: str | None):
+        self.tool = tool
+        self.args_json = args_json
+        self.args_hash = args_hash
+        self.result = result
+        self.status = status
+        self._args: dict[str, Any] | None = None
+        self._items: dict[str, list[str]] = {}
+        self._json: dict[str, list[Any]] | None = None
+        self._index: dict[str, list[tuple[str, str, int, str]]] | None = None
+
+    @property
+    def args(self) -> dict[str, Any]:
+        if self._args is None:
+            self._args = parse_args(self.args_json)
+        return self._args
+
+    def items(self, kind: str) -> list[Any]:
+        """Distinct items of one kind in the result (or the text, for a user message)."""
+        if kind.startswith("json:"):
+            if self._json is None:
+                self._json = V.json_fields(self.result) if self.result else {}
+            return self._json.get(kind[5:], [])
+        got = self._items.get(kind)
+        if got is None:
+            text = self.result or ""
+            got = V.whole(text) if kind == "whole" else V.EXTRACTORS[kind](text)
+            self._items[kind] = got
+        return got
+
+    def index(self, max_pos: int, kinds: tuple[str, ...]) -> dict[str, list[tuple[str, str, int, str]]]:
+        """Discovery index: loose key -> [(source kind, field or extractor, position, cast)]."""
+        if self._index is not None:
+            return self._index
+        idx: dict[str, list[tuple[str, str, int, str]]] = {}
+        for f, v in self.args.items():
+            k = loose_key(v)
+            if k is not None:
+                idx.setdefault(k, []).append(("copy", f, 0, ""))
+        if self.result:
+            for kind in kinds:
+                for p, item in enumerate(self.items(kind)[:max_pos], 1):
+                    idx.setdefault(item, []).append(("extract", kind, p, "?"))
+            if self._json is None:
+                self._json = V.json_fields(self.result)
+            for path, vals in self._json.items():
+                for p, item in enumerate(vals[:max_pos], 1):
+                    k = V.match_key(item)
+                    if k is not None:
+                        idx.setdefault(k, []).append(("extract", "json:" + path, p, "json"))
+        self._index = idx
+        return idx
+
+
+class SessionState:
+    """What the agent has seen so far: the last K keys, the last R calls of each tool, the latest prompt.
+
+    Bounded per tool, so `fork` is cheap and nothing ever re-scans the prefix.
+    """
+
+    __slots__ = ("keys", "last", "by_tool", "prompt", "key_fn", "needs_args", "K", "R")
+
+    def __init__(self, key_fn: KeyFn, needs_args: bool, K: int, R: int) -> None:
+        self.keys: tuple[str, ...] = (START_KEY,)
+        self.last = START_KEY  # the last tool name or USER_KEY: the floor baseline's context
+        self.by_tool: dict[str, list[Call]] = {}
+        self.prompt: Call | None = None
+        self.key_fn, self.needs_args, self.K, self.R = key_fn, needs_args, K, R
+
+    def add_call(self, call: Call) -> None:
+        key = self.key_fn(call.tool, call.args if self.needs_args else None, call.status)
+        self.keys = (self.keys + (key,))[-self.K :]
+        self.last = call.tool
+        lst = self.by_tool.get(call.tool)
+        if lst is None:
+            self.by_tool[call.tool] = [call]
+        else:
+            lst.append(call)
+            if len(lst) > self.R:
+                del lst[0]
+
+    def add_user(self, text: str | None) -> None:
+        """A human message; a user event without text (an idle gap, an approval wait) changes nothing."""
+        if text:
+            self.keys = (self.keys + (USER_KEY,))[-self.K :]
+            self.last = USER_KEY
+            self.prompt = Call(USER_KEY, None, None, text, "ok")
+
+    def fork(self) -> SessionState:
+        s = SessionState(self.key_fn, self.needs_args, self.K, self.R)
+        s.keys, s.last, s.prompt = self.keys, self.last, self.prompt
+        s.by_tool = {t: list(v) for t, v in self.by_tool.items()}
+        return s
+
+    def recent(self, tool: str, rank: int) -> Call | None:
+        lst = self.by_tool.get(tool)
+        return lst[-rank] if lst and len(lst) >= rank else None
+
+
+def bind(rule: Rule, state: SessionState) -> Any:
+    """The value `rule` gives in `state`, or `_ABSENT` when its source is not visible."""
+    kind = rule.kind
+    if kind == "const":
+        return orjson.loads(rule.value)
+    if kind == "prompt":
+        src = state.prompt
+    else:
+        src = state.recent(rule.src, rule.rank)
+    if src is None:
+        return _ABSENT
+    if kind == "copy":
+        return src.args.get(rule.field, _ABSENT)
+    items = src.items(rule.field)
+    if len(items) < rule.pos:
+        return _ABSENT
+    item = items[rule.pos - 1]
+    if rule.cast == "json":
+        return item
+    v = V.cast(item, rule.cast)
+    return _ABSENT if v is None else v
+
+
+ABSENT = _ABSENT
+
+
+def discover(value: Any, state: SessionState, tools_window: int, max_pos: int) -> list[Rule]:
+    """Every rule that reproduces `value` from `state` (loosely; exact rates are counted later)."""
+    key = loose_key(value)
+    if key is None:
+        return []
+    num = "num" if isinstance(value, (int, float)) and not isinstance(value, bool) else "str"
+    found: list[Rule] = []
+    for tool, lst in state.by_tool.items():
+        n = len(lst)
+        for i in range(max(0, n - tools_window), n):
+            hits = lst[i].index(max_pos, V.ORDINAL_KINDS).get(key)
+            if hits:
+                rank = n - i
+                for kind, field, pos, cast in hits:
+                    found.append(Rule(kind, tool, rank, field, pos, num if cast == "?" else cast))
+    if state.prompt is not None:
+        for kind in V.ORDINAL_KINDS + ("whole",):
+            items = state.prompt.items(kind)[:max_pos]
+            for p, item in enumerate(items, 1):
+                if item == key:
+                    found.append(Rule("prompt", "", 0, kind, p, num))
+    return found
+
+
+def describe(rule: Rule, tool: str, arg: str) -> str:
+    """A rule in words, e.g. `Read(file_path = 1st path in the latest Grep's result)`."""
+    target = f"{tool}({arg} = " if arg != "*" else f"{tool}("
+    if rule.kind == "repeat":
+        return f"{tool}(same arguments as the {_nth(rule.rank, 'latest')} {tool} call)"
+    if rule.kind == "const":
+        return f"{target}{rule.value})"
+    if rule.kind == "copy":
+        return f"{target}{rule.field} of the {_nth(rule.rank, 'latest')} {rule.src} call)"
+    what = rule.field[5:] + " field" if rule.field.startswith("json:") else rule.field
+    if rule.kind == "prompt":
+        if rule.field == "whole":
+            return f"{target}the latest user message)"
+        return f"{target}{_nth(rule.pos)} {what} in the latest user message)"
+    return f"{target}{_nth(rule.pos)} {what} in the {_nth(rule.rank, 'latest')} {rule.src}'s result)"
+
+
+def _nth(n: int, one: str | None = None) -> str:
+    if n == 1 and one:
+        return one
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}" + (f" {one}" if one and n > 1 else "")

@@ -1,0 +1,217 @@
+"""Mining: training sessions -> control, signature and rule tables (a `PatternPredictor`).
+
+Two passes over the sessions, both walking the same `SessionState` the predictor's cursor uses, so a
+rule is counted exactly as it will later be applied. The calls of one step are matched against the
+state *before* that step (a parallel batch is emitted at once: none of its calls sees another).
+Pass 1 counts contexts, signatures and constant values, and discovers candidate rules (every source
+that reproduces a value, on at most `discovery_cap` calls per tool). Pass 2 counts, for every
+candidate rule, how often it binds (`bindable`) and how often the bound value is exactly right
+(`exact`); `rate = exact / bindable`.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import asdict, dataclass
+from typing import Any, Callable
+
+import polars as pl
+
+from bpaste_cli.mine.control import ControlCounts
+from bpaste_cli.mine.dataflow import ABSENT, Call, Rule, SessionState, bind, discover, same
+from bpaste_cli.mine.keys import KEYS, NEEDS_ARGS
+from bpaste_cli.mine.predictor import (
+    CONTROL_COLUMNS,
+    RULE_COLUMNS,
+    SIGNATURE_COLUMNS,
+    PatternPredictor,
+)
+from bpaste_cli.trace.canonical import canonical_json
+
+COLUMNS = ("kind", "tool", "args_json", "args_hash", "result_text", "status", "text")
+
+
+@dataclass(frozen=True)
+class MineOptions:
+    """Mining parameters (recorded in the pattern table's manifest)."""
+
+    K: int = 3  # longest control-flow context, in event keys
+    key: str = "tool"  # event key function (see keys.KEYS)
+    alpha: float = 2.0  # shrinkage of a context toward its shorter suffix
+    min_support: int = 3  # fewest decisions / exact hits for a context or rule to be kept
+    R: int = 3  # source calls considered per tool: the r-th most recent, r = 1..R
+    max_pos: int = 10  # positions of extracted items considered (1st .. max_pos-th)
+    max_rules: int = 8  # rules kept per (tool, argument)
+    min_rate: float = 0.02  # rules reproducing fewer of their bindable cases are dropped
+    top_tools: int = 10  # next tools kept per context
+    discovery_cap: int = 2000  # calls per tool searched for rule sources
+    min_prob: float = 0.0  # candidates below this calibrated probability are withheld (abstention)
+    seed: int = 0
+
+    def params(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class Rows:
+    """Columns of the events table as Python lists, with each session's [lo, hi) row range."""
+
+    def __init__(self, events: pl.DataFrame, session_ids: list[str]) -> None:
+        ev = events.filter(pl.col("session_id").is_in(session_ids)).sort("session_id", "seq")
+        for c in COLUMNS:
+            setattr(self, c, ev[c].to_list())
+        sid = ev["session_id"]
+        bounds = (sid != sid.shift(1)).fill_null(True).arg_true().to_list() + [ev.height]
+        self.sessions = list(zip(bounds, bounds[1:]))
+        self.session_ids = [sid[i] for i, _ in self.sessions]
+
+    def call(self, i: int) -> Call:
+        return Call(self.tool[i], self.args_json[i], self.args_hash[i], self.result_text[i], self.status[i])  # type: ignore[attr-defined]
+
+
+def walk(rows: Rows, lo: int, hi: int, state: SessionState, on_decision: Callable[[tuple[str, ...], list[Call]], None]) -> None:
+    """Replay one session into `state`, calling on_decision(keys, calls of the step) before each step is absorbed."""
+    kinds, texts = rows.kind, rows.text  # type: ignore[attr-defined]
+    pending: tuple[tuple[str, ...], list[Call]] | None = None
+
+    def flush() -> None:
+        if pending is not None:
+            on_decision(*pending)
+            for c in pending[1]:
+                state.add_call(c)
+
+    for i in range(lo, hi):
+        kind = kinds[i]
+        if kind == "tool":
+            if pending is None:
+                state.add_call(rows.call(i))
+            else:
+                pending[1].append(rows.call(i))
+        elif kind == "llm":
+            flush()
+            pending = (state.keys, [])
+        elif texts[i]:
+            flush()
+            pending = None
+            state.add_user(texts[i])
+    flush()
+
+
+def mine_predictor(events: pl.DataFrame, session_ids: list[str], opt: MineOptions) -> tuple[PatternPredictor, ControlCounts, dict[str, int]]:
+    """Mine the tables from `session_ids`; returns the predictor, the last-tool floor counts and totals."""
+    rows = Rows(events, session_ids)
+    key_fn, needs_args = KEYS[opt.key], opt.key in NEEDS_ARGS
+    control, floor = ControlCounts(opt.K), ControlCounts(1)
+    sigs: dict[str, Counter[tuple[str, ...]]] = {}
+    consts: dict[tuple[str, str], Counter[str]] = {}
+    hits: dict[tuple[str, str], Counter[Rule]] = {}
+    searched: Counter[str] = Counter()
+    totals = Counter()
+
+    def new_state() -> SessionState:
+        return SessionState(key_fn, needs_args, opt.K, opt.R)
+
+    def pass1(keys: tuple[str, ...], calls: list[Call]) -> None:
+        tools = {c.tool for c in calls}
+        control.add(keys, tools)
+        floor.add((st.last,), tools)
+        totals["decisions"] += 1
+        totals["calls"] += len(calls)
+        for c in calls:
+            args = c.args
+            sigs.setdefault(c.tool, Counter())[tuple(sorted(args))] += 1
+            search = searched[c.tool] < opt.discovery_cap
+            if search:
+                searched[c.tool] += 1
+            for a, v in args.items():
+                consts.setdefault((c.tool, a), Counter())[canonical_json(v)] += 1
+                if search:
+                    found = set(discover(v, st, opt.R, opt.max_pos))
+                    if found:
+                        hits.setdefault((c.tool, a), Counter()).update(found)
+
+    for lo, hi in rows.sessions:
+        st = new_state()
+        walk(rows, lo, hi, st, pass1)
+
+    # candidate rules: discovered ones with enough loose hits, the most frequent constants
+    cand: dict[tuple[str, str], list[Rule]] = {}
+    for ta, cnt in hits.items():
+        cand[ta] = [r for r, n in sorted(cnt.items(), key=lambda kv: (-kv[1], kv[0])) if n >= opt.min_support][: 4 * opt.max_rules]
+    occ: Counter[tuple[str, str]] = Counter({ta: sum(c.values()) for ta, c in consts.items()})
+    stats: dict[tuple[str, str], dict[Rule, list[int]]] = {ta: {r: [0, 0] for r in rs} for ta, rs in cand.items() if rs}
+    repeat = {t: {Rule("repeat", t, r): [0, 0] for r in range(1, opt.R + 1)} for t in sigs}
+
+    def pass2(keys: tuple[str, ...], calls: list[Call]) -> None:
+        for c in calls:
+            for rule, s in repeat[c.tool].items():
+                prev = st.recent(c.tool, rule.rank)
+                if prev is not None:
+                    s[0] += 1
+                    s[1] += prev.args_hash == c.args_hash
+            for a, v in c.args.items():
+                rs = stats.get((c.tool, a))
+                if rs:
+                    for rule, s in rs.items():
+                        b = bind(rule, st)
+                        if b is not ABSENT:
+                            s[0] += 1
+                            s[1] += same(b, v)
+
+    for lo, hi in rows.sessions:
+        st = new_state()
+        walk(rows, lo, hi, st, pass2)
+
+    tables = {
+        "control": _control_table(control, opt),
+        "signatures": _signature_table(sigs, opt),
+        "rules": _rule_table(stats, repeat, consts, occ, {t: sum(c.values()) for t, c in sigs.items()}, opt),
+    }
+    params = opt.params() | {"top_tools": opt.top_tools}
+    totals["sessions"] = len(rows.sessions)
+    return PatternPredictor(params, tables), floor, dict(totals)
+
+
+def _columns(names: tuple[str, ...], rows: list[tuple[Any, ...]]) -> dict[str, list[Any]]:
+    return {n: [r[i] for r in rows] for i, n in enumerate(names)}
+
+
+def _control_table(control: ControlCounts, opt: MineOptions) -> dict[str, list[Any]]:
+    rows = []
+    for ctx, n, tools in control.table(opt.alpha, opt.min_support, opt.top_tools):
+        for tool, count, p in tools:
+            rows.append((list(ctx), n, tool, count, p))
+    return _columns(CONTROL_COLUMNS, rows)
+
+
+def _signature_table(sigs: dict[str, Counter[tuple[str, ...]]], opt: MineOptions) -> dict[str, list[Any]]:
+    rows = []
+    for tool in sorted(sigs):
+        cnt = sigs[tool]
+        total = sum(cnt.values())
+        for sig, n in sorted(cnt.items(), key=lambda kv: (-kv[1], kv[0]))[:3]:
+            if n >= opt.min_support:
+                rows.append((tool, list(sig), n, n / total))
+    return _columns(SIGNATURE_COLUMNS, rows)
+
+
+def _rule_table(stats, repeat, consts, occ, calls: dict[str, int], opt: MineOptions) -> dict[str, list[Any]]:
+    rows: list[tuple[Any, ...]] = []
+
+    def keep(tool: str, arg: str, found: list[tuple[Rule, int, int]], occurrences: int) -> None:
+        good = [(r, b, e) for r, b, e in found if e >= opt.min_support and e / b >= opt.min_rate]
+        good.sort(key=lambda x: (-x[2] / x[1], -x[2], x[0]))
+        for r, b, e in good[: opt.max_rules]:
+            rows.append((tool, arg, *r, occurrences, b, e, e / b))
+
+    for (tool, arg), rs in sorted(stats.items()):
+        found = [(r, s[0], s[1]) for r, s in rs.items() if s[0]]
+        total = occ[(tool, arg)]
+        found += [(Rule("const", value=v), total, n) for v, n in consts[(tool, arg)].most_common(3)]
+        keep(tool, arg, found, total)
+    for (tool, arg), cnt in sorted(consts.items()):
+        if (tool, arg) not in stats:
+            keep(tool, arg, [(Rule("const", value=v), occ[(tool, arg)], n) for v, n in cnt.most_common(3)], occ[(tool, arg)])
+    for tool, rs in sorted(repeat.items()):
+        keep(tool, "*", [(r, s[0], s[1]) for r, s in rs.items() if s[0]], calls[tool])
+    return _columns(RULE_COLUMNS, rows)
+

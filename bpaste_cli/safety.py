@@ -1,0 +1,255 @@
+"""Safety class and resource class of a tool call: what may be speculated, and what it competes for.
+
+Safety classes: `read-only` (no side effects), `idempotent` (changes only the agent's own bookkeeping,
+e.g. a todo list), `mutating` (changes files or the world), `unknown`. Only `read-only` is speculated by
+default; `mutating` and `unknown` calls invalidate every pending speculative result of their session.
+Resource classes (cpu, io, net, gpu) select the device's interference coefficients.
+
+Shell tools are classified by program: a command is read-only only when every program in it is on a
+conservative allow-list (and uses no write redirection or forbidden flag); one known mutator makes it
+mutating; anything else (including redacted commands) is unknown. The default table below is TOML; a
+user file in the same format overrides or extends it (`load_safety(path)`).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import shlex
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from bpaste_cli.errors import BpasteError
+
+SAFETY_CLASSES = ("read-only", "idempotent", "mutating", "unknown")
+RESOURCE_CLASSES = ("cpu", "io", "net", "gpu")
+INVALIDATING = frozenset({"mutating", "unknown"})
+
+DEFAULT_TABLE = """
+# tool name (exact, case-insensitive) or glob -> safety and resource class
+[tools]
+Read = { safety = "read-only", resource = "io" }
+read_file = { safety = "read-only", resource = "io" }
+view = { safety = "read-only", resource = "io" }
+read = { safety = "read-only", resource = "io" }
+Grep = { safety = "read-only", resource = "io" }
+grep_search = { safety = "read-only", resource = "io" }
+Glob = { safety = "read-only", resource = "io" }
+LS = { safety = "read-only", resource = "io" }
+list_dir = { safety = "read-only", resource = "io" }
+find_file = { safety = "read-only", resource = "io" }
+search_file = { safety = "read-only", resource = "io" }
+search_dir = { safety = "read-only", resource = "io" }
+WebFetch = { safety = "read-only", resource = "net" }
+WebSearch = { safety = "read-only", resource = "net" }
+search = { safety = "read-only", resource = "net" }
+visit = { safety = "read-only", resource = "net" }
+web_search = { safety = "read-only", resource = "net" }
+browse = { safety = "read-only", resource = "net" }
+Edit = { safety = "mutating", resource = "io" }
+MultiEdit = { safety = "mutating", resource = "io" }
+Write = { safety = "mutating", resource = "io" }
+NotebookEdit = { safety = "mutating", resource = "io" }
+apply_patch = { safety = "mutating", resource = "io" }
+edit = { safety = "mutating", resource = "io" }
+write = { safety = "mutating", resource = "io" }
+str_replace_editor = { safety = "mutating", resource = "io" }
+edit_file = { safety = "mutating", resource = "io" }
+create_file = { safety = "mutating", resource = "io" }
+TodoWrite = { safety = "idempotent", resource = "cpu" }
+TodoRead = { safety = "read-only", resource = "cpu" }
+update_plan = { safety = "idempotent", resource = "cpu" }
+think = { safety = "idempotent", resource = "cpu" }
+finish = { safety = "idempotent", resource = "cpu" }
+Bash = { shell = true, resource = "cpu" }
+BashOutput = { safety = "read-only", resource = "cpu" }
+shell = { shell = true, resource = "cpu" }
+exec_command = { shell = true, resource = "cpu" }
+local_shell = { shell = true, resource = "cpu" }
+run = { shell = true, resource = "cpu" }
+execute_bash = { shell = true, resource = "cpu" }
+bash = { shell = true, resource = "cpu" }
+"mcp__*__get_*" = { safety = "read-only", resource = "net" }
+"mcp__*__list_*" = { safety = "read-only", resource = "net" }
+"mcp__*__search*" = { safety = "read-only", resource = "net" }
+
+[shell]
+# the keys of the arguments object that hold the command
+command_keys = ["command", "cmd"]
+read_only = ["ls", "cat", "head", "tail", "grep", "egrep", "fgrep", "rg", "find", "wc", "pwd", "echo",
+  "which", "file", "stat", "tree", "du", "df", "sort", "uniq", "cut", "diff", "nl", "less", "more",
+  "basename", "dirname", "realpath", "readlink", "date", "whoami", "uname", "env", "printenv", "true",
+  "test", "cd", "git", "sed", "awk", "jq", "ps", "id", "hostname", "type"]
+mutating = ["rm", "rmdir", "mv", "cp", "mkdir", "touch", "chmod", "chown", "ln", "dd", "tee", "truncate",
+  "pip", "pip3", "npm", "yarn", "pnpm", "cargo", "make", "apt", "apt-get", "brew", "curl", "wget", "kill",
+  "pkill", "patch", "install", "docker", "kubectl", "rsync", "scp", "ssh", "sudo"]
+# subcommands of git that only read
+git_read_only = ["status", "log", "diff", "show", "rev-parse", "ls-files", "blame", "grep", "describe",
+  "shortlog", "cat-file", "ls-tree", "remote", "config"]
+# flags that make an allow-listed program write or run other programs
+forbidden_flags = { find = ["-exec", "-execdir", "-delete", "-fprint", "-fprintf", "-ok", "-okdir"],
+  sed = ["-i", "--in-place"], sort = ["-o", "--output"], git = ["--output"], awk = ["system"],
+  env = ["*"], config = [] }
+
+[default]
+safety = "unknown"
+resource = "cpu"
+"""
+
+
+@dataclass(frozen=True)
+class CallClass:
+    safety: str
+    resource: str
+
+
+@dataclass
+class SafetyTable:
+    """Classifies calls: exact tool names first (case-insensitive), then globs, then the default."""
+
+    tools: dict[str, dict[str, Any]]
+    globs: list[tuple[str, dict[str, Any]]]
+    shell: dict[str, Any]
+    default: CallClass
+    _cache: dict[tuple[str, str], CallClass] = field(default_factory=dict, repr=False)
+
+    def entry(self, tool: str) -> dict[str, Any] | None:
+        hit = self.tools.get(tool.lower())
+        if hit is not None:
+            return hit
+        for pattern, value in self.globs:
+            if fnmatch.fnmatchcase(tool.lower(), pattern):
+                return value
+        return None
+
+    def classify(self, tool: str, args_json: str | None) -> CallClass:
+        """The safety and resource class of one call (cached by tool and arguments)."""
+        key = (tool, args_json or "")
+        hit = self._cache.get(key)
+        if hit is None:
+            hit = self._classify(tool, args_json)
+            if len(self._cache) < 200_000:
+                self._cache[key] = hit
+        return hit
+
+    def _classify(self, tool: str, args_json: str | None) -> CallClass:
+        entry = self.entry(tool)
+        if entry is None:
+            return self.default
+        resource = entry.get("resource", self.default.resource)
+        if entry.get("shell"):
+            return CallClass(self.shell_safety(_command(args_json, self.shell["command_keys"])), resource)
+        return CallClass(entry.get("safety", self.default.safety), resource)
+
+    def shell_safety(self, command: str | None) -> str:
+        """read-only only when every program of the command is allow-listed; see the module docstring."""
+        if not command or "[REDACTED" in command:
+            return "unknown"
+        for bad in ("`", "$(", "<(", ">(", "&>"):
+            if bad in command:
+                return "unknown"
+        text = command.replace("2>&1", " ").replace(">/dev/null", " ").replace("> /dev/null", " ")
+        if ">" in text:
+            return "mutating"
+        for sep in ("&&", "||", ";", "|", "\n", "&"):
+            text = text.replace(sep, "\x00")
+        verdict = "read-only"
+        for segment in text.split("\x00"):
+            if not segment.strip():
+                continue
+            try:
+                words = shlex.split(segment)
+            except ValueError:
+                return "unknown"
+            while words and "=" in words[0] and not words[0].startswith("-"):
+                words = words[1:]  # VAR=value prefixes
+            if not words:
+                continue
+            program = words[0].rsplit("/", 1)[-1]
+            cls = self._program(program, words[1:])
+            if cls == "mutating":
+                return "mutating"
+            if cls == "unknown":
+                verdict = "unknown"
+        return verdict
+
+    def _program(self, program: str, args: list[str]) -> str:
+        if program in self.shell["mutating"]:
+            return "mutating"
+        if program not in self.shell["read_only"]:
+            return "unknown"
+        forbidden = self.shell["forbidden_flags"].get(program, [])
+        if "*" in forbidden and args:
+            return "unknown"
+        if any(a == f or a.startswith(f + "=") or (f == "-i" and a.startswith("-i")) for a in args for f in forbidden):
+            return "mutating" if program == "sed" else "unknown"
+        if program == "git":
+            sub = next((a for a in args if not a.startswith("-")), None)
+            if sub not in self.shell["git_read_only"]:
+                return "unknown"
+        return "read-only"
+
+
+def _command(args_json: str | None, keys: list[str]) -> str | None:
+    if not args_json:
+        return None
+    try:
+        args = orjson.loads(args_json)
+    except orjson.JSONDecodeError:
+        return None
+    if isinstance(args, str):
+        return args
+    if not isinstance(args, dict):
+        return None
+    for key in keys:
+        value = args.get(key)
+        if isinstance(value, str):
+            return value
+        if isinstance(value, list) and all(isinstance(v, str) for v in value):
+            # ["bash", "-lc", "cmd"] (Codex) -> "cmd"; otherwise the argv joined
+            if len(value) == 3 and value[0].rsplit("/", 1)[-1] in ("bash", "sh", "zsh") and value[1] in ("-c", "-lc"):
+                return value[2]
+            return shlex.join(value)
+    return None
+
+
+def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in override.items():
+        out[key] = _merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
+
+
+def _check(doc: dict[str, Any], where: str) -> None:
+    for name, entry in doc.get("tools", {}).items():
+        if not isinstance(entry, dict):
+            raise BpasteError(f"{where}: tools.{name} must be a table like {{ safety = \"read-only\", resource = \"io\" }}.")
+        if entry.get("safety", "unknown") not in SAFETY_CLASSES and not entry.get("shell"):
+            raise BpasteError(f"{where}: tools.{name} has safety {entry.get('safety')!r}; use one of {', '.join(SAFETY_CLASSES)}.")
+        if entry.get("resource", "cpu") not in RESOURCE_CLASSES:
+            raise BpasteError(f"{where}: tools.{name} has resource {entry.get('resource')!r}; use one of {', '.join(RESOURCE_CLASSES)}.")
+
+
+def load_safety(path: Path | str | None = None) -> SafetyTable:
+    """The default table, overridden entry by entry by the TOML file at `path` (if given)."""
+    doc = tomllib.loads(DEFAULT_TABLE)
+    if path is not None:
+        path = Path(path)
+        try:
+            user = tomllib.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise BpasteError(f"The safety file {path} does not exist.") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise BpasteError(f"The safety file {path} is not valid TOML ({exc}).") from None
+        _check(user, str(path))
+        user_tools = {k.lower(): v for k, v in user.pop("tools", {}).items()}
+        doc = _merge(doc, user)
+        doc["tools"] = {k.lower(): v for k, v in doc["tools"].items()} | user_tools
+    tools = {k.lower(): v for k, v in doc["tools"].items()}
+    exact = {k: v for k, v in tools.items() if not any(c in k for c in "*?[")}
+    globs = [(k, v) for k, v in tools.items() if k not in exact]
+    default = CallClass(doc["default"]["safety"], doc["default"]["resource"])
+    return SafetyTable(exact, globs, doc["shell"], default)
