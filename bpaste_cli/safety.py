@@ -14,6 +14,7 @@ user file in the same format overrides or extends it (`load_safety(path)`).
 from __future__ import annotations
 
 import fnmatch
+import re
 import shlex
 import tomllib
 from dataclasses import dataclass, field
@@ -27,6 +28,7 @@ from bpaste_cli.errors import BpasteError
 SAFETY_CLASSES = ("read-only", "idempotent", "mutating", "unknown")
 RESOURCE_CLASSES = ("cpu", "io", "net", "gpu")
 INVALIDATING = frozenset({"mutating", "unknown"})
+_SED_WRITE = re.compile(r"(^|[;{}/\d])\s*[wWe](\s|$)")
 
 DEFAULT_TABLE = """
 # tool name (exact, case-insensitive) or glob -> safety and resource class
@@ -82,17 +84,21 @@ command_keys = ["command", "cmd"]
 read_only = ["ls", "cat", "head", "tail", "grep", "egrep", "fgrep", "rg", "find", "wc", "pwd", "echo",
   "which", "file", "stat", "tree", "du", "df", "sort", "uniq", "cut", "diff", "nl", "less", "more",
   "basename", "dirname", "realpath", "readlink", "date", "whoami", "uname", "env", "printenv", "true",
-  "test", "cd", "git", "sed", "awk", "jq", "ps", "id", "hostname", "type"]
+  "test", "cd", "git", "sed", "jq", "ps", "id", "hostname", "type"]
 mutating = ["rm", "rmdir", "mv", "cp", "mkdir", "touch", "chmod", "chown", "ln", "dd", "tee", "truncate",
-  "pip", "pip3", "npm", "yarn", "pnpm", "cargo", "make", "apt", "apt-get", "brew", "curl", "wget", "kill",
+  "awk", "pip", "pip3", "npm", "yarn", "pnpm", "cargo", "make", "apt", "apt-get", "brew", "curl", "wget", "kill",
   "pkill", "patch", "install", "docker", "kubectl", "rsync", "scp", "ssh", "sudo"]
 # subcommands of git that only read
 git_read_only = ["status", "log", "diff", "show", "rev-parse", "ls-files", "blame", "grep", "describe",
-  "shortlog", "cat-file", "ls-tree", "remote", "config"]
-# flags that make an allow-listed program write or run other programs
-forbidden_flags = { find = ["-exec", "-execdir", "-delete", "-fprint", "-fprintf", "-ok", "-okdir"],
-  sed = ["-i", "--in-place"], sort = ["-o", "--output"], git = ["--output"], awk = ["system"],
-  env = ["*"], config = [] }
+  "shortlog", "cat-file", "ls-tree"]
+
+[shell.forbidden_flags]
+# flags that make an allow-listed program write or run other programs ("*": any argument)
+find = ["-exec", "-execdir", "-delete", "-fprint", "-fprintf", "-ok", "-okdir"]
+sed = ["-i", "--in-place"]
+sort = ["-o", "--output"]
+git = ["--output"]
+env = ["*"]
 
 [default]
 safety = "unknown"
@@ -186,6 +192,8 @@ class SafetyTable:
             return "unknown"
         if any(a == f or a.startswith(f + "=") or (f == "-i" and a.startswith("-i")) for a in args for f in forbidden):
             return "mutating" if program == "sed" else "unknown"
+        if program == "sed" and any(_SED_WRITE.search(a) for a in args):
+            return "unknown"  # sed's w/W/e commands write files or run programs
         if program == "git":
             sub = next((a for a in args if not a.startswith("-")), None)
             if sub not in self.shell["git_read_only"]:

@@ -213,6 +213,7 @@ def ingest(
             )
             for builder in reader.read(path, ctx):
                 if builder.empty:
+                    ctx.skip(None, "empty_session", builder.session_id)
                     continue
                 if builder.session_id in session_ids:
                     ctx.skip(None, "duplicate_session", builder.session_id)

@@ -15,6 +15,7 @@ The question and function-doc files are inputs of the benchmark, not logs: they 
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -28,6 +29,7 @@ DESCRIPTION = (
     "Berkeley Function Calling Leaderboard multi-turn ground truth (gorilla repo, "
     "bfcl_eval/data/possible_answer/BFCL_v*_multi_turn_*.json); user turns come from the sibling question file."
 )
+_OPENING = re.compile(rb'\A\{\s*"id"\s*:\s*"[^"\\]*"\s*,\s*"ground_truth"\s*:\s*\[\s*\[')
 _INT_LIMIT = 2**63  # the canonical JSON encoder takes 64-bit integers only
 
 
@@ -39,14 +41,17 @@ def _is_answer(obj: Any) -> bool:
 
 
 def sniff(head: bytes) -> bool:
-    """The first line is a multi-turn answer record: a string `id` and a list of turns of call strings."""
-    for raw in head.splitlines():
-        if raw.strip():
-            try:
-                return _is_answer(orjson.loads(raw))
-            except orjson.JSONDecodeError:
-                return False
-    return False
+    """The first line is a multi-turn answer record: a string `id` and a list of turns of call strings.
+    A first line longer than the head is judged by its opening alone."""
+    first = head.lstrip().split(b"\n", 1)
+    if not first[0]:
+        return False
+    for text in (first[0], first[0].decode("utf-8", "replace")):
+        try:
+            return _is_answer(orjson.loads(text))
+        except orjson.JSONDecodeError:
+            pass
+    return len(first) == 1 and _OPENING.match(first[0]) is not None
 
 
 def _json_value(value: Any) -> Any:
@@ -61,7 +66,7 @@ def _json_value(value: Any) -> Any:
         try:
             value.encode("utf-8")
         except UnicodeEncodeError:  # lone surrogates from escapes: replaced, as undecodable bytes are
-            value = value.encode("utf-8", "replace").decode("utf-8")
+            value = "".join("\ufffd" if "\ud800" <= c <= "\udfff" else c for c in value)
         return value
     if isinstance(value, (list, tuple)):
         return [_json_value(v) for v in value]
@@ -117,7 +122,7 @@ def _questions(path: Path | None) -> dict[str, list[Any]]:
     with open(path, "rb") as fh:
         for raw in fh:
             try:
-                obj = orjson.loads(raw)
+                obj = orjson.loads(raw.decode("utf-8", "replace"))
             except orjson.JSONDecodeError:
                 continue
             if isinstance(obj, dict) and isinstance(obj.get("id"), str) and isinstance(obj.get("question"), list):

@@ -37,7 +37,7 @@ from typing import Any, Callable, Iterator
 import orjson
 
 from bpaste_cli.ingest.base import ReadContext, decode_arguments, iter_jsonl, parse_time
-from bpaste_cli.trace.builder import SessionBuilder
+from bpaste_cli.trace.builder import SessionBuilder, result_to_text
 
 NAME = "chat"
 DESCRIPTION = (
@@ -83,12 +83,12 @@ def _is_message(obj: Any) -> bool:
 def _is_conversation(obj: Any) -> bool:
     return (
         isinstance(obj, dict)
-        and not _foreign(obj)
         and (
             isinstance(obj.get("messages"), list)
             or isinstance(obj.get("traj"), list)
             or isinstance(obj.get("answer_generation"), dict)
         )
+        and not _foreign(obj)
     )
 
 
@@ -126,13 +126,12 @@ def sniff(head: bytes) -> bool:
 
 
 def _text(content: Any) -> str | None:
-    """Message content as text: strings as they are, content-part lists joined by their text parts."""
+    """Message content as text: strings as they are, lists of text parts joined, anything else as JSON."""
     if content is None or isinstance(content, str):
         return content
-    if isinstance(content, list):
-        parts = [p.get("text") for p in content if isinstance(p, dict) and isinstance(p.get("text"), str)]
-        return "\n".join(parts)
-    return orjson.dumps(content).decode()
+    if isinstance(content, list) and all(isinstance(p, dict) and isinstance(p.get("text"), str) for p in content):
+        return "\n".join(p["text"] for p in content)
+    return result_to_text(content)
 
 
 def _legacy_call(fc: Any) -> dict | None:
@@ -182,6 +181,7 @@ def _conversation(
     text_mode = _text_actions(msgs)
     pending: dict[str, list[str]] = {}  # tool name -> unanswered call ids, for results matched by name
     by_log_id: dict[str, list[str]] = {}  # logged call id -> unanswered ids used (logs reuse ids)
+    origin: dict[str, tuple[str, str | None]] = {}  # id used -> (tool name, logged id)
     awaiting: str | None = None  # text mode: the bash call whose observation the next user message is
 
     def call(call_id: str | None, name: str, args: Any, t: float | None, line: int | None) -> str:
@@ -189,6 +189,7 @@ def _conversation(
         pending.setdefault(name, []).append(cid)
         if call_id is not None:
             by_log_id.setdefault(call_id, []).append(cid)
+        origin[cid] = (name, call_id)
         return cid
 
     def result(cid: str, t: float | None, content: Any, status: str, line: int | None) -> None:
@@ -198,15 +199,15 @@ def _conversation(
         if reason:
             ctx.skip(line, reason, cid)
             return
-        for ids in (*pending.values(), *by_log_id.values()):
-            if used in ids:
-                ids.remove(used)
+        name, log_id = origin.pop(used)
+        pending[name].remove(used)
+        if log_id is not None:
+            by_log_id[log_id].remove(used)
 
     for i, m in enumerate(msgs):
-        line = lines[i] if i < len(lines) else None
-        where = f"message {i}"
+        line = lines[i] if lines else None
         if not isinstance(m, dict):
-            ctx.skip(line, "unknown_record", f"{where}: not an object")
+            ctx.skip(line, "unknown_record", f"message {i}: not an object")
             continue
         role = m.get("role")
         t = parse_time(m.get("timestamp"))
@@ -228,14 +229,14 @@ def _conversation(
             for c in calls if isinstance(calls, list) else ():
                 fn = c.get("function") if isinstance(c, dict) and isinstance(c.get("function"), dict) else c
                 if not isinstance(fn, dict) or not isinstance(fn.get("name"), str) or not fn["name"]:
-                    ctx.skip(line, "missing_field", f"{where}: tool_calls[].function.name")
+                    ctx.skip(line, "missing_field", f"message {i}: tool_calls[].function.name")
                     continue
                 cid = c.get("id") if isinstance(c.get("id"), str) else None
                 call(cid, fn["name"], decode_arguments(fn.get("arguments")), t, line)
             if m.get("function_call") is not None:
                 fc = _legacy_call(m["function_call"])
                 if fc is None:
-                    ctx.skip(line, "missing_field", f"{where}: function_call.name")
+                    ctx.skip(line, "missing_field", f"message {i}: function_call.name")
                 else:
                     call(None, fc["name"], decode_arguments(fc.get("arguments")), t, line)
             if text_mode:
@@ -246,12 +247,13 @@ def _conversation(
             if not isinstance(cid, str):
                 ids = pending.get(m.get("name")) if isinstance(m.get("name"), str) else None
                 if not ids:
-                    ctx.skip(line, "result_without_call", f"{where}: {role} {m.get('name')!r}")
+                    ctx.skip(line, "result_without_call", f"message {i}: {role} {m.get('name')!r}")
                     continue
                 cid = ids[0]
-            result(cid, t, m.get("content"), status_of(m.get("content")), line)
+            content = _text(m.get("content"))
+            result(cid, t, content, status_of(content), line)
         else:
-            ctx.skip(line, "unknown_record", f"{where}: role={role!r}")
+            ctx.skip(line, "unknown_record", f"message {i}: role={role!r}")
 
 
 def _key(obj: dict, index: int) -> str:
@@ -266,7 +268,8 @@ def _key(obj: dict, index: int) -> str:
 def _container(
     obj: dict, ctx: ReadContext, sid: str, line: int | None, where: str
 ) -> SessionBuilder | None:
-    """One conversation object (`messages`, tau-bench `traj` or a ToolBench answer) -> its session."""
+    """One conversation object (`messages`, tau-bench `traj` or a ToolBench answer) -> its session;
+    `where` names it in skip reports."""
     status_of = _ok
     if isinstance(obj.get("answer_generation"), dict):
         train = obj["answer_generation"].get("train_messages")
@@ -275,13 +278,10 @@ def _container(
             ctx.skip(line, "missing_field", f"{where}: answer_generation.train_messages (no final path)")
             return None
         msgs, status_of = max(paths, key=len), _toolbench_status
-    else:
-        msgs = obj.get("messages") if isinstance(obj.get("messages"), list) else obj.get("traj")
-        if not isinstance(msgs, list):
-            ctx.skip(line, "missing_field", f"{where}: messages")
-            return None
+    else:  # _is_conversation: `messages` or `traj` is a list
+        msgs = obj["messages"] if isinstance(obj.get("messages"), list) else obj["traj"]
     b = ctx.session(sid, NAME)
-    _conversation(b, msgs, ctx, [line] * len(msgs), status_of)
+    _conversation(b, msgs, ctx, [line] * len(msgs) if line is not None else [], status_of)
     return b
 
 
@@ -352,19 +352,39 @@ def _parse(data: bytes) -> Any:
         return orjson.loads(data.decode("utf-8", "replace"))
 
 
+def _first_line(path: Path) -> tuple[bytes, bool]:
+    """The first non-blank line, and whether anything but whitespace follows it."""
+    with open(path, "rb") as fh:
+        first = b""
+        for raw in fh:
+            if raw.strip():
+                first = raw
+                break
+        for raw in fh:
+            if raw.strip():
+                return first, True
+    return first, False
+
+
 def read(path: Path, ctx: ReadContext) -> Iterator[SessionBuilder]:
-    """A whole JSON document if the file parses as one; else JSONL, unless it opens like a JSON
-    document (`[`, or `{` alone on its line), which is then one broken document: a single skip."""
-    data = path.read_bytes()
-    if not data.strip():
+    """JSONL (streamed) when the first line is a JSON value of its own and more follows; otherwise one
+    JSON document. A broken document is a single skip; a JSONL file with a bad first line is JSONL."""
+    first, more = _first_line(path)
+    if not first:
         return
     try:
-        value = _parse(data)
-    except orjson.JSONDecodeError as exc:
-        first = data.lstrip().split(b"\n", 1)[0].strip()
-        if first.startswith(b"[") or first == b"{":
-            ctx.skip(None, "not_json", str(exc))
+        value = _parse(first)
+        if more:
+            yield from _jsonl(ctx)
             return
-        yield from _jsonl(ctx)
-        return
+    except orjson.JSONDecodeError:
+        try:
+            value = _parse(path.read_bytes())
+        except orjson.JSONDecodeError as exc:
+            opening = first.strip()
+            if opening.startswith(b"[") or opening == b"{":
+                ctx.skip(None, "not_json", str(exc))
+            else:
+                yield from _jsonl(ctx)
+            return
     yield from _document(value, ctx)

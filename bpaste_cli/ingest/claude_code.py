@@ -11,9 +11,10 @@ Records:
 - `user` with `tool_result` blocks: results, arriving at their line's time, `error` when `is_error`.
   `duration` comes only from what `toolUseResult` logs as the tool's own run time (`durationMs`,
   `durationSeconds`, Task's `totalDurationMs`: within a few ms of emission -> result in the real logs
-  when nobody intervened). A rejected call ("User rejected tool use") never ran, and the tools that
-  exist to wait for a person (AskUserQuestion, ExitPlanMode's plan approval) do nothing else: duration 0,
-  so their whole wait becomes approval time.
+  when nobody intervened). The tools that exist to wait for a person (AskUserQuestion, ExitPlanMode's
+  plan approval) do nothing else: duration 0, so their whole wait becomes approval time. "User rejected
+  tool use" gets no duration: in the real logs it marks an interruption (Esc) while the call ran, even
+  with permission prompts off, so the call's own run time is unknown.
 - other `user` lines are human turns (prompts, slash commands, interruptions) unless Claude Code
   injected them: `isMeta`, `isCompactSummary`, or text opening with a tag such as `<task-notification>`
   or `<local-command-stdout>`. In a sub-agent session the parent agent's prompt is the user turn.
@@ -63,7 +64,6 @@ _INJECTED = (
 _MARKS = ("sessionId", "uuid", "messageId", "leafUuid")  # keys every Claude Code record type has one of
 _CUT_PREFIXES = (b'{"parentUuid":', b'{"type":"file-history-snapshot"', b'{"type":"summary"')
 _DURATIONS = (("durationMs", 1e-3), ("totalDurationMs", 1e-3), ("durationSeconds", 1.0))
-_REJECTED = "User rejected tool use"
 _HUMAN_TOOLS = frozenset({"AskUserQuestion", "ExitPlanMode"})
 
 
@@ -86,7 +86,7 @@ def sniff(head: bytes) -> bool:
         kind = obj.get("type")
         if kind in ("user", "assistant"):
             return isinstance(obj.get("message"), dict)
-        if kind not in _BOOKKEEPING:
+        if not isinstance(kind, str) or kind not in _BOOKKEEPING:
             return False
         seen = True
     return seen
@@ -123,8 +123,6 @@ def _duration(tool_use_result: Any) -> float | None:
             value = tool_use_result.get(key)
             if isinstance(value, (int, float)) and not isinstance(value, bool):
                 return value * scale
-    elif tool_use_result == _REJECTED:
-        return 0.0
     return None
 
 
@@ -264,7 +262,7 @@ def _spawning_call(parent_log: Path, agent: str) -> str | None:
     except OSError:
         return None
     with data:
-        needle = b'"' + agent.encode() + b'"'
+        needle = b'"' + agent.encode("utf-8", "surrogatepass") + b'"'
         pos = data.find(needle)
         while pos >= 0:
             start = data.rfind(b"\n", 0, pos) + 1
@@ -290,7 +288,7 @@ def read(path: Path, ctx: ReadContext) -> Iterator[SessionBuilder]:
     for line, obj in iter_jsonl(ctx):
         kind = obj.get("type") if isinstance(obj, dict) else None
         if kind != "user" and kind != "assistant":
-            if kind not in _BOOKKEEPING:
+            if not isinstance(kind, str) or kind not in _BOOKKEEPING:
                 ctx.skip(line, "unknown_record", f"type={kind!r}")
             continue
         msg = obj.get("message")
@@ -319,10 +317,9 @@ def read(path: Path, ctx: ReadContext) -> Iterator[SessionBuilder]:
         if agent is None:
             continue
         call = main.agents.get(agent) if main is not None and main.raw_id == st.raw_id else None
-        for parent_log in [] if call else _parent_logs(path, st.raw_id):
-            call = _spawning_call(parent_log, agent)
-            if call:
-                break
+        if call is None:
+            found = (_spawning_call(p, agent) for p in _parent_logs(path, st.raw_id))
+            call = next((c for c in found if c), None)
         st.b.parent_call_id = call
     for st in sessions.values():
         yield st.b

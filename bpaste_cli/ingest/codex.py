@@ -70,8 +70,8 @@ _QUIET_EVENTS = frozenset(
 _INJECTED = ("<environment_context>", "<user_instructions>")
 # the opening of a current-format line too long for the sniff window
 _OPENING = re.compile(
-    rb'\{\s*"timestamp"\s*:\s*"[^"]*"\s*,\s*"type"\s*:\s*"(?:session_meta|response_item|event_msg|turn_context|compacted)"'
-    rb'\s*,\s*"payload"\s*:\s*\{'
+    rb'\{\s*"timestamp"\s*:\s*"[^"]*"\s*,\s*"type"\s*:\s*'
+    rb'"(?:session_meta|response_item|event_msg|turn_context|compacted)"\s*,\s*"payload"\s*:\s*\{'
 )
 _WALL = re.compile(r"Wall time: ([0-9]+(?:\.[0-9]+)?) seconds")
 _EXIT = re.compile(r"(?:Exit code:|Process exited with code) (-?[0-9]+)")
@@ -96,7 +96,11 @@ def sniff(head: bytes) -> bool:
         return _OPENING.match(first) is not None
     if not isinstance(obj, dict):
         return False
-    return (obj.get("type") in _RECORDS and isinstance(obj.get("payload"), dict)) or _is_flat_meta(obj)
+    return (_str(obj.get("type")) in _RECORDS and isinstance(obj.get("payload"), dict)) or _is_flat_meta(obj)
+
+
+def _str(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
 
 
 def _int(value: Any) -> int | None:
@@ -122,6 +126,8 @@ def _text(content: Any) -> str | None:
 def _args(value: Any) -> Any:
     """`arguments` is a JSON string; a string that is not JSON (e.g. redacted) is kept as it is."""
     if isinstance(value, str):
+        if value.lstrip()[:1] not in ("{", "["):  # redacted: skip the failing parse
+            return value
         try:
             return orjson.loads(value)
         except orjson.JSONDecodeError:
@@ -228,7 +234,7 @@ class _Rollout:
         if not isinstance(obj, dict):
             self.ctx.skip(line, "unknown_record", f"{type(obj).__name__}, not an object")
             return
-        kind, payload = obj.get("type"), obj.get("payload")
+        kind, payload = _str(obj.get("type")), obj.get("payload")
         if kind in _RECORDS and isinstance(payload, dict):
             t = parse_time(obj.get("timestamp"))
             if kind == "session_meta":
@@ -238,7 +244,7 @@ class _Rollout:
             elif kind == "event_msg":
                 self.event(line, t, payload)
             elif kind == "turn_context":
-                self.model = payload["model"] if isinstance(payload.get("model"), str) else self.model
+                self.model = _str(payload.get("model")) or self.model
             else:  # compacted
                 self.close()
                 self.output(t, line)
@@ -249,15 +255,15 @@ class _Rollout:
             if self.b is None:
                 self.flat = True
             self.builder(obj)
-        elif isinstance(kind, str) and "payload" not in obj:  # early-format bare response item
+        elif kind is not None and "payload" not in obj:  # early-format bare response item
             self.item(line, None, obj)
         else:
-            self.ctx.skip(line, "unknown_record", f"type={kind!r}")
+            self.ctx.skip(line, "unknown_record", f"type={obj.get('type')!r}")
 
     def item(self, line: int, t: float | None, p: dict[str, Any]) -> None:
-        kind = p.get("type")
+        kind = _str(p.get("type"))
         if kind == "message":
-            role = p.get("role")
+            role = _str(p.get("role"))
             if role == "assistant":
                 self.output(t, line, _text(p.get("content")))
             elif role in _INPUT_ROLES:
@@ -266,7 +272,7 @@ class _Rollout:
                     self.close()
                     self.builder().user(t, text, line)
             else:
-                self.ctx.skip(line, "unknown_record", f"message role={role!r}")
+                self.ctx.skip(line, "unknown_record", f"message role={p.get('role')!r}")
         elif kind == "reasoning":
             self.output(t, line)
         elif kind in _CALLS:
@@ -274,7 +280,7 @@ class _Rollout:
         elif kind in _OUTPUTS:
             self.result(line, t, p)
         elif kind not in _QUIET_ITEMS:
-            self.ctx.skip(line, "unknown_record", f"response_item type={kind!r}")
+            self.ctx.skip(line, "unknown_record", f"response_item type={p.get('type')!r}")
 
     def call(self, line: int, t: float | None, kind: str, p: dict[str, Any]) -> None:
         if kind == "function_call":
@@ -293,8 +299,8 @@ class _Rollout:
         if not self.emitted:
             self.emit(emit_t)
         b = self.builder()
-        used = b.tool_call(call_id if isinstance(call_id, str) else None, tool, {} if args is None else args, emit_t, line)
-        if search and p.get("status") in ("completed", "failed"):
+        used = b.tool_call(_str(call_id), tool, {} if args is None else args, emit_t, line)
+        if search and _str(p.get("status")) in ("completed", "failed"):
             b.tool_result(used, t, None, status="error" if p["status"] == "failed" else "ok")
             self.close()
 
@@ -314,11 +320,10 @@ class _Rollout:
             self.close()
 
     def event(self, line: int, t: float | None, p: dict[str, Any]) -> None:
-        kind = p.get("type")
+        kind = _str(p.get("type"))
         if kind == "user_message":
             self.close()
-            message = p.get("message")
-            self.builder().user(t, message if isinstance(message, str) else None, line)
+            self.builder().user(t, _str(p.get("message")), line)
         elif kind == "token_count":
             self.tokens(p.get("info"))
         elif kind in _DURATION_EVENTS:
@@ -328,7 +333,7 @@ class _Rollout:
         elif kind in _CLOSING_EVENTS:
             self.close()
         elif kind not in _QUIET_EVENTS:
-            self.ctx.skip(line, "unknown_record", f"event_msg type={kind!r}")
+            self.ctx.skip(line, "unknown_record", f"event_msg type={p.get('type')!r}")
 
     def tokens(self, info: Any) -> None:
         total = info.get("total_token_usage") if isinstance(info, dict) else None
@@ -339,7 +344,9 @@ class _Rollout:
         self.close()
         last = info.get("last_token_usage")
         if self.untokened and isinstance(last, dict):
-            self.builder().amend_llm(tokens_in=_int(last.get("input_tokens")), tokens_out=_int(last.get("output_tokens")))
+            self.builder().amend_llm(
+                tokens_in=_int(last.get("input_tokens")), tokens_out=_int(last.get("output_tokens"))
+            )
             self.untokened = False
 
 

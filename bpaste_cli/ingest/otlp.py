@@ -9,7 +9,7 @@ end; a tool span (execute_tool, or kind TOOL) is one call from its start to its 
 step that ended at or before it started. Tool calls that a step's output declares (`gen_ai.output.messages`
 or OpenInference `llm.output_messages.*`) but no tool span records are emitted at the step's end, and get
 their result from a later step's input messages (at that step's start). Other spans (HTTP, agent
-wrappers, an LLM span directly under an LLM span) are not events and are ignored.
+wrappers, a span directly under a span of the same kind, which repeats it) are not events: ignored.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ LLM_OPERATIONS = frozenset({"chat", "text_completion", "generate_content"})
 CONVERSATION_KEYS = ("gen_ai.conversation.id", "session.id")
 _OI_CALL = re.compile(r"llm\.output_messages\.(\d+)\.message\.tool_calls\.(\d+)\.tool_call\.(id|function\.name|function\.arguments)")
 _OI_INPUT = re.compile(r"llm\.input_messages\.(\d+)\.message\.(role|tool_call_id|content)")
-_OI_TEXT = re.compile(r"llm\.output_messages\.(\d+)\.message\.content")
+_OI_TEXT = re.compile(r"llm\.output_messages\.(\d+)\.message\.(content)")
 
 
 def sniff(head: bytes) -> bool:
@@ -92,43 +92,55 @@ def _int(value: Any) -> int | None:
 
 
 class _Attrs:
-    """A span's attributes by key, decoded on demand (most keys are never looked at)."""
+    """An event span's attribute values by key, decoded from AnyValue once (plain values are cheap to keep)."""
 
-    __slots__ = ("raw",)
+    __slots__ = ("values",)
 
-    def __init__(self, attributes: Any) -> None:
-        self.raw: dict[str, Any] = {}
-        if isinstance(attributes, list):
-            for kv in attributes:
-                if isinstance(kv, dict) and isinstance(kv.get("key"), str):
-                    self.raw[kv["key"]] = kv.get("value")
+    def __init__(self, raw: dict[str, Any]) -> None:
+        self.values = {k: any_value(v) for k, v in raw.items()}
 
     def get(self, key: str) -> Any:
-        return any_value(self.raw.get(key))
+        return self.values.get(key)
 
     def first_str(self, *keys: str) -> str | None:
         for key in keys:
-            v = self.get(key)
+            v = self.values.get(key)
             if isinstance(v, str) and v:
                 return v
         return None
 
     def first_int(self, *keys: str) -> int | None:
         for key in keys:
-            v = _int(self.get(key))
+            v = _int(self.values.get(key))
             if v is not None:
                 return v
         return None
 
 
-def span_kind(attrs: _Attrs) -> str | None:
+def _raw_attrs(attributes: Any) -> dict[str, Any]:
+    """Attribute key -> AnyValue (a later duplicate key wins)."""
+    if not isinstance(attributes, list):
+        return {}
+    return {kv["key"]: kv.get("value") for kv in attributes if isinstance(kv, dict) and isinstance(kv.get("key"), str)}
+
+
+def _raw_str(raw: dict[str, Any], *keys: str) -> str | None:
+    for key in keys:
+        v = raw.get(key)
+        s = v.get("stringValue") if isinstance(v, dict) else None
+        if isinstance(s, str) and s:
+            return s
+    return None
+
+
+def span_kind(raw: dict[str, Any]) -> str | None:
     """"llm", "tool" or None (not an event) from the GenAI operation name or the OpenInference span kind."""
-    op = attrs.first_str("gen_ai.operation.name")
+    op = _raw_str(raw, "gen_ai.operation.name")
     if op in LLM_OPERATIONS:
         return "llm"
     if op == "execute_tool":
         return "tool"
-    oi = attrs.first_str("openinference.span.kind")
+    oi = _raw_str(raw, "openinference.span.kind")
     oi = oi.upper() if oi else None
     return "llm" if oi == "LLM" else "tool" if oi == "TOOL" else None
 
@@ -138,14 +150,19 @@ def span_kind(attrs: _Attrs) -> str | None:
 
 @dataclass(slots=True)
 class _Span:
+    """What a span contributes; only event spans keep their attributes (big files stay small in memory)."""
+
     line: int | None
     trace: str | None
     span_id: str | None
     parent: str | None
     name: str
     kind: str | None
-    attrs: _Attrs
-    raw: dict
+    conv: str | None  # its own conversation / session id
+    attrs: _Attrs | None
+    start: float | None
+    end: float | None
+    failed: bool
 
 
 def _id(value: Any) -> str | None:
@@ -189,12 +206,19 @@ def _spans(ctx: ReadContext) -> Iterator[_Span]:
                         if not isinstance(span, dict):
                             ctx.skip(line, "unknown_record", "span is not an object")
                             continue
-                        attrs = _Attrs(span.get("attributes"))
+                        raw = _raw_attrs(span.get("attributes"))
+                        kind = span_kind(raw)
                         name = span.get("name") if isinstance(span.get("name"), str) else ""
-                        yield _Span(
-                            line, _id(span.get("traceId")), _id(span.get("spanId")), _id(span.get("parentSpanId")),
-                            name, span_kind(attrs), attrs, span,
-                        )
+                        ids = _id(span.get("traceId")), _id(span.get("spanId")), _id(span.get("parentSpanId"))
+                        conv = _raw_str(raw, *CONVERSATION_KEYS)
+                        if kind is None:
+                            yield _Span(line, *ids, name, None, conv, None, None, None, False)
+                            continue
+                        status = span.get("status")
+                        code = status.get("code") if isinstance(status, dict) else None
+                        failed = code in (2, "STATUS_CODE_ERROR") or "error.type" in raw
+                        start, end = _time(span.get("startTimeUnixNano")), _time(span.get("endTimeUnixNano"))
+                        yield _Span(line, *ids, name, kind, conv, _Attrs(raw), start, end, failed)
 
 
 def _time(value: Any) -> float | None:
@@ -207,9 +231,8 @@ def read(path: Path, ctx: ReadContext) -> Iterator[SessionBuilder]:
     by_id = {(s.trace, s.span_id): s for s in spans if s.span_id is not None}
     trace_convs: dict[str | None, set[str]] = defaultdict(set)
     for s in spans:
-        conv = s.attrs.first_str(*CONVERSATION_KEYS)
-        if conv:
-            trace_convs[s.trace].add(conv)
+        if s.conv:
+            trace_convs[s.trace].add(s.conv)
     memo: dict[tuple, str | None] = {}
     seen: set[tuple[str | None, str]] = set()
     sessions: dict[str, list[tuple]] = {}
@@ -225,7 +248,7 @@ def read(path: Path, ctx: ReadContext) -> Iterator[SessionBuilder]:
                 ctx.skip(s.line, "duplicate_span", f"{label} {s.span_id}")
                 continue
             seen.add((s.trace, s.span_id))
-        start, end = _time(s.raw.get("startTimeUnixNano")), _time(s.raw.get("endTimeUnixNano"))
+        start, end = s.start, s.end
         if start is None or end is None:
             ctx.skip(s.line, "missing_field", f"{'startTimeUnixNano' if start is None else 'endTimeUnixNano'} ({label})")
             continue
@@ -262,7 +285,7 @@ def _conversation(s: _Span, by_id: dict, memo: dict) -> str | None:
             conv = memo[key]
             break
         chain.append(key)
-        conv = cur.attrs.first_str(*CONVERSATION_KEYS)
+        conv = cur.conv
         if conv:
             break
         cur = by_id.get((cur.trace, cur.parent)) if cur.parent else None
@@ -304,26 +327,32 @@ def _parts(attrs: _Attrs, key: str) -> Iterator[dict]:
 def _oi_indexed(attrs: _Attrs, pattern: re.Pattern, prefix: str) -> dict[tuple, dict[str, Any]]:
     """OpenInference flattened list attributes (prefix.<i>...<field>) grouped by their indexes."""
     out: dict[tuple, dict[str, Any]] = defaultdict(dict)
-    for key in attrs.raw:
+    for key in attrs.values:
         if key.startswith(prefix):
             m = pattern.fullmatch(key)
             if m:
                 *idx, field = m.groups()
-                out[tuple(int(i) for i in idx)][field] = attrs.get(key)
+                out[tuple(int(i) for i in idx)][field] = attrs.values[key]
     return out
 
 
-def _declared_calls(attrs: _Attrs) -> list[dict[str, Any]]:
-    """Tool calls a step's output declares: [{id, name, args}] in output order."""
-    calls = []
+def _output(attrs: _Attrs) -> tuple[list[dict[str, Any]], str | None]:
+    """A step's output: the tool calls it declares ([{id, name, args}] in order) and its text."""
+    calls, texts = [], []
     for part in _parts(attrs, "gen_ai.output.messages"):
-        if part.get("type") == "tool_call" and isinstance(part.get("name"), str) and part["name"]:
+        kind = part.get("type")
+        if kind == "tool_call" and isinstance(part.get("name"), str) and part["name"]:
             calls.append({"id": _id(part.get("id")), "name": part["name"], "args": decode_arguments(part.get("arguments"))})
+        elif kind == "text" and isinstance(part.get("content"), str):
+            texts.append(part["content"])
     for _, f in sorted(_oi_indexed(attrs, _OI_CALL, "llm.output_messages.").items()):
         name = f.get("function.name")
         if isinstance(name, str) and name:
             calls.append({"id": _id(f.get("id")), "name": name, "args": decode_arguments(f.get("function.arguments"))})
-    return calls
+    for _, f in sorted(_oi_indexed(attrs, _OI_TEXT, "llm.output_messages.").items()):
+        if isinstance(f.get("content"), str):
+            texts.append(f["content"])
+    return calls, "\n".join(texts) or None
 
 
 def _tool_responses(attrs: _Attrs) -> dict[str, Any]:
@@ -336,12 +365,6 @@ def _tool_responses(attrs: _Attrs) -> dict[str, Any]:
         if f.get("role") == "tool" and _id(f.get("tool_call_id")):
             out[f["tool_call_id"]] = f.get("content")
     return out
-
-
-def _output_text(attrs: _Attrs) -> str | None:
-    texts = [p["content"] for p in _parts(attrs, "gen_ai.output.messages") if p.get("type") == "text" and isinstance(p.get("content"), str)]
-    texts += [f["content"] for _, f in sorted(_oi_indexed(attrs, _OI_TEXT, "llm.output_messages.").items()) if isinstance(f.get("content"), str)]
-    return "\n".join(texts) or None
 
 
 def _build(b: SessionBuilder, items: list[tuple]) -> None:
@@ -365,6 +388,7 @@ def _build(b: SessionBuilder, items: list[tuple]) -> None:
                 for call_id, response in _tool_responses(a).items():
                     if call_id in waiting:
                         b.tool_result(waiting.pop(call_id), start, response)
+            calls, text = _output(a)
             b.llm(
                 end,
                 t_start=start,
@@ -372,9 +396,9 @@ def _build(b: SessionBuilder, items: list[tuple]) -> None:
                 model=a.first_str("gen_ai.response.model", "gen_ai.request.model", "llm.model_name"),
                 tokens_in=a.first_int("gen_ai.usage.input_tokens", "llm.token_count.prompt"),
                 tokens_out=a.first_int("gen_ai.usage.output_tokens", "llm.token_count.completion"),
-                text=_output_text(a),
+                text=text,
             )
-            pending.extend(_declared_calls(a))
+            pending.extend(calls)
             last_end, last_line = end, s.line
             continue
         name = _tool_name(s)
@@ -392,9 +416,6 @@ def _build(b: SessionBuilder, items: list[tuple]) -> None:
         result = a.get("gen_ai.tool.call.result")
         if result is None:
             result = a.get("output.value")
-        status = s.raw.get("status")
-        code = status.get("code") if isinstance(status, dict) else None
-        failed = code in (2, "STATUS_CODE_ERROR") or "error.type" in a.raw
         cid = b.tool_call(call_id or (match["id"] if match else None), name, args, start, s.line)
-        b.tool_result(cid, end, result, status="error" if failed else "ok")
+        b.tool_result(cid, end, result, status="error" if s.failed else "ok")
     flush()

@@ -37,6 +37,7 @@ _OPENING = re.compile(rb'\A\s*\{\s*(?:"environment"\s*:\s*"[^"\\]*"\s*,\s*)?"(?:
 
 
 def sniff(head: bytes) -> bool:
+    """A JSON object that opens with a trajectory or history list and has actions in it."""
     return _OPENING.match(head) is not None and b'"action"' in head
 
 

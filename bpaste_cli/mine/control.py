@@ -25,15 +25,16 @@ class ControlCounts:
         self.n: Counter[tuple[str, ...]] = Counter()
         self.c: dict[tuple[str, ...], Counter[str]] = {}
 
-    def add(self, keys: tuple[str, ...], tools: set[str]) -> None:
-        for k in range(0, min(self.K, len(keys)) + 1):
-            ctx = keys[len(keys) - k :]
-            self.n[ctx] += 1
-            if tools:
+    def add_many(self, decisions: list[tuple[tuple[str, ...], tuple[str, ...]]]) -> None:
+        """Count decisions given as (keys before the step, tools the step called, repeats allowed)."""
+        pairs = [(keys, t) for keys, tools in decisions for t in set(tools)]
+        for k in range(0, self.K + 1):
+            self.n.update(keys[len(keys) - k :] for keys, _ in decisions if len(keys) >= k)
+            for (ctx, tool), c in Counter((keys[len(keys) - k :], t) for keys, t in pairs if len(keys) >= k).items():
                 cnt = self.c.get(ctx)
                 if cnt is None:
                     cnt = self.c[ctx] = Counter()
-                cnt.update(tools)
+                cnt[tool] += c
 
     def table(self, alpha: float, min_support: int, top: int) -> list[tuple[tuple[str, ...], int, list[tuple[str, int, float]]]]:
         """[(context, n, [(tool, count, smoothed p)] best first)] for every kept context, shortest first."""

@@ -18,7 +18,8 @@ from typing import Any, Callable
 import polars as pl
 
 from bpaste_cli.mine.control import ControlCounts
-from bpaste_cli.mine.dataflow import ABSENT, Call, Rule, SessionState, bind, discover, same
+from bpaste_cli.mine.dataflow import ABSENT, START_KEY, Call, Rule, SessionState, bind, discover, parse_args, same
+from bpaste_cli.mine.keys import USER_KEY
 from bpaste_cli.mine.keys import KEYS, NEEDS_ARGS
 from bpaste_cli.mine.predictor import (
     CONTROL_COLUMNS,
@@ -28,7 +29,7 @@ from bpaste_cli.mine.predictor import (
 )
 from bpaste_cli.trace.canonical import canonical_json
 
-COLUMNS = ("kind", "tool", "args_json", "args_hash", "result_text", "status", "text")
+COLUMNS = ("kind", "step", "tool", "args_json", "args_hash", "result_text", "status", "text")
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,7 @@ class MineOptions:
     min_rate: float = 0.02  # rules reproducing fewer of their bindable cases are dropped
     top_tools: int = 10  # next tools kept per context
     discovery_cap: int = 2000  # calls per tool searched for rule sources
+    dataflow_cap: int = 5000  # calls per tool whose sessions feed the data-flow counts
     min_prob: float = 0.0  # candidates below this calibrated probability are withheld (abstention)
     seed: int = 0
 
@@ -53,16 +55,33 @@ class MineOptions:
 
 
 class Rows:
-    """Columns of the events table as Python lists, with each session's [lo, hi) row range."""
+    """Columns of some sessions' events as Python lists (made on first use), with each session's [lo, hi) rows."""
 
-    def __init__(self, events: pl.DataFrame, session_ids: list[str]) -> None:
-        ev = events.filter(pl.col("session_id").is_in(session_ids)).sort("session_id", "seq")
-        for c in COLUMNS:
-            setattr(self, c, ev[c].to_list())
+    def __init__(self, events: pl.DataFrame, session_ids: list[str] | None = None) -> None:
+        ev = events if session_ids is None else events.filter(pl.col("session_id").is_in(session_ids))
+        self.frame = ev = ev.sort("session_id", "seq")
         sid = ev["session_id"]
         bounds = (sid != sid.shift(1)).fill_null(True).arg_true().to_list() + [ev.height]
         self.sessions = list(zip(bounds, bounds[1:]))
-        self.session_ids = [sid[i] for i, _ in self.sessions]
+
+    def __getattr__(self, name: str) -> list[Any]:
+        if name not in COLUMNS:
+            raise AttributeError(name)
+        values = self.frame[name].to_list()
+        setattr(self, name, values)
+        return values
+
+    def subset(self, sessions: list[tuple[int, int]]) -> Rows:
+        """The same columns for some of the sessions (given by their row ranges)."""
+        idx = [i for lo, hi in sessions for i in range(lo, hi)]
+        sub = Rows.__new__(Rows)
+        sub.frame = self.frame[idx]
+        bounds, n = [], 0
+        for lo, hi in sessions:
+            bounds.append((n, n + hi - lo))
+            n += hi - lo
+        sub.sessions = bounds
+        return sub
 
     def call(self, i: int) -> Call:
         return Call(self.tool[i], self.args_json[i], self.args_hash[i], self.result_text[i], self.status[i])  # type: ignore[attr-defined]
@@ -96,26 +115,86 @@ def walk(rows: Rows, lo: int, hi: int, state: SessionState, on_decision: Callabl
     flush()
 
 
-def mine_predictor(events: pl.DataFrame, session_ids: list[str], opt: MineOptions) -> tuple[PatternPredictor, ControlCounts, dict[str, int]]:
-    """Mine the tables from `session_ids`; returns the predictor, the last-tool floor counts and totals."""
-    rows = Rows(events, session_ids)
+def control_pass(rows: Rows, opt: MineOptions) -> tuple[ControlCounts, ControlCounts, list[Counter[str]]]:
+    """Control-flow and floor counts over every session (keys only, no payload), and each session's calls per tool."""
     key_fn, needs_args = KEYS[opt.key], opt.key in NEEDS_ARGS
-    control, floor = ControlCounts(opt.K), ControlCounts(1)
+    plain = opt.key == "tool"
+    kinds, tools, texts = rows.kind, rows.tool, rows.text  # type: ignore[attr-defined]
+    statuses = None if plain else rows.status  # type: ignore[attr-defined]
+    args = rows.args_json if needs_args else None  # type: ignore[attr-defined]
+    decisions: list[tuple[tuple[str, ...], tuple[str, ...]]] = []
+    floor_decisions: list[tuple[tuple[str, ...], tuple[str, ...]]] = []
+    per_session: list[Counter[str]] = []
+    K = opt.K
+    for lo, hi in rows.sessions:
+        keys: tuple[str, ...] = (START_KEY,)
+        last = START_KEY
+        ctx: tuple[str, ...] | None = None
+        step: list[str] = []
+        called: list[str] = []
+        for i in range(lo, hi):
+            kind = kinds[i]
+            if kind == "tool":
+                t = tools[i]
+                step.append(t)
+                called.append(t)
+                keys = (keys + (t if plain else key_fn(t, parse_args(args[i]) if needs_args else None, statuses[i]),))[-K:]
+                if ctx is None:
+                    last = t
+            elif kind == "llm" or texts[i]:
+                if ctx is not None:
+                    decisions.append((ctx, tuple(step)))
+                    floor_decisions.append(((last,), tuple(step)))
+                    if step:
+                        last = step[-1]
+                ctx, step = (keys, []) if kind == "llm" else (None, [])
+                if kind != "llm":
+                    keys, last = (keys + (USER_KEY,))[-K:], USER_KEY
+        if ctx is not None:
+            decisions.append((ctx, tuple(step)))
+            floor_decisions.append(((last,), tuple(step)))
+        per_session.append(Counter(called))
+    control, floor = ControlCounts(K), ControlCounts(1)
+    control.add_many(decisions)
+    floor.add_many(floor_decisions)
+    return control, floor, per_session
+
+
+def sample_sessions(rows: Rows, per_session: list[Counter[str]], cap: int) -> list[tuple[int, int]]:
+    """Sessions, in order, that bring some tool closer to `cap` calls (all sessions for rarer tools)."""
+    seen: Counter[str] = Counter()
+    out = []
+    for bounds, called in zip(rows.sessions, per_session):
+        if any(seen[t] < cap for t in called):
+            out.append(bounds)
+            seen.update(called)
+    return out
+
+
+def mine_predictor(events: pl.DataFrame, session_ids: list[str], opt: MineOptions) -> tuple[PatternPredictor, ControlCounts, dict[str, int]]:
+    """Mine the tables from `session_ids`; returns the predictor, the last-tool floor counts and totals.
+
+    Control flow counts every session. Data flow (signatures, constants, rule discovery and rule
+    counts) runs on the sessions needed to see `dataflow_cap` calls of each tool (every session of
+    rarer tools): rates are estimated from at least that many calls per tool.
+    """
+    rows = Rows(events, session_ids)
+    control, floor, per_session = control_pass(rows, opt)
+    totals = {"sessions": len(rows.sessions), "decisions": control.n[()], "calls": sum(sum(c.values()) for c in per_session)}
+    sample = sample_sessions(rows, per_session, opt.dataflow_cap)
+    totals["dataflow_sessions"] = len(sample)
+    if len(sample) < len(rows.sessions):
+        rows, sample = (sub := rows.subset(sample)), sub.sessions
+    key_fn, needs_args = KEYS[opt.key], opt.key in NEEDS_ARGS
     sigs: dict[str, Counter[tuple[str, ...]]] = {}
     consts: dict[tuple[str, str], Counter[str]] = {}
     hits: dict[tuple[str, str], Counter[Rule]] = {}
     searched: Counter[str] = Counter()
-    totals = Counter()
 
     def new_state() -> SessionState:
         return SessionState(key_fn, needs_args, opt.K, opt.R)
 
     def pass1(keys: tuple[str, ...], calls: list[Call]) -> None:
-        tools = {c.tool for c in calls}
-        control.add(keys, tools)
-        floor.add((st.last,), tools)
-        totals["decisions"] += 1
-        totals["calls"] += len(calls)
         for c in calls:
             args = c.args
             sigs.setdefault(c.tool, Counter())[tuple(sorted(args))] += 1
@@ -129,11 +208,11 @@ def mine_predictor(events: pl.DataFrame, session_ids: list[str], opt: MineOption
                     if found:
                         hits.setdefault((c.tool, a), Counter()).update(found)
 
-    for lo, hi in rows.sessions:
+    for lo, hi in sample:
         st = new_state()
         walk(rows, lo, hi, st, pass1)
 
-    # candidate rules: discovered ones with enough loose hits, the most frequent constants
+    # candidate rules: discovered ones with enough loose hits
     cand: dict[tuple[str, str], list[Rule]] = {}
     for ta, cnt in hits.items():
         cand[ta] = [r for r, n in sorted(cnt.items(), key=lambda kv: (-kv[1], kv[0])) if n >= opt.min_support][: 4 * opt.max_rules]
@@ -157,7 +236,7 @@ def mine_predictor(events: pl.DataFrame, session_ids: list[str], opt: MineOption
                             s[0] += 1
                             s[1] += same(b, v)
 
-    for lo, hi in rows.sessions:
+    for lo, hi in sample:
         st = new_state()
         walk(rows, lo, hi, st, pass2)
 
@@ -166,9 +245,7 @@ def mine_predictor(events: pl.DataFrame, session_ids: list[str], opt: MineOption
         "signatures": _signature_table(sigs, opt),
         "rules": _rule_table(stats, repeat, consts, occ, {t: sum(c.values()) for t, c in sigs.items()}, opt),
     }
-    params = opt.params() | {"top_tools": opt.top_tools}
-    totals["sessions"] = len(rows.sessions)
-    return PatternPredictor(params, tables), floor, dict(totals)
+    return PatternPredictor(opt.params(), tables), floor, totals
 
 
 def _columns(names: tuple[str, ...], rows: list[tuple[Any, ...]]) -> dict[str, list[Any]]:

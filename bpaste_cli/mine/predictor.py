@@ -135,7 +135,7 @@ class PatternPredictor:
         return out
 
     def candidates(self, state: SessionState, k: int) -> list[Candidate]:
-        best: dict[str, tuple[float, str, str, str]] = {}  # args_hash -> (score, tool, args_json, rule)
+        best: dict[str, tuple[float, str, str, str, str]] = {}  # tool+hash -> (score, tool, args_json, hash, rule)
         for tool, pt in self.tool_dist(state.keys)[:TOOLS_PER_DECISION]:
             for rule, rate, _, words in self.rules.get((tool, "*"), ()):
                 call = state.recent(tool, rule.rank)
@@ -158,18 +158,18 @@ class PatternPredictor:
                     _offer(best, score, tool, aj, args_hash(aj), "; ".join(why) if why else f"{tool}()")
         ranked = sorted(best.items(), key=lambda kv: (-kv[1][0], kv[1][1], kv[1][2]))[:k]
         out = []
-        for h, (score, tool, aj, why) in ranked:
+        for _, (score, tool, aj, h, why) in ranked:
             p = self.calibrate(score)
             if p >= self.min_prob and p > 0:
                 out.append(Candidate(tool, aj, h, p, why))
         return out
 
 
-def _offer(best: dict[str, tuple[float, str, str, str]], score: float, tool: str, aj: str, h: str, why: str) -> None:
+def _offer(best: dict[str, tuple[float, str, str, str, str]], score: float, tool: str, aj: str, h: str, why: str) -> None:
     key = tool + "\x00" + h
     old = best.get(key)
     if old is None or score > old[0]:
-        best[key] = (score, tool, aj, why)
+        best[key] = (score, tool, aj, h, why)
 
 
 class PatternCursor:

@@ -17,10 +17,9 @@ from __future__ import annotations
 
 import math
 import random
-import string
-import uuid
 from typing import Any, Callable, Iterator
 
+from bpaste_cli.synth.ids import token, uuid4
 from bpaste_cli.synth.model import Call, Session, Step, Turn
 
 ARCHETYPES = ("coding", "research", "analysis")
@@ -29,26 +28,26 @@ SESSION_SPACING_MS = 75 * 60 * 1000
 
 # think time (median s, lognormal sigma) and model per archetype
 THINK = {"coding": (5.5, 0.65), "research": (9.0, 0.6), "analysis": (7.0, 0.6)}
-MODELS = {"coding": "claude-sonnet-4-5", "research": "claude-opus-4-1", "analysis": "gpt-4.1"}
+MODELS = {"coding": "claude-sonnet-4-5", "research": "claude-opus-4-1", "analysis": "claude-haiku-4-5"}
+OPENAI_MODELS = {"coding": "gpt-5-codex", "research": "gpt-5", "analysis": "gpt-4.1"}  # for OpenAI-shaped logs
 # tool latency (median s, lognormal sigma): the long tail is the sigma
 LATENCY = {
     "Grep": (0.35, 0.6),
     "Glob": (0.22, 0.5),
     "Read": (0.12, 0.5),
     "Edit": (0.18, 0.4),
-    "Bash": (2.8, 1.1),
+    "Bash": (2.8, 1.5),
     "search": (1.6, 0.6),
-    "visit": (2.2, 0.8),
+    "visit": (2.2, 1.0),
     "list_tables": (0.3, 0.4),
     "describe_table": (0.45, 0.5),
-    "run_sql": (1.2, 1.0),
+    "run_sql": (1.2, 1.3),
     "plot": (1.6, 0.5),
 }
 GATED = {"Bash", "run_sql"}  # tools a person may have to approve first
 APPROVAL_P = 0.06
 IDLE_P = 0.006  # a step during which the person left (laptop closed, meeting)
 STAGGER_S = 0.35  # median gap between streamed calls of one step
-_ID_CHARS = string.ascii_letters + string.digits
 
 
 def _ms(seconds: float) -> int:
@@ -115,7 +114,7 @@ class Run:
             exec_ms = _ms(self.lognormal(*LATENCY[tool]))
             approval = _ms(rng.uniform(3, 90)) if tool in GATED and rng.random() < APPROVAL_P else 0
             call = Call(
-                token="".join(rng.choices(_ID_CHARS, k=24)),
+                token=token(rng, 24),
                 tool=tool,
                 args=spec["args"],
                 t_emit=t,
@@ -251,8 +250,8 @@ def _bash(command: str, description: str, origin: str, out: str, failed: bool = 
 def coding_session(run: Run) -> None:
     rng, s = run.rng, run.session
     world = CodingWorld(rng, s.cwd)
-    for task in range(rng.choice((1, 1, 2, 2, 3))):
-        mod, symbol = rng.choice(MODULES), f"{rng.choice(VERBS)}_{rng.choice(NOUNS)}"
+    for task, mod in enumerate(rng.sample(MODULES, rng.choice((1, 1, 2, 2, 3)))):
+        symbol = f"{rng.choice(VERBS)}_{rng.choice(NOUNS)}"
         path, test = world.path(mod), world.test_path(mod)
         rel, test_rel = path[len(s.cwd) + 1 :], test[len(s.cwd) + 1 :]
         case = rng.choice(CASES)
@@ -299,7 +298,7 @@ def coding_session(run: Run) -> None:
 
         command = world.test_command(test_rel)
         for attempt in range(3):
-            idx = rng.choice([i for i, ln in enumerate(lines) if ln.startswith("  ")])
+            idx = rng.choice([i for i, ln in enumerate(lines) if ln.startswith("  ") and any(c.isalpha() for c in ln)])
             old = lines[idx]
             new = _fix(old, rng)
             if rng.random() < 0.1:  # stale view of the file: the edit misses, the agent re-reads
@@ -358,7 +357,7 @@ def _url(rng: random.Random, topic: str) -> str:
     if site.startswith("arxiv"):
         return f"https://{site}24{rng.randint(1, 12):02d}.{rng.randint(10000, 19999)}"
     if site.startswith("openreview"):
-        return f"https://{site}{''.join(rng.choices(_ID_CHARS, k=10))}"
+        return f"https://{site}{token(rng, 10)}"
     if site.startswith("en.wiki"):
         return f"https://{site}{topic.split()[0].capitalize()}_{rng.choice(WORDS).replace(' ', '_')}"
     if site.startswith("github"):
@@ -543,9 +542,9 @@ def session(seed: int, index: int, archetype: str) -> Session:
     if archetype not in AGENTS:
         raise ValueError(f"unknown archetype {archetype!r}; choose from {', '.join(ARCHETYPES)}")
     rng = random.Random(f"bpaste-synth:{seed}:{index}")
-    sid = str(uuid.UUID(int=rng.getrandbits(128), version=4))
+    sid = uuid4(rng)
     cwd = f"/home/dev/{rng.choice(PROJECTS)}" if archetype == "coding" else f"/home/dev/{archetype}-notes"
-    s = Session(sid, archetype, MODELS[archetype], cwd, SYSTEM[archetype])
+    s = Session(sid, archetype, MODELS[archetype], OPENAI_MODELS[archetype], cwd, SYSTEM[archetype])
     start = BASE_MS + index * SESSION_SPACING_MS + rng.randint(0, 30 * 60 * 1000)
     AGENTS[archetype](Run(rng, s, start))
     return s

@@ -57,7 +57,8 @@ class Turn:
 class Session:
     session_id: str  # a UUID, the same in every format
     archetype: str
-    model: str
+    model: str  # an Anthropic model name (Claude Code, native, OTLP)
+    openai_model: str  # the OpenAI model the same agent runs as in Codex logs
     cwd: str
     system: str
     items: list[Turn | Step] = field(default_factory=list)

@@ -1,0 +1,89 @@
+"""`bpaste mine`: trace dataset -> pattern table, with a held-out evaluation against trivial floors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+from rich.table import Table
+
+from bpaste_cli.app import app, out, print_json
+
+
+@app.command(
+    epilog="Examples: bpaste mine traces.bpaste -o patterns.bpaste    |    bpaste mine patterns.bpaste --show",
+)
+def mine(
+    dataset: Path = typer.Argument(..., help="A trace dataset (from `bpaste ingest`), or a pattern table with --show."),
+    output: Optional[Path] = typer.Option(None, "-o", "--output", help="The pattern table directory to write."),
+    k: int = typer.Option(3, "--context", "-K", help="Longest control-flow context, in event keys."),
+    key: str = typer.Option("tool", "--key", help="Event key: tool, status (tool + error mark) or refined."),
+    min_support: int = typer.Option(3, help="Fewest occurrences for a context or rule to be kept."),
+    alpha: float = typer.Option(2.0, help="Shrinkage of a context toward its shorter suffix."),
+    rank: int = typer.Option(3, help="Source calls considered per tool (the r-th most recent, r <= this)."),
+    max_pos: int = typer.Option(10, help="Positions of extracted items considered (1st .. this)."),
+    min_prob: float = typer.Option(0.0, help="Withhold candidates below this calibrated probability."),
+    seed: int = typer.Option(0, help="Seed of the train/validation/test session split."),
+    show: bool = typer.Option(False, "--show", help="List the strongest patterns in words."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object instead of tables."),
+) -> None:
+    """Mine control-flow and data-flow patterns on the train split; evaluate next-call prediction on test."""
+    from bpaste_cli.mine import MineOptions, load_predictor, mine as run_mine
+    from bpaste_cli.mine.run import strongest_patterns
+    from bpaste_cli.mine.store import MANIFEST_FILE, read_table_manifest
+
+    if show and output is None and (dataset / MANIFEST_FILE).exists() and b'"pattern-table"' in (dataset / MANIFEST_FILE).read_bytes():
+        manifest = read_table_manifest(dataset)
+        patterns = strongest_patterns(load_predictor(dataset), 40)
+        if as_json:
+            print_json("mine", {"patterns": patterns, "eval": manifest.get("eval")})
+        else:
+            _patterns(patterns)
+        return
+    options = MineOptions(K=k, key=key, alpha=alpha, min_support=min_support, R=rank, max_pos=max_pos, min_prob=min_prob, seed=seed)
+    result = run_mine(dataset, output, options)
+    if as_json:
+        print_json("mine", {"summary": result.summary, "patterns": result.strongest, "eval": result.eval})
+        return
+    s = result.summary
+    out.print(
+        f"mined [bold]{s['train']['sessions']}[/] train sessions ({s['train']['decisions']} decisions, "
+        f"{s['train']['calls']} calls) in {s['mine_seconds']} s: {s['contexts']} contexts, {s['rules']} rules"
+        + (f" -> {output}" if output else "")
+    )
+    _patterns(result.strongest[: 40 if show else 10])
+    if result.eval:
+        _eval(result.eval)
+    else:
+        out.print("[yellow]no test sessions: nothing to evaluate[/] (the dataset is too small for a 60/20/20 split)")
+
+
+def _patterns(patterns: list[dict[str, Any]]) -> None:
+    out.print("[bold]strongest patterns[/] (exact reproduction rate of the argument, of the cases it applied to):")
+    for p in patterns:
+        out.print(f"  {p['pattern']}", highlight=False)
+
+
+def _pct(x: float | None) -> str:
+    return "-" if x is None else f"{100 * x:.1f}%"
+
+
+def _eval(e: dict[str, Any]) -> None:
+    t = Table(title=f"held-out test split: {e['decisions']} decisions with a call ({e['decisions_all']} in all, {e['sessions']} sessions)")
+    for c in ("", "top-1", "top-3", "top-5"):
+        t.add_column(c, justify="left" if not c else "right")
+    t.add_row("next tool", *(_pct(e[f"tool_top{k}"]) for k in (1, 3, 5)))
+    t.add_row("  floor: most frequent after last tool", *(_pct(e[f"floor_tool_top{k}"]) for k in (1, 3, 5)))
+    t.add_row("exact call (tool + args)", *(_pct(e[f"call_top{k}"]) for k in (1, 3, 5)))
+    t.add_row("  floor: repeat the last call", _pct(e["repeat_last_call"]), "", "")
+    out.print(t)
+    brier = "-" if e["brier"] is None else f"{e['brier']:.4f}"
+    out.print(f"calibration: Brier {brier} over {e['scored']} scored candidates; abstained at {e['abstained']} decisions")
+    per = Table(title="per tool (decisions whose step called the tool)")
+    for c in ("tool", "decisions", "tool top-1", "floor top-1", "call top-1", "call top-3", "call top-5"):
+        per.add_column(c, justify="left" if c == "tool" else "right")
+    for tool, v in list(e["per_tool"].items())[:15]:
+        per.add_row(tool, str(v["decisions"]), _pct(v["tool_top1"]), _pct(v["floor_tool_top1"]),
+                    _pct(v["call_top1"]), _pct(v["call_top3"]), _pct(v["call_top5"]))
+    out.print(per)

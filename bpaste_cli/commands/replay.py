@@ -1,0 +1,131 @@
+"""`bpaste replay`: a trace dataset + patterns -> speedup per arm on a device, in virtual time."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+from rich.table import Table
+
+from bpaste_cli.app import app, err, out, print_json
+
+
+def _pattern_check(patterns: str, dataset_hash: str, seed: int) -> tuple[Any, list[str]]:
+    """The predictor behind --patterns, and warnings about where its patterns came from."""
+    from bpaste_cli.mine import load_predictor
+    from bpaste_cli.mine.store import read_table_manifest
+    from bpaste_cli.replay import OraclePredictor
+
+    if patterns == "oracle":
+        return OraclePredictor(), ["--patterns oracle: a predictor that knows each session's future (an upper bound, not a result)."]
+    manifest = read_table_manifest(Path(patterns))
+    warnings = []
+    if manifest.get("dataset_hash") != dataset_hash:
+        warnings.append(
+            f"the patterns were mined from another dataset ({manifest.get('dataset_hash')}); bpaste cannot check "
+            "that the replayed sessions were not among their training sessions."
+        )
+    elif manifest.get("seed", seed) != seed:
+        warnings.append(f"the patterns were mined with split seed {manifest.get('seed')}, the replay uses {seed}: splits differ.")
+    return load_predictor(Path(patterns)), warnings
+
+
+def _write_sessions(path: Path, rows: list[dict[str, Any]]) -> None:
+    import polars as pl
+
+    df = pl.DataFrame(rows)
+    if path.suffix == ".csv":
+        df.write_csv(path)
+    elif path.suffix == ".parquet":
+        df.write_parquet(path)
+    else:
+        df.write_ndjson(path)
+
+
+def _fmt_s(x: float) -> str:
+    if x >= 36000:
+        return f"{x / 3600:.1f}h"
+    return f"{x:.0f}s" if x >= 100 else f"{x:.2g}s"
+
+
+@app.command(
+    epilog="Example: bpaste replay traces.bpaste --patterns patterns.bpaste --device thor --arm serial,paste,bpaste",
+)
+def replay(
+    dataset: Path = typer.Argument(..., help="A trace dataset directory (from `bpaste ingest`)."),
+    patterns: Optional[str] = typer.Option(None, "--patterns", help="A pattern table (from `bpaste mine`), or `oracle`."),
+    device: str = typer.Option("thor", "--device", help="A built-in device (see `bpaste device list`) or a TOML profile."),
+    arm: str = typer.Option("serial,oracle,paste,bpaste", "--arm", help="Comma-separated arms."),
+    split: str = typer.Option("test", "--split", help="train, validation, test or all."),
+    seed: int = typer.Option(0, "--seed", help="Split seed (and bootstrap seed)."),
+    rank: str = typer.Option("value", "--rank", help="bpaste ranking: probability or value (model once `fit` exists)."),
+    beam_width: int = typer.Option(3, "--beam-width", min=1),
+    depth: int = typer.Option(2, "--depth", min=1),
+    top_k: int = typer.Option(3, "--top-k", min=1, help="paste: candidates per think window."),
+    threshold: float = typer.Option(0.2, "--threshold", help="paste: minimum probability."),
+    min_prob: float = typer.Option(0.1, "--min-prob", help="bpaste: minimum prefix probability."),
+    ttl: float = typer.Option(60.0, "--ttl", help="Seconds a finished speculative result is kept."),
+    slots: Optional[int] = typer.Option(None, "--slots", help="Speculative slots (default: the device's)."),
+    safety: Optional[Path] = typer.Option(None, "--safety", help="A TOML file overriding the safety table."),
+    timeline: Optional[Path] = typer.Option(None, "--timeline", help="Write a Perfetto/Chrome trace JSON here."),
+    timeline_sessions: int = typer.Option(5, "--timeline-sessions", help="Sessions per arm in the timeline."),
+    per_session: Optional[Path] = typer.Option(None, "--per-session", help="Write per-session rows (.csv, .parquet or JSONL)."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object instead of tables."),
+) -> None:
+    """Replay logged sessions under serial, oracle, PASTE and B-PASTE speculation, in virtual time."""
+    from bpaste_cli.errors import BpasteError
+    from bpaste_cli.replay import ReplayConfig, replay as run_replay
+    from bpaste_cli.safety import load_safety
+    from bpaste_cli.trace.dataset import load_dataset
+
+    arms = tuple(a.strip() for a in arm.split(",") if a.strip())
+    ds = load_dataset(dataset)
+    predictor, warnings = None, []
+    if patterns:
+        predictor, warnings = _pattern_check(patterns, ds.hash, seed)
+    elif any(a in ("paste", "bpaste") for a in arms):
+        raise BpasteError("The paste and bpaste arms need --patterns (a table from `bpaste mine DATASET -o DIR`, or `oracle`).")
+    config = ReplayConfig(
+        arms=arms, split=split, seed=seed, ttl_s=ttl, slots=slots, top_k=top_k, threshold=threshold,
+        beam_width=beam_width, beam_depth=depth, rank=rank, min_prob=min_prob,
+    )
+    report = run_replay(ds, predictor, device=device, config=config, safety=load_safety(safety), timeline=timeline,
+                        timeline_sessions=timeline_sessions)
+    report.warnings[:0] = warnings
+    if per_session:
+        _write_sessions(per_session, report.per_session)
+    if as_json:
+        print_json("replay", report.to_json())
+        return
+    table = Table(title=f"replay of {dataset} ({report.split} split, {report.sessions_replayed} sessions) on {report.device}")
+    for col in ("arm", "speedup", "95% CI", "agent", "hidden", "hits", "in-flight", "misses", "wasted", "amp.", "interf."):
+        table.add_column(col, justify="left" if col == "arm" else "right", no_wrap=True)
+    for name, a in report.arms.items():
+        lo, hi = a["speedup_ci95"]
+        table.add_row(
+            name, f"{a['speedup']:.3f}x", f"{lo:.2f}-{hi:.2f}", _fmt_s(a["agent_time_s"]), _fmt_s(a["tool_stall_hidden_s"]),
+            str(a["hits"]), str(a["inflight_promotions"]), str(a["misses"]), _fmt_s(a["wasted_spec_s"]),
+            f"{a['amplification']:.2f}", _fmt_s(a["interference_s"]),
+        )
+    out.print(table)
+    bound = report.bounds["all_tool_time_hidden"]
+    out.print(f"bound with all tool time hidden: [bold]{bound['speedup']:.3f}x[/]")
+    spec = next((a for a in ("bpaste", "paste", "oracle") if a in report.arms), None)
+    if spec:
+        tools = Table(title=f"per tool ({spec})")
+        for col in ("tool", "calls", "hits", "in-flight", "misses", "stall hidden", "spec started", "wasted"):
+            tools.add_column(col, justify="left" if col == "tool" else "right")
+        for tool, t in list(report.arms[spec]["per_tool"].items())[:15]:
+            tools.add_row(tool, str(t["calls"]), str(t["hits"]), str(t["inflight_promotions"]), str(t["misses"]),
+                          _fmt_s(t["tool_stall_hidden_s"]), str(t["spec_started"]), _fmt_s(t["wasted_spec_s"]))
+        out.print(tools)
+    skipped = {k: v for k, v in report.sessions_skipped.items() if v}
+    human = next(iter(report.arms.values()))["human_wait_s"] if report.arms else 0.0
+    skipped_text = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in skipped.items())
+    out.print(f"{report.sessions_replayed} sessions replayed; human wait (kept, not on the agent's path): {_fmt_s(human)}"
+              + (f"; skipped: {skipped_text}" if skipped else ""))
+    for w in report.warnings:
+        err.print(f"[yellow]warning:[/] {w}", highlight=False)
+    if timeline:
+        out.print(f"timeline written to {timeline} (open it in ui.perfetto.dev)")

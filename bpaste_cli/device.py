@@ -1,0 +1,154 @@
+"""Device profiles: speculative slots, memory budget and interference coefficients, each with its source.
+
+A profile is a TOML file (`bpaste_cli/devices/<name>.toml` ships thor, orin, orin-nano, laptop, server;
+users pass their own path). Every number is `{ value = ..., source = "..." }` so a reader can see whether
+it comes from a datasheet, a measurement, or a stated assumption. Interference coefficient
+`interference.<target>.<class>` = fractional slowdown of the authoritative `target` (llm step or tool)
+per concurrently running speculative job of resource `class` (so 0.05 = 5% slower per job).
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, replace
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+
+from bpaste_cli.errors import BpasteError
+from bpaste_cli.safety import RESOURCE_CLASSES
+
+DEVICE_SCHEMA_VERSION = 1
+TARGETS = ("llm", "tool")
+
+
+def _number(minimum: float | None = 0) -> dict[str, Any]:
+    value: dict[str, Any] = {"type": "number"}
+    if minimum is not None:
+        value["minimum"] = minimum
+    return {
+        "type": "object",
+        "properties": {"value": value, "source": {"type": "string", "minLength": 1}},
+        "required": ["value", "source"],
+        "additionalProperties": False,
+    }
+
+
+def _group(names: tuple[str, ...]) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "properties": {n: _number() for n in names},
+        "required": list(names),
+        "additionalProperties": False,
+    }
+
+
+DEVICE_JSON_SCHEMA: dict[str, Any] = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "$id": "https://bpaste.dev/schemas/device.schema.json",
+    "title": "device",
+    "description": "A bpaste device profile (TOML): speculative slack and interference, every number with its source.",
+    "type": "object",
+    "properties": {
+        "schema_version": {"const": DEVICE_SCHEMA_VERSION},
+        "name": {"type": "string", "minLength": 1},
+        "description": {"type": "string"},
+        "hardware": {"type": "object", "additionalProperties": _number(None)},
+        "speculation": _group(("slots", "memory_budget_gb")),
+        "job_memory_gb": _group(RESOURCE_CLASSES),
+        "interference": {
+            "type": "object",
+            "properties": {t: _group(RESOURCE_CLASSES) for t in TARGETS},
+            "required": list(TARGETS),
+            "additionalProperties": False,
+        },
+    },
+    "required": ["schema_version", "name", "speculation", "job_memory_gb", "interference"],
+    "additionalProperties": False,
+}
+
+
+@dataclass(frozen=True)
+class Device:
+    """A loaded profile. `interference[target][cls]`: slowdown per concurrent speculative job."""
+
+    name: str
+    description: str
+    slots: int
+    memory_budget_gb: float
+    job_memory_gb: dict[str, float]
+    interference: dict[str, dict[str, float]]
+    doc: dict[str, Any]  # the profile as written, sources included
+    path: str
+
+    def without_interference(self) -> Device:
+        """The same device with every coefficient 0 (the oracle arm, invariant tests)."""
+        zero = {t: {c: 0.0 for c in RESOURCE_CLASSES} for t in TARGETS}
+        return replace(self, interference=zero)
+
+    def sources(self) -> list[tuple[str, Any, str]]:
+        """(dotted name, value, source) for every number in the profile."""
+        rows: list[tuple[str, Any, str]] = []
+
+        def walk(prefix: str, node: Any) -> None:
+            if isinstance(node, dict) and "value" in node and "source" in node:
+                rows.append((prefix, node["value"], node["source"]))
+            elif isinstance(node, dict):
+                for key, value in node.items():
+                    walk(f"{prefix}.{key}" if prefix else key, value)
+
+        walk("", {k: v for k, v in self.doc.items() if k not in ("name", "description", "schema_version")})
+        return rows
+
+
+def device_names() -> list[str]:
+    """Names of the profiles shipped with bpaste."""
+    folder = resources.files("bpaste_cli") / "devices"
+    return sorted(p.name[: -len(".toml")] for p in folder.iterdir() if p.name.endswith(".toml"))
+
+
+def _values(group: dict[str, Any]) -> dict[str, float]:
+    return {k: float(v["value"]) for k, v in group.items()}
+
+
+def parse_device(text: str, where: str) -> Device:
+    """A profile from TOML text; one clear sentence when it does not match the schema."""
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise BpasteError(f"The device profile {where} is not valid TOML ({exc}).") from None
+    errors = sorted(jsonschema.Draft202012Validator(DEVICE_JSON_SCHEMA).iter_errors(doc), key=lambda e: list(e.path))
+    if errors:
+        e = errors[0]
+        at = ".".join(str(p) for p in e.path) or "the top level"
+        raise BpasteError(f"The device profile {where} is invalid at {at}: {e.message}.")
+    slots = doc["speculation"]["slots"]["value"]
+    if slots != int(slots):
+        raise BpasteError(f"The device profile {where} has speculation.slots = {slots}; it must be a whole number.")
+    return Device(
+        name=doc["name"],
+        description=doc.get("description", ""),
+        slots=int(slots),
+        memory_budget_gb=float(doc["speculation"]["memory_budget_gb"]["value"]),
+        job_memory_gb=_values(doc["job_memory_gb"]),
+        interference={t: _values(doc["interference"][t]) for t in TARGETS},
+        doc=doc,
+        path=where,
+    )
+
+
+def load_device(name_or_path: str | Path) -> Device:
+    """A shipped profile by name (`thor`), or a user's TOML file by path."""
+    text = str(name_or_path)
+    if text in device_names():
+        resource = resources.files("bpaste_cli") / "devices" / f"{text}.toml"
+        return parse_device(resource.read_text(encoding="utf-8"), f"{text} (built in)")
+    path = Path(text)
+    if path.is_file():
+        return parse_device(path.read_text(encoding="utf-8"), str(path))
+    raise BpasteError(
+        f"No device profile {text!r}: use one of {', '.join(device_names())} or the path of a TOML profile "
+        "(see `bpaste device show thor` for the format)."
+    )

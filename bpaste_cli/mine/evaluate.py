@@ -1,0 +1,151 @@
+"""Held-out evaluation of a predictor at decision points, against trivial floors, with calibration.
+
+A decision point is the moment before an llm event; the predictor has observed exactly the events
+before it (it is fed through the public cursor, one event at a time, and asked before the step's own
+calls are observed, so the future cannot leak). Its truth is the set of calls that step emitted.
+
+Denominators, never mixed:
+- `decisions`: decision points whose step emitted at least one call. Every top-k figure, floor and
+  per-tool figure is a fraction of these (per tool: of the decisions whose step called that tool).
+  A tool hit = one of the k likeliest tools was called; a call hit = one of the k best candidates is
+  exactly one of the step's calls (same tool, same canonical arguments, i.e. same args_hash).
+- `decisions_all`: every decision point, including steps that emitted no call (final answers).
+  Calibration (Brier score, reliability bins) is over `scored` = every (candidate, hit) pair of the
+  top-5 lists at all these points, since at run time nobody knows whether the step will call a tool.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from bpaste_cli.mine.api import Event
+from bpaste_cli.mine.control import ControlCounts
+from bpaste_cli.mine.patterns import Rows
+from bpaste_cli.mine.predictor import PatternPredictor
+
+KS = (1, 3, 5)
+BINS = 10
+
+
+def floor_tools(floor: ControlCounts) -> dict[tuple[str, ...], list[str]]:
+    """Last tool -> next tools by frequency (ties by name); () is the overall frequency."""
+    out = {}
+    for ctx, _, tools in floor.table(alpha=0.0, min_support=1, top=max(KS)):
+        out[ctx] = [t for t, c, _ in tools if c > 0] if ctx else [t for t, _, _ in tools]
+    return out
+
+
+def decisions(predictor: PatternPredictor, rows: Rows, k: int = max(KS)):
+    """Yield (candidates, tools, last tool, last call (tool, args_hash), truth set of (tool, args_hash)) per decision."""
+    kinds, steps = rows.kind, rows.step  # type: ignore[attr-defined]
+    for lo, hi in rows.sessions:
+        cur = predictor.cursor()
+        last_call = None
+        i = lo
+        while i < hi:
+            kind = kinds[i]
+            if kind == "llm":
+                cands, tools, last = cur.predict(k), cur.tools(k), cur.state.last
+                j = i + 1
+                truth = set()
+                while j < hi and kinds[j] != "llm" and not (kinds[j] == "user" and rows.text[j]):  # type: ignore[attr-defined]
+                    if kinds[j] == "tool" and steps[j] == steps[i]:
+                        truth.add((rows.tool[j], rows.args_hash[j]))  # type: ignore[attr-defined]
+                    j += 1
+                yield cands, tools, last, last_call, truth
+                cur.observe(Event("llm", step=steps[i]))
+            elif kind == "tool":
+                cur.observe(_event(rows, i))
+                last_call = (rows.tool[i], rows.args_hash[i])  # type: ignore[attr-defined]
+            else:
+                cur.observe(Event("user", text=rows.text[i]))  # type: ignore[attr-defined]
+            i += 1
+
+
+def _event(rows: Rows, i: int) -> Event:
+    r: Any = rows
+    return Event("tool", r.step[i], r.tool[i], r.args_json[i], r.args_hash[i], r.result_text[i], None, r.status[i])
+
+
+def calibration_pairs(predictor: PatternPredictor, rows: Rows) -> list[tuple[float, int]]:
+    """(probability, hit) for every top-5 candidate at every decision point."""
+    pairs = []
+    for cands, _, _, _, truth in decisions(predictor, rows):
+        pairs.extend((c.prob, int((c.tool, c.args_hash) in truth)) for c in cands)
+    return pairs
+
+
+def fit_isotonic(pairs: list[tuple[float, int]], min_pairs: int = 50) -> dict[str, list[float]]:
+    """Pool-adjacent-violators fit of hit rate on score; {} x/y (identity) with fewer than `min_pairs`."""
+    if len(pairs) < min_pairs:
+        return {"x": [], "y": []}
+    blocks: list[list[float]] = []  # [sum_x, sum_y, n]
+    for x, y in sorted(pairs):
+        blocks.append([x, float(y), 1.0])
+        while len(blocks) > 1 and blocks[-2][1] / blocks[-2][2] >= blocks[-1][1] / blocks[-1][2]:
+            b = blocks.pop()
+            blocks[-1] = [blocks[-1][0] + b[0], blocks[-1][1] + b[1], blocks[-1][2] + b[2]]
+    return {"x": [b[0] / b[2] for b in blocks], "y": [b[1] / b[2] for b in blocks]}
+
+
+def evaluate(predictor: PatternPredictor, rows: Rows, floor: ControlCounts) -> dict[str, Any]:
+    """Top-k of tools and exact calls, floors, per-tool figures and calibration on `rows`' sessions."""
+    ftab = floor_tools(floor)
+    hit = Counter()
+    per_tool: dict[str, Counter] = {}
+    n_all = 0
+    pairs: list[tuple[float, int]] = []
+    for cands, tools, last, last_call, truth in decisions(predictor, rows):
+        n_all += 1
+        pairs.extend((c.prob, int((c.tool, c.args_hash) in truth)) for c in cands)
+        if not truth:
+            continue
+        hit["decisions"] += 1
+        names = {t for t, _ in truth}
+        ranked_tools = [t for t, _ in tools]
+        calls = [(c.tool, c.args_hash) for c in cands]
+        fl = ftab.get((last,)) or ftab.get((), [])
+        hit["abstained"] += not cands
+        rep = last_call is not None and last_call in truth
+        hit["repeat_last_call"] += rep
+        for k in KS:
+            hit[f"tool_top{k}"] += any(t in names for t in ranked_tools[:k])
+            hit[f"call_top{k}"] += any(c in truth for c in calls[:k])
+            hit[f"floor_tool_top{k}"] += any(t in names for t in fl[:k])
+        for name in names:
+            pt = per_tool.setdefault(name, Counter())
+            pt["decisions"] += 1
+            pt["repeat_last_call"] += rep and last_call[0] == name
+            for k in KS:
+                pt[f"tool_top{k}"] += name in ranked_tools[:k]
+                pt[f"call_top{k}"] += any(c in truth and c[0] == name for c in calls[:k])
+                pt[f"floor_tool_top{k}"] += name in fl[:k]
+    n = hit["decisions"]
+    result: dict[str, Any] = {"decisions": n, "decisions_all": n_all, "sessions": len(rows.sessions)}
+    for name in [f"{m}_top{k}" for m in ("tool", "call", "floor_tool") for k in KS] + ["repeat_last_call"]:
+        result[name] = hit[name] / n if n else None
+    result["abstained"] = hit["abstained"]
+    result |= calibration(pairs)
+    result["per_tool"] = {
+        t: {"decisions": c["decisions"]} | {m: c[m] / c["decisions"] for m in sorted(c) if m != "decisions"}
+        for t, c in sorted(per_tool.items(), key=lambda kv: (-kv[1]["decisions"], kv[0]))
+    }
+    return result
+
+
+def calibration(pairs: list[tuple[float, int]]) -> dict[str, Any]:
+    """Brier score of (probability, hit) pairs and a reliability table in `BINS` equal-width bins."""
+    if not pairs:
+        return {"scored": 0, "brier": None, "reliability": []}
+    bins: dict[int, list[float]] = {}
+    for p, y in pairs:
+        b = bins.setdefault(min(int(p * BINS), BINS - 1), [0.0, 0.0, 0.0])
+        b[0] += 1
+        b[1] += p
+        b[2] += y
+    table = [
+        {"bin": f"{i / BINS:.1f}-{(i + 1) / BINS:.1f}", "n": int(b[0]), "mean_prob": b[1] / b[0], "hit_rate": b[2] / b[0]}
+        for i, b in sorted(bins.items())
+    ]
+    return {"scored": len(pairs), "brier": sum((p - y) ** 2 for p, y in pairs) / len(pairs), "reliability": table}

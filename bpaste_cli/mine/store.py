@@ -1,0 +1,112 @@
+"""Pattern tables on disk: a directory of control/signatures/rules Parquet files and manifest.json.
+
+The Parquet files hold exactly the predictor's flat tables (plus a `words` column in rules.parquet
+for people), so `load_predictor` rebuilds the same predictor that `mine` evaluated.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import orjson
+import polars as pl
+
+from bpaste_cli import __version__
+from bpaste_cli.errors import BpasteError
+from bpaste_cli.fsutil import atomic_directory
+from bpaste_cli.mine.dataflow import Rule, describe
+from bpaste_cli.mine.predictor import (
+    CONTROL_COLUMNS,
+    PREDICTOR_SCHEMA_VERSION,
+    RULE_COLUMNS,
+    SIGNATURE_COLUMNS,
+    PatternPredictor,
+)
+
+KIND = "pattern-table"
+MANIFEST_FILE = "manifest.json"
+TABLES = {"control": CONTROL_COLUMNS, "signatures": SIGNATURE_COLUMNS, "rules": RULE_COLUMNS}
+SCHEMAS = {
+    "control": {"context": pl.List(pl.String), "n": pl.Int64, "tool": pl.String, "count": pl.Int64, "prob": pl.Float64},
+    "signatures": {"tool": pl.String, "args": pl.List(pl.String), "count": pl.Int64, "prob": pl.Float64},
+    "rules": {
+        "tool": pl.String, "arg": pl.String, "kind": pl.String, "src": pl.String, "rank": pl.Int64,
+        "field": pl.String, "pos": pl.Int64, "cast": pl.String, "value": pl.String, "occurrences": pl.Int64,
+        "bindable": pl.Int64, "exact": pl.Int64, "rate": pl.Float64,
+    },
+}
+
+
+def rule_words(rules: dict[str, list[Any]]) -> list[str]:
+    """Each rule of a rules table in words."""
+    out = []
+    for i in range(len(rules["tool"])):
+        r = Rule(rules["kind"][i], rules["src"][i], rules["rank"][i], rules["field"][i], rules["pos"][i], rules["cast"][i], rules["value"][i])
+        out.append(describe(r, rules["tool"][i], rules["arg"][i]))
+    return out
+
+
+def write_table(path: Path, predictor: PatternPredictor, manifest: dict[str, Any]) -> None:
+    """Write the pattern table directory atomically."""
+    with atomic_directory(Path(path)) as tmp:
+        for name, cols in predictor.tables.items():
+            df = pl.DataFrame(cols, schema=SCHEMAS[name])
+            if name == "rules":
+                df = df.with_columns(pl.Series("words", rule_words(cols), dtype=pl.String))
+            df.write_parquet(tmp / f"{name}.parquet", compression="zstd")
+        doc = {
+            "kind": KIND,
+            "schema_version": PREDICTOR_SCHEMA_VERSION,
+            "bpaste_version": __version__,
+            "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "parameters": predictor.params,
+            "calibration": predictor.calibration,
+        } | manifest
+        (tmp / MANIFEST_FILE).write_bytes(orjson.dumps(doc, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS))
+
+
+def read_table_manifest(path: Path) -> dict[str, Any]:
+    """The manifest of the pattern table at `path`, after checking it is one this bpaste can read."""
+    path = Path(path)
+    if not path.is_dir():
+        what = "does not exist" if not path.exists() else "is a file, not a pattern table directory"
+        raise BpasteError(f"{path} {what}; make a pattern table with `bpaste mine DATASET -o {path}`.")
+    try:
+        manifest = orjson.loads((path / MANIFEST_FILE).read_bytes())
+    except FileNotFoundError:
+        raise BpasteError(f"{path} has no {MANIFEST_FILE}, so it is not a pattern table; make one with `bpaste mine`.") from None
+    except orjson.JSONDecodeError:
+        raise BpasteError(f"{path / MANIFEST_FILE} is not valid JSON; re-run `bpaste mine` to rebuild the pattern table.") from None
+    kind = manifest.get("kind") if isinstance(manifest, dict) else None
+    if kind != KIND:
+        raise BpasteError(f"{path} holds a {kind or 'different kind of'} artifact, not a pattern table; pass the directory written by `bpaste mine`.")
+    version = manifest.get("schema_version")
+    if version is None:
+        raise BpasteError(f"The pattern table {path} has no schema_version; re-run `bpaste mine`.")
+    if not isinstance(version, int) or version < 1:
+        raise BpasteError(f"The pattern table {path} has schema version {version!r}, which no bpaste ever wrote.")
+    if version > PREDICTOR_SCHEMA_VERSION:
+        raise BpasteError(
+            f"The pattern table {path} has schema version {version}, newer than this bpaste understands "
+            f"({PREDICTOR_SCHEMA_VERSION}); upgrade bpaste (pip install -U bpaste)."
+        )
+    return manifest
+
+
+def load_predictor(path: Path) -> PatternPredictor:
+    """The predictor stored in a pattern table directory (validated; one-sentence errors)."""
+    path = Path(path)
+    manifest = read_table_manifest(path)
+    tables = {}
+    for name, cols in TABLES.items():
+        try:
+            df = pl.read_parquet(path / f"{name}.parquet")
+        except (OSError, pl.exceptions.ComputeError) as exc:
+            raise BpasteError(f"The pattern table {path} has a missing or unreadable {name}.parquet ({exc}); re-run `bpaste mine`.") from None
+        missing = [c for c in cols if c not in df.columns]
+        if missing:
+            raise BpasteError(f"{path / (name + '.parquet')} lacks the column(s) {', '.join(missing)}; re-run `bpaste mine`.")
+        tables[name] = {c: df[c].to_list() for c in cols}
+    return PatternPredictor(manifest.get("parameters") or {}, tables, manifest.get("calibration"))

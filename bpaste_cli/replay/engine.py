@@ -1,0 +1,456 @@
+"""Discrete-event replay of one logged session in virtual time, with speculative jobs.
+
+Timing model (exact for the serial arm by construction). Every event is a node with its logged interval
+[s, e]. Nodes are processed in seq order; a node's inputs are every earlier node whose logged end is
+<= its logged start (what it had seen). Its replayed start is the latest replayed end of those inputs
+plus the node's own logged residual gap (`s - max logged input end`), i.e. the node starts when its
+inputs are complete, exactly as logged when nothing changes. Durations are kept for human waits (user
+events: turns, idle gaps, approvals) and think windows; tools take their logged latency unless a
+speculative job serves them. Everything is kept as a *delay* against the log, so when nothing changes the
+replayed times are bit-for-bit the logged ones and the replayed agent time (wall - human wait) equals
+`sessions.agent_time_s` exactly.
+
+Speculation. At each decision point (an LLM step's replayed think start) the arm launches speculative
+jobs. A job serves a real call only on exact identity (tool + args_hash) when it has started before the
+call is emitted, was planned in the same invalidation epoch (no mutating/unknown call in between) and
+has not expired (TTL after finishing): finished -> completed reuse (latency 0); running -> in-flight
+promotion (the call ends when the job does). Its duration is the logged latency of the real call it
+will serve (the first unserved identical servable call from the decision step on, in the same epoch);
+a job that matches no such call never serves, runs for the tool's typical latency, and is waste.
+Speculative jobs slow authoritative think windows and tool runs through the device's interference
+coefficients (first order: coefficient x overlap with the unstretched interval, from the jobs known
+when the interval starts).
+"""
+
+from __future__ import annotations
+
+import heapq
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Protocol
+
+import polars as pl
+
+from bpaste_cli.device import Device
+from bpaste_cli.mine.api import Event, PredictorCursor
+from bpaste_cli.safety import INVALIDATING, SafetyTable
+
+INF = float("inf")
+
+
+@dataclass(slots=True)
+class Node:
+    """One logged event, with what replay needs to know about it."""
+
+    i: int
+    kind: str
+    s: float
+    e: float
+    step: int
+    tool: str | None
+    key: tuple[str, str] | None
+    safety: str
+    resource: str
+    servable: bool  # a speculative job may serve it: allowed safety class and a logged result
+    event: Event
+
+
+@dataclass
+class SessionTrace:
+    """A timed session ready for replay (built once, replayed by every arm)."""
+
+    session_id: str
+    nodes: list[Node]
+    agent_time: float
+    wall: float
+    human: float
+    epoch_of_step: list[int]  # invalidating batches among steps <= this one
+    invalidating_step: list[bool]
+    first_tool_of_step: dict[int, int]
+    occurrences: dict[tuple[str, str], list[int]]  # servable calls by key, in seq order
+    calls_by_step: list[list[int]]
+
+    @property
+    def n_calls(self) -> int:
+        return sum(len(c) for c in self.calls_by_step)
+
+    def epoch_before(self, step: int) -> int:
+        return self.epoch_of_step[step - 1] if step > 0 else 0
+
+
+@dataclass(slots=True)
+class Job:
+    """A speculative call: planned at a decision point, started at `start`, finished at `finish`."""
+
+    key: tuple[str, str]
+    tool: str
+    resource: str
+    start: float
+    finish: float
+    end: float  # when it stops being speculative work (finish, promotion or cancellation)
+    prob: float
+    depth: int
+    epoch: int
+    decision: int  # step of the decision point that planned it
+    target: int  # node index of the real call it would serve, -1 if none (waste)
+    parent: Job | None = None
+    bound: bool = True  # False: an ancestor matched no real call, so its arguments are unknown (waste)
+    state: str = "pending"  # pending | served | cancelled
+    served_node: int = -1
+    completed: bool = False  # served after finishing (reuse) rather than in flight (promotion)
+    cancel_t: float = INF
+
+    @property
+    def started(self) -> bool:
+        """It ran at all: served, or cancelled only after its start."""
+        return self.state == "served" or self.cancel_t > self.start
+
+
+class Planner(Protocol):
+    """An arm: launches speculative jobs at each decision point through `sim.launch`."""
+
+    name: str
+    needs_cursor: bool
+
+    def plan(self, sim: Sim, step: int, now: float) -> None: ...
+
+
+@dataclass
+class SessionResult:
+    """What one arm did to one session."""
+
+    session_id: str
+    serial_s: float
+    agent_s: float
+    human_s: float
+    real_calls: int = 0
+    hits: int = 0
+    promotions: int = 0
+    hidden_s: float = 0.0
+    spec_started: int = 0
+    wasted_s: float = 0.0
+    interference_s: float = 0.0
+    per_tool: dict[str, list[float]] = field(default_factory=dict)  # tool -> TOOL_FIELDS
+    jobs: list[Job] | None = None  # kept only for timelines
+    times: list[tuple[float, float]] | None = None
+
+    @property
+    def misses(self) -> int:
+        return self.real_calls - self.hits - self.promotions
+
+
+TOOL_FIELDS = ("calls", "hits", "inflight_promotions", "tool_stall_hidden_s", "spec_started", "wasted_spec_s")
+
+
+def prepare(
+    events: pl.DataFrame,
+    sessions: pl.DataFrame,
+    safety: SafetyTable,
+    allowed: frozenset[str],
+    session_ids: Iterable[str] | None = None,
+) -> tuple[list[SessionTrace], dict[str, int]]:
+    """Timed sessions as SessionTraces, and counts of sessions that cannot be replayed in time, by reason."""
+    wanted = set(session_ids) if session_ids is not None else None
+    srows = sessions.select("session_id", "timed", "agent_time_s", "wall_s", "human_wait_s")
+    info = {r[0]: r[1:] for r in srows.iter_rows()}
+    if wanted is not None:
+        events = events.filter(pl.col("session_id").is_in(list(wanted)))
+    events = events.sort("session_id", "seq")
+    cols = events.select(
+        "session_id", "kind", "step", "tool", "args_json", "args_hash", "result_text", "result_hash",
+        "status", "t_start", "t_end", "text",
+    ).to_dict(as_series=False)
+    sids = cols["session_id"]
+    traces: list[SessionTrace] = []
+    skipped = {"untimed": 0, "incomplete_times": 0, "no_events": 0}
+    n = len(sids)
+    lo = 0
+    present = set()
+    while lo < n:
+        sid = sids[lo]
+        hi = lo
+        while hi < n and sids[hi] == sid:
+            hi += 1
+        present.add(sid)
+        timed, agent, wall, human = info.get(sid, (False, None, None, None))
+        if not timed or agent is None:
+            skipped["untimed"] += 1
+        else:
+            trace = _trace(sid, cols, lo, hi, agent, wall, human, safety, allowed)
+            if trace is None:
+                skipped["incomplete_times"] += 1
+            else:
+                traces.append(trace)
+        lo = hi
+    if wanted is not None:
+        skipped["no_events"] = len(wanted - present)
+    return traces, skipped
+
+
+def _trace(sid, cols, lo, hi, agent, wall, human, safety, allowed) -> SessionTrace | None:
+    nodes: list[Node] = []
+    n_steps = 0
+    for r in range(lo, hi):
+        s, e = cols["t_start"][r], cols["t_end"][r]
+        if s is None or e is None:
+            return None
+        kind = cols["kind"][r]
+        step = cols["step"][r]
+        step = -1 if step is None else step
+        tool = cols["tool"][r]
+        key = None
+        safe, res, servable = "", "", False
+        if kind == "tool":
+            key = (tool, cols["args_hash"][r])
+            cls = safety.classify(tool, cols["args_json"][r])
+            safe, res = cls.safety, cls.resource
+            servable = safe in allowed and cols["status"][r] is not None
+        if kind == "llm":
+            n_steps = max(n_steps, step + 1)
+        ev = Event(
+            kind=kind, step=None if step < 0 else step, tool=tool, args_json=cols["args_json"][r],
+            args_hash=cols["args_hash"][r], result_text=cols["result_text"][r], result_hash=cols["result_hash"][r],
+            status=cols["status"][r], text=cols["text"][r],
+        )
+        nodes.append(Node(len(nodes), kind, s, e, step, tool, key, safe, res, servable, ev))
+    calls_by_step: list[list[int]] = [[] for _ in range(n_steps)]
+    invalid = [False] * n_steps
+    first_tool: dict[int, int] = {}
+    occ: dict[tuple[str, str], list[int]] = {}
+    for nd in nodes:
+        if nd.kind != "tool" or nd.step < 0 or nd.step >= n_steps:
+            continue
+        calls_by_step[nd.step].append(nd.i)
+        first_tool.setdefault(nd.step, nd.i)
+        if nd.safety in INVALIDATING:
+            invalid[nd.step] = True
+        if nd.servable:
+            occ.setdefault(nd.key, []).append(nd.i)
+    epoch, acc = [], 0
+    for flag in invalid:
+        acc += flag
+        epoch.append(acc)
+    return SessionTrace(sid, nodes, agent, wall, human, epoch, invalid, first_tool, occ, calls_by_step)
+
+
+class Sim:
+    """The replay of one session under one arm."""
+
+    def __init__(
+        self,
+        trace: SessionTrace,
+        device: Device,
+        *,
+        ttl: float = INF,
+        slots: int | None = None,
+        cursor: PredictorCursor | None = None,
+        classify: Callable[[str, str], Any] | None = None,
+        latency: Callable[[str], float] | None = None,
+        hide_all_tools: bool = False,
+        keep_jobs: bool = False,
+    ) -> None:
+        self.trace = trace
+        self.device = device
+        self.ttl = ttl
+        self.slots = device.slots if slots is None else slots
+        self.cursor = cursor
+        self.classify = classify
+        self.latency = latency
+        self.hide_all_tools = hide_all_tools
+        self.keep_jobs = keep_jobs
+        self.pool: dict[tuple[str, str], list[Job]] = {}
+        self.jobs: list[Job] = []
+        self.active: list[Job] = []  # jobs that may still overlap authoritative work
+        self.claimed: set[int] = set()
+        self.served: set[int] = set()
+        self.step = 0
+        self.interference_s = 0.0
+
+    # -- what arms use ---------------------------------------------------------------------------
+
+    def match(self, key: tuple[str, str], step: int) -> int:
+        """The real call a job planned at decision `step` for `key` would serve, or -1."""
+        ep = self.trace.epoch_before(step)
+        for i in self.trace.occurrences.get(key, ()):
+            nd = self.trace.nodes[i]
+            if nd.step < step or i in self.claimed or i in self.served:
+                continue
+            return i if self.trace.epoch_of_step[nd.step] == ep else -1
+        return -1
+
+    def pending(self, key: tuple[str, str], now: float) -> bool:
+        """A live or reusable job for `key` exists (so launching another would duplicate it)."""
+        for job in self.pool.get(key, ()):
+            if job.state == "pending" and job.bound and job.finish + self.ttl >= now:
+                return True
+        return False
+
+    def load(self, now: float) -> tuple[int, float]:
+        """(speculative jobs occupying a slot at or after `now`, their memory in GB)."""
+        busy, mem = 0, 0.0
+        jm = self.device.job_memory_gb
+        for job in self.active:
+            if job.state == "pending" and job.end > now:
+                busy += 1
+                mem += jm[job.resource]
+        return busy, mem
+
+    def launch(
+        self,
+        key: tuple[str, str],
+        tool: str,
+        resource: str,
+        start: float,
+        prob: float,
+        depth: int,
+        parent: Job | None = None,
+        target: int | None = None,
+        bound: bool = True,
+    ) -> Job:
+        """Start a speculative job; its duration is the served call's logged latency, else an estimate."""
+        if target is None:
+            target = self.match(key, self.step) if bound else -1
+        if target >= 0:
+            nd = self.trace.nodes[target]
+            dur = nd.e - nd.s
+            self.claimed.add(target)
+        else:
+            dur = self.latency(tool) if self.latency else 0.0
+        job = Job(key, tool, resource, start, start + dur, start + dur, prob, depth,
+                  self.trace.epoch_before(self.step), self.step, target, parent, bound)
+        self.pool.setdefault(key, []).append(job)
+        self.jobs.append(job)
+        self.active.append(job)
+        return job
+
+    # -- the loop --------------------------------------------------------------------------------
+
+    def _cancel(self, job: Job, t: float) -> None:
+        job.state = "cancelled"
+        job.cancel_t = t
+        job.end = max(job.start, min(job.finish, t))
+        if job.target >= 0:
+            self.claimed.discard(job.target)
+
+    def _invalidate(self, t: float) -> None:
+        for jobs in self.pool.values():
+            for job in jobs:
+                if job.state == "pending":
+                    self._cancel(job, t)
+        self.pool.clear()
+
+    def _interference(self, target: str, x: float, y: float) -> float:
+        if y <= x or not self.active:
+            return 0.0
+        coef = self.device.interference[target]
+        extra = 0.0
+        for job in self.active:
+            lo = job.start if job.start > x else x
+            hi = job.end if job.end < y else y
+            if hi > lo:
+                extra += coef[job.resource] * (hi - lo)
+        return extra
+
+    def _serve(self, nd: Node, a: float) -> Job | None:
+        jobs = self.pool.get(nd.key)
+        if not jobs:
+            return None
+        # the job planned for this very call first, then any other identical one of the same epoch
+        for job in sorted(jobs, key=lambda j: j.target != nd.i) if len(jobs) > 1 else jobs:
+            if job.state != "pending" or job.target < 0:
+                continue
+            if job.start > a:  # the agent asked first: the planned job is pointless
+                self._cancel(job, job.start)
+                continue
+            if job.finish + self.ttl < a:  # expired unused
+                self._cancel(job, job.finish)
+                continue
+            job.state = "served"
+            job.served_node = nd.i
+            job.completed = job.finish <= a
+            if not job.completed:
+                job.end = a
+            self.served.add(nd.i)
+            return job
+        return None
+
+    def run(self, planner: Planner | None) -> SessionResult:
+        tr = self.trace
+        heap: list[tuple[float, float]] = []
+        flog = frep = 0.0
+        wall_rep = 0.0
+        res = SessionResult(tr.session_id, tr.agent_time, tr.agent_time, tr.human)
+        per_tool = res.per_tool
+        times: list[tuple[float, float]] | None = [] if self.keep_jobs else None
+        cursor = self.cursor
+        for nd in tr.nodes:
+            while heap and heap[0][0] <= nd.s:
+                el, er = heapq.heappop(heap)
+                if el > flog:
+                    flog = el
+                if er > frep:
+                    frep = er
+            shift = frep - flog
+            s_rep = nd.s + shift
+            if nd.kind == "llm":
+                self.step = nd.step
+                if self.active:
+                    self.active = [j for j in self.active if j.end > s_rep]
+                if planner is not None:
+                    planner.plan(self, nd.step, s_rep)
+                extra = self._interference("llm", s_rep, s_rep + (nd.e - nd.s))
+                self.interference_s += extra
+                e_rep = nd.e + shift + extra
+            elif nd.kind == "tool":
+                if tr.first_tool_of_step.get(nd.step) == nd.i and tr.invalidating_step[nd.step]:
+                    self._invalidate(s_rep)
+                lat = nd.e - nd.s
+                t = per_tool.get(nd.tool)
+                if t is None:
+                    t = per_tool[nd.tool] = [0, 0, 0, 0.0, 0, 0.0]
+                t[0] += 1
+                res.real_calls += 1
+                job = self._serve(nd, s_rep) if nd.servable else None
+                if job is not None:
+                    e_rep = s_rep if job.completed else job.finish
+                    hidden = lat - (e_rep - s_rep)
+                    res.hidden_s += hidden
+                    t[3] += hidden
+                    if job.completed:
+                        res.hits += 1
+                        t[1] += 1
+                    else:
+                        res.promotions += 1
+                        t[2] += 1
+                elif self.hide_all_tools:
+                    e_rep = s_rep
+                else:
+                    extra = self._interference("tool", s_rep, s_rep + lat)
+                    self.interference_s += extra
+                    e_rep = nd.e + shift + extra
+            else:
+                e_rep = nd.e + shift
+            if cursor is not None:
+                cursor.observe(nd.event)
+            heapq.heappush(heap, (nd.e, e_rep))
+            if e_rep > wall_rep:
+                wall_rep = e_rep
+            if times is not None:
+                times.append((s_rep, e_rep))
+        self._invalidate(wall_rep)  # the session is over: whatever is still speculative is waste
+        for job in self.jobs:
+            if not job.started:
+                continue
+            res.spec_started += 1
+            t = per_tool.get(job.tool)
+            if t is None:
+                t = per_tool[job.tool] = [0, 0, 0, 0.0, 0, 0.0]
+            t[4] += 1
+            if job.state != "served":
+                res.wasted_s += job.end - job.start
+                t[5] += job.end - job.start
+        res.interference_s = self.interference_s
+        res.agent_s = tr.agent_time + (wall_rep - tr.wall)
+        if self.keep_jobs:
+            res.jobs = self.jobs
+            res.times = times
+        return res

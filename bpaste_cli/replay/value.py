@@ -1,0 +1,140 @@
+"""Expected latencies, the shadow price of slack, PASTE's utility, B-PASTE's prefix value, and scorers.
+
+B-PASTE's value (our reconstruction, ARCHITECTURE.md §6) of a branch prefix π = (n1..nd):
+    value(π) = Σ_j q_j·min(S_j, T) + unlock(π) − interference(π) − λ(load)·Σ_j (1 − q_j)·S_j
+with T the typical think time. Lead times come from a small recursion that assumes every node of the
+prefix is right: the real request for n_j arrives at R_j (R_1 = T, R_{j+1} = max(R_j, start_j + S_j) + T)
+while the speculative chain starts n_j at start_j = Σ_{i<j} S_i, so L_j = R_j − start_j; unlock(π) =
+Σ_j q_j·(min(S_j, L_j) − min(S_j, T)) is what starting a node before its parent's real result exists adds.
+Interference of node j = c_llm[class]·min(S_j, L_j) (it overlaps a think window) + (1 − q_j)·c_tool[class]·
+max(0, S_j − L_j) (a wrong node keeps running beside real tools).
+
+Ranking is a pluggable `Scorer` (probability, value; `fit` adds model) so a learned scorer is one more
+entry in `SCORERS`, not a change to the beam.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from statistics import median
+from typing import Callable
+
+from bpaste_cli.replay.engine import SessionTrace
+
+LAMBDA_STEPS = ((0.25, 0.02), (0.5, 0.05), (0.75, 0.10), (float("inf"), 0.20))
+DEFAULT_THINK_S = 3.0
+DEFAULT_LATENCY_S = 1.0
+
+
+def shadow_price(load: float) -> float:
+    """λ(load): PASTE's shadow price of slack, 0.02 / 0.05 / 0.10 / 0.20 as slot load rises."""
+    for bound, lam in LAMBDA_STEPS:
+        if load < bound:
+            return lam
+    return LAMBDA_STEPS[-1][1]
+
+
+@dataclass
+class LatencyStats:
+    """Typical (median) think time and per-tool latency, learned from sessions (the training split)."""
+
+    think_s: float
+    tool_s: dict[str, float]
+    default_tool_s: float
+
+    @classmethod
+    def from_traces(cls, traces: list[SessionTrace]) -> LatencyStats:
+        thinks: list[float] = []
+        per_tool: dict[str, list[float]] = {}
+        for tr in traces:
+            for nd in tr.nodes:
+                if nd.kind == "llm":
+                    thinks.append(nd.e - nd.s)
+                elif nd.kind == "tool":
+                    per_tool.setdefault(nd.tool, []).append(nd.e - nd.s)
+        every = [x for xs in per_tool.values() for x in xs]
+        return cls(
+            think_s=median(thinks) if thinks else DEFAULT_THINK_S,
+            tool_s={t: median(xs) for t, xs in per_tool.items()},
+            default_tool_s=median(every) if every else DEFAULT_LATENCY_S,
+        )
+
+    def latency(self, tool: str) -> float:
+        return self.tool_s.get(tool, self.default_tool_s)
+
+
+def paste_utility(p: float, s: float, lead: float, lam: float) -> float:
+    """PASTE: U = p·min(S, L) − (1 − p)·λ·S."""
+    return p * min(s, lead) - (1.0 - p) * lam * s
+
+
+@dataclass(frozen=True, slots=True)
+class NodeTerms:
+    """One node's share of its prefix's value (so shared ancestors are counted once)."""
+
+    q: float  # probability that the prefix up to this node is right
+    s: float  # expected latency
+    lead: float  # lead time before the real request, if the prefix is right
+    gain: float  # q·min(S, T)
+    unlock: float  # q·(min(S, L) − min(S, T))
+    interference: float
+    waste: float  # λ·(1 − q)·S
+
+    @property
+    def value(self) -> float:
+        return self.gain + self.unlock - self.interference - self.waste
+
+
+def chain_terms(
+    probs: list[float], latencies: list[float], coefs: list[tuple[float, float]], think: float, lam: float
+) -> list[NodeTerms]:
+    """NodeTerms for each node of a chain; `coefs[j]` = (c_llm, c_tool) of node j's resource class."""
+    out: list[NodeTerms] = []
+    q, start, request = 1.0, 0.0, think
+    for p, s, (c_llm, c_tool) in zip(probs, latencies, coefs):
+        q *= p
+        lead = max(0.0, request - start)
+        alone = min(s, think)
+        interference = c_llm * min(s, lead) + (1.0 - q) * c_tool * max(0.0, s - lead)
+        out.append(NodeTerms(q, s, lead, q * alone, q * (min(s, lead) - alone), interference, lam * (1.0 - q) * s))
+        request = max(request, start + s) + think
+        start += s
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class PrefixFeatures:
+    """What a scorer sees about one branch prefix (also the feature row `fit` will learn from)."""
+
+    q: float
+    depth: int
+    prob: float  # the last node's own conditional probability
+    latency_s: float  # the last node's expected latency
+    lead_s: float
+    think_s: float
+    load: float
+    lam: float
+    resource: str
+    tool: str
+    value: float  # the analytic prefix value (Σ of its nodes' NodeTerms.value)
+    slack_s: float  # speculative seconds the prefix costs (Σ latencies)
+
+
+@dataclass(frozen=True)
+class Scorer:
+    """Ranks prefixes. `per_slack`: admit in order of score per speculative second."""
+
+    name: str
+    score: Callable[[PrefixFeatures], float]
+    per_slack: bool
+
+
+SCORERS: dict[str, Scorer] = {
+    "probability": Scorer("probability", lambda f: f.q, per_slack=False),
+    "value": Scorer("value", lambda f: f.value, per_slack=True),
+}
+
+
+def register_scorer(scorer: Scorer) -> None:
+    """Add a ranking mode (e.g. `fit`'s learned model as `model`)."""
+    SCORERS[scorer.name] = scorer

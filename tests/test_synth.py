@@ -1,0 +1,312 @@
+"""bpaste synth: determinism, the statistics the generator promises, round trips through every reader,
+bounded-memory streaming, and the committed sample set being exactly what the documented command makes.
+
+Expected timings are computed here from the generator's own session objects (integer milliseconds),
+independently of the writers and readers, following the timing semantics of ARCHITECTURE.md §3.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import statistics
+import tracemalloc
+from collections import Counter
+from pathlib import Path
+
+import orjson
+import pytest
+
+from bpaste_cli.errors import BpasteError
+from bpaste_cli.synth import ARCHETYPES, FORMATS, generate, write
+from bpaste_cli.synth.generator import LATENCY, rank
+from bpaste_cli.synth.model import Session, Turn
+from bpaste_cli.trace.canonical import canonical_json
+
+REPO = Path(__file__).resolve().parent.parent
+SAMPLES = REPO / "sample_traces"
+SAMPLE_ARGS = {"archetypes": ARCHETYPES, "sessions": 30, "seed": 0}  # as sample_traces/README.md documents
+IDLE_S = 900.0  # the builder's default idle threshold
+TIMED = ("native", "claude-code", "codex", "otlp")
+UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
+
+
+def tree_hashes(root: Path) -> dict[str, str]:
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and p.name != "README.md"
+    }
+
+
+@pytest.fixture(scope="module")
+def corpus() -> list[Session]:
+    """A few hundred sessions for the statistical checks."""
+    return list(generate(ARCHETYPES, sessions=300, seed=11))
+
+
+# -- determinism --------------------------------------------------------------------------------
+
+
+def test_same_seed_same_bytes_different_seed_different_bytes(tmp_path):
+    a = write(generate(sessions=9, seed=5), tmp_path / "a", FORMATS)
+    write(generate(sessions=9, seed=5), tmp_path / "b", FORMATS)
+    write(generate(sessions=9, seed=6), tmp_path / "c", FORMATS)
+    ha, hb, hc = (tree_hashes(tmp_path / x) for x in "abc")
+    assert ha == hb
+    assert len(ha) == sum(f["files"] for f in a.formats.values())  # every file counted, all compared
+    for fmt in FORMATS:  # every format's bytes depend on the seed
+        assert {k: v for k, v in ha.items() if k.startswith(fmt + "/")} != {
+            k: v for k, v in hc.items() if k.startswith(fmt + "/")
+        }
+
+
+def test_session_i_does_not_depend_on_corpus_size():
+    small = list(generate(sessions=4, seed=2))
+    large = list(generate(sessions=7, seed=2))
+    assert [s.session_id for s in small] == [s.session_id for s in large[:4]]
+    assert [len(s.items) for s in small] == [len(s.items) for s in large[:4]]
+
+
+def test_unknown_names_are_one_clear_error(tmp_path):
+    with pytest.raises(ValueError, match="unknown archetype"):
+        next(generate(("coding", "poetry")))
+    with pytest.raises(BpasteError, match="Unknown format"):
+        write(generate(sessions=1), tmp_path, ["native", "xml"])
+
+
+# -- statistics ---------------------------------------------------------------------------------
+
+
+def test_timing_distributions(corpus):
+    calls = [c for s in corpus for c in s.calls]
+    steps = [st for s in corpus for st in s.steps]
+    latency = [(c.t_result - c.t_emit - c.approval_ms) / 1000 for c in calls]
+    think = [(st.t_emit - st.t_start) / 1000 for st in steps]
+    assert 0.2 <= statistics.median(latency) <= 2.0
+    assert 4.0 <= statistics.median(think) <= 18.0
+    # a long tail per tool: the 95th percentile is far above the median
+    for tool in ("Bash", "visit", "run_sql", "Read"):
+        lat = sorted((c.t_result - c.t_emit - c.approval_ms) / 1000 for c in calls if c.tool == tool)
+        median, p95 = lat[len(lat) // 2], lat[int(len(lat) * 0.95)]
+        assert p95 > 2.0 * median, tool
+        assert median == pytest.approx(LATENCY[tool][0], rel=0.3), tool
+
+
+def test_parallel_steps_errors_and_repeats(corpus):
+    steps = [st for s in corpus for st in s.steps]
+    parallel = sum(1 for st in steps if len(st.calls) >= 2) / len(steps)
+    assert 0.18 <= parallel <= 0.37
+    calls = [c for s in corpus for c in s.calls]
+    errors = sum(c.status == "error" for c in calls) / len(calls)
+    assert 0.02 <= errors <= 0.15
+    # exact repeats of an earlier call (same tool, same canonical args) in the same session
+    repeats = 0
+    for s in corpus:
+        seen = set()
+        for c in s.calls:
+            key = (c.tool, canonical_json(c.args))
+            repeats += key in seen
+            seen.add(key)
+    assert 0.03 <= repeats / len(calls) <= 0.25
+
+
+def test_human_waits_present(corpus):
+    """User turns between tasks (some after hours), idle gaps inside steps, approval waits."""
+    gaps = []
+    for s in corpus:
+        last = None
+        for it in s.items:
+            if isinstance(it, Turn) and last is not None:
+                gaps.append((it.t - last) / 1000)
+            if not isinstance(it, Turn):
+                last = max([it.t_emit] + [c.t_result for c in it.calls])
+    assert len(gaps) > 100 and any(g > 3600 for g in gaps) and statistics.median(gaps) < 300
+    assert any((st.t_emit - st.t_start) / 1000 > IDLE_S for s in corpus for st in s.steps)
+    approvals = [c for s in corpus for c in s.calls if c.approval_ms]
+    assert approvals and {c.tool for c in approvals} <= {"Bash", "run_sql"}
+
+
+def test_search_rank_of_first_visit_halves(corpus):
+    """The first URL visited after a search is the search's r-th result with probability ~2^-(r+1)."""
+    first_ranks = []
+    for s in corpus:
+        steps = s.steps
+        for a, b in zip(steps, steps[1:]):
+            if a.calls and a.calls[0].tool == "search" and b.calls and b.calls[0].tool == "visit":
+                urls = re.findall(r"^   (https://\S+)$", a.calls[0].result, re.M)
+                first_ranks.append(urls.index(b.calls[0].args["url"]))
+    n = Counter(first_ranks)
+    total = len(first_ranks)
+    assert total > 100
+    assert 0.38 <= n[0] / total <= 0.62
+    assert n[0] > n[1] > n[2] > 0
+
+
+def test_rank_distribution_is_geometric():
+    import random
+
+    rng = random.Random(0)
+    draws = Counter(rank(rng, 6) for _ in range(20000))
+    assert draws[0] / 20000 == pytest.approx(0.5, abs=0.02)
+    assert draws[1] / 20000 == pytest.approx(0.25, abs=0.02)
+    assert draws[5] / 20000 == pytest.approx(1 / 32, abs=0.01)  # the tail folds onto the last rank
+
+
+def test_arguments_flow_from_earlier_results(tmp_path, ingest_paths):
+    """Measured on the ingested dataset, without the generator's labels: a call's argument (a string
+    leaf, or a whitespace-separated token of it of 8+ characters) appears verbatim in an earlier
+    result of the same session."""
+    write(generate(sessions=150, seed=4), tmp_path, ["native"])
+    _, ds = ingest_paths([tmp_path / "native"])
+    ev = ds.events.sort("session_id", "seq")
+    copied = total = 0
+    results: list[str] = []
+    current = None
+    for sid, kind, args, result in ev.select("session_id", "kind", "args_json", "result_text").iter_rows():
+        if sid != current:
+            current, results = sid, []
+        if kind != "tool":
+            continue
+        leaves = [v for v in orjson.loads(args).values() if isinstance(v, str)]
+        pieces = leaves + [tok for v in leaves for tok in v.split() if len(tok) >= 8]
+        total += 1
+        copied += any(len(p) >= 4 and any(p in r for r in results) for p in pieces)
+        results.append(result or "")
+    assert total > 1000
+    assert copied / total >= 0.5
+
+
+# -- round trips through the readers ------------------------------------------------------------
+
+
+def expected(s: Session, fmt: str) -> dict:
+    """What ingest must derive from `s` written as `fmt` (times in s from the first user message).
+
+    Think = emission - inputs complete, except that a window over the idle threshold becomes an idle
+    wait and a zero think. Latency = result - emission; Codex emits a step's calls together at the
+    step's time and logs a shell call's own run time (`Wall time`), so there a Bash latency excludes
+    an approval wait, which becomes a user event of its own.
+    """
+    t0 = s.items[0].t
+    out: dict = {"llm": [], "tool": [], "idle": 0, "approval": 0, "turns": sum(isinstance(i, Turn) for i in s.items)}
+    for st in s.steps:
+        think = (st.t_emit - st.t_start) / 1000
+        out["idle"] += think > IDLE_S
+        out["llm"].append(((st.t_emit - t0) / 1000, 0.0 if think > IDLE_S else think))
+        for c in st.calls:
+            emit = st.t_emit if fmt == "codex" else c.t_emit
+            latency = c.t_result - emit
+            if fmt == "codex" and c.tool == "Bash" and c.approval_ms:
+                latency -= c.approval_ms
+                out["approval"] += 1
+            out["tool"].append(((emit - t0) / 1000, latency / 1000, c))
+    return out
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_round_trip(fmt, tmp_path, ingest_paths):
+    sessions = list(generate(ARCHETYPES, sessions=45, seed=21))
+    written = write(sessions, tmp_path, [fmt])
+    result, ds = ingest_paths([tmp_path / fmt])
+    assert result.report.total == 0 and {f["format"] for f in result.files} == {fmt}
+    assert (result.sessions, result.tool_calls, result.llm_steps) == (
+        written.sessions, written.tool_calls, written.llm_steps)
+    events = ds.events.sort("session_id", "seq")
+    by_session = {UUID.search(sid).group(0): events.filter(events["session_id"] == sid) for sid in ds.sessions["session_id"]}
+    assert set(by_session) == {s.session_id for s in sessions}
+    for s in sessions:
+        ev = by_session[s.session_id]
+        exp = expected(s, fmt)
+        llm = ev.filter(ev["kind"] == "llm")
+        tools = ev.filter(ev["kind"] == "tool")
+        users = ev.filter(ev["kind"] == "user")
+        assert llm.height == len(exp["llm"]) and tools.height == len(exp["tool"])
+        waits = Counter(users["wait_reason"].to_list())
+        if fmt != "otlp":  # GenAI spans carry no user messages
+            assert waits["turn"] == exp["turns"]
+        for (_, _, c), args, text, status in zip(exp["tool"], tools["args_json"], tools["result_text"], tools["status"]):
+            assert args == canonical_json(c.args)
+            if fmt == "codex" and c.tool == "Bash":  # Codex's shell header, then the output
+                assert text.startswith(f"Exit code: {int(c.status == 'error')}\nWall time: ")
+                assert status == c.status
+            else:
+                assert text == c.result
+                if fmt in ("native", "claude-code", "otlp"):
+                    assert status == c.status
+        if fmt not in TIMED:
+            assert llm["t_end"].null_count() == llm.height
+            continue
+        assert (waits["idle"], waits["approval"]) == (exp["idle"], exp["approval"])
+        for (t_emit, think), t_start, t_end in zip(exp["llm"], llm["t_start"], llm["t_end"]):
+            assert t_end == pytest.approx(t_emit, abs=1e-3)
+            assert t_end - t_start == pytest.approx(think, abs=1e-3)
+        for (t_emit, latency, _), t_start, t_end in zip(exp["tool"], tools["t_start"], tools["t_end"]):
+            assert t_start == pytest.approx(t_emit, abs=1e-3)
+            assert t_end - t_start == pytest.approx(latency, abs=1e-3)
+
+
+def test_round_trip_through_the_cli(tmp_path):
+    """`bpaste ingest` itself (not only the library) reads what synth wrote."""
+    from typer.testing import CliRunner
+
+    from bpaste_cli.cli import app
+
+    w = write(generate(sessions=6, seed=8), tmp_path / "logs", ["native", "claude-code"])
+    out = CliRunner().invoke(app, ["ingest", str(tmp_path / "logs"), "-o", str(tmp_path / "ds"), "--json"])
+    assert out.exit_code == 0, out.output
+    summary = orjson.loads(out.output)
+    assert summary["sessions"] == 2 * w.sessions
+    assert summary["tool_calls"] == 2 * w.tool_calls
+
+
+# -- scale ---------------------------------------------------------------------------------------
+
+
+def test_streams_in_bounded_memory(tmp_path):
+    """Memory does not grow with the corpus: 10x the sessions, about the same peak."""
+
+    def peak(n: int) -> int:
+        tracemalloc.start()
+        write(generate(sessions=n, seed=1), tmp_path / str(n), ["claude-code", "native"])
+        size = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        return size
+
+    small, large = peak(30), peak(300)
+    assert large < 2 * small + 2_000_000
+
+
+def test_max_bytes_stops_after_the_session_that_reaches_it(tmp_path):
+    r = write(generate(sessions=None, seed=3), tmp_path, ["claude-code"], max_bytes=400_000)
+    files = list((tmp_path / "claude-code").rglob("*.jsonl"))
+    size = sum(p.stat().st_size for p in files)
+    assert len(files) == r.sessions and size == r.formats["claude-code"]["bytes"]
+    last = max(files, key=lambda p: p.stat().st_mtime_ns).stat().st_size
+    assert 400_000 <= size < 400_000 + last + 1
+
+
+# -- the committed sample set -------------------------------------------------------------------
+
+
+def test_sample_set_is_what_the_documented_command_makes(tmp_path):
+    readme = (SAMPLES / "README.md").read_text()
+    assert "bpaste synth -o sample_traces --archetype coding,research,analysis --sessions 30 --seed 0" in readme
+    write(generate(**SAMPLE_ARGS), tmp_path, FORMATS)
+    assert tree_hashes(tmp_path) == tree_hashes(SAMPLES)
+    total = sum(p.stat().st_size for p in SAMPLES.rglob("*") if p.is_file())
+    assert total < 5_000_000
+    assert {p.name for p in SAMPLES.iterdir() if p.is_dir()} == set(FORMATS)
+
+
+def test_sample_set_via_cli_when_registered(tmp_path):
+    from typer.testing import CliRunner
+
+    from bpaste_cli.cli import app
+
+    if "synth" not in {c.name or c.callback.__name__ for c in app.registered_commands}:
+        pytest.skip("the synth command is not registered in cli.py yet")
+    out = CliRunner().invoke(app, ["synth", "-o", str(tmp_path), "--archetype", "coding,research,analysis",
+                                   "--sessions", "30", "--seed", "0", "--format", ",".join(FORMATS), "--json"])
+    assert out.exit_code == 0, out.output
+    assert tree_hashes(tmp_path) == tree_hashes(SAMPLES)
