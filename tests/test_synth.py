@@ -274,7 +274,7 @@ def test_streams_in_bounded_memory(tmp_path):
         return size
 
     small, large = peak(30), peak(300)
-    assert large < 2 * small + 2_000_000
+    assert large < 2 * small  # holding 300 sessions (about 10 MB of records) would not fit
 
 
 def test_max_bytes_stops_after_the_session_that_reaches_it(tmp_path):

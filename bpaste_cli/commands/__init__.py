@@ -1,6 +1,3 @@
-"""One module per verb; importing this package registers them all on the app."""
+"""One module per verb; importing this package registers them all on the app, in the pipeline's order."""
 
-from bpaste_cli.commands import ingest, stats  # noqa: F401
-from bpaste_cli.commands import mine  # noqa: F401
-from bpaste_cli.commands import replay  # noqa: F401
-from bpaste_cli.commands import device  # noqa: F401
+from bpaste_cli.commands import ingest, stats, synth, mine, replay, device  # noqa: F401  isort: skip

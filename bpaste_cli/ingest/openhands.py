@@ -161,9 +161,8 @@ class _History:
             if isinstance(r, dict) and isinstance(r.get("latency"), (int, float))
         ]
         self.lat_index = {r["response_id"]: i for i, r in enumerate(self.latencies) if _str(r.get("response_id"))}
-        self.usages = {
-            u["response_id"]: u for u in _list(metrics.get("token_usages")) if isinstance(u, dict) and _str(u.get("response_id"))
-        }
+        usages = [u for u in _list(metrics.get("token_usages")) if isinstance(u, dict)]
+        self.usages = {u["response_id"]: u for u in usages if _str(u.get("response_id"))}
         self.claimed: set[str] = set()
         self.pos = 0  # latencies before this index are used
         self.cur_rid: str | None = None  # response id of the current step

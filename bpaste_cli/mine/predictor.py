@@ -47,7 +47,10 @@ class PatternPredictor:
         if key not in KEYS:
             raise BpasteError(f"The pattern table uses the event key {key!r}, which this bpaste does not know; re-run `bpaste mine`.")
         self._key_fn, self._needs_args = KEYS[key], key in NEEDS_ARGS
-        self.K, self.R = int(self.params["K"]), int(self.params["R"])
+        try:
+            self.K, self.R = int(self.params["K"]), int(self.params["R"])
+        except (KeyError, TypeError, ValueError):
+            raise BpasteError("The predictor's parameters lack a valid K or R; re-run `bpaste mine`.") from None
         self.min_prob = float(self.params.get("min_prob", 0.0))
         c = tables["control"]
         self.control: dict[tuple[str, ...], list[tuple[str, float]]] = {}
@@ -65,7 +68,7 @@ class PatternPredictor:
             entry = (rule, r["rate"][i], const, describe(rule, r["tool"][i], r["arg"][i]))
             self.rules.setdefault((r["tool"][i], r["arg"][i]), []).append(entry)
         for lst in self.rules.values():
-            lst.sort(key=lambda e: -e[1])
+            lst.sort(key=lambda e: (-e[1], e[0].kind == "const"))  # on a tie, state beats a constant
         self._cx, self._cy = list(self.calibration.get("x", [])), list(self.calibration.get("y", []))
 
     # -- the Predictor protocol ------------------------------------------------------------------

@@ -20,6 +20,7 @@ from bpaste_cli.replay.arms import ARMS, BPasteArm, OracleArm, OraclePredictor, 
 from bpaste_cli.replay.beam import BeamConfig
 from bpaste_cli.replay.engine import SessionResult, SessionTrace, Sim, prepare
 from bpaste_cli.replay.metrics import summarize
+from bpaste_cli.replay.predictions import PredictionSource, cache_for
 from bpaste_cli.replay.timeline import write_timeline
 from bpaste_cli.replay.value import SCORERS, LatencyStats
 from bpaste_cli.safety import SafetyTable, load_safety
@@ -108,19 +109,18 @@ def run_one(
 ) -> SessionResult:
     """Replay one session under one arm."""
     planner = _arm(arm_name, config, stats)
-    cursor = None
-    if planner.needs_cursor:
+    source = None
+    if planner.needs_predictor:
         if predictor is None:
             raise BpasteError(f"The {arm_name} arm needs a predictor; pass --patterns (a table from `bpaste mine`, or `oracle`).")
-        opener = getattr(predictor, "cursor_for", None)
-        cursor = opener(trace) if opener else predictor.cursor()
+        source = PredictionSource(predictor, trace, cache_for(predictor))
     oracle = arm_name == "oracle"
     sim = Sim(
         trace,
         device.without_interference() if oracle else device,
         ttl=float("inf") if oracle else config.ttl_s,
         slots=10**9 if oracle else config.slots,
-        cursor=cursor,
+        source=source,
         classify=safety.classify,
         latency=stats.latency,
         hide_all_tools=hide_all_tools,

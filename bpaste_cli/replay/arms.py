@@ -21,7 +21,7 @@ class SerialArm:
     """The logged execution: nothing is speculated."""
 
     name = "serial"
-    needs_cursor = False
+    needs_predictor = False
 
     def plan(self, sim: Sim, step: int, now: float) -> None:
         return None
@@ -33,7 +33,7 @@ class OracleArm:
     predictor-based arm can start a call earlier (a job planned before an invalidation never serves)."""
 
     name = "oracle"
-    needs_cursor = False
+    needs_predictor = False
 
     def __init__(self) -> None:
         self._epoch = -1
@@ -63,14 +63,14 @@ class PasteArm:
     top_k: int = 3
     threshold: float = 0.2
     name: str = "paste"
-    needs_cursor: bool = True
+    needs_predictor: bool = True
 
     def plan(self, sim: Sim, step: int, now: float) -> None:
         busy, mem = sim.load(now)
         lam = shadow_price(busy / max(sim.slots, 1))
         think = self.stats.think_s
         scored = []
-        for c in sim.cursor.predict(self.top_k):
+        for c in sim.predict(self.top_k):
             if c.prob < self.threshold:
                 continue
             cls = sim.classify(c.tool, c.args_json)
@@ -101,7 +101,7 @@ class BPasteArm:
     scorer: Scorer
     beam: BeamConfig
     name: str = "bpaste"
-    needs_cursor: bool = True
+    needs_predictor: bool = True
     now: float = 0.0
 
     def plan(self, sim: Sim, step: int, now: float) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from bpaste_cli.mine.api import Candidate, Event, PredictorCursor
+from bpaste_cli.mine.api import Candidate
 from bpaste_cli.replay.engine import Job, Sim
 from bpaste_cli.replay.value import NodeTerms, PrefixFeatures, Scorer, chain_terms
 
@@ -28,7 +28,6 @@ class BeamNode:
     terms: NodeTerms
     features: PrefixFeatures
     score: float = 0.0
-    cursor: PredictorCursor | None = None
     admitted_children: int = 0
     admitted: bool = False
     job: Job | None = None
@@ -85,33 +84,23 @@ def _best(nodes: list[BeamNode], width: int) -> list[BeamNode]:
     return out
 
 
-def _observe_node(base: PredictorCursor, node: BeamNode, step: int, sim: Sim) -> PredictorCursor:
-    cur = base.fork()
-    cur.observe(Event("llm", step=step))
-    real = sim.trace.nodes[node.target].event if node.bound and node.target >= 0 else None
-    cur.observe(
-        Event(
-            "tool", step=step, tool=node.cand.tool, args_json=node.cand.args_json, args_hash=node.cand.args_hash,
-            result_text=real.result_text if real else None, result_hash=real.result_hash if real else None,
-            status=real.status if real else None,
-        )
+def _path(node: BeamNode, sim: Sim) -> tuple:
+    """The hypothetical calls up to `node`, each with the real event whose result it saw (None: unknown)."""
+    return tuple(
+        (n.cand, sim.trace.nodes[n.target].event if n.bound and n.target >= 0 else None) for n in node.path_nodes
     )
-    return cur
 
 
 def build_beam(sim: Sim, arm, step: int, load: float, lam: float) -> list[BeamNode]:
     """Every node kept in the beam (the best `width` prefixes at each depth)."""
     cfg: BeamConfig = arm.beam
-    root = sim.cursor
-    level = _best([n for c in root.predict(cfg.width) if (n := _node(sim, arm, c, None, step, load, lam))], cfg.width)
+    level = _best([n for c in sim.predict(cfg.width) if (n := _node(sim, arm, c, None, step, load, lam))], cfg.width)
     kept = list(level)
-    for d in range(2, cfg.depth + 1):
+    for _ in range(2, cfg.depth + 1):
         children: list[BeamNode] = []
         taken = {n.key for n in kept}
         for parent in level:
-            base = parent.parent.cursor if parent.parent else root
-            parent.cursor = _observe_node(base, parent, step + d - 2, sim)
-            for c in parent.cursor.predict(cfg.width):
+            for c in sim.predict(cfg.width, _path(parent, sim)):
                 n = _node(sim, arm, c, parent, step, load, lam)
                 if n is not None and n.key not in taken:
                     children.append(n)

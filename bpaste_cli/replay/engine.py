@@ -31,7 +31,7 @@ from typing import Any, Callable, Iterable, Protocol
 import polars as pl
 
 from bpaste_cli.device import Device
-from bpaste_cli.mine.api import Event, PredictorCursor
+from bpaste_cli.mine.api import Candidate, Event
 from bpaste_cli.safety import INVALIDATING, SafetyTable
 
 INF = float("inf")
@@ -109,7 +109,7 @@ class Planner(Protocol):
     """An arm: launches speculative jobs at each decision point through `sim.launch`."""
 
     name: str
-    needs_cursor: bool
+    needs_predictor: bool
 
     def plan(self, sim: Sim, step: int, now: float) -> None: ...
 
@@ -242,7 +242,7 @@ class Sim:
         *,
         ttl: float = INF,
         slots: int | None = None,
-        cursor: PredictorCursor | None = None,
+        source: Any = None,
         classify: Callable[[str, str], Any] | None = None,
         latency: Callable[[str], float] | None = None,
         hide_all_tools: bool = False,
@@ -252,7 +252,8 @@ class Sim:
         self.device = device
         self.ttl = ttl
         self.slots = device.slots if slots is None else slots
-        self.cursor = cursor
+        self.source = source  # a PredictionSource, for arms that ask a predictor
+        self.decision_node = 0
         self.classify = classify
         self.latency = latency
         self.hide_all_tools = hide_all_tools
@@ -266,6 +267,10 @@ class Sim:
         self.interference_s = 0.0
 
     # -- what arms use ---------------------------------------------------------------------------
+
+    def predict(self, k: int, path: tuple = ()) -> tuple[Candidate, ...]:
+        """The predictor's top-k at the current decision point, after a hypothetical `path`."""
+        return self.source.predict(self.step, self.decision_node, k, path)
 
     def match(self, key: tuple[str, str], step: int) -> int:
         """The real call a job planned at decision `step` for `key` would serve, or -1."""
@@ -381,7 +386,6 @@ class Sim:
         res = SessionResult(tr.session_id, tr.agent_time, tr.agent_time, tr.human)
         per_tool = res.per_tool
         times: list[tuple[float, float]] | None = [] if self.keep_jobs else None
-        cursor = self.cursor
         for nd in tr.nodes:
             while heap and heap[0][0] <= nd.s:
                 el, er = heapq.heappop(heap)
@@ -393,6 +397,7 @@ class Sim:
             s_rep = nd.s + shift
             if nd.kind == "llm":
                 self.step = nd.step
+                self.decision_node = nd.i
                 if self.active:
                     self.active = [j for j in self.active if j.end > s_rep]
                 if planner is not None:
@@ -429,8 +434,6 @@ class Sim:
                     e_rep = nd.e + shift + extra
             else:
                 e_rep = nd.e + shift
-            if cursor is not None:
-                cursor.observe(nd.event)
             heapq.heappush(heap, (nd.e, e_rep))
             if e_rep > wall_rep:
                 wall_rep = e_rep

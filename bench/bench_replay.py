@@ -1,0 +1,102 @@
+"""Replay throughput: sessions per second per arm, on the timed real corpora and on synthetic sessions.
+
+    .venv/bin/python bench/bench_replay.py                      # real corpora + 10,000 synthetic sessions
+    .venv/bin/python bench/bench_replay.py --synthetic 100000   # the issue's 100k figure
+
+Each corpus is ingested into a temporary dataset, mined on its train split (the real predictor), then
+every session is replayed under each arm on one core; the time covers the replay loop only (not
+ingest, mining or the bootstrap). Reported: sessions/s (median of --repeat runs), events/s, and the
+median per-session replay time. Target (issue 4): >= 1,000 sessions/s per core for `paste` on coding
+sessions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import orjson
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from bpaste_cli.device import load_device  # noqa: E402
+from bpaste_cli.ingest import IngestOptions, ingest  # noqa: E402
+from bpaste_cli.mine import MineOptions, load_predictor, mine  # noqa: E402
+from bpaste_cli.replay import ARMS, ReplayConfig, run_one  # noqa: E402
+from bpaste_cli.replay.engine import prepare  # noqa: E402
+from bpaste_cli.replay.value import LatencyStats  # noqa: E402
+from bpaste_cli.safety import load_safety  # noqa: E402
+from bpaste_cli.split import select_split  # noqa: E402
+from bpaste_cli.trace.dataset import load_dataset  # noqa: E402
+
+REAL = ("claude-code-spotter", "codex-localpush", "openhands")
+
+
+def bench_dataset(name: str, ds_dir: Path, work: Path, repeat: int, device: str) -> dict:
+    ds = load_dataset(ds_dir)
+    mine(ds, work / f"patterns-{name}", MineOptions())
+    predictor = load_predictor(work / f"patterns-{name}")
+    safety = load_safety()
+    allowed = frozenset({"read-only"})
+    traces, skipped = prepare(ds.events, ds.sessions, safety, allowed)
+    train, _ = prepare(ds.events, ds.sessions, safety, allowed, select_split(ds.sessions, "train"))
+    stats = LatencyStats.from_traces(train or traces)
+    dev = load_device(device)
+    config = ReplayConfig()
+    events = sum(len(t.nodes) for t in traces)
+    row = {"sessions": len(traces), "events": events, "skipped": skipped, "arms": {}}
+    for arm in ARMS:
+        rates, per_session = [], []
+        for _ in range(repeat):
+            t0 = time.perf_counter()
+            for tr in traces:
+                s0 = time.perf_counter()
+                run_one(tr, arm, dev, config, stats, safety, predictor)
+                per_session.append(time.perf_counter() - s0)
+            rates.append(len(traces) / (time.perf_counter() - t0))
+        rate = statistics.median(rates)
+        row["arms"][arm] = {
+            "sessions_per_s": round(rate, 1),
+            "events_per_s": round(rate * events / max(len(traces), 1)),
+            "median_session_ms": round(statistics.median(per_session) * 1e3, 3),
+        }
+        print(f"{name:22} {arm:7} {rate:10,.0f} sessions/s  median {row['arms'][arm]['median_session_ms']:.3f} ms/session",
+              flush=True)
+    return row
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--traces", type=Path, default=REPO.parent / "shared" / "traces")
+    ap.add_argument("--synthetic", type=int, default=10_000, help="Synthetic coding sessions (0: none).")
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--device", default="thor")
+    ap.add_argument("--out", type=Path, default=None, help="Write the figures as JSON here.")
+    args = ap.parse_args()
+    results = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        for name in REAL:
+            src = args.traces / name
+            if src.is_dir():
+                ingest([str(src)], work / name, options=IngestOptions())
+                results[name] = bench_dataset(name, work / name, work, args.repeat, args.device)
+        if args.synthetic:
+            from bpaste_cli.synth import generate, write
+
+            write(generate(("coding",), sessions=args.synthetic, seed=0), work / "synth", ["native"])
+            ingest([str(work / "synth" / "native")], work / "synth-ds", options=IngestOptions())
+            results[f"synthetic-coding-{args.synthetic}"] = bench_dataset(
+                f"synthetic-{args.synthetic}", work / "synth-ds", work, 1, args.device
+            )
+    if args.out:
+        args.out.write_bytes(orjson.dumps(results, option=orjson.OPT_INDENT_2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,85 @@
+"""Predictions for replay, memoized: the cursor of a session is fed lazily and each answer is cached.
+
+What a predictor answers at a decision point depends only on the real session prefix (and, inside a
+beam, on the hypothetical path: each node's call and the result it observed), never on the arm or its
+knobs. So answers are cached per predictor by (session, step, path) and reused by every later replay
+of the same sessions (tuning replays them thousands of times); a warm replay never touches the
+predictor. `predict(k)` is assumed prefix-consistent (the top k of a longer answer), as a ranking is.
+"""
+
+from __future__ import annotations
+
+import weakref
+from typing import Any
+
+from bpaste_cli.mine.api import Candidate, Event, PredictorCursor
+
+K_MAX = 8  # candidates cached per question; k above this is clamped
+MAX_ENTRIES = 2_000_000
+_CACHES: weakref.WeakKeyDictionary[Any, dict] = weakref.WeakKeyDictionary()
+
+PathKey = tuple[tuple[str, str, str | None], ...]
+
+
+def cache_for(predictor: Any) -> dict | None:
+    """The shared answer cache of `predictor` (None if it cannot be weakly referenced)."""
+    try:
+        return _CACHES.setdefault(predictor, {})
+    except TypeError:
+        return None
+
+
+class PredictionSource:
+    """One session's predictions: at the real decision points and after hypothetical beam paths."""
+
+    def __init__(self, predictor: Any, trace: Any, cache: dict | None) -> None:
+        self._predictor = predictor
+        self._trace = trace
+        self._cache = cache if cache is not None else {}
+        self._cursor: PredictorCursor | None = None
+        self._fed = 0
+        self._forks: dict[tuple[int, PathKey], PredictorCursor] = {}
+        self._forks_step = -1
+        # the same session id ingested differently (other options, other logs) must not share answers
+        self._fingerprint = (trace.session_id, len(trace.nodes), trace.wall, trace.agent_time)
+
+    def _root_cursor(self, upto: int) -> PredictorCursor:
+        if self._cursor is None:
+            opener = getattr(self._predictor, "cursor_for", None)
+            self._cursor = opener(self._trace) if opener else self._predictor.cursor()
+        nodes = self._trace.nodes
+        for i in range(self._fed, upto):
+            self._cursor.observe(nodes[i].event)
+        self._fed = max(self._fed, upto)
+        return self._cursor
+
+    def _cursor_at(self, step: int, upto: int, path: tuple[tuple[Candidate, Event | None], ...], key: PathKey) -> PredictorCursor:
+        if not path:
+            return self._root_cursor(upto)
+        if self._forks_step != step:
+            self._forks, self._forks_step = {}, step
+        cur = self._forks.get((step, key))
+        if cur is None:
+            base = self._cursor_at(step, upto, path[:-1], key[:-1])
+            cand, real = path[-1]
+            cur = base.fork()
+            cur.observe(Event("llm", step=step + len(path) - 1))
+            cur.observe(Event(
+                "tool", step=step + len(path) - 1, tool=cand.tool, args_json=cand.args_json, args_hash=cand.args_hash,
+                result_text=real.result_text if real else None, result_hash=real.result_hash if real else None,
+                status=real.status if real else None,
+            ))
+            self._forks[(step, key)] = cur
+        return cur
+
+    def predict(self, step: int, upto: int, k: int, path: tuple[tuple[Candidate, Event | None], ...] = ()) -> tuple[Candidate, ...]:
+        """Top-k candidates at decision `step` (node index `upto` = its llm event) after `path`:
+        hypothetical calls, each with the real event whose result it observed (None: unknown)."""
+        key: PathKey = tuple((c.tool, c.args_hash, r.result_hash if r else None) for c, r in path)
+        full = (self._fingerprint, step, key)
+        hit = self._cache.get(full)
+        if hit is None:
+            hit = tuple(self._cursor_at(step, upto, path, key).predict(K_MAX))
+            if len(self._cache) < MAX_ENTRIES:
+                self._cache[full] = hit
+        return hit[:k]
