@@ -134,3 +134,17 @@ def test_secrets_are_scrubbed_in_args_results_and_text():
     blob = repr(events)
     assert key not in blob
     assert blob.count("<secret:") == 3
+
+
+def test_a_call_waiting_longer_than_the_idle_threshold_without_run_time_is_an_approval():
+    b = SessionBuilder("s", "test", "f", limits=Limits(idle_threshold_s=600))
+    b.user(T0)
+    b.llm(T0 + 2)
+    b.tool_call("c", "Bash", {"cmd": "deploy"}, T0 + 2)
+    b.tool_result("c", T0 + 2 + 1000, "ok")  # 1000 s > 600 s with no logged run time
+    b.llm(T0 + 1005)
+    session, rows, events = _rows(b)
+    assert rows[2] == ("tool", "Bash", 2.0, 2.0, None) and events[2]["duration_estimated"] is True
+    assert rows[3] == ("user", None, 2.0, 1002.0, "approval")
+    assert rows[4] == ("llm", None, 1002.0, 1005.0, None)
+    assert session["agent_time_s"] == pytest.approx(5.0)  # think 2 + 3

@@ -129,7 +129,10 @@ def test_real_rollouts_counts(shared_traces, ingest_paths):
     assert int(ds.sessions["n_parallel_steps"].sum()) == 160
     assert result.report.total == 0
     ev = ds.events
-    assert ev.filter(pl.col("kind") == "user").height == 53
+    assert ev.filter(pl.col("wait_reason") == "turn").height == 53
+    # approvals: calls whose output came > 900 s (the idle threshold) after the call, with no logged
+    # run time; counted once with plain json over (function|custom)_call -> *_output timestamps: 9
+    assert ev.filter(pl.col("wait_reason") == "approval").height == 9
     tools = ev.filter(pl.col("kind") == "tool")
     assert tools["status"].value_counts().sort("status", nulls_last=True).rows() == [("ok", 743), (None, 2)]
     llm = ev.filter(pl.col("kind") == "llm")

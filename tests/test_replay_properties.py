@@ -97,6 +97,9 @@ def _all_arms(tr, device, predictor):
 @given(session, st.integers(0, 3))
 # a chain that a beam can start earlier than a "next step only" oracle would (such an oracle fails here)
 @example([(0.0, [(0, 0.0, 0.0, False), (0, 1.0, 0.0, True)], None, 0.0), (0.0, [(0, 1.0, 0.0, True)], None, 0.0)], 0)
+# an expired job's claim made a new job take the latency of a later identical call, then serve the earlier one
+@example([(0.0, [(0, 0.0, 0.0, True)], None, 0.0), (0.0, [(1, 0.0, 0.0, True)], 3.0, 0.0),
+          (0.0, [(0, 0.0, 0.0, True), (1, 1.0, 0.0, True)], None, 0.0)], 0)
 def test_invariants(steps, seed):
     (tr,), _ = traces_of({"s": build(steps)})
     serial = run_one(tr, "serial", ZERO, ReplayConfig(), STATS, SAFETY)

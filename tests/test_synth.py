@@ -25,7 +25,12 @@ from bpaste_cli.trace.canonical import canonical_json
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLES = REPO / "sample_traces"
-SAMPLE_ARGS = {"archetypes": ARCHETYPES, "sessions": 30, "seed": 0}  # as sample_traces/README.md documents
+# (format, sessions, seed) per folder, as sample_traces/README.md documents
+SAMPLE_PLAN = [("claude-code", 70, 1), ("codex", 20, 2), ("otlp", 12, 3), ("chat", 20, 4), ("native", 20, 5)]
+
+
+def sample_command(fmt: str, sessions: int, seed: int) -> str:
+    return f"bpaste synth -o sample_traces --archetype coding,research,analysis --sessions {sessions} --seed {seed} --format {fmt}"
 IDLE_S = 900.0  # the builder's default idle threshold
 TIMED = ("native", "claude-code", "codex", "otlp")
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
@@ -289,24 +294,31 @@ def test_max_bytes_stops_after_the_session_that_reaches_it(tmp_path):
 # -- the committed sample set -------------------------------------------------------------------
 
 
-def test_sample_set_is_what_the_documented_command_makes(tmp_path):
+def test_sample_set_is_what_the_documented_commands_make(tmp_path):
     readme = (SAMPLES / "README.md").read_text()
-    assert "bpaste synth -o sample_traces --archetype coding,research,analysis --sessions 30 --seed 0" in readme
-    write(generate(**SAMPLE_ARGS), tmp_path, FORMATS)
+    for fmt, sessions, seed in SAMPLE_PLAN:
+        assert sample_command(fmt, sessions, seed) in readme
+        write(generate(ARCHETYPES, sessions=sessions, seed=seed), tmp_path, [fmt])
     assert tree_hashes(tmp_path) == tree_hashes(SAMPLES)
     total = sum(p.stat().st_size for p in SAMPLES.rglob("*") if p.is_file())
     assert total < 5_000_000
     assert {p.name for p in SAMPLES.iterdir() if p.is_dir()} == set(FORMATS)
 
 
-def test_sample_set_via_cli_when_registered(tmp_path):
+def test_sample_set_via_cli(tmp_path):
     from typer.testing import CliRunner
 
     from bpaste_cli.cli import app
 
-    if "synth" not in {c.name or c.callback.__name__ for c in app.registered_commands}:
-        pytest.skip("the synth command is not registered in cli.py yet")
-    out = CliRunner().invoke(app, ["synth", "-o", str(tmp_path), "--archetype", "coding,research,analysis",
-                                   "--sessions", "30", "--seed", "0", "--format", ",".join(FORMATS), "--json"])
-    assert out.exit_code == 0, out.output
+    for fmt, sessions, seed in SAMPLE_PLAN:
+        args = sample_command(fmt, sessions, seed).split()[1:]
+        args[args.index("sample_traces")] = str(tmp_path)
+        result = CliRunner().invoke(app, [*args, "--json"])
+        assert result.exit_code == 0, result.output
     assert tree_hashes(tmp_path) == tree_hashes(SAMPLES)
+
+
+def test_sample_sessions_are_distinct_across_formats(ingest_paths):
+    result, ds = ingest_paths([SAMPLES])
+    assert result.sessions == sum(n for _, n, _ in SAMPLE_PLAN) == ds.sessions.height
+    assert result.report.total == 0

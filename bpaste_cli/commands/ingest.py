@@ -21,7 +21,7 @@ def ingest(
     strict: bool = typer.Option(False, "--strict", help="Make any unusable record fatal."),
     keep_secrets: bool = typer.Option(False, "--keep-secrets", help="Do not replace secret-shaped values."),
     max_result_chars: int = typer.Option(8192, help="Characters of each tool result kept."),
-    idle_threshold: float = typer.Option(900.0, help="A think window longer than this (s) is a person away."),
+    idle_threshold: float = typer.Option(900.0, help="A think window, or a call without logged run time, longer than this (s) is a person away."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object instead of tables."),
 ) -> None:
     """Read agent logs (Claude Code, Codex, OpenHands, OTLP, OpenAI-style chat, native) into a dataset."""

@@ -369,6 +369,14 @@ class Sim:
             if job.finish + self.ttl < a:  # expired unused
                 self._cancel(job, job.finish)
                 continue
+            if job.target != nd.i:
+                # an identical call of the same epoch: its result and latency are this call's logged ones
+                self.claimed.discard(job.target)
+                job.target = nd.i
+                job.finish = job.end = job.start + (nd.e - nd.s)
+                if job.finish + self.ttl < a:
+                    self._cancel(job, job.finish)
+                    continue
             job.state = "served"
             job.served_node = nd.i
             job.completed = job.finish <= a

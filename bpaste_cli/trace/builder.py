@@ -10,8 +10,9 @@ untimed logs). `finish()` then derives, identically for every format:
 - a call's latency: from emission to result (or the logged execution duration, when the log has one);
 - human time as `user` events: user turns (from the agent's last activity to the message), idle gaps
   (a think window longer than `idle_threshold_s`: nobody thinks for that long, a person was away) and
-  approval waits (result arrival later than emission + logged duration). Human time is never part of
-  the agent's critical path.
+  approval waits (result arrival later than emission + logged duration; or, with no logged duration,
+  a call whose result took longer than `idle_threshold_s`, whose run time then counts as unknown and
+  zero). Human time is never part of the agent's critical path.
 """
 
 from __future__ import annotations
@@ -335,6 +336,16 @@ class SessionBuilder:
                         approval = (end, arrival)
                     elif arrival is None:
                         arrival = end
+                elif (
+                    arrival is not None
+                    and t_emit is not None
+                    and arrival - t_emit > self.limits.idle_threshold_s
+                ):
+                    # No logged run time and a wait longer than anyone thinks or any tool usually runs:
+                    # a person was asked (approval prompts). The run time is unknown; count none of the
+                    # wait as tool time (conservative: speculation cannot hide a person's answer).
+                    end, estimated = t_emit, True
+                    approval = (t_emit, arrival)
                 if end is not None and t_emit is not None and end < t_emit:
                     end, estimated = t_emit, True
                 emit(
