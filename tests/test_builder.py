@@ -148,3 +148,16 @@ def test_a_call_waiting_longer_than_the_idle_threshold_without_run_time_is_an_ap
     assert rows[3] == ("user", None, 2.0, 1002.0, "approval")
     assert rows[4] == ("llm", None, 1002.0, 1005.0, None)
     assert session["agent_time_s"] == pytest.approx(5.0)  # think 2 + 3
+
+
+def test_a_logged_step_start_long_after_its_inputs_leaves_an_idle_wait():
+    b = SessionBuilder("s", "test", "f", limits=Limits(idle_threshold_s=600))
+    b.llm(T0 + 2, t_start=T0)  # a span: think 0 -> 2
+    b.llm(T0 + 2 + 1000 + 3, t_start=T0 + 2 + 1000)  # began 1000 s after the previous output
+    session, rows, _ = _rows(b)
+    assert rows == [
+        ("llm", None, 0.0, 2.0, None),
+        ("user", None, 2.0, 1002.0, "idle"),
+        ("llm", None, 1002.0, 1005.0, None),
+    ]
+    assert session["agent_time_s"] == pytest.approx(5.0)

@@ -301,3 +301,17 @@ def test_replay_library_json_shape(tmp_path):
     trace = orjson.loads((tmp_path / "t.json").read_bytes())["traceEvents"]
     flows = [e for e in trace if e["ph"] in ("s", "f")]
     assert flows and len(flows) % 2 == 0  # every served job has an arrow to the call it served
+
+
+def test_ranking_changes_admission_when_slots_bind():
+    (tr,), _ = traces_of(CHAIN)
+    # one slot; candidates at decision 0: A = Read (p 0.9, typical latency 5 s) and B = Grep (p 0.6, 0.5 s).
+    # probability ranking admits A. value per speculative second: A = (0.9·min(5, 2) − 0.02·0.1·5) / 5
+    # = 1.79 / 5 = 0.358; B = (0.6·min(0.5, 2) − 0.02·0.4·0.5) / 0.5 = 0.296 / 0.5 = 0.592 -> B first.
+    stats = LatencyStats(think_s=2.0, tool_s={"Grep": 0.5, "Read": 5.0}, default_tool_s=1.0)
+    script = {0: [cand("Read", {"path": "a.py"}, 0.9), cand("Grep", {"pattern": "foo"}, 0.6)]}
+    first = {}
+    for rank in ("probability", "value"):
+        r = run(tr, "bpaste", Scripted(script), stats=stats, rank=rank, slots=1, beam_depth=1)
+        first[rank] = [j.tool for j in r.jobs if j.decision == 0]
+    assert first == {"probability": ["Read"], "value": ["Grep"]}

@@ -189,15 +189,20 @@ def expected(s: Session, fmt: str) -> dict:
     """What ingest must derive from `s` written as `fmt` (times in s from the first user message).
 
     Think = emission - inputs complete, except that a window over the idle threshold becomes an idle
-    wait and a zero think. Latency = result - emission; Codex emits a step's calls together at the
+    wait and a zero think; OTLP spans carry no user messages, so there a gap over the threshold before
+    a step's logged start is an idle wait too. Latency = result - emission; Codex emits a step's calls together at the
     step's time and logs a shell call's own run time (`Wall time`), so there a Bash latency excludes
     an approval wait, which becomes a user event of its own.
     """
     t0 = s.items[0].t
     out: dict = {"llm": [], "tool": [], "idle": 0, "approval": 0, "turns": sum(isinstance(i, Turn) for i in s.items)}
+    frontier = None  # OTLP: spans log each step's start, so a long gap before it is an idle wait
     for st in s.steps:
         think = (st.t_emit - st.t_start) / 1000
         out["idle"] += think > IDLE_S
+        if fmt == "otlp" and frontier is not None and (st.t_start - frontier) / 1000 > IDLE_S:
+            out["idle"] += 1
+        frontier = max([st.t_emit, *(c.t_result for c in st.calls)] + ([frontier] if frontier is not None else []))
         out["llm"].append(((st.t_emit - t0) / 1000, 0.0 if think > IDLE_S else think))
         for c in st.calls:
             emit = st.t_emit if fmt == "codex" else c.t_emit

@@ -9,8 +9,9 @@ entirely. Fields:
 - llm: `t_start` (when the step began thinking; optional), `t_end` (when it emitted its output),
   `model`, `tokens_in`, `tokens_out`, `text`
 - tool: `tool`, `args` (any JSON; an object normally), `call_id`, `t_start` (emission), `t_end`
-  (result), `result` (text or JSON), `status` (`ok` or `error`); a tool line belongs to the latest llm
-  line of its session (calls between two llm lines were emitted together)
+  (result seen by the agent), `duration` (seconds the tool itself ran, when known: a longer wait is an
+  approval), `result` (text or JSON), `status` (`ok` or `error`); a tool line belongs to the latest
+  llm line of its session (calls between two llm lines were emitted together)
 - any line may carry `parent_session_id` and `parent_call_id` (for sub-agents).
 """
 
@@ -90,7 +91,9 @@ def read(path: Path, ctx: ReadContext) -> Iterator[SessionBuilder]:
             call_id = b.tool_call(_str(obj.get("call_id")), tool, obj.get("args", {}), t_start, line)
             if "result" in obj or "status" in obj or t_end is not None:
                 status = "error" if obj.get("status") == "error" else "ok"
-                b.tool_result(call_id, t_end, obj.get("result"), status=status)
+                duration = obj.get("duration")
+                duration = float(duration) if isinstance(duration, (int, float)) and not isinstance(duration, bool) else None
+                b.tool_result(call_id, t_end, obj.get("result"), status=status, duration=duration)
     yield from sessions.values()
 
 

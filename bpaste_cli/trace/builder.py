@@ -285,6 +285,9 @@ class SessionBuilder:
                 estimated = it["estimated"]
                 if it["t_start"] is not None:
                     start = it["t_start"]
+                    if frontier is not None and start - frontier > self.limits.idle_threshold_s:
+                        # the step began long after its inputs were complete: a person was away
+                        emit(_user_row(rel(frontier), rel(start), None, it["line"], "idle"))
                 elif t_emit is not None and frontier is not None and frontier <= t_emit:
                     start = frontier
                 else:
