@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import contextlib
+import glob
 import hashlib
 import os
 import shutil
 import tempfile
 from pathlib import Path
 from typing import Iterator
+
+import orjson
+
+from bpaste_cli.errors import BpasteError
 
 
 def file_sha256(path: Path, chunk: int = 1 << 20) -> str:
@@ -20,7 +25,8 @@ def file_sha256(path: Path, chunk: int = 1 << 20) -> str:
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write `data` to `path` through a temporary file in the same folder and a rename."""
+    """Write `data` to `path` through a temporary file in the same folder and a rename (the temporary
+    files of killed runs are removed by the next successful write)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -34,6 +40,26 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+    for stale in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
+        with contextlib.suppress(FileNotFoundError):
+            stale.unlink()
+
+
+def check_replaceable(path: Path, kind: str, verb: str) -> None:
+    """Refuse to replace a non-empty directory that is not a `kind` artifact (say `-o ~/project`): the
+    atomic swap below would delete it whole."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise BpasteError(f"{path} is a file; `bpaste {verb} -o` writes a directory, choose another -o path.")
+    if not path.is_dir() or not any(path.iterdir()):
+        return
+    try:
+        found = orjson.loads((path / "manifest.json").read_bytes()).get("kind")
+    except (OSError, orjson.JSONDecodeError, AttributeError):
+        found = None
+    if found != kind:
+        what = f"a {found} artifact" if isinstance(found, str) else "files bpaste did not write"
+        raise BpasteError(f"{path} already holds {what}, which `bpaste {verb} -o {path}` would delete; choose a new or empty directory.")
 
 
 @contextlib.contextmanager

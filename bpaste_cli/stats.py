@@ -5,11 +5,12 @@ only (untimed logs still count in the totals of sessions, steps and calls).
 
 Definitions (seconds, summed over timed sessions):
 - think: the LLM steps' think windows;
-- tool stall: per batch of calls, from the first emission to the last result — the time the agent
-  waits for tools, i.e. tool time that overlaps nothing today. This is the speculation ceiling:
+- tool stall: per batch of calls, from the last emission to the last result (never past the next
+  step's start) — the time the agent waits for tools, i.e. tool time that overlaps nothing today. This is the speculation ceiling:
   a perfect speculator can hide at most this, so `ceiling_speedup = agent / (agent - tool stall)`;
 - human wait: user turns, idle gaps and approval waits (never on the agent's critical path);
-- agent time: wall time minus human wait (think + tool stall + small gaps between them).
+- agent time: wall time minus human wait (think + tool stall + other: the model writing a batch's
+  later calls, gaps between records).
 A batch's stall is attributed to the tool whose call finished last (the one the agent waited for):
 that is each tool's share of the critical path.
 """
@@ -28,16 +29,27 @@ def _dur() -> pl.Expr:
 
 
 def batch_stalls(events: pl.DataFrame) -> pl.DataFrame:
-    """One row per (session, batch) of tool calls: its stall and the tool that ended last."""
+    """One row per (session, batch) of tool calls: its stall and the tool the agent waited for last.
+
+    The stall runs from the batch's last emission (until then the model was still writing calls) to its
+    last result, but never past the start of the next step: a result that arrives after the agent moved
+    on (a background job) kept no one waiting.
+    """
     tools = events.filter((pl.col("kind") == "tool") & pl.col("t_start").is_not_null() & pl.col("t_end").is_not_null())
+    next_step = events.filter(pl.col("kind") == "llm").select(
+        "session_id", batch=pl.col("step") - 1, next_start=pl.col("t_start")
+    )
     return (
         tools.sort("session_id", "batch", "t_end")
         .group_by("session_id", "batch", maintain_order=True)
-        .agg(
-            stall_s=pl.col("t_end").max() - pl.col("t_start").min(),
-            calls=pl.len(),
-            last_tool=pl.col("tool").last(),
+        .agg(first=pl.col("t_start").max(), last=pl.col("t_end").max(), calls=pl.len(), last_tool=pl.col("tool").last())
+        .join(next_step, on=["session_id", "batch"], how="left")
+        .with_columns(
+            stall_s=(pl.min_horizontal("last", pl.col("next_start").fill_null(pl.col("last"))) - pl.col("first")).clip(
+                lower_bound=0.0
+            )
         )
+        .drop("first", "last", "next_start")
     )
 
 

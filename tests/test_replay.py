@@ -315,3 +315,18 @@ def test_ranking_changes_admission_when_slots_bind():
         r = run(tr, "bpaste", Scripted(script), stats=stats, rank=rank, slots=1, beam_depth=1)
         first[rank] = [j.tool for j in r.jobs if j.decision == 0]
     assert first == {"probability": ["Read"], "value": ["Grep"]}
+
+
+def test_bootstrap_ci():
+    from bpaste_cli.replay.metrics import bootstrap_ci, summarize
+
+    # one session: every resample is that session, so the interval is its ratio exactly (3 / 2)
+    assert bootstrap_ci([3.0], [2.0], 200, 0) == (1.5, 1.5)
+    # three sessions with ratios 1, 2, 3: Σ-ratios of resamples lie in [1, 3]; the point estimate is 6 / 3
+    lo, hi = bootstrap_ci([1.0, 2.0, 3.0], [1.0, 1.0, 1.0], 500, 0)
+    assert 1.0 <= lo < 2.0 < hi <= 3.0
+    assert bootstrap_ci([1.0, 2.0, 3.0], [1.0, 1.0, 1.0], 500, 0) == (lo, hi)  # seeded
+    from bpaste_cli.replay.engine import SessionResult
+
+    rows = [SessionResult("a", 1.0, 1.0, 0.0), SessionResult("b", 2.0, 1.0, 0.0), SessionResult("c", 3.0, 1.0, 0.0)]
+    assert summarize(rows, bootstrap=50)["speedup"] == 2.0

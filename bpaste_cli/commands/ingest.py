@@ -25,6 +25,7 @@ def ingest(
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object instead of tables."),
 ) -> None:
     """Read agent logs (Claude Code, Codex, OpenHands, OTLP, OpenAI-style chat, native) into a dataset."""
+    from bpaste_cli.fsutil import check_replaceable
     from bpaste_cli.ingest import IngestOptions, ingest as run_ingest
     from bpaste_cli.trace.builder import Limits
 
@@ -34,6 +35,8 @@ def ingest(
         keep_secrets=keep_secrets,
         limits=Limits(max_result_chars=max_result_chars, idle_threshold_s=idle_threshold),
     )
+    if not append:
+        check_replaceable(output, "trace-dataset", "ingest")
     progress, advance, set_total = byte_progress(not as_json and err.is_terminal)
     if progress:
         progress.start()

@@ -32,15 +32,21 @@ def _pattern_check(patterns: str, dataset_hash: str, seed: int) -> tuple[Any, li
 
 
 def _write_sessions(path: Path, rows: list[dict[str, Any]]) -> None:
+    """Per-session rows as CSV, Parquet or JSONL (by suffix), written atomically."""
+    import io
+
     import polars as pl
 
-    df = pl.DataFrame(rows)
+    from bpaste_cli.fsutil import atomic_write_bytes
+
+    df, buf = pl.DataFrame(rows), io.BytesIO()
     if path.suffix == ".csv":
-        df.write_csv(path)
+        df.write_csv(buf)
     elif path.suffix == ".parquet":
-        df.write_parquet(path)
+        df.write_parquet(buf)
     else:
-        df.write_ndjson(path)
+        df.write_ndjson(buf)
+    atomic_write_bytes(path, buf.getvalue())
 
 
 def _fmt_s(x: float) -> str:
@@ -58,7 +64,7 @@ def replay(
     device: str = typer.Option("thor", "--device", help="A built-in device (see `bpaste device list`) or a TOML profile."),
     arm: str = typer.Option("serial,oracle,paste,bpaste", "--arm", help="Comma-separated arms."),
     split: str = typer.Option("test", "--split", help="train, validation, test or all."),
-    seed: int = typer.Option(0, "--seed", help="Split seed (and bootstrap seed)."),
+    seed: int = typer.Option(0, "--seed", min=0, help="Split seed (and bootstrap seed)."),
     rank: str = typer.Option("value", "--rank", help="bpaste ranking: probability or value (model once `fit` exists)."),
     beam_width: int = typer.Option(3, "--beam-width", min=1),
     depth: int = typer.Option(2, "--depth", min=1),
@@ -80,7 +86,14 @@ def replay(
     from bpaste_cli.trace.dataset import load_dataset
 
     arms = tuple(a.strip() for a in arm.split(",") if a.strip())
+    if not arms:
+        raise BpasteError("--arm names no arm; pass a comma-separated list of serial, oracle, paste, bpaste.")
+    for path, option in ((per_session, "--per-session"), (timeline, "--timeline")):
+        if path is not None and path.is_dir():
+            raise BpasteError(f"{option} {path} is a directory; pass the path of a file to write.")
     ds = load_dataset(dataset)
+    if not (ds.events["kind"] == "tool").any():
+        raise BpasteError(f"The dataset {dataset} has no tool calls, so there is nothing to speculate; ingest logs of an agent that calls tools.")
     predictor, warnings = None, []
     if patterns:
         predictor, warnings = _pattern_check(patterns, ds.hash, seed)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -117,18 +117,21 @@ def iter_jsonl(ctx: ReadContext) -> Iterator[tuple[int, Any]]:
             if len(raw) > MAX_LINE_BYTES:
                 ctx.skip(line_no, "line_too_long", f"{len(raw)} bytes")
                 continue
-            stripped = raw.strip()
-            if not stripped:
-                continue
             try:
-                value = orjson.loads(stripped)
+                value = orjson.loads(raw)  # JSON allows the surrounding whitespace: most lines parse here
             except orjson.JSONDecodeError:
-                try:
-                    value = orjson.loads(stripped.decode("utf-8", "replace"))
-                except orjson.JSONDecodeError as exc:
-                    last = not raw.endswith(b"\n")
-                    ctx.skip(line_no, "truncated_last_line" if last else "not_json", str(exc))
+                stripped = raw.strip()  # also strips what JSON does not call whitespace (\f, \v)
+                if not stripped:
                     continue
+                try:
+                    value = orjson.loads(stripped)
+                except orjson.JSONDecodeError:
+                    try:
+                        value = orjson.loads(stripped.decode("utf-8", "replace"))
+                    except orjson.JSONDecodeError as exc:
+                        last = not raw.endswith(b"\n")
+                        ctx.skip(line_no, "truncated_last_line" if last else "not_json", str(exc))
+                        continue
             yield line_no, value
 
 
@@ -159,21 +162,22 @@ def parse_time(value: Any) -> float | None:
             return v / 1e3
         return v
     if isinstance(value, str):
-        text = value.strip()
-        if not text:
-            return None
-        if text.endswith("Z"):
-            text = text[:-1] + "+00:00"
         try:
-            dt = datetime.fromisoformat(text)
+            dt = datetime.fromisoformat(value)  # the common case, Z included (Python >= 3.11)
         except ValueError:
-            try:
-                return parse_time(float(text))
-            except ValueError:
+            text = value.strip()
+            if not text:
                 return None
+            if text.endswith("Z"):
+                text = text[:-1] + "+00:00"
+            try:
+                dt = datetime.fromisoformat(text)
+            except ValueError:
+                try:
+                    return parse_time(float(text))
+                except ValueError:
+                    return None
         if dt.tzinfo is None:  # naive times in logs are UTC by convention
-            from datetime import timezone
-
             dt = dt.replace(tzinfo=timezone.utc)
         return dt.timestamp()
     return None

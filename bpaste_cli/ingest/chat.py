@@ -210,6 +210,9 @@ def _conversation(
             ctx.skip(line, "unknown_record", f"message {i}: not an object")
             continue
         role = m.get("role")
+        if role is not None and not isinstance(role, str):
+            ctx.skip(line, "missing_field", f"message {i}: role is not a string")
+            continue
         t = parse_time(m.get("timestamp"))
         if role in _PROMPT_ROLES:
             continue

@@ -198,11 +198,13 @@ def _spans(ctx: ReadContext) -> Iterator[_Span]:
             if not isinstance(resource_spans, list):
                 ctx.skip(line, "unknown_record", "not an ExportTraceServiceRequest (no resourceSpans list)")
                 continue
+            found = False
             for rs in resource_spans:
                 scopes = (rs.get("scopeSpans") or rs.get("instrumentationLibrarySpans")) if isinstance(rs, dict) else None
                 for ss in scopes if isinstance(scopes, list) else ():
                     spans = ss.get("spans") if isinstance(ss, dict) else None
                     for span in spans if isinstance(spans, list) else ():
+                        found = True
                         if not isinstance(span, dict):
                             ctx.skip(line, "unknown_record", "span is not an object")
                             continue
@@ -219,6 +221,8 @@ def _spans(ctx: ReadContext) -> Iterator[_Span]:
                         failed = code in (2, "STATUS_CODE_ERROR") or "error.type" in raw
                         start, end = _time(span.get("startTimeUnixNano")), _time(span.get("endTimeUnixNano"))
                         yield _Span(line, *ids, name, kind, conv, _Attrs(raw), start, end, failed)
+            if not found:
+                ctx.skip(line, "missing_field", "spans (the request holds none)")
 
 
 def _time(value: Any) -> float | None:

@@ -20,6 +20,7 @@ from bpaste_cli.mine.patterns import MineOptions, Rows, mine_predictor
 from bpaste_cli.mine.predictor import PatternPredictor
 from bpaste_cli.mine.store import rule_words, write_table
 from bpaste_cli.errors import BpasteError
+from bpaste_cli.fsutil import check_replaceable
 from bpaste_cli.split import DEFAULT_FRACTIONS, assign_splits
 from bpaste_cli.trace.dataset import Dataset, load_dataset
 
@@ -43,7 +44,11 @@ def mine(dataset: Path | Dataset, out: Path | None = None, options: MineOptions 
         raise BpasteError(f"Unknown event key {options.key!r}; choose one of {', '.join(KEYS)}.")
     if options.K < 1 or options.R < 1 or options.min_support < 1:
         raise BpasteError("K, R and min_support must each be at least 1.")
+    if out is not None:
+        check_replaceable(Path(out), "pattern-table", "mine")
     ds = dataset if isinstance(dataset, Dataset) else load_dataset(Path(dataset))
+    if not (ds.events["kind"] == "tool").any():
+        raise BpasteError(f"The dataset {ds.path} has no tool calls, so there are no patterns to mine; ingest logs of an agent that calls tools.")
     ids = split_ids(ds, options.seed)
     if not ids["train"]:
         raise BpasteError(f"The dataset {ds.path} has no session in the train split (it has {ds.sessions.height}); ingest more sessions.")

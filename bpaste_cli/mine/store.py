@@ -71,8 +71,9 @@ def read_table_manifest(path: Path) -> dict[str, Any]:
     """The manifest of the pattern table at `path`, after checking it is one this bpaste can read."""
     path = Path(path)
     if not path.is_dir():
-        what = "does not exist" if not path.exists() else "is a file, not a pattern table directory"
-        raise BpasteError(f"{path} {what}; make a pattern table with `bpaste mine DATASET -o {path}`.")
+        if path.exists():
+            raise BpasteError(f"{path} is a file, not a pattern table (a directory made by `bpaste mine`); pass the pattern table directory.")
+        raise BpasteError(f"{path} does not exist; make a pattern table with `bpaste mine DATASET -o {path}`.")
     try:
         manifest = orjson.loads((path / MANIFEST_FILE).read_bytes())
     except FileNotFoundError:

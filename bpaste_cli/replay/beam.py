@@ -158,6 +158,6 @@ def launch(sim: Sim, admitted: list[BeamNode], now: float) -> None:
         parent_job = node.parent.job if node.parent else None
         start = parent_job.finish if parent_job else now
         node.job = sim.launch(
-            node.key, node.cand.tool, node.resource, start, node.terms.q, node.depth, parent=parent_job,
+            node.key, node.cand.tool, node.resource, start, node.terms.q, node.depth,
             target=node.target if node.bound else -1, bound=node.bound,
         )

@@ -15,8 +15,9 @@ jobs. A job serves a real call only on exact identity (tool + args_hash) when it
 call is emitted, was planned in the same invalidation epoch (no mutating/unknown call in between) and
 has not expired (TTL after finishing): finished -> completed reuse (latency 0); running -> in-flight
 promotion (the call ends when the job does). Its duration is the logged latency of the real call it
-will serve (the first unserved identical servable call from the decision step on, in the same epoch);
-a job that matches no such call never serves, runs for the tool's typical latency, and is waste.
+serves (planned as the first unserved identical servable call from the decision step on, in the same
+epoch; if another identical call of that epoch takes it, that call's latency is used instead); a job
+that matches no such call never serves, runs for the tool's typical latency, and is waste.
 Speculative jobs slow authoritative think windows and tool runs through the device's interference
 coefficients (first order: coefficient x overlap with the unstretched interval, from the jobs known
 when the interval starts).
@@ -69,10 +70,6 @@ class SessionTrace:
     occurrences: dict[tuple[str, str], list[int]]  # servable calls by key, in seq order
     calls_by_step: list[list[int]]
 
-    @property
-    def n_calls(self) -> int:
-        return sum(len(c) for c in self.calls_by_step)
-
     def epoch_before(self, step: int) -> int:
         return self.epoch_of_step[step - 1] if step > 0 else 0
 
@@ -89,10 +86,8 @@ class Job:
     end: float  # when it stops being speculative work (finish, promotion or cancellation)
     prob: float
     depth: int
-    epoch: int
     decision: int  # step of the decision point that planned it
     target: int  # node index of the real call it would serve, -1 if none (waste)
-    parent: Job | None = None
     bound: bool = True  # False: an ancestor matched no real call, so its arguments are unknown (waste)
     state: str = "pending"  # pending | served | cancelled
     served_node: int = -1
@@ -307,7 +302,6 @@ class Sim:
         start: float,
         prob: float,
         depth: int,
-        parent: Job | None = None,
         target: int | None = None,
         bound: bool = True,
     ) -> Job:
@@ -320,8 +314,7 @@ class Sim:
             self.claimed.add(target)
         else:
             dur = self.latency(tool) if self.latency else 0.0
-        job = Job(key, tool, resource, start, start + dur, start + dur, prob, depth,
-                  self.trace.epoch_before(self.step), self.step, target, parent, bound)
+        job = Job(key, tool, resource, start, start + dur, start + dur, prob, depth, self.step, target, bound)
         self.pool.setdefault(key, []).append(job)
         self.jobs.append(job)
         self.active.append(job)

@@ -4,31 +4,34 @@ all overall and per tool."""
 
 from __future__ import annotations
 
+from statistics import median
 from typing import Any
 
-import numpy as np
+import polars as pl
 
 from bpaste_cli.replay.engine import TOOL_FIELDS, SessionResult
 
 
-def bootstrap_ci(serial: np.ndarray, replayed: np.ndarray, n: int, seed: int) -> tuple[float, float]:
+def bootstrap_ci(serial: list[float], replayed: list[float], n: int, seed: int) -> tuple[float, float]:
     """95% percentile interval of Σ serial / Σ replayed over sessions resampled with replacement."""
-    if len(serial) == 0:
+    if not serial or n <= 0:
         return (float("nan"), float("nan"))
-    rng = np.random.default_rng(seed)
-    idx = rng.integers(0, len(serial), size=(n, len(serial)))
-    num = serial[idx].sum(axis=1)
-    den = replayed[idx].sum(axis=1)
-    ratios = np.divide(num, den, out=np.full(n, np.nan), where=den > 0)
-    lo, hi = np.nanpercentile(ratios, [2.5, 97.5])
-    return (float(lo), float(hi))
+    df = pl.DataFrame({"s": serial, "r": replayed}, schema={"s": pl.Float64, "r": pl.Float64})
+    ratios = []
+    for i in range(n):
+        sums = df.sample(n=len(serial), with_replacement=True, seed=seed * 100_003 + i).sum()
+        num, den = sums["s"][0], sums["r"][0]
+        if den > 0:
+            ratios.append(num / den)
+    q = pl.Series(ratios, dtype=pl.Float64)
+    return (float(q.quantile(0.025, "linear")), float(q.quantile(0.975, "linear")))
 
 
 def summarize(results: list[SessionResult], *, bootstrap: int = 1000, seed: int = 0) -> dict[str, Any]:
     """The `--json` figures of one arm."""
-    serial = np.array([r.serial_s for r in results], dtype=float)
-    replayed = np.array([r.agent_s for r in results], dtype=float)
-    total_serial, total = float(serial.sum()), float(replayed.sum())
+    serial = [r.serial_s for r in results]
+    replayed = [r.agent_s for r in results]
+    total_serial, total = float(sum(serial)), float(sum(replayed))
     calls = sum(r.real_calls for r in results)
     hits = sum(r.hits for r in results)
     promotions = sum(r.promotions for r in results)
@@ -41,11 +44,11 @@ def summarize(results: list[SessionResult], *, bootstrap: int = 1000, seed: int 
                 acc[name] += value
     for acc in per_tool.values():
         acc["misses"] = acc["calls"] - acc["hits"] - acc["inflight_promotions"]
-    ratios = np.divide(serial, replayed, out=np.ones_like(serial), where=replayed > 0)
+    ratios = [a / b if b > 0 else 1.0 for a, b in zip(serial, replayed)]
     return {
         "speedup": total_serial / total if total > 0 else 1.0,
         "speedup_ci95": list(bootstrap_ci(serial, replayed, bootstrap, seed)),
-        "median_session_speedup": float(np.median(ratios)) if len(ratios) else 1.0,
+        "median_session_speedup": float(median(ratios)) if ratios else 1.0,
         "agent_time_s": total,
         "serial_agent_time_s": total_serial,
         "human_wait_s": float(sum(r.human_s for r in results)),

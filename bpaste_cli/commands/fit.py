@@ -1,0 +1,75 @@
+"""`bpaste fit`: a trace dataset + patterns -> a branch-value model (JSON), validated on sessions it never saw."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from bpaste_cli.app import app, err, out, print_json
+
+
+def _num(x: float | None, fmt: str = "{:.3f}") -> str:
+    return "-" if x is None else fmt.format(x)
+
+
+@app.command(
+    epilog="Example: bpaste fit traces.bpaste --patterns patterns.bpaste --device thor -o value-model.json, "
+    "then: bpaste replay traces.bpaste --patterns patterns.bpaste --rank model --model value-model.json",
+)
+def fit(
+    dataset: Path = typer.Argument(..., help="A trace dataset directory (from `bpaste ingest`)."),
+    patterns: Path = typer.Option(..., "--patterns", help="The pattern table (from `bpaste mine`) the beam predicts with."),
+    device: str = typer.Option("thor", "--device", help="A built-in device (see `bpaste device list`) or a TOML profile."),
+    output: Path = typer.Option(..., "-o", "--output", help="The value-model JSON file to write."),
+    seed: int = typer.Option(0, "--seed", min=0, help="Split seed (use the one the patterns were mined with)."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object instead of tables."),
+) -> None:
+    """Learn each branch prefix's critical-path saving from replays of the train split; compare rankings on validation."""
+    from bpaste_cli.errors import BpasteError
+    from bpaste_cli.fit import FitOptions, fit as run_fit, patterns_hash
+    from bpaste_cli.mine import load_predictor
+    from bpaste_cli.mine.store import read_table_manifest
+    from bpaste_cli.trace.dataset import load_dataset
+
+    if output.is_dir():
+        raise BpasteError(f"-o {output} is a directory; pass the path of the JSON file to write.")
+    ds = load_dataset(dataset)
+    manifest = read_table_manifest(patterns)
+    warnings = []
+    if manifest.get("dataset_hash") != ds.hash:
+        warnings.append(f"the patterns were mined from another dataset ({manifest.get('dataset_hash')}); their training "
+                        "sessions may be among this dataset's validation sessions, which flatters the comparison.")
+    elif manifest.get("seed", seed) != seed:
+        warnings.append(f"the patterns were mined with split seed {manifest.get('seed')}, fit uses {seed}: splits differ.")
+    predictor = load_predictor(patterns)
+    provenance = {"patterns": str(patterns), "patterns_hash": patterns_hash(patterns)}
+    result = run_fit(ds, predictor, device=device, options=FitOptions(seed=seed), out=output, provenance=provenance)
+    m = result.metrics
+    if as_json:
+        print_json("fit", {"output": str(output), "metrics": m, "provenance": result.model.meta["provenance"], "warnings": warnings})
+        return
+    t = Table(title=f"value model candidates ({m['rows']['train']} train rows, {m['rows']['validation']} validation rows)")
+    for col in ("model", "train R²", "train Spearman", f"{m['chosen_on']} R²", f"{m['chosen_on']} Spearman", "chosen"):
+        t.add_column(col, justify="left" if col == "model" else "right")
+    for name, c in m["candidates"].items():
+        held = c[m["chosen_on"]]
+        t.add_row(name, _num(c["train"]["r2"]), _num(c["train"]["spearman"]), _num(held["r2"]), _num(held["spearman"]),
+                  "yes" if name == m["chosen"] else "")
+    out.print(t)
+    comp = m["rank_comparison"]
+    if comp["arms"]:
+        r = Table(title=f"bpaste on the {comp['sessions']} validation sessions, by ranking")
+        for col in ("rank", "speedup", "95% CI", "hidden", "hits", "in-flight", "wasted", "interf."):
+            r.add_column(col, justify="left" if col == "rank" else "right")
+        for rank, a in comp["arms"].items():
+            lo, hi = a["speedup_ci95"]
+            r.add_row(rank, f"{a['speedup']:.4f}x", f"{lo:.3f}-{hi:.3f}", f"{a['tool_stall_hidden_s']:.1f}s", str(a["hits"]),
+                      str(a["inflight_promotions"]), f"{a['wasted_spec_s']:.1f}s", f"{a['interference_s']:.2f}s")
+        out.print(r)
+    else:
+        out.print("[yellow]no timed validation sessions: rankings not compared[/]")
+    out.print(f"chosen: [bold]{m['chosen']}[/] ({m['why']}) -> {output}")
+    for w in warnings:
+        err.print(f"[yellow]warning:[/] {w}", highlight=False)

@@ -1,0 +1,83 @@
+"""`bpaste tune`: an Optuna study over the replay knobs on the validation split -> policy.json."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from bpaste_cli.app import app, err, out, print_json
+
+
+@app.command(
+    epilog="Example: bpaste tune traces.bpaste --patterns patterns.bpaste --device thor --trials 100 --workers 2 -o policy.json",
+)
+def tune(
+    dataset: Path = typer.Argument(..., help="A trace dataset (from `bpaste ingest`)."),
+    patterns: Path = typer.Option(..., "--patterns", help="A pattern table (from `bpaste mine`) mined on the same dataset and seed."),
+    output: Path = typer.Option(..., "-o", "--output", help="The policy file to write (policy.json)."),
+    device: str = typer.Option("thor", "--device", help="A built-in device (see `bpaste device list`) or a TOML profile."),
+    trials: int = typer.Option(100, "--trials", help="Complete trials the study should hold (resumed trials count)."),
+    storage: Optional[str] = typer.Option(None, "--storage", help="Optuna storage URL (default: sqlite:///<output dir>/<stem>.optuna.db; "
+                                          "postgresql://... shares one study between machines)."),
+    study: Optional[str] = typer.Option(None, "--study", help="Study name (default: the output's stem)."),
+    seed: int = typer.Option(0, "--seed", min=0, help="Split seed and sampler seed (worker i uses seed + i)."),
+    workers: int = typer.Option(1, "--workers", min=1, help="Local worker processes sharing the study."),
+    objectives: str = typer.Option("speedup", "--objectives", help="speedup, or speedup,waste for a Pareto front (NSGA-II)."),
+    previous: Optional[Path] = typer.Option(None, "--previous", help="A previous policy.json whose parameters are tried first."),
+    safety: Optional[Path] = typer.Option(None, "--safety", help="A TOML file overriding the safety table."),
+    max_interference: float = typer.Option(0.05, "--max-interference", help="Constraint: interference seconds per serial agent second."),
+    max_amplification: float = typer.Option(3.0, "--max-amplification", help="Constraint: speculative starts per real call."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object instead of tables."),
+) -> None:
+    """Tune speculation for a device: search beam, ranking, thresholds, slots and TTL on the validation split."""
+    from bpaste_cli.tune import TuneOptions, tune as run_tune
+
+    options = TuneOptions(
+        device=device, trials=trials, storage=storage, study=study, seed=seed, workers=workers,
+        objectives=tuple(o.strip() for o in objectives.split(",") if o.strip()), previous=previous, safety=safety,
+        max_interference=max_interference, max_amplification=max_amplification,
+    )
+    bar = None if as_json or not err.is_terminal else Progress(
+        TextColumn("[bold]tuning"), BarColumn(), MofNCompleteColumn(), TextColumn("best {task.fields[best]}"),
+        TimeElapsedColumn(), console=err, transient=True,
+    )
+    if bar:
+        task = bar.add_task("tune", total=trials, best="-")
+        bar.start()
+
+    def progress(done: int, total: int, best: float | None) -> None:
+        if bar:
+            bar.update(task, completed=min(done, total), best="-" if best is None else f"{best:.4f}x")
+
+    try:
+        result = run_tune(dataset, patterns, output, options, progress=progress)
+    finally:
+        if bar:
+            bar.stop()
+    if as_json:
+        print_json("tune", result.summary())
+        return
+    p = result.policy
+    v = p["validation"]
+    table = Table(title=f"validation split ({v['sessions']} sessions) on {p['device']['name']}: chosen trial {p['provenance']['trial']}")
+    for col in ("point", "speedup", "95% CI", "waste", "interf.", "amp.", "feasible"):
+        table.add_column(col, justify="left" if col == "point" else "right")
+    pol = v["policy"]
+    lo, hi = pol["speedup_ci95"]
+    serial = pol["serial_agent_time_s"] or 1.0
+    table.add_row(f"policy ({p['parameters']['arm']})", f"{pol['speedup']:.4f}x", f"{lo:.3f}-{hi:.3f}",
+                  f"{pol['wasted_spec_s'] / serial:.4f}", f"{pol['interference_s'] / serial:.4f}", f"{pol['amplification']:.2f}", "yes")
+    for label, b in v["baselines"].items():
+        table.add_row(label, f"{b['speedup']:.4f}x", "", f"{b['waste']:.4f}", f"{b['interference']:.4f}", f"{b['amplification']:.2f}",
+                      "yes" if b["feasible"] else "no")
+    out.print(table)
+    out.print("parameters: " + ", ".join(f"{k}={v}" for k, v in p["parameters"].items()), highlight=False)
+    out.print(f"{result.trials_complete} complete trials ({result.trials_run} run now) in {result.seconds:.1f} s; "
+              f"policy written to {result.output}")
+    out.print(f"study {result.study!r} in {result.storage}; inspect it with: [bold]{result.dashboard}[/]", highlight=False)
+    for w in result.warnings:
+        err.print(f"[yellow]warning:[/] {w}", highlight=False)

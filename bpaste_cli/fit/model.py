@@ -1,0 +1,224 @@
+"""The value model as plain JSON, and a pure-Python predictor for it (no pickle, no code in the file).
+
+Two model types: `gbdt` (scikit-learn's HistGradientBoostingRegressor exported tree by tree: node arrays
+feature / threshold / left / right / missing_left / leaf / value; prediction = baseline + Σ leaf values,
+summed in tree order exactly as scikit-learn does) and `linear` (StandardScaler + Ridge: mean, scale,
+coefficients, intercept). Loading parses JSON, checks kind and schema_version, validates the document
+against VALUE_MODEL_JSON_SCHEMA and the trees' structure (children after parents, so evaluation always
+ends), and evaluates numbers only.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import orjson
+
+from bpaste_cli import __version__
+from bpaste_cli.errors import BpasteError
+from bpaste_cli.fit.features import FEATURES, FeatureStats
+from bpaste_cli.replay.value import PrefixFeatures, Scorer
+
+KIND = "value-model"
+VALUE_MODEL_SCHEMA_VERSION = 1
+TREE_FIELDS = ("feature", "threshold", "left", "right", "missing_left", "leaf", "value")
+
+_NUM = {"type": "number"}
+_NUMS = {"type": "array", "items": _NUM}
+_INTS = {"type": "array", "items": {"type": "integer", "minimum": 0}}
+_BOOLS = {"type": "array", "items": {"type": "boolean"}}
+VALUE_MODEL_JSON_SCHEMA: dict[str, Any] = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "$id": "https://bpaste.dev/schemas/value-model.schema.json",
+    "title": "value-model",
+    "description": "A bpaste branch-value model (`bpaste fit`): predicts a branch prefix's critical-path saving in seconds.",
+    "type": "object",
+    "properties": {
+        "kind": {"const": KIND},
+        "schema_version": {"const": VALUE_MODEL_SCHEMA_VERSION},
+        "bpaste_version": {"type": "string"},
+        "created_at": {"type": "string"},
+        "features": {"type": "array", "items": {"type": "string"}, "minItems": 1},
+        "label": {"type": "string"},
+        "stats": {
+            "type": "object",
+            "properties": {
+                "tool_stats": {"type": "array", "items": {"type": "string"}},
+                "tools": {"type": "object", "additionalProperties": _NUMS},
+                "default": _NUMS,
+                "device": {"type": "object", "additionalProperties": {"type": "object", "additionalProperties": _NUM}},
+            },
+            "required": ["tool_stats", "tools", "default", "device"],
+        },
+        "model": {
+            "oneOf": [
+                {
+                    "type": "object",
+                    "properties": {
+                        "type": {"const": "gbdt"},
+                        "baseline": _NUM,
+                        "trees": {"type": "array", "items": {
+                            "type": "object",
+                            "properties": {"feature": _INTS, "threshold": _NUMS, "left": _INTS, "right": _INTS,
+                                           "missing_left": _BOOLS, "leaf": _BOOLS, "value": _NUMS},
+                            "required": list(TREE_FIELDS),
+                            "additionalProperties": False,
+                        }},
+                    },
+                    "required": ["type", "baseline", "trees"],
+                    "additionalProperties": False,
+                },
+                {
+                    "type": "object",
+                    "properties": {"type": {"const": "linear"}, "mean": _NUMS, "scale": _NUMS, "coef": _NUMS, "intercept": _NUM},
+                    "required": ["type", "mean", "scale", "coef", "intercept"],
+                    "additionalProperties": False,
+                },
+            ]
+        },
+        "provenance": {"type": "object"},
+        "metrics": {"type": "object"},
+    },
+    "required": ["kind", "schema_version", "features", "stats", "model"],
+}
+
+
+class ValueModel:
+    """A fitted value model: `predict(row)` in seconds of critical-path saving; `scorer()` for the beam."""
+
+    def __init__(self, model: dict[str, Any], stats: FeatureStats, features: list[str], meta: dict[str, Any] | None = None) -> None:
+        self.model = model
+        self.stats = stats
+        self.features = list(features)
+        self.meta = meta or {}
+        if model["type"] == "gbdt":
+            self._baseline = float(model["baseline"])
+            self._trees = [tuple(t[f] for f in TREE_FIELDS) for t in model["trees"]]
+        else:
+            self._lin = (model["mean"], model["scale"], model["coef"], float(model["intercept"]))
+
+    @classmethod
+    def from_sklearn(cls, est: Any, stats: FeatureStats, meta: dict[str, Any] | None = None) -> ValueModel:
+        """Export a fitted HistGradientBoostingRegressor or Pipeline(StandardScaler, Ridge) to JSON form."""
+        if hasattr(est, "_predictors"):
+            trees = []
+            for (pred,) in est._predictors:
+                nodes = pred.nodes
+                if nodes["is_categorical"].any():
+                    raise ValueError("categorical splits are not exported")
+                trees.append({
+                    "feature": [int(x) for x in nodes["feature_idx"]],
+                    "threshold": [float(x) for x in nodes["num_threshold"]],
+                    "left": [int(x) for x in nodes["left"]],
+                    "right": [int(x) for x in nodes["right"]],
+                    "missing_left": [bool(x) for x in nodes["missing_go_to_left"]],
+                    "leaf": [bool(x) for x in nodes["is_leaf"]],
+                    "value": [float(x) for x in nodes["value"]],
+                })
+            model = {"type": "gbdt", "baseline": float(est._baseline_prediction.ravel()[0]), "trees": trees}
+        else:
+            scaler, ridge = est[0], est[-1]
+            model = {"type": "linear", "mean": [float(x) for x in scaler.mean_], "scale": [float(x) for x in scaler.scale_],
+                     "coef": [float(x) for x in ridge.coef_], "intercept": float(ridge.intercept_)}
+        return cls(model, stats, list(FEATURES), meta)
+
+    def predict(self, x: list[float]) -> float:
+        """Predicted saving (seconds) of one feature row."""
+        if self.model["type"] == "linear":
+            mean, scale, coef, intercept = self._lin
+            return sum(((v - m) / s) * c for v, m, s, c in zip(x, mean, scale, coef)) + intercept
+        raw = self._baseline
+        for feature, threshold, left, right, missing_left, leaf, value in self._trees:
+            i = 0
+            while not leaf[i]:
+                v = x[feature[i]]
+                if v != v:  # NaN: scikit-learn's missing-value direction
+                    i = left[i] if missing_left[i] else right[i]
+                else:
+                    i = left[i] if v <= threshold[i] else right[i]
+            raw += value[i]
+        return raw
+
+    def score(self, f: PrefixFeatures) -> float:
+        return self.predict(self.stats.vector(f))
+
+    def scorer(self, name: str = "model") -> Scorer:
+        """The beam's ranking by this model (admitted by predicted saving per speculative second)."""
+        return Scorer(name, self.score, per_slack=True)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The whole model file as plain JSON (what `policy.json` may embed)."""
+        doc = {
+            "kind": KIND,
+            "schema_version": VALUE_MODEL_SCHEMA_VERSION,
+            "bpaste_version": __version__,
+            "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        } | {k: v for k, v in self.meta.items() if k not in ("kind", "schema_version")}
+        doc |= {"features": self.features, "stats": self.stats.to_dict(), "model": self.model}
+        return doc
+
+    def to_bytes(self) -> bytes:
+        return orjson.dumps(self.to_dict(), option=orjson.OPT_INDENT_2) + b"\n"
+
+
+def _check_trees(model: dict[str, Any], n_features: int, where: str) -> None:
+    for t_i, t in enumerate(model["trees"]):
+        n = len(t["value"])
+        if n == 0 or any(len(t[f]) != n for f in TREE_FIELDS):
+            raise BpasteError(f"{where} has a malformed tree {t_i} (node arrays of different lengths); re-run `bpaste fit`.")
+        for i in range(n):
+            if t["leaf"][i]:
+                continue
+            if not (i < t["left"][i] < n and i < t["right"][i] < n and t["feature"][i] < n_features
+                    and math.isfinite(t["threshold"][i])):
+                raise BpasteError(f"{where} has a malformed tree {t_i} at node {i}; re-run `bpaste fit`.")
+
+
+def load_value_model(source: Path | str | dict[str, Any]) -> ValueModel:
+    """A value model from a file path or its JSON dict (embedded in a policy); one-sentence errors."""
+    if isinstance(source, dict):
+        doc, where = source, "The value model"
+    else:
+        path = Path(source)
+        where = f"The value model {path}"
+        if not path.is_file():
+            raise BpasteError(f"{where} does not exist or is not a file; make one with `bpaste fit DATASET --patterns P -o {path}`.")
+        try:
+            doc = orjson.loads(path.read_bytes())
+        except orjson.JSONDecodeError:
+            raise BpasteError(f"{where} is not valid JSON; re-run `bpaste fit` to rebuild it.") from None
+    kind = doc.get("kind") if isinstance(doc, dict) else None
+    if kind != KIND:
+        raise BpasteError(f"{where} holds a {kind or 'different kind of'} artifact, not a value model; pass the file written by `bpaste fit`.")
+    version = doc.get("schema_version")
+    if version is None:
+        raise BpasteError(f"{where} has no schema_version; it was not written by bpaste (re-run `bpaste fit`).")
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise BpasteError(f"{where} has schema version {version!r}, which no bpaste ever wrote.")
+    if version > VALUE_MODEL_SCHEMA_VERSION:
+        raise BpasteError(f"{where} has schema version {version}, newer than this bpaste understands "
+                          f"({VALUE_MODEL_SCHEMA_VERSION}); upgrade bpaste (pip install -U bpaste).")
+    errors = sorted(jsonschema.Draft202012Validator(VALUE_MODEL_JSON_SCHEMA).iter_errors(doc), key=lambda e: list(e.path))
+    if errors:
+        e = errors[0]
+        at = ".".join(str(p) for p in e.path) or "the top level"
+        raise BpasteError(f"{where} is invalid at {at}: {e.message[:200]}; re-run `bpaste fit`.")
+    if doc["features"] != list(FEATURES):
+        raise BpasteError(f"{where} uses features this bpaste does not compute ({len(doc['features'])} listed); re-run `bpaste fit`.")
+    model = doc["model"]
+    if model["type"] == "gbdt":
+        _check_trees(model, len(FEATURES), where)
+    elif not len(model["mean"]) == len(model["scale"]) == len(model["coef"]) == len(FEATURES) or 0 in model["scale"]:
+        raise BpasteError(f"{where} has linear coefficients that do not match its {len(FEATURES)} features; re-run `bpaste fit`.")
+    try:
+        stats = FeatureStats.from_dict(doc["stats"])
+    except (KeyError, TypeError, ValueError, AttributeError):
+        raise BpasteError(f"{where} has malformed feature statistics; re-run `bpaste fit`.") from None
+    if len(stats.default) != len(doc["stats"]["tool_stats"]) or any(len(v) != len(stats.default) for v in stats.tools.values()):
+        raise BpasteError(f"{where} has malformed feature statistics; re-run `bpaste fit`.")
+    meta = {k: v for k, v in doc.items() if k not in ("features", "stats", "model")}
+    return ValueModel(model, stats, doc["features"], meta)

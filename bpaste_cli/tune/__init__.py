@@ -1,0 +1,282 @@
+"""`bpaste tune`: an Optuna study over the replay knobs, objective on the VALIDATION split, -> policy.json.
+
+Searched (`space.suggest`): the strategy (`arm`: paste or bpaste), speculative concurrency `slots`
+(0 .. the device's slots), the result TTL, PASTE's top-k and probability threshold, B-PASTE's beam
+width, depth, ranking mode, minimum prefix probability and interference budget. Not searched: the
+shadow price λ(load) (replay's 0.02/0.05/0.10/0.20 steps are fixed; ReplayConfig does not expose them).
+
+Objective: speedup (Σ serial / Σ replayed agent time) of the trial's arm on the validation sessions,
+maximised; with `objectives=("speedup", "waste")` also wasted speculative seconds per serial agent
+second, minimised (NSGA-II). Constraints (Optuna's `Trial.set_constraint`, so samplers know them):
+interference seconds per serial agent second <= `max_interference` and speculative starts per real
+call <= `max_amplification`; an infeasible trial is never chosen.
+
+Choice: one objective -> the feasible complete trial with the highest speedup (ties: less waste, then
+the earlier trial). Two -> among the feasible Pareto front, the trial with the least waste whose
+speedup is within `speedup_tolerance` of the best feasible speedup (ties: higher speedup, earlier trial).
+
+Known points are enqueued first (serial-equivalent = slots 0, PASTE's defaults, B-PASTE's defaults,
+the previous policy), so the chosen speedup is never below a feasible baseline (and never below 1.0).
+Samplers are seeded (worker i uses seed + i). Study user attributes: seed, dataset hash, pattern hash,
+device, objectives, constraints, bpaste version; rerunning with different inputs against the same
+study is refused. Resume: rerun the same command; complete trials count toward `trials`.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import optuna
+from optuna.trial import FrozenTrial, TrialState
+
+from bpaste_cli import __version__
+from bpaste_cli.device import load_device
+from bpaste_cli.errors import BpasteError
+from bpaste_cli.mine import load_predictor
+from bpaste_cli.policy import build_policy, pattern_hash, read_policy_doc, replay_config, write_policy
+from bpaste_cli.replay import replay
+from bpaste_cli.replay.value import SCORERS
+from bpaste_cli.safety import load_safety
+from bpaste_cli.trace.dataset import load_dataset
+from bpaste_cli.tune.runner import DIRECTIONS, complete_trials, open_storage, quotas, redact, run_worker, worker_main
+from bpaste_cli.tune.space import known_points
+
+OBJECTIVES = (("speedup",), ("speedup", "waste"))
+ATTRS = ("seed", "dataset_hash", "pattern_hash", "device", "objectives", "max_interference", "max_amplification")
+
+__all__ = ["TuneOptions", "TuneResult", "choose", "tune"]
+
+
+@dataclass(frozen=True)
+class TuneOptions:
+    device: str = "thor"
+    trials: int = 100
+    storage: str | None = None  # default: sqlite:///<output dir>/<output stem>.optuna.db
+    study: str | None = None  # default: the output's stem
+    seed: int = 0
+    workers: int = 1
+    objectives: tuple[str, ...] = ("speedup",)
+    previous: Path | None = None
+    safety: Path | None = None
+    max_interference: float = 0.05
+    max_amplification: float = 3.0
+    speedup_tolerance: float = 0.005
+
+
+@dataclass
+class TuneResult:
+    output: Path
+    policy: dict[str, Any]
+    storage: str  # password hidden
+    study: str
+    trials_complete: int
+    trials_run: int  # by this invocation
+    seconds: float
+    dashboard: str
+    warnings: list[str] = field(default_factory=list)
+
+    def summary(self) -> dict[str, Any]:
+        p = self.policy
+        return {
+            "output": str(self.output), "storage": self.storage, "study": self.study, "dashboard": self.dashboard,
+            "trials_complete": self.trials_complete, "trials_run": self.trials_run, "seconds": round(self.seconds, 3),
+            "trial": p["provenance"]["trial"], "parameters": p["parameters"], "validation": p["validation"],
+            "pareto": p["trials"]["pareto"], "warnings": self.warnings,
+        }
+
+
+def feasible(t: FrozenTrial) -> bool:
+    return all(v <= 0 for v in t.constraints.values())
+
+
+def _metric(t: FrozenTrial, name: str) -> float:
+    return t.user_attrs["metrics"][name]
+
+
+def pareto(trials: list[FrozenTrial]) -> list[FrozenTrial]:
+    """Trials not dominated in (speedup up, waste down)."""
+    out = []
+    for t in trials:
+        s, w = _metric(t, "speedup"), _metric(t, "waste")
+        if not any(_metric(o, "speedup") >= s and _metric(o, "waste") <= w and (_metric(o, "speedup") > s or _metric(o, "waste") < w)
+                   for o in trials):
+            out.append(t)
+    return out
+
+
+def choose(trials: list[FrozenTrial], objectives: tuple[str, ...], tolerance: float) -> FrozenTrial:
+    """The documented rule (module docstring) over complete trials."""
+    ok = [t for t in trials if t.state == TrialState.COMPLETE and feasible(t)]
+    if not ok:
+        raise BpasteError("No complete trial meets the constraints (not even the serial point); raise --max-interference "
+                          "or --max-amplification, or check the storage for failed trials.")
+    if len(objectives) == 1:
+        return min(ok, key=lambda t: (-_metric(t, "speedup"), _metric(t, "waste"), t.number))
+    best = max(_metric(t, "speedup") for t in ok)
+    near = [t for t in pareto(ok) if _metric(t, "speedup") >= best - tolerance]
+    return min(near, key=lambda t: (_metric(t, "waste"), -_metric(t, "speedup"), t.number))
+
+
+def _best_so_far(trials: list[FrozenTrial]) -> float | None:
+    ok = [_metric(t, "speedup") for t in trials if feasible(t) and "metrics" in t.user_attrs]
+    return max(ok) if ok else None
+
+
+def _open_study(storage, name: str, directions: list[str], attrs: dict[str, Any]) -> optuna.Study:
+    """Create the study, or reopen it after checking that it was made from the same inputs."""
+    try:
+        study = optuna.load_study(study_name=name, storage=storage)
+    except KeyError:
+        try:
+            study = optuna.create_study(study_name=name, storage=storage, directions=directions)
+        except optuna.exceptions.DuplicatedStudyError:  # another process created it just now
+            study = optuna.load_study(study_name=name, storage=storage)
+    old = study.user_attrs
+    for key in ATTRS:
+        if key in old and old[key] != attrs[key]:
+            raise BpasteError(f"The study {name!r} was made with {key} = {old[key]!r}, not {attrs[key]!r}; pass another --study "
+                              "(or another -o) to start a new one, or the same inputs to resume it.")
+    for key, value in attrs.items():
+        if key not in old:
+            study.set_user_attr(key, value)
+    return study
+
+
+def _enqueue_known(study: optuna.Study, points: list[tuple[str, dict[str, Any]]]) -> None:
+    """Enqueue each known point unless a live (waiting, running or complete) trial already has it."""
+    live = study.get_trials(deepcopy=False, states=(TrialState.WAITING, TrialState.RUNNING, TrialState.COMPLETE))
+    have = [t.system_attrs.get("fixed_params", t.params) for t in live]
+    for label, params in points:
+        if params not in have:
+            study.enqueue_trial(params, user_attrs={"known": label})
+            have.append(params)
+
+
+def _trial_rows(trials: list[FrozenTrial]) -> list[dict[str, Any]]:
+    rows = []
+    for t in sorted(trials, key=lambda t: t.number):
+        m = t.user_attrs.get("metrics", {})
+        rows.append({
+            "number": t.number, "state": t.state.name.lower(), "known": t.user_attrs.get("known"), "params": t.params,
+            "speedup": m.get("speedup"), "waste": m.get("waste"), "interference": m.get("interference"),
+            "amplification": m.get("amplification"), "feasible": feasible(t) if m else None, "worker": t.user_attrs.get("worker"),
+        })
+    return rows
+
+
+def tune(
+    dataset: Path,
+    patterns: Path,
+    output: Path,
+    options: TuneOptions = TuneOptions(),
+    *,
+    progress: Callable[[int, int, float | None], None] | None = None,
+) -> TuneResult:
+    """Run (or resume) the study, choose a policy by the documented rule, and write it to `output`."""
+    t0 = time.perf_counter()
+    output = Path(output)
+    objectives = tuple(options.objectives)
+    if objectives not in OBJECTIVES:
+        raise BpasteError(f"--objectives {','.join(objectives)} is not supported; use speedup or speedup,waste.")
+    if options.trials < 1 or options.workers < 1:
+        raise BpasteError("--trials and --workers must each be at least 1.")
+    if output.is_dir():
+        raise BpasteError(f"-o {output} is a directory; pass the path of the policy file to write (e.g. {output / 'policy.json'}).")
+    ds = load_dataset(Path(dataset))
+    predictor = load_predictor(Path(patterns))
+    device = load_device(options.device)
+    safety = load_safety(options.safety)
+    previous = read_policy_doc(options.previous)["parameters"] if options.previous else None
+    url = options.storage or f"sqlite:///{output.resolve().parent / (output.stem + '.optuna.db')}"
+    name = options.study or output.stem
+    ranks = tuple(SCORERS)
+    attrs = {
+        "seed": options.seed, "dataset_hash": ds.hash, "pattern_hash": pattern_hash(predictor), "device": device.name,
+        "objectives": list(objectives), "max_interference": options.max_interference,
+        "max_amplification": options.max_amplification, "bpaste_version": __version__,
+    }
+    output.parent.mkdir(parents=True, exist_ok=True)
+    storage = open_storage(url)
+    study = _open_study(storage, name, [DIRECTIONS[o] for o in objectives], attrs)
+    _enqueue_known(study, known_points(device.slots, previous))
+    done = len(complete_trials(study))
+    spec = {
+        "dataset": str(Path(dataset).resolve()), "patterns": str(Path(patterns).resolve()), "device": options.device,
+        "safety": str(options.safety) if options.safety else None, "seed": options.seed, "storage": url, "study": name,
+        "objectives": list(objectives), "ranks": list(ranks), "target": options.trials,
+        "quotas": quotas(options.trials - done, options.workers),
+        "max_interference": options.max_interference, "max_amplification": options.max_amplification,
+    }
+    if progress:
+        progress(done, options.trials, _best_so_far(complete_trials(study)))
+    if options.workers == 1:
+        def on_trial(study: optuna.Study, trial: FrozenTrial) -> None:
+            if progress:
+                trials = complete_trials(study)
+                progress(len(trials), options.trials, _best_so_far(trials))
+
+        run_worker(spec, 0, inputs=(ds, predictor, device, safety), callback=on_trial)
+    else:
+        _run_processes(spec, options.workers, study, progress)
+    trials = study.get_trials(deepcopy=False)
+    complete = [t for t in trials if t.state == TrialState.COMPLETE]
+    chosen = choose(complete, objectives, options.speedup_tolerance)
+    params = dict(chosen.params) | {"allowed": ["read-only"], "fast_path": True}
+    config = replay_config(params, split="validation", seed=options.seed, bootstrap=1000, arms=("serial", params["arm"]))
+    report = replay(ds, predictor, device=device, config=config, safety=safety)
+    keep = ("speedup", "speedup_ci95", "median_session_speedup", "agent_time_s", "serial_agent_time_s", "tool_stall_hidden_s",
+            "real_calls", "hits", "inflight_promotions", "misses", "spec_started", "wasted_spec_s", "amplification",
+            "interference_s", "sessions")
+    baselines = {t.user_attrs["known"]: {"trial": t.number, **t.user_attrs["metrics"], "feasible": feasible(t)}
+                 for t in complete if t.user_attrs.get("known")}
+    rule = ("highest feasible validation speedup (ties: less waste, earlier trial)" if len(objectives) == 1 else
+            f"least waste on the feasible Pareto front within {options.speedup_tolerance} of the best feasible speedup")
+    doc = build_policy(
+        device=device, parameters=params, safety=safety, predictor=predictor, value_model=None,
+        provenance={
+            "bpaste_version": __version__, "dataset": str(ds.path), "dataset_hash": ds.hash, "patterns": str(patterns),
+            "pattern_hash": attrs["pattern_hash"], "seed": options.seed, "storage": redact(url), "study": name,
+            "trial": chosen.number, "trial_speedup": _metric(chosen, "speedup"), "objectives": list(objectives),
+            "constraints": {"max_interference": options.max_interference, "max_amplification": options.max_amplification},
+            "selection": rule, "known_point": chosen.user_attrs.get("known"),
+        },
+        validation={
+            "split": "validation", "sessions": report.sessions_replayed,
+            "policy": {k: report.arms[params["arm"]][k] for k in keep},
+            "serial": {k: report.arms["serial"][k] for k in keep}, "baselines": baselines,
+        },
+        trials={"complete": len(complete), "rows": _trial_rows(trials), "pareto": sorted(t.number for t in pareto(
+            [t for t in complete if feasible(t)]))},
+    )
+    write_policy(output, doc)
+    warnings = list(report.warnings)
+    if doc["validation"]["policy"]["speedup"] != _metric(chosen, "speedup"):
+        warnings.append("the policy's replayed validation speedup differs from its trial's value (the study was made by another bpaste version?).")
+    return TuneResult(output, doc, redact(url), name, len(complete), len(complete) - done, time.perf_counter() - t0,
+                      f"optuna-dashboard {redact(url)}", warnings)
+
+
+def _run_processes(spec: dict[str, Any], workers: int, study: optuna.Study, progress) -> None:
+    """K spawned processes against the same storage; the parent only watches the study for the progress bar."""
+    ctx = multiprocessing.get_context("spawn")
+    procs = [ctx.Process(target=worker_main, args=(spec, i), daemon=True) for i in range(workers)]
+    for p in procs:
+        p.start()
+    try:
+        while any(p.is_alive() for p in procs):
+            time.sleep(0.5)
+            if progress:
+                trials = complete_trials(study)
+                progress(len(trials), spec["target"], _best_so_far(trials))
+    except BaseException:
+        for p in procs:
+            p.terminate()
+        raise
+    failed = [p.exitcode for p in procs if p.exitcode != 0]
+    if failed:
+        raise BpasteError(f"{len(failed)} of {workers} tuning workers failed (exit codes {failed}); the trials they finished are "
+                          "kept in the study: rerun the same command to resume.")

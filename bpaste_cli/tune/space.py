@@ -1,0 +1,62 @@
+"""The search space of `tune` and its known points (a point maps to a ReplayConfig by `policy.replay_config`).
+
+One study searches both strategies (a conditional space): `arm` = paste (top_k, threshold) or bpaste
+(beam_width, beam_depth, rank, min_prob, interference_budget); both share `slots` (speculative
+concurrency, 0 .. the device's slots: 0 = no speculation) and `ttl_s`. A policy is one strategy.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import optuna
+
+from bpaste_cli.replay import ReplayConfig
+
+DEFAULTS = ReplayConfig()
+STRATEGIES = ("paste", "bpaste")
+PARAMS = ("arm", "slots", "ttl_s", "top_k", "threshold", "beam_width", "beam_depth", "rank", "min_prob", "interference_budget")
+
+
+def suggest(trial: optuna.Trial, max_slots: int, ranks: tuple[str, ...]) -> dict[str, Any]:
+    """Sample one point (define-by-run: paste-only and bpaste-only knobs only when that arm is chosen)."""
+    p: dict[str, Any] = {
+        "arm": trial.suggest_categorical("arm", STRATEGIES),
+        "slots": trial.suggest_int("slots", 0, max_slots),
+        "ttl_s": trial.suggest_float("ttl_s", 5.0, 600.0, log=True),
+    }
+    if p["arm"] == "paste":
+        p["top_k"] = trial.suggest_int("top_k", 1, 5)
+        p["threshold"] = trial.suggest_float("threshold", 0.02, 0.8)
+    else:
+        p["beam_width"] = trial.suggest_int("beam_width", 1, 6)
+        p["beam_depth"] = trial.suggest_int("beam_depth", 1, 3)
+        p["rank"] = trial.suggest_categorical("rank", ranks)
+        p["min_prob"] = trial.suggest_float("min_prob", 0.01, 0.5, log=True)
+        p["interference_budget"] = trial.suggest_float("interference_budget", 0.0, 0.5)
+    return p
+
+
+def known_points(max_slots: int, previous: dict[str, Any] | None = None) -> list[tuple[str, dict[str, Any]]]:
+    """(label, params) enqueued before sampling: serial-equivalent (no speculation), PASTE's defaults,
+    B-PASTE's defaults (both with the device's slots), and the previous policy's parameters if given."""
+    slots = max_slots
+    points = [
+        ("serial", {"arm": "bpaste", "slots": 0, "ttl_s": DEFAULTS.ttl_s, "beam_width": DEFAULTS.beam_width,
+                    "beam_depth": DEFAULTS.beam_depth, "rank": DEFAULTS.rank, "min_prob": DEFAULTS.min_prob,
+                    "interference_budget": DEFAULTS.interference_budget}),
+        ("paste-defaults", {"arm": "paste", "slots": slots, "ttl_s": DEFAULTS.ttl_s, "top_k": DEFAULTS.top_k,
+                            "threshold": DEFAULTS.threshold}),
+        ("bpaste-defaults", {"arm": "bpaste", "slots": slots, "ttl_s": DEFAULTS.ttl_s, "beam_width": DEFAULTS.beam_width,
+                             "beam_depth": DEFAULTS.beam_depth, "rank": DEFAULTS.rank, "min_prob": DEFAULTS.min_prob,
+                             "interference_budget": DEFAULTS.interference_budget}),
+    ]
+    if previous is not None:
+        keep = {k: v for k, v in previous.items() if k in PARAMS}
+        if keep.get("arm") == "paste":
+            keep = {k: v for k, v in keep.items() if k in ("arm", "slots", "ttl_s", "top_k", "threshold")}
+        else:
+            keep = {k: v for k, v in keep.items() if k not in ("top_k", "threshold")}
+        keep["slots"] = min(int(keep.get("slots", slots)), max_slots)
+        points.append(("previous-policy", keep))
+    return points

@@ -1,0 +1,98 @@
+"""Every verb's --json output validates against schemas/cli-output.schema.json (the documented,
+versioned shape scripts and CI gates rely on). A new verb adds one row to VERB_RUNS."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from bpaste_cli import __version__
+
+REPO = Path(__file__).resolve().parent.parent
+SCHEMA = json.loads((REPO / "schemas" / "cli-output.schema.json").read_text())
+VALIDATOR = jsonschema.Draft202012Validator(SCHEMA, format_checker=jsonschema.FormatChecker())
+
+# kind -> argv (run in order: later rows use what earlier rows wrote, in the working directory)
+VERB_RUNS: dict[str, list[str]] = {
+    "synth": ["synth", "-o", "corpus", "--sessions", "24", "--seed", "3", "--format", "native,codex"],
+    "ingest": ["ingest", "corpus", "-o", "ds"],
+    "stats": ["stats", "ds"],
+    "mine": ["mine", "ds", "-o", "pat"],
+    "mine --show": ["mine", "pat", "--show"],
+    "replay": ["replay", "ds", "--patterns", "pat", "--split", "all"],
+    "device-list": ["device", "list"],
+    "device": ["device", "show", "orin"],
+}
+
+
+def _cli(argv: list[str], cwd: Path) -> dict:
+    proc = subprocess.run([sys.executable, "-m", "bpaste_cli", *argv, "--json"], cwd=cwd, capture_output=True,
+                          text=True, timeout=120, env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)
+
+
+@pytest.fixture(scope="module")
+def outputs(tmp_path_factory) -> dict[str, dict]:
+    cwd = tmp_path_factory.mktemp("json_shapes")
+    done = {}
+    serial = ["synth", "ingest", "stats", "mine", "mine --show"]  # each needs the one before
+    for name in serial:
+        done[name] = _cli(VERB_RUNS[name], cwd)
+    rest = [n for n in VERB_RUNS if n not in serial]
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
+        done.update(zip(rest, pool.map(lambda n: _cli(VERB_RUNS[n], cwd), rest)))
+    return done
+
+
+def test_the_schema_is_valid_and_versioned():
+    jsonschema.Draft202012Validator.check_schema(SCHEMA)
+    assert SCHEMA["x-output-version"] == 1
+    assert SCHEMA["required"] == ["bpaste", "kind"]
+
+
+@pytest.mark.parametrize("name", list(VERB_RUNS))
+def test_json_output_validates(outputs, name):
+    doc = outputs[name]
+    assert doc["bpaste"] == __version__
+    assert doc["kind"] == name.split()[0]
+    VALIDATOR.validate(doc)
+
+
+def test_every_kind_has_a_definition_and_a_run():
+    kinds = set(SCHEMA["properties"]["kind"]["enum"])
+    assert kinds == set(SCHEMA["$defs"]) - {"count", "seconds", "share"}
+    assert kinds == {n.split()[0] for n in VERB_RUNS}
+
+
+def test_every_verb_has_a_json_run():
+    """A verb registered on the CLI without a row in VERB_RUNS fails here: add its kind to the schema."""
+    from bpaste_cli import commands  # noqa: F401  (registers the verbs)
+    from bpaste_cli.app import app
+
+    verbs = {c.name or c.callback.__name__ for c in app.registered_commands} | {g.name for g in app.registered_groups}
+    assert verbs <= {argv[0] for argv in VERB_RUNS.values()}
+
+
+@pytest.mark.parametrize("name, damage", [
+    ("stats", lambda d: d.pop("tools")),
+    ("ingest", lambda d: d["files"][0].update(status="half-done")),
+    ("replay", lambda d: d["arms"].update(magic=d["arms"]["serial"])),
+    ("replay", lambda d: d["arms"]["serial"].pop("speedup")),
+    ("mine", lambda d: d.update(eval="good")),
+    ("synth", lambda d: d.update(kind="synthesis")),
+    ("device", lambda d: d.pop("bpaste")),
+])
+def test_the_schema_rejects_a_damaged_shape(outputs, name, damage):
+    """The schema is not vacuous: the real output with one required piece broken fails validation."""
+    doc = copy.deepcopy(outputs[name])
+    damage(doc)
+    assert not VALIDATOR.is_valid(doc)
