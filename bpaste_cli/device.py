@@ -47,7 +47,7 @@ def _group(names: tuple[str, ...]) -> dict[str, Any]:
 
 DEVICE_JSON_SCHEMA: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
-    "$id": "https://bpaste.dev/schemas/device.schema.json",
+    "$id": "urn:bpaste:schema:device:1",
     "title": "device",
     "description": "A bpaste device profile (TOML): speculative slack and interference, every number with its source.",
     "type": "object",

@@ -242,3 +242,24 @@ def test_renders_in_chromium(built, policy_file, tmp_path):
     if os.environ.get("BPASTE_UPDATE_DOCS") == "1":
         (REPO / "docs").mkdir(exist_ok=True)
         shutil.copyfile(shot, REPO / "docs" / "report.png")
+
+
+def test_reads_tunes_policy_shape(tmp_path):
+    """The shape `bpaste tune` writes (trials as {complete, rows, pareto}; validation nested): invented values."""
+    path = tmp_path / "policy.json"
+    rows = [{"number": 0, "state": "complete", "params": {"beam_width": 2}, "speedup": 1.03, "waste": 0.2},
+            {"number": 1, "state": "complete", "params": {"beam_width": 3}, "speedup": 1.05, "waste": 0.4},
+            {"number": 2, "state": "pruned", "params": {"beam_width": 1}, "speedup": None, "waste": None}]
+    path.write_bytes(orjson.dumps({
+        "schema_version": 1, "device": {"name": "orin", "profile": {}}, "parameters": {"beam_width": 3},
+        "provenance": {"trial": 1, "objectives": ["speedup", "waste"]},
+        "validation": {"split": "validation", "sessions": 9, "policy": {"speedup": 1.05, "wasted_spec_s": 4.0}, "serial": {}},
+        "trials": {"complete": 2, "rows": rows, "pareto": [0, 1]}}))
+    p = read_policy(path)
+    assert p["device"] == "orin" and p["objectives"] == ["speedup", "waste"] and p["pareto"] == [0, 1]
+    assert p["trials"] == [{"number": 0, "values": [1.03, 0.2], "params": {"beam_width": 2}},
+                           {"number": 1, "values": [1.05, 0.4], "params": {"beam_width": 3}}]
+    assert p["validation"] == {"split": "validation", "sessions": 9, "speedup": 1.05, "wasted_spec_s": 4.0}
+    from bpaste_cli.report.svg import trials_chart
+
+    assert trials_chart(p).count("<circle") == 2 and "chosen: trial 1" in trials_chart(p)

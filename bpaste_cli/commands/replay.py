@@ -65,7 +65,8 @@ def replay(
     arm: str = typer.Option("serial,oracle,paste,bpaste", "--arm", help="Comma-separated arms."),
     split: str = typer.Option("test", "--split", help="train, validation, test or all."),
     seed: int = typer.Option(0, "--seed", min=0, help="Split seed (and bootstrap seed)."),
-    rank: str = typer.Option("value", "--rank", help="bpaste ranking: probability or value (model once `fit` exists)."),
+    rank: str = typer.Option("value", "--rank", help="bpaste ranking: probability, value, or model (with --model)."),
+    model: Optional[Path] = typer.Option(None, "--model", help="A value model (from `bpaste fit`) for --rank model."),
     beam_width: int = typer.Option(3, "--beam-width", min=1),
     depth: int = typer.Option(2, "--depth", min=1),
     top_k: int = typer.Option(3, "--top-k", min=1, help="paste: candidates per think window."),
@@ -97,6 +98,12 @@ def replay(
     predictor, warnings = None, []
     if patterns:
         predictor, warnings = _pattern_check(patterns, ds.hash, seed)
+    if model is not None:
+        from bpaste_cli.fit import use_model
+
+        warnings += use_model(model, device)
+    elif rank == "model":
+        raise BpasteError("--rank model needs --model, a value model file from `bpaste fit DATASET --patterns P -o MODEL`.")
     elif any(a in ("paste", "bpaste") for a in arms):
         raise BpasteError("The paste and bpaste arms need --patterns (a table from `bpaste mine DATASET -o DIR`, or `oracle`).")
     config = ReplayConfig(

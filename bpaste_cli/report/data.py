@@ -255,16 +255,26 @@ def read_policy(path: Path) -> dict[str, Any]:
     prov = doc.get("provenance") if isinstance(doc.get("provenance"), dict) else {}
     study = doc.get("study") if isinstance(doc.get("study"), dict) else {}
     trials = doc.get("trials", study.get("trials", []))
+    validation = doc.get("validation_metrics", doc.get("validation")) or {}
+    objectives = doc.get("objectives", study.get("objectives")) or ["objective 1", "objective 2"]
+    pareto = None
+    if isinstance(trials, dict):  # `bpaste tune`'s form: {complete, rows: [{number, state, speedup, waste, ...}], pareto}
+        rows = [r for r in trials.get("rows", []) if isinstance(r, dict) and r.get("speedup") is not None]
+        objectives = ["speedup", "waste"] if rows and all(r.get("waste") is not None for r in rows) else ["speedup"]
+        pareto = trials.get("pareto")
+        trials = [{"number": r.get("number"), "values": [r[o] for o in objectives], "params": r.get("params")} for r in rows]
+        if len(objectives) == 1:
+            trials = [{"number": t["number"], "value": t["values"][0], "params": t["params"]} for t in trials]
+    if isinstance(validation.get("policy"), dict):  # `bpaste tune`'s form: the policy's figures plus the serial baseline
+        validation = {"split": validation.get("split"), "sessions": validation.get("sessions")} | validation["policy"]
     device = doc.get("device")
     return {
         "path": str(path), "schema_version": doc.get("schema_version"),
         "device": device.get("name") if isinstance(device, dict) else device,
-        "parameters": doc.get("parameters") or {}, "provenance": prov,
-        "validation": doc.get("validation_metrics", doc.get("validation")) or {},
-        "objectives": doc.get("objectives", study.get("objectives")) or ["objective 1", "objective 2"],
-        "directions": doc.get("directions", study.get("directions")) or ["maximize", "minimize"],
+        "parameters": doc.get("parameters") or {}, "provenance": prov, "validation": validation,
+        "objectives": objectives, "directions": doc.get("directions", study.get("directions")) or ["maximize", "minimize"],
         "trials": [t for t in trials if isinstance(t, dict)] if isinstance(trials, list) else [],
-        "chosen_trial": prov.get("trial"),
+        "pareto": pareto, "chosen_trial": prov.get("trial"),
     }
 
 

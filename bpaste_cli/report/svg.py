@@ -411,7 +411,7 @@ def trials_chart(policy: dict[str, Any], width: int = 760, height: int = 380) ->
         pts = [(float(t.get("number", i)), float(t["value"] if t.get("value") is not None else t["values"][0]), t.get("number", i))
                for i, t in enumerate(trials)]
         xl, yl = "trial", policy["objectives"][0]
-    front = pareto_front(pts, policy["directions"]) if two else set()
+    front = (set(policy["pareto"]) if policy.get("pareto") is not None else pareto_front(pts, policy["directions"])) if two else set()
     L, B, T, Rm = 70, 50, 30, 20
     xs, ys = [p[0] for p in pts], [p[1] for p in pts]
     x0, x1 = min(xs), max(xs)

@@ -178,6 +178,7 @@ def tune(
 ) -> TuneResult:
     """Run (or resume) the study, choose a policy by the documented rule, and write it to `output`."""
     t0 = time.perf_counter()
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
     output = Path(output)
     objectives = tuple(options.objectives)
     if objectives not in OBJECTIVES:
