@@ -189,6 +189,7 @@ class Policy:
     predictor: PatternPredictor
     device: Device
     safety: SafetyTable
+    value_model: dict[str, Any] | None  # plain JSON, checked by `fit.load_value_model`
 
     @property
     def parameters(self) -> dict[str, Any]:
@@ -273,14 +274,18 @@ def load_policy(path: Path) -> Policy:
     """Read and validate a policy: schema, predictor tables, device profile, safety table, value model."""
     path = Path(path)
     doc = read_policy_doc(path)
-    check_value_model(doc, path)
+    model = check_value_model(doc, path)
+    if model is not None:
+        from bpaste_cli.fit import load_value_model
+
+        load_value_model(model)
     predictor = PatternPredictor.from_dict(doc["predictor"])
     device = device_from_doc(doc["device"]["name"], doc["device"]["profile"], str(path))
     try:
         safety = safety_from_doc(doc["safety"])
     except (KeyError, TypeError, AttributeError):
         raise BpasteError(f"The safety table in {path} is malformed; re-run `bpaste tune`.") from None
-    return Policy(path, doc, predictor, device, safety)
+    return Policy(path, doc, predictor, device, safety, model)
 
 
 def build_policy(
@@ -339,6 +344,10 @@ def replay_policy(dataset: Any, path: Path, *, bootstrap: int = 1000) -> dict[st
                         "the validation figure cannot reproduce and the test split may overlap its training data.")
     if pol.doc["bpaste_version"] != __version__:
         warnings.append(f"the policy was written by bpaste {pol.doc['bpaste_version']}, this is {__version__}: figures may differ.")
+    if pol.value_model is not None:
+        from bpaste_cli.fit import use_model
+
+        warnings += use_model(pol.value_model, pol.device.name)
     splits = {}
     for split in ("validation", "test"):
         config = replay_config(params, split=split, seed=pol.seed, bootstrap=bootstrap, arms=("serial", params["arm"]))

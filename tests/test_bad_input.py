@@ -104,7 +104,10 @@ BAD_DATASETS: dict[str, tuple[Callable[[World], str], str]] = {
     "no_tool_calls": (lambda w: w.no_tools_ds, r"no_tools_ds has no tool calls, so there (are no patterns to mine|is nothing to speculate); ingest logs of an agent that calls tools"),
     "empty_dir": (lambda w: w.empty_dir, r"empty_dir has no manifest.json, so it is not a trace dataset; make one with `bpaste ingest`"),
 }
-ACCEPTED = {("stats", "no_tool_calls")}  # think time of an agent without tools is still a valid answer
+ACCEPTED = {  # think time of an agent without tools is still a valid answer
+    ("stats", "no_tool_calls"),
+    ("report", "no_tool_calls"),
+}
 
 # verb -> argv with a pattern table in the slot
 PATTERN_VERBS: dict[str, Callable[[World, str], list[str]]] = {

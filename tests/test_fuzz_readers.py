@@ -117,9 +117,9 @@ def _change_field(raw: bytes, rnd: random.Random, how: str) -> bytes:
     return orjson.dumps(obj)
 
 
-def mutate(lines: list[bytes], seed: int, n_ops: int) -> tuple[list[bytes], set[int], set[int]]:
-    """Mutated lines, the indexes (into the result) whose content changed, and the origin index of each
-    line (-1 for inserted garbage) as a list."""
+def mutate(lines: list[bytes], seed: int, n_ops: int) -> tuple[list[bytes], set[int], list[int]]:
+    """Mutated lines, the indexes (into the result) whose content changed, and each line's origin index
+    (-1 for inserted garbage)."""
     rnd = random.Random(seed)
     items = [(i, raw, False) for i, raw in enumerate(lines)]
     for _ in range(n_ops):

@@ -78,9 +78,15 @@ def replay(
     timeline: Optional[Path] = typer.Option(None, "--timeline", help="Write a Perfetto/Chrome trace JSON here."),
     timeline_sessions: int = typer.Option(5, "--timeline-sessions", help="Sessions per arm in the timeline."),
     per_session: Optional[Path] = typer.Option(None, "--per-session", help="Write per-session rows (.csv, .parquet or JSONL)."),
+    policy: Optional[Path] = typer.Option(None, "--policy", help="A policy.json (from `bpaste tune`): replay its validation and "
+                                          "test splits with its predictor, device, safety table and parameters."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object instead of tables."),
 ) -> None:
     """Replay logged sessions under serial, oracle, PASTE and B-PASTE speculation, in virtual time."""
+    if policy is not None:
+        from bpaste_cli.commands.policy import replay_with_policy
+
+        return replay_with_policy(dataset, policy, patterns, as_json)
     from bpaste_cli.errors import BpasteError
     from bpaste_cli.replay import ReplayConfig, replay as run_replay
     from bpaste_cli.safety import load_safety

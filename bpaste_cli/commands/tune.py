@@ -28,6 +28,9 @@ def tune(
     workers: int = typer.Option(1, "--workers", min=1, help="Local worker processes sharing the study."),
     objectives: str = typer.Option("speedup", "--objectives", help="speedup, or speedup,waste for a Pareto front (NSGA-II)."),
     previous: Optional[Path] = typer.Option(None, "--previous", help="A previous policy.json whose parameters are tried first."),
+    model: Optional[Path] = typer.Option(None, "--model", help="A value model (from `bpaste fit`): adds the `model` ranking."),
+    model_by_path: bool = typer.Option(False, "--model-by-path", help="Reference the model from the policy (relative path + "
+                                       "sha256) instead of embedding it."),
     safety: Optional[Path] = typer.Option(None, "--safety", help="A TOML file overriding the safety table."),
     max_interference: float = typer.Option(0.05, "--max-interference", help="Constraint: interference seconds per serial agent second."),
     max_amplification: float = typer.Option(3.0, "--max-amplification", help="Constraint: speculative starts per real call."),
@@ -38,7 +41,8 @@ def tune(
 
     options = TuneOptions(
         device=device, trials=trials, storage=storage, study=study, seed=seed, workers=workers,
-        objectives=tuple(o.strip() for o in objectives.split(",") if o.strip()), previous=previous, safety=safety,
+        objectives=tuple(o.strip() for o in objectives.split(",") if o.strip()), previous=previous, model=model,
+        model_by_path=model_by_path, safety=safety,
         max_interference=max_interference, max_amplification=max_amplification,
     )
     bar = None if as_json or not err.is_terminal else Progress(

@@ -19,6 +19,7 @@ from bpaste_cli.replay.engine import SessionTrace
 from bpaste_cli.replay.value import PrefixFeatures
 from bpaste_cli.safety import RESOURCE_CLASSES
 
+DEVICE_KEYS = ("coef_llm", "coef_tool", "job_memory_gb")
 TOOL_STATS = ("lat_p25", "lat_p50", "lat_p75", "log_calls", "think_p50", "think_p75")
 FEATURES = (
     "q", "prob", "depth", "latency_s", "lead_s", "think_s", "load", "lam", "slack_s", "value",
@@ -82,17 +83,17 @@ class FeatureStats:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> FeatureStats:
         return cls({t: [float(x) for x in v] for t, v in d["tools"].items()}, [float(x) for x in d["default"]],
-                   {r: {k: float(x) for k, x in v.items()} for r, v in d["device"].items()})
+                   {r: {k: float(v[k]) for k in DEVICE_KEYS} for r, v in d["device"].items()})
 
     def vector(self, f: PrefixFeatures) -> list[float]:
         """The row of FEATURES for one prefix (pure Python: the scorer calls it for every beam node)."""
         t = self.tools.get(f.tool, self.default)
-        dev = self.device.get(f.resource) or {"coef_llm": 0.0, "coef_tool": 0.0, "job_memory_gb": 0.0}
+        dev = self.device.get(f.resource) or dict.fromkeys(DEVICE_KEYS, 0.0)
         return [
             f.q, f.prob, float(f.depth), f.latency_s, f.lead_s, f.think_s, f.load, f.lam, f.slack_s, f.value,
             f.q * min(f.latency_s, f.lead_s),
             *t,
             f.q * min(t[1], t[4]),
             *(1.0 if f.resource == r else 0.0 for r in RESOURCE_CLASSES),
-            dev["coef_llm"], dev["coef_tool"], dev["job_memory_gb"],
+            *(dev[k] for k in DEVICE_KEYS),
         ]

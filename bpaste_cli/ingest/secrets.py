@@ -33,6 +33,8 @@ _CONTEXT = [
 
 _WHOLE_RE = [(t, re.compile(p)) for t, p in _WHOLE]
 _CONTEXT_RE = [(t, re.compile(p)) for t, p in _CONTEXT]
+# Any trigger at all: one pass over the text instead of one per trigger.
+_ANY_TRIGGER = re.compile("|".join(re.escape(t) for triggers, _ in _WHOLE + _CONTEXT for t in triggers))
 _PREFIX = "<secret:"
 
 
@@ -56,6 +58,8 @@ def _replace_group(match: re.Match[str]) -> str:
 
 def scrub(text: str) -> str:
     """`text` with every recognised secret replaced by its placeholder (idempotent)."""
+    if not _ANY_TRIGGER.search(text):
+        return text
     for triggers, pattern in _WHOLE_RE:
         for trigger in triggers:
             if trigger in text:

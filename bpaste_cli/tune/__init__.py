@@ -25,28 +25,30 @@ study is refused. Resume: rerun the same command; complete trials count toward `
 from __future__ import annotations
 
 import multiprocessing
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
 import optuna
+import orjson
 from optuna.trial import FrozenTrial, TrialState
 
 from bpaste_cli import __version__
 from bpaste_cli.device import load_device
 from bpaste_cli.errors import BpasteError
+from bpaste_cli.fsutil import file_sha256
 from bpaste_cli.mine import load_predictor
 from bpaste_cli.policy import build_policy, pattern_hash, read_policy_doc, replay_config, write_policy
 from bpaste_cli.replay import replay
-from bpaste_cli.replay.value import SCORERS
 from bpaste_cli.safety import load_safety
 from bpaste_cli.trace.dataset import load_dataset
 from bpaste_cli.tune.runner import DIRECTIONS, complete_trials, open_storage, quotas, redact, run_worker, worker_main
 from bpaste_cli.tune.space import known_points
 
 OBJECTIVES = (("speedup",), ("speedup", "waste"))
-ATTRS = ("seed", "dataset_hash", "pattern_hash", "device", "objectives", "max_interference", "max_amplification")
+ATTRS = ("seed", "dataset_hash", "pattern_hash", "device", "objectives", "max_interference", "max_amplification", "model_sha256")
 
 __all__ = ["TuneOptions", "TuneResult", "choose", "tune"]
 
@@ -61,6 +63,8 @@ class TuneOptions:
     workers: int = 1
     objectives: tuple[str, ...] = ("speedup",)
     previous: Path | None = None
+    model: Path | None = None  # a value model from `bpaste fit`: adds the `model` ranking
+    model_by_path: bool = False  # reference the model from the policy (relative path + sha256) instead of embedding it
     safety: Path | None = None
     max_interference: float = 0.05
     max_amplification: float = 3.0
@@ -194,11 +198,17 @@ def tune(
     previous = read_policy_doc(options.previous)["parameters"] if options.previous else None
     url = options.storage or f"sqlite:///{output.resolve().parent / (output.stem + '.optuna.db')}"
     name = options.study or output.stem
-    ranks = tuple(SCORERS)
+    ranks, warnings = ("probability", "value"), []
+    if options.model:
+        from bpaste_cli.fit import use_model
+
+        warnings += use_model(options.model, device.name)
+        ranks += ("model",)
     attrs = {
         "seed": options.seed, "dataset_hash": ds.hash, "pattern_hash": pattern_hash(predictor), "device": device.name,
         "objectives": list(objectives), "max_interference": options.max_interference,
         "max_amplification": options.max_amplification, "bpaste_version": __version__,
+        "model_sha256": file_sha256(options.model) if options.model else None,
     }
     output.parent.mkdir(parents=True, exist_ok=True)
     storage = open_storage(url)
@@ -207,7 +217,8 @@ def tune(
     done = len(complete_trials(study))
     spec = {
         "dataset": str(Path(dataset).resolve()), "patterns": str(Path(patterns).resolve()), "device": options.device,
-        "safety": str(options.safety) if options.safety else None, "seed": options.seed, "storage": url, "study": name,
+        "safety": str(options.safety) if options.safety else None,
+        "model": str(Path(options.model).resolve()) if options.model else None, "seed": options.seed, "storage": url, "study": name,
         "objectives": list(objectives), "ranks": list(ranks), "target": options.trials,
         "quotas": quotas(options.trials - done, options.workers),
         "max_interference": options.max_interference, "max_amplification": options.max_amplification,
@@ -237,7 +248,8 @@ def tune(
     rule = ("highest feasible validation speedup (ties: less waste, earlier trial)" if len(objectives) == 1 else
             f"least waste on the feasible Pareto front within {options.speedup_tolerance} of the best feasible speedup")
     doc = build_policy(
-        device=device, parameters=params, safety=safety, predictor=predictor, value_model=None,
+        device=device, parameters=params, safety=safety, predictor=predictor,
+        value_model=_value_model(options, output) if params.get("rank") == "model" else None,
         provenance={
             "bpaste_version": __version__, "dataset": str(ds.path), "dataset_hash": ds.hash, "patterns": str(patterns),
             "pattern_hash": attrs["pattern_hash"], "seed": options.seed, "storage": redact(url), "study": name,
@@ -254,11 +266,19 @@ def tune(
             [t for t in complete if feasible(t)]))},
     )
     write_policy(output, doc)
-    warnings = list(report.warnings)
+    warnings += report.warnings
     if doc["validation"]["policy"]["speedup"] != _metric(chosen, "speedup"):
         warnings.append("the policy's replayed validation speedup differs from its trial's value (the study was made by another bpaste version?).")
     return TuneResult(output, doc, redact(url), name, len(complete), len(complete) - done, time.perf_counter() - t0,
                       f"optuna-dashboard {redact(url)}", warnings)
+
+
+def _value_model(options: TuneOptions, output: Path) -> dict[str, Any]:
+    """The chosen ranking's value model for the policy: embedded as its JSON, or by relative path + sha256."""
+    path = Path(options.model)
+    if options.model_by_path:
+        return {"path": os.path.relpath(path.resolve(), output.resolve().parent), "sha256": file_sha256(path)}
+    return {"embedded": orjson.loads(path.read_bytes())}
 
 
 def _run_processes(spec: dict[str, Any], workers: int, study: optuna.Study, progress) -> None:

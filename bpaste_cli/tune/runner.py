@@ -144,6 +144,10 @@ def sampler(objectives: tuple[str, ...], seed: int) -> optuna.samplers.BaseSampl
 
 def load_inputs(spec: dict[str, Any]) -> tuple[Dataset, Any, Device, SafetyTable]:
     ds = load_dataset(Path(spec["dataset"]))
+    if spec.get("model"):
+        from bpaste_cli.fit import use_model
+
+        use_model(spec["model"])
     return ds, load_predictor(Path(spec["patterns"])), load_device(spec["device"]), load_safety(spec.get("safety"))
 
 
