@@ -69,16 +69,28 @@ def check_replaceable(path: Path, kind: str, verb: str) -> None:
         raise BpasteError(f"{path} already holds {what}, which `bpaste {verb} -o {path}` would delete; choose a new or empty directory.")
 
 
+def restore_interrupted(path: Path) -> None:
+    """Put back the previous version of `path` that a run killed between the two renames of
+    `atomic_directory` left aside (`.name.old-*`)."""
+    path = Path(path)
+    if path.exists():
+        return
+    aside = sorted(path.parent.glob(f".{glob.escape(path.name)}.old-*"), key=lambda p: p.stat().st_mtime)
+    if aside:
+        os.replace(aside[-1], path)
+
+
 @contextlib.contextmanager
 def atomic_directory(path: Path) -> Iterator[Path]:
     """Yield a fresh temporary directory; on success it replaces `path` whole, on failure it vanishes.
 
-    The swap is two renames (old aside, new in place), so an interruption leaves either the previous
-    directory or the new one at `path`; a leftover `.name.old-*` from a crash between them is removed
-    by the next successful write, as is the temporary directory of a run that was killed.
+    The swap is two renames (old aside, new in place). A run killed between them leaves the previous
+    version aside as `.name.old-*`: the next write puts it back before it starts. Temporary
+    directories of killed runs are removed by the next successful write.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    restore_interrupted(path)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-", dir=path.parent))
     os.chmod(tmp, 0o777 & ~_umask())
     try:
@@ -94,6 +106,6 @@ def atomic_directory(path: Path) -> Iterator[Path]:
     os.replace(tmp, path)
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
-    for pattern in (f".{path.name}.old-*", f".{path.name}.tmp-*"):  # leftovers of killed runs
+    for pattern in (f".{glob.escape(path.name)}.old-*", f".{glob.escape(path.name)}.tmp-*"):  # killed runs
         for stale in path.parent.glob(pattern):
             shutil.rmtree(stale, ignore_errors=True)

@@ -175,3 +175,26 @@ def test_rows_validate_against_the_json_schemas(tmp_path):
         jsonschema.validate(row, events_schema)
     for row in ds.sessions.with_columns(pl.col("started_at").dt.to_string("%Y-%m-%dT%H:%M:%SZ")).to_dicts():
         jsonschema.validate(row, sessions_schema)
+
+
+def test_a_run_killed_between_the_two_renames_is_recovered(tmp_path):
+    """Simulate a kill after 'old aside' and before 'new in place': the next write restores, then replaces."""
+    f = write_jsonl(tmp_path / "a.jsonl", native_session("a", 1))
+    out = tmp_path / "ds"
+    first = ingest([f], out)
+    os.replace(out, tmp_path / ".ds.old-crashed")
+    assert not out.exists()
+    g = write_jsonl(tmp_path / "b.jsonl", native_session("b", 2))
+    second = ingest([g], out, append=True)  # append sees the restored dataset
+    assert second.sessions == 2 and first.sessions == 1
+    assert not list(tmp_path.glob(".ds.old-*"))
+
+
+def test_ingest_refuses_to_replace_a_directory_it_did_not_write(tmp_path):
+    precious = tmp_path / "project"
+    precious.mkdir()
+    (precious / "notes.md").write_text("mine")
+    f = write_jsonl(tmp_path / "a.jsonl", native_session("a", 1))
+    with pytest.raises(BpasteError, match="would delete"):
+        ingest([f], precious)
+    assert (precious / "notes.md").read_text() == "mine"

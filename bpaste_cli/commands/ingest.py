@@ -20,12 +20,11 @@ def ingest(
     append: bool = typer.Option(False, "--append", help="Add files not yet in the dataset instead of replacing it."),
     strict: bool = typer.Option(False, "--strict", help="Make any unusable record fatal."),
     keep_secrets: bool = typer.Option(False, "--keep-secrets", help="Do not replace secret-shaped values."),
-    max_result_chars: int = typer.Option(8192, help="Characters of each tool result kept."),
-    idle_threshold: float = typer.Option(900.0, help="A think window, or a call without logged run time, longer than this (s) is a person away."),
+    max_result_chars: int = typer.Option(8192, min=0, help="Characters of each tool result kept."),
+    idle_threshold: float = typer.Option(900.0, min=1.0, help="A think window, or a call without logged run time, longer than this (s) is a person away."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object instead of tables."),
 ) -> None:
     """Read agent logs (Claude Code, Codex, OpenHands, OTLP, OpenAI-style chat, native) into a dataset."""
-    from bpaste_cli.fsutil import check_replaceable
     from bpaste_cli.ingest import IngestOptions, ingest as run_ingest
     from bpaste_cli.trace.builder import Limits
 
@@ -35,8 +34,6 @@ def ingest(
         keep_secrets=keep_secrets,
         limits=Limits(max_result_chars=max_result_chars, idle_threshold_s=idle_threshold),
     )
-    if not append:
-        check_replaceable(output, "trace-dataset", "ingest")
     progress, advance, set_total = byte_progress(not as_json and err.is_terminal)
     if progress:
         progress.start()

@@ -15,7 +15,7 @@ from types import ModuleType
 from typing import Any, Callable
 
 from bpaste_cli.errors import BpasteError
-from bpaste_cli.fsutil import atomic_directory, file_sha256
+from bpaste_cli.fsutil import atomic_directory, check_replaceable, file_sha256, restore_interrupted
 from bpaste_cli.ingest import bfcl, chat, claude_code, codex, native, openhands, otlp, swe_agent
 from bpaste_cli.ingest.base import ReadContext, SkipReport
 from bpaste_cli.ingest.secrets import scrub
@@ -154,8 +154,8 @@ def ingest(
     files = expand_paths(paths)
     if not files:
         raise BpasteError("No log files found under the given paths; pass files, directories or globs of agent logs.")
-    if out.exists() and not out.is_dir():
-        raise BpasteError(f"{out} is a file; the output of ingest is a dataset directory, choose another -o path.")
+    restore_interrupted(out)
+    check_replaceable(out, "trace-dataset", "ingest")
 
     previous = None
     known_hashes: set[str] = set()
