@@ -104,14 +104,14 @@ def replay(
     predictor, warnings = None, []
     if patterns:
         predictor, warnings = _pattern_check(patterns, ds.hash, seed)
+    elif any(a in ("paste", "bpaste") for a in arms):
+        raise BpasteError("The paste and bpaste arms need --patterns (a table from `bpaste mine DATASET -o DIR`, or `oracle`).")
     if model is not None:
         from bpaste_cli.fit import use_model
 
         warnings += use_model(model, device)
     elif rank == "model":
         raise BpasteError("--rank model needs --model, a value model file from `bpaste fit DATASET --patterns P -o MODEL`.")
-    elif any(a in ("paste", "bpaste") for a in arms):
-        raise BpasteError("The paste and bpaste arms need --patterns (a table from `bpaste mine DATASET -o DIR`, or `oracle`).")
     config = ReplayConfig(
         arms=arms, split=split, seed=seed, ttl_s=ttl, slots=slots, top_k=top_k, threshold=threshold,
         beam_width=beam_width, beam_depth=depth, rank=rank, min_prob=min_prob,

@@ -17,10 +17,10 @@ from bpaste_cli.app import app, out, print_json
 def synth(
     output: Path = typer.Option(..., "-o", "--output", help="Directory to write; each format gets its own subfolder."),
     archetype: str = typer.Option("coding,research,analysis", "--archetype", help="Comma-separated: coding, research, analysis."),
-    sessions: Optional[int] = typer.Option(None, "--sessions", help="Sessions to generate, archetypes taking turns (default 30; unlimited with --max-mb)."),
+    sessions: Optional[int] = typer.Option(None, "--sessions", min=1, help="Sessions to generate, archetypes taking turns (default 30; unlimited with --max-mb)."),
     seed: int = typer.Option(0, "--seed", help="Same seed, byte-identical files."),
     fmt: str = typer.Option("native", "--format", help="Comma-separated: native, claude-code, codex, chat, otlp."),
-    max_mb: Optional[float] = typer.Option(None, "--max-mb", help="Stop after the session that brings the output past this many MB."),
+    max_mb: Optional[float] = typer.Option(None, "--max-mb", min=0.001, help="Stop after the session that brings the output past this many MB."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object instead of a table."),
 ) -> None:
     """Generate realistic synthetic agent sessions (coding, research, data analysis) as agent logs."""

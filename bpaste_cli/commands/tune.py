@@ -37,7 +37,14 @@ def tune(
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object instead of tables."),
 ) -> None:
     """Tune speculation for a device: search beam, ranking, thresholds, slots and TTL on the validation split."""
-    from bpaste_cli.tune import TuneOptions, tune as run_tune
+    from bpaste_cli.errors import BpasteError
+
+    try:
+        from bpaste_cli.tune import TuneOptions, tune as run_tune
+    except ModuleNotFoundError as exc:
+        if exc.name != "optuna":
+            raise
+        raise BpasteError("bpaste tune needs Optuna, which is not installed; pip install 'optuna>=5'.") from None
 
     options = TuneOptions(
         device=device, trials=trials, storage=storage, study=study, seed=seed, workers=workers,

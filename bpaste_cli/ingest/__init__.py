@@ -85,9 +85,10 @@ def known_formats() -> str:
     return ", ".join(FORMATS)
 
 
-def expand_paths(paths: list[str | Path]) -> list[tuple[Path, bool]]:
+def expand_paths(paths: list[str | Path]) -> list[tuple[Path, bool, Path]]:
     """Files named by `paths` (files, directories walked recursively, globs), each with whether it
-    was named explicitly (an explicit file in no known format is an error; one found by walking is not)."""
+    was named explicitly (an explicit file in no known format is an error; one found by walking is not)
+    and its resolved path (duplicates are dropped)."""
     found: list[tuple[Path, bool]] = []
     for raw in paths:
         p = Path(raw)
@@ -101,7 +102,7 @@ def expand_paths(paths: list[str | Path]) -> list[tuple[Path, bool]]:
             matches = sorted(glob.glob(str(raw), recursive=True))
             if not matches:
                 raise BpasteError(f"No file matches {raw}; check the pattern (quote it so the shell does not expand it).")
-            found.extend(expand_paths(matches))
+            found.extend((p, explicit) for p, explicit, _ in expand_paths(matches))
         else:
             raise BpasteError(f"{raw} does not exist; pass a log file, a directory of logs, or a glob.")
     seen: set[Path] = set()
@@ -110,7 +111,7 @@ def expand_paths(paths: list[str | Path]) -> list[tuple[Path, bool]]:
         key = path.resolve()
         if key not in seen:
             seen.add(key)
-            unique.append((path, explicit))
+            unique.append((path, explicit, key))
     return unique
 
 
@@ -126,12 +127,12 @@ def detect_format(path: Path) -> ModuleType | None:
     return None
 
 
-def _display(path: Path) -> str:
+def _display(path: Path, resolved: Path) -> str:
     try:
         rel = os.path.relpath(path)
     except ValueError:
         return str(path)
-    return str(path.resolve()) if rel.startswith("..") else rel
+    return str(resolved) if rel.startswith("..") else rel
 
 
 def ingest(
@@ -170,7 +171,7 @@ def ingest(
         known_hashes = {f["sha256"] for f in manifest["files"] if f.get("sha256")}
 
     if on_total:
-        on_total(sum(p.stat().st_size for p, _ in files))
+        on_total(sum(p.stat().st_size for p, _, _ in files))
     report = SkipReport(strict=options.strict)
     scrubber = None if options.keep_secrets else scrub
     file_rows: list[dict[str, Any]] = list(previous.manifest["files"]) if previous else []
@@ -185,9 +186,9 @@ def ingest(
             totals["events"] = previous.events.height
             totals["tool_calls"] = int((previous.events["kind"] == "tool").sum())
             totals["llm_steps"] = int((previous.events["kind"] == "llm").sum())
-        for path, explicit in files:
+        for path, explicit, resolved in files:
             size = path.stat().st_size
-            display = _display(path)
+            display = _display(path, resolved)
             digest = file_sha256(path)
             if digest in known_hashes:
                 file_rows.append({"path": display, "sha256": digest, "bytes": size, "status": "already_present"})

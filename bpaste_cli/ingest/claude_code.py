@@ -34,6 +34,7 @@ think window of the first step after the compaction.
 
 from __future__ import annotations
 
+import io
 import mmap
 from pathlib import Path
 from typing import Any, Iterator
@@ -69,16 +70,16 @@ _HUMAN_TOOLS = frozenset({"AskUserQuestion", "ExitPlanMode"})
 
 def sniff(head: bytes) -> bool:
     """A user/assistant record with Claude Code's ids, or only Claude Code bookkeeping records."""
-    pieces = head.split(b"\n")
     seen = False
-    for i, raw in enumerate(pieces):
+    for raw in io.BytesIO(head):  # line by line: the verdict usually comes from the first lines
+        cut = not raw.endswith(b"\n")  # the last line, maybe cut by the sniff window
         raw = raw.strip()
         if not raw:
             continue
         try:
             obj = orjson.loads(raw)
         except orjson.JSONDecodeError:
-            if i == len(pieces) - 1:  # cut by the sniff window: judge by Claude Code's key order
+            if cut:  # judge by Claude Code's key order
                 return seen or raw.startswith(_CUT_PREFIXES)
             continue
         if not isinstance(obj, dict) or not any(k in obj for k in _MARKS):

@@ -25,16 +25,17 @@ _WHOLE = [
     (("hf_",), r"\bhf_[A-Za-z0-9]{30,}\b"),  # Hugging Face
     (("eyJ",), r"\beyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}"),  # JWT
 ]
-# Secrets inside a context: only the first group is replaced.
+# Secrets inside a context: only the first group is replaced. The middle item lists substrings every
+# match also contains (URLs are common in logs, URLs with a password rare: skip the costly regex).
 _CONTEXT = [
-    (("earer", "EARER"), r"(?i)\bbearer\s+([A-Za-z0-9._~+/\-]{16,}=*)"),  # Authorization: Bearer <token>
-    (("://",), r"\b[a-zA-Z][a-zA-Z0-9+.\-]{1,20}://[^\s:/@]{1,64}:([^\s@/]{1,128})@"),  # password in a URL
+    (("earer", "EARER"), (), r"(?i)\bbearer\s+([A-Za-z0-9._~+/\-]{16,}=*)"),  # Authorization: Bearer <token>
+    (("://",), ("@",), r"\b[a-zA-Z][a-zA-Z0-9+.\-]{1,20}://[^\s:/@]{1,64}:([^\s@/]{1,128})@"),  # password in a URL
 ]
 
 _WHOLE_RE = [(t, re.compile(p)) for t, p in _WHOLE]
-_CONTEXT_RE = [(t, re.compile(p)) for t, p in _CONTEXT]
+_CONTEXT_RE = [(t, needs, re.compile(p)) for t, needs, p in _CONTEXT]
 # Any trigger at all: one pass over the text instead of one per trigger.
-_ANY_TRIGGER = re.compile("|".join(re.escape(t) for triggers, _ in _WHOLE + _CONTEXT for t in triggers))
+_ANY_TRIGGER = re.compile("|".join(re.escape(t) for triggers, *_ in _WHOLE + _CONTEXT for t in triggers))
 _PREFIX = "<secret:"
 
 
@@ -65,9 +66,10 @@ def scrub(text: str) -> str:
             if trigger in text:
                 text = pattern.sub(_replace_whole, text)
                 break
-    for triggers, pattern in _CONTEXT_RE:
+    for triggers, needs, pattern in _CONTEXT_RE:
         for trigger in triggers:
             if trigger in text:
-                text = pattern.sub(_replace_group, text)
+                if all(n in text for n in needs):
+                    text = pattern.sub(_replace_group, text)
                 break
     return text

@@ -37,20 +37,27 @@ _EVENT_VALUES = itemgetter(*EVENTS_SCHEMA.names)  # an event row's values, in co
 
 
 class DatasetWriter:
-    """Append sessions' rows; rows are buffered and flushed to Parquet in row groups."""
+    """Append sessions' rows; rows are buffered and flushed to Parquet in row groups.
+
+    The buffer holds one list per column: a session's rows are split into columns as they arrive
+    (while they are still in the CPU cache), which is cheaper in time and memory than keeping dicts.
+    """
 
     def __init__(self, directory: Path) -> None:
         self.directory = Path(directory)
         self._events = pq.ParquetWriter(self.directory / EVENTS_FILE, EVENTS_SCHEMA, compression="zstd")
         self._sessions: list[dict[str, Any]] = []
-        self._buffer: list[dict[str, Any]] = []
+        self._columns: list[list[Any]] = [[] for _ in EVENTS_SCHEMA.names]
+        self._buffered = 0
         self.n_events = 0
 
     def add(self, session: dict[str, Any], events: list[dict[str, Any]]) -> None:
         self._sessions.append(session)
-        self._buffer.extend(events)
+        for column, values in zip(self._columns, zip(*map(_EVENT_VALUES, events))):
+            column.extend(values)
+        self._buffered += len(events)
         self.n_events += len(events)
-        if len(self._buffer) >= ROW_GROUP_EVENTS:
+        if self._buffered >= ROW_GROUP_EVENTS:
             self._flush()
 
     def add_table(self, sessions: pa.Table, events: pa.Table) -> None:
@@ -62,12 +69,12 @@ class DatasetWriter:
             self.n_events += batch.num_rows
 
     def _flush(self) -> None:
-        """Write the buffered rows as one row group (transposed to columns in one C-level pass)."""
-        if self._buffer:
-            columns = zip(*map(_EVENT_VALUES, self._buffer))
-            arrays = [pa.array(col, type=f.type) for col, f in zip(columns, EVENTS_SCHEMA)]
+        """Write the buffered rows as one row group."""
+        if self._buffered:
+            arrays = [pa.array(col, type=f.type) for col, f in zip(self._columns, EVENTS_SCHEMA)]
             self._events.write_table(pa.Table.from_arrays(arrays, schema=EVENTS_SCHEMA))
-            self._buffer = []
+            self._columns = [[] for _ in EVENTS_SCHEMA.names]
+            self._buffered = 0
 
     def close(self, manifest: dict[str, Any]) -> None:
         self._flush()

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import socket
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +34,7 @@ from typing import Any, Callable
 
 import optuna
 import orjson
+import polars as pl
 from optuna.trial import FrozenTrial, TrialState
 
 from bpaste_cli import __version__
@@ -40,9 +42,11 @@ from bpaste_cli.device import load_device
 from bpaste_cli.errors import BpasteError
 from bpaste_cli.fsutil import file_sha256
 from bpaste_cli.mine import load_predictor
+from bpaste_cli.mine.store import read_table_manifest
 from bpaste_cli.policy import build_policy, pattern_hash, read_policy_doc, replay_config, write_policy
 from bpaste_cli.replay import replay
 from bpaste_cli.safety import load_safety
+from bpaste_cli.split import select_split
 from bpaste_cli.trace.dataset import load_dataset
 from bpaste_cli.tune.runner import DIRECTIONS, complete_trials, open_storage, quotas, redact, run_worker, worker_main
 from bpaste_cli.tune.space import known_points
@@ -196,6 +200,10 @@ def tune(
     device = load_device(options.device)
     safety = load_safety(options.safety)
     previous = read_policy_doc(options.previous)["parameters"] if options.previous else None
+    val = set(select_split(ds.sessions, "validation", options.seed))
+    if not ds.sessions.filter(pl.col("session_id").is_in(list(val)) & pl.col("timed")).height:
+        raise BpasteError(f"The dataset {ds.path} has no timed session in the validation split (seed {options.seed}, "
+                          f"{len(val)} untimed), so there is nothing to tune on; ingest more timed sessions.")
     url = options.storage or f"sqlite:///{output.resolve().parent / (output.stem + '.optuna.db')}"
     name = options.study or output.stem
     ranks, warnings = ("probability", "value"), []
@@ -204,6 +212,13 @@ def tune(
 
         warnings += use_model(options.model, device.name)
         ranks += ("model",)
+    mined = read_table_manifest(Path(patterns))
+    if mined.get("dataset_hash") != ds.hash:
+        warnings.append(f"the patterns were mined from another dataset ({mined.get('dataset_hash')}): the validation sessions "
+                        "may include their training sessions, so the figures may be optimistic.")
+    elif mined.get("seed", options.seed) != options.seed:
+        warnings.append(f"the patterns were mined with split seed {mined.get('seed')}, tuning uses {options.seed}: the "
+                        "validation sessions may include their training sessions.")
     attrs = {
         "seed": options.seed, "dataset_hash": ds.hash, "pattern_hash": pattern_hash(predictor), "device": device.name,
         "objectives": list(objectives), "max_interference": options.max_interference,
@@ -231,9 +246,10 @@ def tune(
                 trials = complete_trials(study)
                 progress(len(trials), options.trials, _best_so_far(trials))
 
-        run_worker(spec, 0, inputs=(ds, predictor, device, safety), callback=on_trial)
+        ran = run_worker(spec, 0, inputs=(ds, predictor, device, safety), callback=on_trial)
     else:
-        _run_processes(spec, options.workers, study, progress)
+        ids = _run_processes(spec, options.workers, study, progress)
+        ran = sum(1 for t in complete_trials(study) if t.user_attrs.get("worker") in ids)
     trials = study.get_trials(deepcopy=False)
     complete = [t for t in trials if t.state == TrialState.COMPLETE]
     chosen = choose(complete, objectives, options.speedup_tolerance)
@@ -269,7 +285,7 @@ def tune(
     warnings += report.warnings
     if doc["validation"]["policy"]["speedup"] != _metric(chosen, "speedup"):
         warnings.append("the policy's replayed validation speedup differs from its trial's value (the study was made by another bpaste version?).")
-    return TuneResult(output, doc, redact(url), name, len(complete), len(complete) - done, time.perf_counter() - t0,
+    return TuneResult(output, doc, redact(url), name, len(complete), ran, time.perf_counter() - t0,
                       f"optuna-dashboard {redact(url)}", warnings)
 
 
@@ -281,8 +297,9 @@ def _value_model(options: TuneOptions, output: Path) -> dict[str, Any]:
     return {"embedded": orjson.loads(path.read_bytes())}
 
 
-def _run_processes(spec: dict[str, Any], workers: int, study: optuna.Study, progress) -> None:
-    """K spawned processes against the same storage; the parent only watches the study for the progress bar."""
+def _run_processes(spec: dict[str, Any], workers: int, study: optuna.Study, progress) -> set[str]:
+    """K spawned processes against the same storage (the parent only watches the study for the progress bar);
+    returns their worker ids (host:pid, as recorded on each trial)."""
     ctx = multiprocessing.get_context("spawn")
     procs = [ctx.Process(target=worker_main, args=(spec, i), daemon=True) for i in range(workers)]
     for p in procs:
@@ -301,3 +318,4 @@ def _run_processes(spec: dict[str, Any], workers: int, study: optuna.Study, prog
     if failed:
         raise BpasteError(f"{len(failed)} of {workers} tuning workers failed (exit codes {failed}); the trials they finished are "
                           "kept in the study: rerun the same command to resume.")
+    return {f"{socket.gethostname()}:{p.pid}" for p in procs}

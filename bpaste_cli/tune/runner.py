@@ -47,7 +47,7 @@ def open_storage(url: str) -> optuna.storages.RDBStorage:
             return optuna.storages.RDBStorage(url, engine_kwargs=kwargs, heartbeat_interval=HEARTBEAT_S, grace_period=GRACE_S)
         except ImportError as exc:
             raise BpasteError(f"The storage {redact(url)} needs a database driver that is not installed ({exc}); "
-                              "for PostgreSQL: pip install psycopg2-binary.") from None
+                              "for PostgreSQL: pip install 'psycopg[binary]'.") from None
         except Exception as exc:  # SQLAlchemy's errors: bad URL, server down, no permission
             raise BpasteError(f"Cannot open the Optuna storage {redact(url)} ({type(exc).__name__}: {str(exc).splitlines()[0]}).") from None
 
