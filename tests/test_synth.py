@@ -18,15 +18,13 @@ import orjson
 import pytest
 
 from bpaste_cli.errors import BpasteError
-from bpaste_cli.synth import ARCHETYPES, FORMATS, generate, write
+from bpaste_cli.synth import ARCHETYPES, FORMATS, SAMPLE_PLAN, generate, write, write_samples
 from bpaste_cli.synth.generator import LATENCY, rank
 from bpaste_cli.synth.model import Session, Turn
 from bpaste_cli.trace.canonical import canonical_json
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLES = REPO / "sample_traces"
-# (format, sessions, seed) per folder, as sample_traces/README.md documents
-SAMPLE_PLAN = [("claude-code", 70, 1), ("codex", 20, 2), ("otlp", 12, 3), ("chat", 20, 4), ("native", 20, 5)]
 
 
 def sample_command(fmt: str, sessions: int, seed: int) -> str:
@@ -303,7 +301,7 @@ def test_sample_set_is_what_the_documented_commands_make(tmp_path):
     readme = (SAMPLES / "README.md").read_text()
     for fmt, sessions, seed in SAMPLE_PLAN:
         assert sample_command(fmt, sessions, seed) in readme
-        write(generate(ARCHETYPES, sessions=sessions, seed=seed), tmp_path, [fmt])
+    write_samples(tmp_path)
     assert tree_hashes(tmp_path) == tree_hashes(SAMPLES)
     total = sum(p.stat().st_size for p in SAMPLES.rglob("*") if p.is_file())
     assert total < 5_000_000

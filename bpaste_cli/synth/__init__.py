@@ -24,7 +24,10 @@ from bpaste_cli.synth.writers import WRITERS
 from bpaste_cli.synth.writers.common import Sink
 
 FORMATS = tuple(WRITERS)
-__all__ = ["ARCHETYPES", "FORMATS", "Session", "SynthResult", "generate", "parse_list", "write"]
+# The committed sample set (`sample_traces/`): (format, sessions, seed) per folder, every archetype,
+# a seed of its own per folder so no session appears twice. sample_traces/README.md lists the commands.
+SAMPLE_PLAN = (("claude-code", 70, 1), ("codex", 20, 2), ("otlp", 12, 3), ("chat", 20, 4), ("native", 20, 5))
+__all__ = ["ARCHETYPES", "FORMATS", "SAMPLE_PLAN", "Session", "SynthResult", "generate", "parse_list", "write", "write_samples"]
 
 
 @dataclass
@@ -98,3 +101,8 @@ def write(
             w.close()
     formats_out = {n: {"files": k.files, "lines": k.lines, "bytes": k.bytes} for n, k in sinks.items()}
     return SynthResult(out, **counts, formats=formats_out, seconds=time.perf_counter() - start)
+
+
+def write_samples(out: str | Path) -> list[SynthResult]:
+    """Write the sample set (`SAMPLE_PLAN`) into `out`: byte-identical to the committed `sample_traces/`."""
+    return [write(generate(ARCHETYPES, sessions=n, seed=seed), out, [fmt]) for fmt, n, seed in SAMPLE_PLAN]

@@ -384,15 +384,24 @@ class SessionBuilder:
         return self._session_row(events, t0, timed), events
 
     def _session_row(self, events: list[dict[str, Any]], t0: float | None, timed: bool) -> dict[str, Any]:
-        ends = [e["t_end"] for e in events if e["t_end"] is not None]
-        wall = max(ends) if ends else None
-        human = sum(
-            e["t_end"] - e["t_start"]
-            for e in events
-            if e["kind"] == "user" and e["t_end"] is not None and e["t_start"] is not None
-        )
-        per_step = Counter(e["step"] for e in events if e["kind"] == "tool")
-        models = Counter(e["model"] for e in events if e["kind"] == "llm" and e["model"])
+        wall = None  # the latest end
+        human = 0  # time in user events
+        n_llm = 0
+        per_step: Counter = Counter()  # calls per step
+        models: Counter = Counter()
+        for e in events:
+            t_end = e["t_end"]
+            if t_end is not None and (wall is None or t_end > wall):
+                wall = t_end
+            kind = e["kind"]
+            if kind == "tool":
+                per_step[e["step"]] += 1
+            elif kind == "llm":
+                n_llm += 1
+                if e["model"]:
+                    models[e["model"]] += 1
+            elif t_end is not None and e["t_start"] is not None:
+                human += t_end - e["t_start"]
         return {
             "session_id": self.session_id,
             "parent_session_id": self.parent_session_id,
@@ -403,7 +412,7 @@ class SessionBuilder:
             "timed": timed,
             "model": models.most_common(1)[0][0] if models else None,
             "n_events": len(events),
-            "n_llm_steps": sum(1 for e in events if e["kind"] == "llm"),
+            "n_llm_steps": n_llm,
             "n_tool_calls": sum(per_step.values()),
             "n_parallel_steps": sum(1 for n in per_step.values() if n >= 2),
             "wall_s": wall,
