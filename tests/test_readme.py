@@ -15,7 +15,7 @@ def test_quickstart_is_exactly_two_commands():
     block = re.search(r"```sh\n(.*?)```", section, re.S).group(1)
     commands = [line for line in block.splitlines() if line.strip()]
     assert len(commands) == 2
-    assert "sample_traces" in commands[0] and "pytest" in commands[1]
+    assert "bpaste demo" in commands[0] and "pytest" in commands[1]  # the demo runs on sample_traces
 
 
 def test_every_column_is_documented():

@@ -202,8 +202,8 @@ def tune(
     previous = read_policy_doc(options.previous)["parameters"] if options.previous else None
     val = set(select_split(ds.sessions, "validation", options.seed))
     if not ds.sessions.filter(pl.col("session_id").is_in(list(val)) & pl.col("timed")).height:
-        raise BpasteError(f"The dataset {ds.path} has no timed session in the validation split (seed {options.seed}, "
-                          f"{len(val)} untimed), so there is nothing to tune on; ingest more timed sessions.")
+        raise BpasteError(f"The dataset {ds.path} has no timed session in the validation split (seed {options.seed}: "
+                          f"{len(val)} sessions, none timed), so there is nothing to tune on; ingest more timed sessions.")
     url = options.storage or f"sqlite:///{output.resolve().parent / (output.stem + '.optuna.db')}"
     name = options.study or output.stem
     ranks, warnings = ("probability", "value"), []
