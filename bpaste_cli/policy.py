@@ -43,7 +43,7 @@ _METRICS = {
 }
 POLICY_JSON_SCHEMA: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
-    "$id": "https://bpaste.dev/schemas/policy.schema.json",
+    "$id": "urn:bpaste:schema:policy",
     "title": "bpaste policy",
     "description": "A tuned speculation policy (bpaste tune): device, parameters, safety table, predictor tables, "
                    "value model, provenance and the validation figures it was chosen on. Plain JSON; never code.",

@@ -12,13 +12,17 @@ from typing import Any, Callable
 import orjson
 
 from bpaste_cli.device import DEVICE_JSON_SCHEMA
+from bpaste_cli.fit.model import VALUE_MODEL_JSON_SCHEMA
 from bpaste_cli.fsutil import atomic_write_bytes
+from bpaste_cli.policy import POLICY_JSON_SCHEMA
 from bpaste_cli.trace.schema import events_json_schema, sessions_json_schema
 
 GENERATED: dict[str, Callable[[], dict[str, Any]]] = {
     "trace-events.schema.json": events_json_schema,
     "trace-sessions.schema.json": sessions_json_schema,
     "device.schema.json": lambda: DEVICE_JSON_SCHEMA,
+    "value-model.schema.json": lambda: VALUE_MODEL_JSON_SCHEMA,
+    "policy.schema.json": lambda: POLICY_JSON_SCHEMA,
 }
 
 

@@ -99,8 +99,7 @@ def replay(
         if path is not None and path.is_dir():
             raise BpasteError(f"{option} {path} is a directory; pass the path of a file to write.")
     ds = load_dataset(dataset)
-    if not (ds.events["kind"] == "tool").any():
-        raise BpasteError(f"The dataset {dataset} has no tool calls, so there is nothing to speculate; ingest logs of an agent that calls tools.")
+    ds.require_tool_calls("there is nothing to speculate")
     predictor, warnings = None, []
     if patterns:
         predictor, warnings = _pattern_check(patterns, ds.hash, seed)

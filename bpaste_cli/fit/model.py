@@ -33,7 +33,7 @@ _INTS = {"type": "array", "items": {"type": "integer", "minimum": 0}}
 _BOOLS = {"type": "array", "items": {"type": "boolean"}}
 VALUE_MODEL_JSON_SCHEMA: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
-    "$id": "https://bpaste.dev/schemas/value-model.schema.json",
+    "$id": "urn:bpaste:schema:value-model",
     "title": "value-model",
     "description": "A bpaste branch-value model (`bpaste fit`): predicts a branch prefix's critical-path saving in seconds.",
     "type": "object",

@@ -152,6 +152,7 @@ def fit(
     """Fit the branch-value model on `dataset`'s train split; validate; write it to `out` as JSON."""
     t0 = time.perf_counter()
     ds = dataset if isinstance(dataset, Dataset) else load_dataset(Path(dataset))
+    ds.require_tool_calls("there is nothing to speculate and no value to learn")
     dev = device if isinstance(device, Device) else load_device(device)
     safety = safety or load_safety()
     cfg = replace(options.compare, seed=options.seed)

@@ -156,7 +156,8 @@ def ingest(
     if not files:
         raise BpasteError("No log files found under the given paths; pass files, directories or globs of agent logs.")
     restore_interrupted(out)
-    check_replaceable(out, "trace-dataset", "ingest")
+    if not append:  # with --append, read_manifest below says what is wrong with the directory
+        check_replaceable(out, "trace-dataset", "ingest")
 
     previous = None
     known_hashes: set[str] = set()

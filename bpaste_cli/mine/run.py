@@ -47,8 +47,7 @@ def mine(dataset: Path | Dataset, out: Path | None = None, options: MineOptions 
     if out is not None:
         check_replaceable(Path(out), "pattern-table", "mine")
     ds = dataset if isinstance(dataset, Dataset) else load_dataset(Path(dataset))
-    if not (ds.events["kind"] == "tool").any():
-        raise BpasteError(f"The dataset {ds.path} has no tool calls, so there are no patterns to mine; ingest logs of an agent that calls tools.")
+    ds.require_tool_calls("there are no patterns to mine")
     ids = split_ids(ds, options.seed)
     if not ids["train"]:
         raise BpasteError(f"The dataset {ds.path} has no session in the train split (it has {ds.sessions.height}); ingest more sessions.")

@@ -110,6 +110,11 @@ class Dataset:
     def hash(self) -> str:
         return self.manifest["dataset_hash"]
 
+    def require_tool_calls(self, so: str) -> None:
+        """Refuse a dataset without tool calls, for a verb that needs them (`so`: what there is not to do)."""
+        if not (self.events["kind"] == "tool").any():
+            raise BpasteError(f"The dataset {self.path} has no tool calls, so {so}; ingest logs of an agent that calls tools.")
+
 
 def read_manifest(path: Path) -> dict[str, Any]:
     """The manifest of the dataset at `path`, after checking that it is one bpaste can read."""

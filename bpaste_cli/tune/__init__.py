@@ -196,6 +196,7 @@ def tune(
     if output.is_dir():
         raise BpasteError(f"-o {output} is a directory; pass the path of the policy file to write (e.g. {output / 'policy.json'}).")
     ds = load_dataset(Path(dataset))
+    ds.require_tool_calls("there is nothing to speculate and nothing to tune")
     predictor = load_predictor(Path(patterns))
     device = load_device(options.device)
     safety = load_safety(options.safety)
