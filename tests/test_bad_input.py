@@ -93,6 +93,8 @@ DATASET_VERBS: dict[str, Callable[[World, str], list[str]]] = {
     "mine": lambda w, d: ["mine", d],
     "replay": lambda w, d: ["replay", d, "--patterns", str(w.pat), "--arm", "serial,paste,bpaste"],
     "report": lambda w, d: ["report", d, "--patterns", str(w.pat), "-o", w.out("report.html")],
+    "fit": lambda w, d: ["fit", d, "--patterns", str(w.pat), "-o", w.out("model.json")],
+    "tune": lambda w, d: ["tune", d, "--patterns", str(w.pat), "-o", w.out("policy.json"), "--trials", "2"],
 }
 BAD_DATASETS: dict[str, tuple[Callable[[World], str], str]] = {
     "missing": (lambda w: w.missing_ds, r"missing_ds does not exist; create a dataset with `bpaste ingest"),
@@ -101,7 +103,7 @@ BAD_DATASETS: dict[str, tuple[Callable[[World], str], str]] = {
     "policy_json": (lambda w: w.policy + ".json", r"is a file, not a trace dataset"),
     "newer_schema": (lambda w: w.newer_ds, r"newer_ds has schema version 99, newer than this bpaste understands \(1\); upgrade bpaste"),
     "empty": (lambda w: w.empty_ds, r"empty_ds has no events; ingest some agent logs into it first"),
-    "no_tool_calls": (lambda w: w.no_tools_ds, r"no_tools_ds has no tool calls, so there (are no patterns to mine|is nothing to speculate); ingest logs of an agent that calls tools"),
+    "no_tool_calls": (lambda w: w.no_tools_ds, r"no_tools_ds has no tool calls, so there (are no patterns to mine|is nothing to speculate)[^;]*; ingest logs of an agent that calls tools"),
     "empty_dir": (lambda w: w.empty_dir, r"empty_dir has no manifest.json, so it is not a trace dataset; make one with `bpaste ingest`"),
 }
 ACCEPTED = {  # think time of an agent without tools is still a valid answer
@@ -114,6 +116,8 @@ PATTERN_VERBS: dict[str, Callable[[World, str], list[str]]] = {
     "replay --patterns": lambda w, p: ["replay", str(w.ds), "--patterns", p, "--arm", "paste"],
     "mine --show": lambda w, p: ["mine", p, "--show"],
     "report --patterns": lambda w, p: ["report", str(w.ds), "--patterns", p, "-o", w.out("report.html")],
+    "fit --patterns": lambda w, p: ["fit", str(w.ds), "--patterns", p, "-o", w.out("model.json")],
+    "tune --patterns": lambda w, p: ["tune", str(w.ds), "--patterns", p, "-o", w.out("policy.json"), "--trials", "2"],
 }
 BAD_PATTERNS: dict[str, tuple[Callable[[World], str], str]] = {
     "missing": (lambda w: w.missing_pat, r"missing_pat does not exist; make a pattern table with `bpaste mine DATASET -o"),
@@ -134,6 +138,8 @@ DEVICE_VERBS: dict[str, Callable[[World, str], list[str]]] = {
     "replay": lambda w, d: ["replay", str(w.ds), "--arm", "serial", "--device", d],
     "device show": lambda w, d: ["device", "show", d],
     "report": lambda w, d: ["report", str(w.ds), "--patterns", str(w.pat), "-o", w.out("report.html"), "--device", d],
+    "fit": lambda w, d: ["fit", str(w.ds), "--patterns", str(w.pat), "-o", w.out("model.json"), "--device", d],
+    "tune": lambda w, d: ["tune", str(w.ds), "--patterns", str(w.pat), "-o", w.out("policy.json"), "--trials", "2", "--device", d],
 }
 BAD_DEVICES: dict[str, tuple[Callable[[World], str], str]] = {
     "unknown": (lambda w: "nowhere", r"No device profile 'nowhere': use one of laptop, orin, orin-nano, server, thor or the path of a TOML profile"),
@@ -203,6 +209,24 @@ OPTION_CASES: dict[str, Case] = {
     "mine --key": Case(lambda w: ["mine", str(w.ds), "--key", "bogus"],
                        r"Unknown event key 'bogus'; choose one of tool, status, refined"),
     "mine --context 0": Case(lambda w: ["mine", str(w.ds), "--context", "0"], r"K, R and min_support must each be at least 1"),
+    "policy validate missing": Case(lambda w: ["policy", "validate", w.missing_policy + ".json"],
+                                    r"missing_policy.json does not exist; make a policy with `bpaste tune DATASET --patterns PATTERNS -o"),
+    "policy validate a dataset": Case(lambda w: ["policy", "validate", str(w.ds)],
+                                      r"ds is a trace-dataset directory, not a policy file; pass the policy.json written by `bpaste tune`"),
+    "policy validate a foreign document": Case(lambda w: ["policy", "validate", w.policy + ".json"],
+                                               r"policy.json holds a 'policy' document, not a bpaste policy; pass the policy.json written by `bpaste tune`"),
+    "replay --policy missing": Case(lambda w: ["replay", str(w.ds), "--policy", w.missing_policy + ".json"],
+                                    r"missing_policy.json does not exist; make a policy with `bpaste tune"),
+    "tune --objectives": Case(lambda w: ["tune", str(w.ds), "--patterns", str(w.pat), "-o", w.out("p.json"), "--objectives", "bogus"],
+                              r"--objectives bogus is not supported; use speedup or speedup,waste"),
+    "tune -o a directory": Case(lambda w: ["tune", str(w.ds), "--patterns", str(w.pat), "-o", w.empty_dir],
+                                r"-o .*empty_dir is a directory; pass the path of the policy file to write"),
+    "fit -o a directory": Case(lambda w: ["fit", str(w.ds), "--patterns", str(w.pat), "-o", w.empty_dir],
+                               r"-o .*empty_dir is a directory; pass the path of the JSON file to write"),
+    "report -o a directory": Case(lambda w: ["report", str(w.ds), "-o", w.empty_dir],
+                                  r"-o .*empty_dir is a directory; pass the path of the HTML file to write"),
+    "demo --samples missing": Case(lambda w: ["demo", "--out", w.out("demo"), "--samples", w.missing_logs],
+                                   r"missing_logs is not a directory of agent logs; pass the sample_traces folder or omit --samples"),
 }
 
 

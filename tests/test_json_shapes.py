@@ -30,7 +30,15 @@ VERB_RUNS: dict[str, list[str]] = {
     "replay": ["replay", "ds", "--patterns", "pat", "--split", "all"],
     "device-list": ["device", "list"],
     "device": ["device", "show", "orin"],
+    "tune": ["tune", "ds", "--patterns", "pat", "-o", "policy.json", "--trials", "4"],
+    "policy-validate": ["policy", "validate", "policy.json"],
+    "replay-policy": ["replay", "ds", "--policy", "policy.json"],
+    "report": ["report", "ds", "--patterns", "pat", "--policy", "policy.json", "--compare", "", "-o", "report.html"],
+    "fit": ["fit", "ds", "--patterns", "pat", "-o", "model.json"],
+    "demo": ["demo", "--out", "demo", "--samples", "corpus", "--trials", "3"],
 }
+# the verb (first word of argv) each kind comes from, where the two differ
+KIND_VERB = {"device-list": "device", "policy-validate": "policy", "replay-policy": "replay"}
 
 
 def _cli(argv: list[str], cwd: Path) -> dict:
@@ -44,7 +52,7 @@ def _cli(argv: list[str], cwd: Path) -> dict:
 def outputs(tmp_path_factory) -> dict[str, dict]:
     cwd = tmp_path_factory.mktemp("json_shapes")
     done = {}
-    serial = ["synth", "ingest", "stats", "mine", "mine --show"]  # each needs the one before
+    serial = ["synth", "ingest", "stats", "mine", "mine --show", "tune", "policy-validate"]  # each needs the one before
     for name in serial:
         done[name] = _cli(VERB_RUNS[name], cwd)
     rest = [n for n in VERB_RUNS if n not in serial]
@@ -64,6 +72,7 @@ def test_json_output_validates(outputs, name):
     doc = outputs[name]
     assert doc["bpaste"] == __version__
     assert doc["kind"] == name.split()[0]
+    assert VERB_RUNS[name][0] == KIND_VERB.get(doc["kind"], doc["kind"])
     VALIDATOR.validate(doc)
 
 

@@ -23,8 +23,8 @@ def report(
     compare: str = typer.Option("server", "--compare", help="Comma-separated devices to compare with ('' for none)."),
     session: Optional[str] = typer.Option(None, "--session", help="The session to draw as a timeline (default: most to gain)."),
     split: str = typer.Option("test", "--split", help="The split to replay: train, validation, test or all."),
-    seed: int = typer.Option(0, "--seed", help="Split seed (and bootstrap seed)."),
-    top: int = typer.Option(15, "--top", help="Sessions shown in the per-session chart."),
+    seed: int = typer.Option(0, "--seed", min=0, help="Split seed (and bootstrap seed)."),
+    top: int = typer.Option(15, "--top", min=1, help="Sessions shown in the per-session chart."),
     as_json: bool = typer.Option(False, "--json", help="Print the report's data as one JSON object."),
 ) -> None:
     """Write a self-contained HTML report: where the time goes, patterns, a timeline, speedups, the policy."""

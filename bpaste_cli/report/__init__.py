@@ -17,6 +17,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from bpaste_cli.errors import BpasteError
 from bpaste_cli.fsutil import atomic_write_bytes
 from bpaste_cli.report.data import gather
 from bpaste_cli.report.page import render
@@ -31,6 +32,8 @@ def build_report(dataset: Any, **options: Any) -> str:
 
 def write_report(out: Path, dataset: Any, **options: Any) -> dict[str, Any]:
     """Write the page to `out` atomically; returns the data it shows."""
+    if Path(out).is_dir():
+        raise BpasteError(f"-o {out} is a directory; pass the path of the HTML file to write (e.g. {Path(out) / 'report.html'}).")
     data = gather(dataset, **options)
     atomic_write_bytes(Path(out), render(data).encode("utf-8"))
     return data
