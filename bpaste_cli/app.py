@@ -7,14 +7,12 @@ renders the result with rich (people) or `print_json` (scripts).
 from __future__ import annotations
 
 import sys
-from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Callable
 
 import orjson
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
-from rich.table import Table
 
 from bpaste_cli import __version__
 

@@ -74,6 +74,7 @@ def test_number_forms_collapse():
     assert canonical_json({"n": float("nan")}) == '{"n":null}'
     assert canonical_json({"n": 0.1}) == '{"n":0.1}'
     assert canonical_json({"n": 1e300}) == '{"n":1e+300}'  # beyond 2**53: kept a float
+    assert canonical_json({"n": 2**70}) == '{"n":"1180591620717411303424"}'  # beyond 64 bits: exact digits
 
 
 def test_hash_is_sha256_prefix_of_the_canonical_text():

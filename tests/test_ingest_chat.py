@@ -270,7 +270,7 @@ def test_text_actions_mini_swe_agent_shape(tmp_path):
         {"role": "user", "content": "Please always provide EXACTLY ONE action."},
         {"role": "assistant", "content": f"{fence}\nls docs\n```\nand\n{fence}\nls src\n```"},
         {"role": "user", "content": "Please always provide EXACTLY ONE action."},
-        {"role": "assistant", "content": f"```bash\n  wc -l docs/notes.txt\n```"},
+        {"role": "assistant", "content": "```bash\n  wc -l docs/notes.txt\n```"},
         {"role": "user", "content": "<returncode>0</returncode>\n<output>\n12 docs/notes.txt\n</output>"},
     ]}
     sessions, report = _read(_write(tmp_path / "run.traj.json", msgs))

@@ -23,7 +23,6 @@ from typing import Callable
 import pytest
 
 from bpaste_cli.ingest import ingest
-from bpaste_cli.mine import mine
 from bpaste_cli.synth import ARCHETYPES, generate, write
 
 REPO = Path(__file__).resolve().parent.parent

@@ -194,3 +194,13 @@ def decode_arguments(value: Any) -> Any:
         except orjson.JSONDecodeError:
             return {"_raw": value}
     return {} if value is None else value
+
+
+def content_text(content: Any) -> str | None:
+    """Message content as text: a string, or the text parts of a list of `{type, text}` parts joined."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        parts = [p["text"] for p in content if isinstance(p, dict) and isinstance(p.get("text"), str)]
+        return "\n".join(parts) if parts else None
+    return None

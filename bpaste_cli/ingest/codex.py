@@ -40,7 +40,7 @@ from typing import Any, Iterator
 
 import orjson
 
-from bpaste_cli.ingest.base import ReadContext, iter_jsonl, parse_time
+from bpaste_cli.ingest.base import ReadContext, content_text, iter_jsonl, parse_time
 from bpaste_cli.trace.builder import SessionBuilder
 
 NAME = "codex"
@@ -110,16 +110,6 @@ def _int(value: Any) -> int | None:
 def _number(value: Any) -> float | None:
     if isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0:
         return float(value)
-    return None
-
-
-def _text(content: Any) -> str | None:
-    """Message content (a string or a list of `{type, text}` parts) as text."""
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        parts = [p["text"] for p in content if isinstance(p, dict) and isinstance(p.get("text"), str)]
-        return "\n".join(parts) if parts else None
     return None
 
 
@@ -265,9 +255,9 @@ class _Rollout:
         if kind == "message":
             role = _str(p.get("role"))
             if role == "assistant":
-                self.output(t, line, _text(p.get("content")))
+                self.output(t, line, content_text(p.get("content")))
             elif role in _INPUT_ROLES:
-                text = _text(p.get("content"))
+                text = content_text(p.get("content"))
                 if self.flat and role == "user" and not (text or "").lstrip().startswith(_INJECTED):
                     self.close()
                     self.builder().user(t, text, line)

@@ -24,7 +24,7 @@ from typing import Any, Iterator
 
 import orjson
 
-from bpaste_cli.ingest.base import ReadContext, load_json_document
+from bpaste_cli.ingest.base import ReadContext, content_text, load_json_document
 from bpaste_cli.trace.builder import SessionBuilder
 
 NAME = "swe-agent"
@@ -39,16 +39,6 @@ _OPENING = re.compile(rb'\A\s*\{\s*(?:"environment"\s*:\s*"[^"\\]*"\s*,\s*)?"(?:
 def sniff(head: bytes) -> bool:
     """A JSON object that opens with a trajectory or history list and has actions in it."""
     return _OPENING.match(head) is not None and b'"action"' in head
-
-
-def _text(content: Any) -> str | None:
-    """Message content as text: a string, or the text parts of a list of content parts."""
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        parts = [p["text"] for p in content if isinstance(p, dict) and isinstance(p.get("text"), str)]
-        return "\n".join(parts) if parts else None
-    return None
 
 
 def _seconds(value: Any) -> float | None:
@@ -90,7 +80,7 @@ def _task(history: list[Any]) -> str | None:
         if m.get("role") == "assistant":
             return None
         if m.get("role") == "user":
-            return _text(m.get("content"))
+            return content_text(m.get("content"))
     return None
 
 
@@ -107,7 +97,7 @@ def _from_trajectory(b: SessionBuilder, doc: dict[str, Any], ctx: ReadContext, m
         if not isinstance(action, str):
             ctx.skip(None, "missing_field", f"trajectory[{i}].action")
             continue
-        b.llm(None, model=model, text=_text(step.get("thought")) or _text(step.get("response")))
+        b.llm(None, model=model, text=content_text(step.get("thought")) or content_text(step.get("response")))
         call_id = _call(b, action)
         observation = step.get("observation")
         if call_id is not None and observation is not None:
@@ -124,15 +114,15 @@ def _from_history(b: SessionBuilder, history: list[Any], ctx: ReadContext, model
         if m.get("is_demo") or role == "system":  # the prompt, not this run
             continue
         if role == "assistant":
-            b.llm(None, model=model, text=_text(m.get("thought")) or _text(m.get("content")))
+            b.llm(None, model=model, text=content_text(m.get("thought")) or content_text(m.get("content")))
             action = m.get("action")
             pending = _call(b, action) if isinstance(action, str) else None
         elif role in ("user", "tool"):
             if pending is not None:
-                b.tool_result(pending, None, _text(m.get("content")) or "")
+                b.tool_result(pending, None, content_text(m.get("content")) or "")
                 pending = None
             elif b.n_steps == 0:
-                b.user(None, _text(m.get("content")))
+                b.user(None, content_text(m.get("content")))
             else:
                 ctx.skip(None, "result_without_call", f"history[{i}]")
         else:

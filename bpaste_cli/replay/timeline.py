@@ -18,7 +18,8 @@ from bpaste_cli.replay.engine import SessionResult, SessionTrace
 TID_LLM, TID_HUMAN, TID_TOOL, TID_SPEC = 1, 2, 10, 100
 
 
-def _lane(lanes: list[float], start: float, end: float) -> int:
+def assign_lane(lanes: list[float], start: float, end: float) -> int:
+    """The first lane free at `start` (a new one if none), marked busy until `end`."""
     for i, free in enumerate(lanes):
         if free <= start:
             lanes[i] = end
@@ -45,7 +46,7 @@ def timeline_events(runs: list[tuple[str, SessionTrace, SessionResult]]) -> list
             elif nd.kind == "user":
                 tid, name = TID_HUMAN, "human wait"
             else:
-                tid, name = TID_TOOL + _lane(tool_lanes, s, e), nd.tool or "tool"
+                tid, name = TID_TOOL + assign_lane(tool_lanes, s, e), nd.tool or "tool"
                 call_at[nd.i] = (tid, s)
             out.append({"ph": "X", "pid": pid, "tid": tid, "name": name, "ts": s * 1e6, "dur": max(e - s, 0) * 1e6,
                         "args": {"seq": nd.i, "logged_start_s": nd.s, "logged_end_s": nd.e}})
@@ -55,7 +56,7 @@ def timeline_events(runs: list[tuple[str, SessionTrace, SessionResult]]) -> list
         for job in res.jobs:
             if not job.started:
                 continue
-            tid = TID_SPEC + _lane(spec_lanes, job.start, job.end)
+            tid = TID_SPEC + assign_lane(spec_lanes, job.start, job.end)
             outcome = ("reuse" if job.completed else "in-flight") if job.state == "served" else "waste"
             out.append({"ph": "X", "pid": pid, "tid": tid, "name": f"spec {job.tool} ({outcome})", "ts": job.start * 1e6,
                         "dur": max(job.end - job.start, 0) * 1e6,

@@ -26,6 +26,7 @@ from bpaste_cli.mine import load_predictor
 from bpaste_cli.mine.keys import USER_KEY
 from bpaste_cli.mine.run import strongest_patterns
 from bpaste_cli.mine.store import read_table_manifest
+from bpaste_cli.replay.timeline import assign_lane
 from bpaste_cli.stats import compute_stats, session_breakdown
 from bpaste_cli.trace.dataset import Dataset, load_dataset
 
@@ -144,15 +145,6 @@ def _cutter(human: list[tuple[float, float]]):
     return cut, [(cut(s), e - s) for s, e in merged]
 
 
-def _lane(lanes: list[float], start: float, end: float) -> int:
-    for i, free in enumerate(lanes):
-        if free <= start:
-            lanes[i] = end
-            return i
-    lanes.append(end)
-    return len(lanes) - 1
-
-
 def timeline_arm(trace: Any, res: Any) -> dict[str, Any]:
     """One arm's replay of one session as drawable items on the agent-time axis."""
     human = [(s, e) for nd, (s, e) in zip(trace.nodes, res.times) if nd.kind == "user" and e > s]
@@ -166,7 +158,7 @@ def timeline_arm(trace: Any, res: Any) -> dict[str, Any]:
         elif nd.kind == "tool":
             job = served.get(nd.i)
             kind = "tool" if job is None else ("hit" if job.completed else "inflight")
-            lane = _lane(tool_lanes, s, max(e, s + 1e-9))
+            lane = assign_lane(tool_lanes, s, max(e, s + 1e-9))
             items.append({"lane": f"tools {lane + 1}", "kind": kind, "t0": cut(s), "t1": cut(e),
                           "label": f"{nd.tool} (logged {nd.e - nd.s:.2f} s)"})
     spec_lanes: list[float] = []
@@ -174,7 +166,7 @@ def timeline_arm(trace: Any, res: Any) -> dict[str, Any]:
         if not job.started:
             continue
         outcome = ("reuse" if job.completed else "in-flight") if job.state == "served" else "waste"
-        lane = _lane(spec_lanes, job.start, job.end)
+        lane = assign_lane(spec_lanes, job.start, job.end)
         items.append({"lane": f"spec {lane + 1}", "kind": f"spec-{outcome}", "t0": cut(job.start), "t1": cut(job.end),
                       "label": f"speculative {job.tool}, p={job.prob:.2f}, depth {job.depth}: {outcome}"})
     return {"agent_s": res.agent_s, "serial_s": res.serial_s, "hits": res.hits, "promotions": res.promotions,

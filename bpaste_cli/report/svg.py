@@ -212,7 +212,7 @@ def transition_graph(graph: dict[str, Any], width: int = 760, height: int = 560,
     body = [f'<defs><marker id="{uid}-arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="9" markerHeight="9" '
             f'markerUnits="userSpaceOnUse" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#3B5B84"/></marker></defs>']
     for e in sorted(graph["edges"], key=lambda e: e["prob"]):
-        (x1, y1, a1), (x2, y2, a2) = pos[e["src"]], pos[e["dst"]]
+        (x1, y1, a1), (x2, y2, _) = pos[e["src"]], pos[e["dst"]]
         sw, op = 1 + 7 * e["prob"], 0.25 + 0.7 * e["prob"]
         tip = f"after {nodes[e['src']]['label']}: next step calls {e['dst']} with p = {e['prob']:.2f} ({e['count']} times)"
         if e["src"] == e["dst"]:

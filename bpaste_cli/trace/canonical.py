@@ -1,7 +1,8 @@
 """Canonical JSON for tool arguments, and the hashes derived from it.
 
 Two calls are the same call exactly when their canonical argument strings are equal: keys sorted,
-compact separators, integral floats written as integers, -0.0 as 0, non-finite floats as null, and
+compact separators, integral floats written as integers, -0.0 as 0, non-finite floats as null,
+integers beyond 64 bits as their digits in a string, and
 strings that themselves hold a JSON object or array (as OpenAI-style `arguments` do) left as strings:
 readers decode those where the format says so, canonicalisation never guesses.
 """
@@ -22,7 +23,8 @@ def normalise(value: Any) -> Any:
     if isinstance(value, bool) or value is None or isinstance(value, str):
         return value
     if isinstance(value, int):
-        return value
+        # beyond 64 bits JSON encoders disagree (orjson refuses): keep the exact digits as a string
+        return value if -(2**63) <= value < 2**63 else str(value)
     if isinstance(value, float):
         if not math.isfinite(value):
             return None
