@@ -68,6 +68,12 @@ def build_world(root: Path) -> World:
         json.dumps({"session_id": f"chat{i}", "kind": kind, "t" if kind == "user" else "t_end": t, "text": "hi"}) + "\n"
         for i in range(12) for kind, t in (("user", 0.0), ("llm", 2.0))))
     ingest([no_tools], root / "no_tools_ds")
+    untimed = root / "untimed.jsonl"  # 12 sessions with a call each, and no time anywhere
+    untimed.write_text("".join(
+        json.dumps(r) + "\n" for i in range(12) for r in (
+            {"session_id": f"u{i}", "kind": "llm"},
+            {"session_id": f"u{i}", "kind": "tool", "tool": "Read", "args": {"path": f"f{i}"}, "result": "x"})))
+    ingest([untimed], root / "untimed_ds")
     (root / "plain.txt").write_text("not a log, not a dataset\n")
     (root / "policy.json").write_text(json.dumps(
         {"schema_version": 1, "kind": "policy", "device": {"name": "thor"}, "parameters": {"beam_width": 3}}))
@@ -225,6 +231,8 @@ OPTION_CASES: dict[str, Case] = {
                                r"-o .*empty_dir is a directory; pass the path of the JSON file to write"),
     "report -o a directory": Case(lambda w: ["report", str(w.ds), "-o", w.empty_dir],
                                   r"-o .*empty_dir is a directory; pass the path of the HTML file to write"),
+    "replay untimed": Case(lambda w: ["replay", w.untimed_ds, "--arm", "serial", "--split", "all"],
+                           r"The all split of .*untimed_ds has no session replay can time \(12 untimed\); replay needs logs with timestamps"),
     "demo --samples missing": Case(lambda w: ["demo", "--out", w.out("demo"), "--samples", w.missing_logs],
                                    r"missing_logs is not a directory of agent logs; pass the sample_traces folder or omit --samples"),
 }

@@ -118,6 +118,12 @@ def replay(
     report = run_replay(ds, predictor, device=device, config=config, safety=load_safety(safety), timeline=timeline,
                         timeline_sessions=timeline_sessions)
     report.warnings[:0] = warnings
+    if report.sessions_replayed == 0:
+        skipped = ", ".join(f"{n} {why.replace('_', ' ')}" for why, n in report.sessions_skipped.items() if n) or "none at all"
+        raise BpasteError(
+            f"The {split} split of {dataset} has no session replay can time ({skipped}); replay needs logs with "
+            "timestamps (claude-code, codex, openhands, otlp, native with times), or try --split all."
+        )
     if per_session:
         _write_sessions(per_session, report.per_session)
     if as_json:
