@@ -1,13 +1,13 @@
 """Replay throughput: sessions per second per arm, on the timed real corpora and on synthetic sessions.
 
     .venv/bin/python bench/bench_replay.py                      # real corpora + 10,000 synthetic sessions
-    .venv/bin/python bench/bench_replay.py --synthetic 100000   # the issue's 100k figure
+    .venv/bin/python bench/bench_replay.py --synthetic 100000   # 100k synthetic sessions
 
 Each corpus is ingested into a temporary dataset, mined on its train split (the real predictor), then
 every session is replayed under each arm on one core; the time covers the replay loop only (not
 ingest, mining or the bootstrap). Reported per arm: cold sessions/s (first pass, every prediction
 computed by the predictor) and warm sessions/s (median of --repeat further passes, predictions
-cached as when `tune` replays the same sessions), with median per-session times. Target (issue 4): >= 1,000 sessions/s per core for `paste` on coding
+cached as when `tune` replays the same sessions), with median per-session times. Target: >= 1,000 sessions/s per core for `paste` on coding
 sessions.
 """
 
