@@ -67,6 +67,7 @@ POLICY_JSON_SCHEMA: dict[str, Any] = {
                 "arm": {"enum": ["paste", "bpaste"]},
                 "slots": {"type": "integer", "minimum": 0},
                 "ttl_s": {"type": "number", "exclusiveMinimum": 0},
+                "lambda_scale": {"type": "number", "exclusiveMinimum": 0},
                 "top_k": {"type": "integer", "minimum": 1},
                 "threshold": {"type": "number", "minimum": 0, "maximum": 1},
                 "beam_width": {"type": "integer", "minimum": 1},

@@ -73,8 +73,11 @@ def test_replay_policy_reproduces_validation_and_reports_test(policy, workspace)
 
 def test_previous_policy_is_enqueued(policy, workspace, tmp_path):
     doc = json.loads(policy.read_text())
+    doc["parameters"]["ttl_s"] = 77.0  # unlike every built-in known point, so it cannot be deduplicated away
+    previous = tmp_path / "previous.json"
+    previous.write_text(json.dumps(doc))
     got = cli_json("tune", str(workspace / "ds"), "--patterns", str(workspace / "pat"), "-o", str(tmp_path / "next.json"),
-                   "--trials", "4", "--previous", str(policy))
+                   "--trials", "4", "--previous", str(previous))
     new = json.loads((tmp_path / "next.json").read_text())
     prev = [r for r in new["trials"]["rows"] if r["known"] == "previous-policy"]
     assert len(prev) == 1 and prev[0]["number"] == 3

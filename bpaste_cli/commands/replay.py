@@ -73,6 +73,7 @@ def replay(
     threshold: float = typer.Option(0.2, "--threshold", min=0.0, max=1.0, help="paste: minimum probability."),
     min_prob: float = typer.Option(0.1, "--min-prob", min=0.0, max=1.0, help="bpaste: minimum prefix probability."),
     ttl: float = typer.Option(60.0, "--ttl", min=0.0, help="Seconds a finished speculative result is kept."),
+    lambda_scale: float = typer.Option(1.0, "--lambda-scale", min=0.0, help="The λ schedule: PASTE's shadow-price steps times this."),
     slots: Optional[int] = typer.Option(None, "--slots", min=0, help="Speculative slots (default: the device's)."),
     safety: Optional[Path] = typer.Option(None, "--safety", help="A TOML file overriding the safety table."),
     timeline: Optional[Path] = typer.Option(None, "--timeline", help="Write a Perfetto/Chrome trace JSON here."),
@@ -113,7 +114,7 @@ def replay(
         raise BpasteError("--rank model needs --model, a value model file from `bpaste fit DATASET --patterns P -o MODEL`.")
     config = ReplayConfig(
         arms=arms, split=split, seed=seed, ttl_s=ttl, slots=slots, top_k=top_k, threshold=threshold,
-        beam_width=beam_width, beam_depth=depth, rank=rank, min_prob=min_prob,
+        beam_width=beam_width, beam_depth=depth, rank=rank, min_prob=min_prob, lambda_scale=lambda_scale,
     )
     report = run_replay(ds, predictor, device=device, config=config, safety=load_safety(safety), timeline=timeline,
                         timeline_sessions=timeline_sessions)

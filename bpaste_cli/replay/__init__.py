@@ -47,6 +47,7 @@ class ReplayConfig:
     rank: str = "value"  # probability | value | (model, once `fit` registers it)
     min_prob: float = 0.1  # bpaste: minimum prefix probability
     interference_budget: float = 0.1  # bpaste: fraction of the typical think time
+    lambda_scale: float = 1.0  # the λ schedule: PASTE's 0.02 / 0.05 / 0.10 / 0.20 steps times this
     fast_path: bool = True
     bootstrap: int = 1000
 
@@ -85,13 +86,13 @@ def _arm(name: str, config: ReplayConfig, stats: LatencyStats):
     if name == "oracle":
         return OracleArm()
     if name == "paste":
-        return PasteArm(stats, allowed, top_k=config.top_k, threshold=config.threshold)
+        return PasteArm(stats, allowed, top_k=config.top_k, threshold=config.threshold, lambda_scale=config.lambda_scale)
     if name == "bpaste":
         if config.rank not in SCORERS:
             hint = " (`model` needs a value model from `bpaste fit`)" if config.rank == "model" else ""
             raise BpasteError(f"Unknown ranking {config.rank!r}{hint}; choose one of {', '.join(SCORERS)}.")
         beam = BeamConfig(config.beam_width, config.beam_depth, config.min_prob, config.interference_budget, config.fast_path)
-        return BPasteArm(stats, allowed, SCORERS[config.rank], beam)
+        return BPasteArm(stats, allowed, SCORERS[config.rank], beam, lambda_scale=config.lambda_scale)
     raise BpasteError(f"Unknown arm {name!r}; choose from {', '.join(ARMS)}.")
 
 

@@ -62,12 +62,13 @@ class PasteArm:
     allowed: frozenset[str]
     top_k: int = 3
     threshold: float = 0.2
+    lambda_scale: float = 1.0
     name: str = "paste"
     needs_predictor: bool = True
 
     def plan(self, sim: Sim, step: int, now: float) -> None:
         busy, mem = sim.load(now)
-        lam = shadow_price(busy / max(sim.slots, 1))
+        lam = shadow_price(busy / max(sim.slots, 1), self.lambda_scale)
         think = self.stats.think_s
         scored = []
         for c in sim.predict(self.top_k):
@@ -100,6 +101,7 @@ class BPasteArm:
     allowed: frozenset[str]
     scorer: Scorer
     beam: BeamConfig
+    lambda_scale: float = 1.0
     name: str = "bpaste"
     needs_predictor: bool = True
     now: float = 0.0
@@ -108,7 +110,7 @@ class BPasteArm:
         self.now = now
         busy, _ = sim.load(now)
         load = busy / max(sim.slots, 1)
-        lam = shadow_price(load)
+        lam = shadow_price(load, self.lambda_scale)
         nodes = build_beam(sim, self, step, load, lam)
         if nodes:
             launch(sim, admit(sim, self, nodes, now), now)

@@ -26,12 +26,13 @@ DEFAULT_THINK_S = 3.0
 DEFAULT_LATENCY_S = 1.0
 
 
-def shadow_price(load: float) -> float:
-    """λ(load): PASTE's shadow price of slack, 0.02 / 0.05 / 0.10 / 0.20 as slot load rises."""
+def shadow_price(load: float, scale: float = 1.0) -> float:
+    """λ(load): PASTE's shadow price of slack, 0.02 / 0.05 / 0.10 / 0.20 as slot load rises, times `scale`
+    (the λ schedule `tune` searches: below 1 speculation is cheaper, above 1 dearer)."""
     for bound, lam in LAMBDA_STEPS:
         if load < bound:
-            return lam
-    return LAMBDA_STEPS[-1][1]
+            return lam * scale
+    return LAMBDA_STEPS[-1][1] * scale
 
 
 @dataclass

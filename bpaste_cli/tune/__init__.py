@@ -1,9 +1,9 @@
 """`bpaste tune`: an Optuna study over the replay knobs, objective on the VALIDATION split, -> policy.json.
 
 Searched (`space.suggest`): the strategy (`arm`: paste or bpaste), speculative concurrency `slots`
-(0 .. the device's slots), the result TTL, PASTE's top-k and probability threshold, B-PASTE's beam
-width, depth, ranking mode, minimum prefix probability and interference budget. Not searched: the
-shadow price λ(load) (replay's 0.02/0.05/0.10/0.20 steps are fixed; ReplayConfig does not expose them).
+(0 .. the device's slots), the result TTL, the λ schedule (`lambda_scale`: PASTE's 0.02/0.05/0.10/0.20
+shadow-price steps times a factor in [0.25, 4]), PASTE's top-k and probability threshold, B-PASTE's
+beam width, depth, ranking mode, minimum prefix probability and interference budget.
 
 Objective: speedup (Σ serial / Σ replayed agent time) of the trial's arm on the validation sessions,
 maximised; with `objectives=("speedup", "waste")` also wasted speculative seconds per serial agent

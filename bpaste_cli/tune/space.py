@@ -2,7 +2,8 @@
 
 One study searches both strategies (a conditional space): `arm` = paste (top_k, threshold) or bpaste
 (beam_width, beam_depth, rank, min_prob, interference_budget); both share `slots` (speculative
-concurrency, 0 .. the device's slots: 0 = no speculation) and `ttl_s`. A policy is one strategy.
+concurrency, 0 .. the device's slots: 0 = no speculation), `ttl_s` and `lambda_scale` (the λ schedule:
+PASTE's shadow-price steps scaled). A policy is one strategy.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from bpaste_cli.replay import ReplayConfig
 
 DEFAULTS = ReplayConfig()
 STRATEGIES = ("paste", "bpaste")
-PARAMS = ("arm", "slots", "ttl_s", "top_k", "threshold", "beam_width", "beam_depth", "rank", "min_prob", "interference_budget")
+PARAMS = ("arm", "slots", "ttl_s", "lambda_scale", "top_k", "threshold", "beam_width", "beam_depth", "rank", "min_prob",
+          "interference_budget")
 
 
 def suggest(trial: optuna.Trial, max_slots: int, ranks: tuple[str, ...]) -> dict[str, Any]:
@@ -24,6 +26,7 @@ def suggest(trial: optuna.Trial, max_slots: int, ranks: tuple[str, ...]) -> dict
         "arm": trial.suggest_categorical("arm", STRATEGIES),
         "slots": trial.suggest_int("slots", 0, max_slots),
         "ttl_s": trial.suggest_float("ttl_s", 5.0, 600.0, log=True),
+        "lambda_scale": trial.suggest_float("lambda_scale", 0.25, 4.0, log=True),
     }
     if p["arm"] == "paste":
         p["top_k"] = trial.suggest_int("top_k", 1, 5)
@@ -42,19 +45,19 @@ def known_points(max_slots: int, previous: dict[str, Any] | None = None) -> list
     B-PASTE's defaults (both with the device's slots), and the previous policy's parameters if given."""
     slots = max_slots
     points = [
-        ("serial", {"arm": "bpaste", "slots": 0, "ttl_s": DEFAULTS.ttl_s, "beam_width": DEFAULTS.beam_width,
+        ("serial", {"arm": "bpaste", "slots": 0, "ttl_s": DEFAULTS.ttl_s, "lambda_scale": 1.0, "beam_width": DEFAULTS.beam_width,
                     "beam_depth": DEFAULTS.beam_depth, "rank": DEFAULTS.rank, "min_prob": DEFAULTS.min_prob,
                     "interference_budget": DEFAULTS.interference_budget}),
-        ("paste-defaults", {"arm": "paste", "slots": slots, "ttl_s": DEFAULTS.ttl_s, "top_k": DEFAULTS.top_k,
+        ("paste-defaults", {"arm": "paste", "slots": slots, "ttl_s": DEFAULTS.ttl_s, "lambda_scale": 1.0, "top_k": DEFAULTS.top_k,
                             "threshold": DEFAULTS.threshold}),
-        ("bpaste-defaults", {"arm": "bpaste", "slots": slots, "ttl_s": DEFAULTS.ttl_s, "beam_width": DEFAULTS.beam_width,
+        ("bpaste-defaults", {"arm": "bpaste", "slots": slots, "ttl_s": DEFAULTS.ttl_s, "lambda_scale": 1.0, "beam_width": DEFAULTS.beam_width,
                              "beam_depth": DEFAULTS.beam_depth, "rank": DEFAULTS.rank, "min_prob": DEFAULTS.min_prob,
                              "interference_budget": DEFAULTS.interference_budget}),
     ]
     if previous is not None:
         keep = {k: v for k, v in previous.items() if k in PARAMS}
         if keep.get("arm") == "paste":
-            keep = {k: v for k, v in keep.items() if k in ("arm", "slots", "ttl_s", "top_k", "threshold")}
+            keep = {k: v for k, v in keep.items() if k in ("arm", "slots", "ttl_s", "lambda_scale", "top_k", "threshold")}
         else:
             keep = {k: v for k, v in keep.items() if k not in ("top_k", "threshold")}
         keep["slots"] = min(int(keep.get("slots", slots)), max_slots)
