@@ -249,8 +249,14 @@ def tune(
 
         ran = run_worker(spec, 0, inputs=(ds, predictor, device, safety), callback=on_trial)
     else:
-        ids = _run_processes(spec, options.workers, study, progress)
-        ran = sum(1 for t in complete_trials(study) if t.user_attrs.get("worker") in ids)
+        # The known points wait in the study as enqueued trials. Two processes can both claim one
+        # waiting trial where the storage cannot lock rows (SQLite), so run them here, first.
+        waiting = len(study.get_trials(deepcopy=False, states=(TrialState.WAITING,)))
+        first = min(waiting, max(options.trials - done, 0))
+        ran = run_worker(spec | {"quotas": [first]}, 0, inputs=(ds, predictor, device, safety)) if first else 0
+        done = len(complete_trials(study))
+        ids = _run_processes(spec | {"quotas": quotas(options.trials - done, options.workers)}, options.workers, study, progress)
+        ran += sum(1 for t in complete_trials(study) if t.user_attrs.get("worker") in ids)
     trials = study.get_trials(deepcopy=False)
     complete = [t for t in trials if t.state == TrialState.COMPLETE]
     chosen = choose(complete, objectives, options.speedup_tolerance)
