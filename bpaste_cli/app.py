@@ -7,12 +7,21 @@ renders the result with rich (people) or `print_json` (scripts).
 from __future__ import annotations
 
 import sys
-from typing import Any, Callable
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator
 
 import orjson
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
 
 from bpaste_cli import __version__
 
@@ -64,3 +73,16 @@ def byte_progress(enabled: bool) -> tuple[Progress | None, Callable[[int], None]
     )
     task = progress.add_task("reading logs", total=None)
     return progress, lambda n: progress.advance(task, n), lambda total: progress.update(task, total=total)
+
+
+@contextmanager
+def count_progress(enabled: bool, label: str) -> Iterator[tuple[Callable[[int], None] | None, Callable[[int], None] | None]]:
+    """A done-of-total bar on stderr, as (advance, set_total) callbacks (None, None for --json or off a terminal)."""
+    if not enabled:
+        yield None, None
+        return
+    bar = Progress(TextColumn(f"[bold]{label}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                   console=err, transient=True)
+    task = bar.add_task(label, total=None)
+    with bar:
+        yield (lambda n: bar.advance(task, n)), (lambda total: bar.update(task, total=total))

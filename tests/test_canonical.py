@@ -81,3 +81,13 @@ def test_hash_is_sha256_prefix_of_the_canonical_text():
     text = canonical_json({"b": [1, 2], "a": "x"})
     assert text == '{"a":"x","b":[1,2]}'
     assert args_hash(text) == hashlib.sha256(b'{"a":"x","b":[1,2]}').hexdigest()[:16]
+
+
+@given(st.one_of(st.text(), st.dictionaries(st.text(max_size=8), st.text(), max_size=6)))
+def test_fast_path_for_strings_agrees_with_the_general_one(value):
+    """Strings and flat string maps skip normalisation; the text must be what normalising gives."""
+    import orjson
+
+    from bpaste_cli.trace.canonical import normalise
+
+    assert canonical_json(value) == orjson.dumps(normalise(value), option=orjson.OPT_SORT_KEYS).decode()

@@ -92,12 +92,13 @@ def test_events_are_grouped_by_session_in_seq_order(tmp_path):
 def test_bad_lines_are_counted_with_file_and_line(tmp_path):
     f = tmp_path / "bad.jsonl"
     good = [json.dumps(r) for r in native_session("a", 1)]
-    f.write_bytes(("\n".join([good[0], "{oops", good[1], '{"session_id": "a", "kind": "dance"}', good[2], good[3]]) + "\n{\"trunc").encode())
+    f.write_bytes(("\n".join([good[0], "{oops", good[1], '{"session_id": "a", "kind": "dance"}', good[2],
+                              '{"session_id": "a", "kind": ["tool"]}', good[3]]) + "\n{\"trunc").encode())
     result = ingest([f], tmp_path / "ds")
-    assert result.report.by_reason == {"not_json": 1, "unknown_record": 1, "truncated_last_line": 1}
-    assert [s.line for s in result.report.examples] == [2, 4, 7]
+    assert result.report.by_reason == {"not_json": 1, "unknown_record": 2, "truncated_last_line": 1}
+    assert [s.line for s in result.report.examples] == [2, 4, 6, 8]
     manifest = orjson.loads((tmp_path / "ds" / "manifest.json").read_bytes())
-    assert manifest["skipped_lines"] == 3 and manifest["files"][0]["skipped"] == 3
+    assert manifest["skipped_lines"] == 4 and manifest["files"][0]["skipped"] == 4
     with pytest.raises(BpasteError, match=r"bad.jsonl:2"):
         ingest([f], tmp_path / "ds2", options=IngestOptions(strict=True))
     assert not (tmp_path / "ds2").exists()

@@ -392,6 +392,24 @@ def test_unknown_record_result_without_call_duplicate_and_missing_fields(tmp_pat
     assert ds.sessions["n_tool_calls"].to_list() == [1]
 
 
+def test_bad_content_blocks_are_counted_not_dropped(tmp_path, ingest_paths):
+    """A model message whose content is empty, holds a non-object, or a block of an unknown type: each is
+    a skip with its line (a mangled `tool_use` must not vanish silently)."""
+    mangled = block(3.0, "m2", use("c2", "Read", file_path="apples.txt"))
+    mangled["message"]["content"][0]["type"] = "to\u00ddl_use"
+    thinking_then_grep = block(5.0, "m4", {"type": "thinking", "thinking": "hm"})
+    thinking_then_grep["message"]["content"].append(use("c4", "Grep", pattern="apple"))
+    lines = GOOD + [
+        block(3.0, "m2", None),  # content [null]
+        mangled,
+        base(4.0, type="assistant", uuid="e", message={"id": "m3", "role": "assistant", "content": []}),
+        thinking_then_grep,
+    ]
+    res, ds = ingest_paths([write(tmp_path / "s.jsonl", lines)])
+    assert _skips(res) == [(4, "malformed_block"), (5, "unknown_record"), (6, "missing_field")]
+    assert ds.sessions["n_tool_calls"].to_list() == [2]  # Bash, then Grep (its thinking block is no skip)
+
+
 def test_empty_file(tmp_path, ingest_paths):
     path = tmp_path / "empty.jsonl"
     path.write_bytes(b"")

@@ -329,11 +329,24 @@ def test_bad_lines_are_skipped_and_counted(tmp_path, ingest_paths):
     assert ds.sessions["session_id"].to_list() == ["openhands:x-1#0", "openhands:x-5#4"]
 
 
+def test_jsonl_with_a_damaged_first_line_is_read_line_by_line(tmp_path, ingest_paths):
+    """A first line that opens like a JSON document does not turn the rest of a JSONL file into one
+    unreadable document: the damaged lines are skipped, the instances after them ingested."""
+    for first, reason in ((b"[1, 2, 3]", "missing_field"), (b"[1,2", "not_json")):
+        path = tmp_path / f"output-{reason}.jsonl"
+        path.write_bytes(first + b"\n" + json.dumps(_instance(iid="x-2")).encode() + b"\n")
+        result, ds = ingest_paths([path], format="openhands")
+        assert [(s.line, s.reason) for s in result.report.examples] == [(1, reason)]
+        assert ds.sessions["session_id"].to_list() == ["openhands:x-2#1"]
+
+
 def test_broken_document_is_one_skip(tmp_path, ingest_paths):
     path = tmp_path / "traj.json"
     path.write_text(json.dumps(_history(), indent=2)[:-40])
     result, ds = ingest_paths([path])
     assert result.sessions == 0 and result.report.by_reason == {"not_json": 1}
+    last = len(path.read_text().splitlines())
+    assert [s.line for s in result.report.examples] == [last]  # where the parser gave up: the cut end
     _write_doc(path, {"events": []})
     result, _ = ingest_paths([path], format="openhands")
     assert result.report.by_reason == {"missing_field": 1}

@@ -286,6 +286,17 @@ def test_malformed_lines_are_skipped_with_reasons(tmp_path, ingest_paths):
         ("truncated_last_line", 6), ("unknown_record", 3), ("unknown_record", 4)]
 
 
+def test_jsonl_whose_first_line_is_a_lone_brace(tmp_path, ingest_paths):
+    """A damaged first line that looks like the start of a pretty-printed document: the file is still
+    JSONL (its other lines are whole requests), so only that line is skipped."""
+    good = orjson.dumps(_small_request())
+    path = tmp_path / "traces.jsonl"
+    path.write_bytes(b"{\n" + good + b"\n")
+    result, _ = ingest_paths([path], format="otlp")
+    assert [(s.line, s.reason) for s in result.report.examples] == [(1, "not_json")]
+    assert (result.sessions, result.llm_steps, result.tool_calls) == (1, 1, 1)
+
+
 def test_empty_files(tmp_path, ingest_paths):
     empty = tmp_path / "empty.jsonl"
     empty.write_bytes(b"")

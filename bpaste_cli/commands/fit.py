@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from bpaste_cli.app import app, err, out, print_json
+from bpaste_cli.app import app, count_progress, err, out, print_json
 
 
 def _num(x: float | None, fmt: str = "{:.3f}") -> str:
@@ -45,7 +45,9 @@ def fit(
         warnings.append(f"the patterns were mined with split seed {manifest.get('seed')}, fit uses {seed}: splits differ.")
     predictor = load_predictor(patterns)
     provenance = {"patterns": str(patterns), "patterns_hash": patterns_hash(patterns)}
-    result = run_fit(ds, predictor, device=device, options=FitOptions(seed=seed), out=output, provenance=provenance)
+    with count_progress(not as_json and err.is_terminal, "replaying for branch values") as (advance, set_total):
+        result = run_fit(ds, predictor, device=device, options=FitOptions(seed=seed), out=output, provenance=provenance,
+                         progress=advance, on_total=set_total)
     m = result.metrics
     if as_json:
         print_json("fit", {"output": str(output), "metrics": m, "provenance": result.model.meta["provenance"], "warnings": warnings})

@@ -8,7 +8,7 @@ from typing import Any, Optional
 import typer
 from rich.table import Table
 
-from bpaste_cli.app import app, err, out, print_json
+from bpaste_cli.app import app, count_progress, err, out, print_json
 
 
 def _pattern_check(patterns: str, dataset_hash: str, seed: int) -> tuple[Any, list[str]]:
@@ -116,8 +116,9 @@ def replay(
         arms=arms, split=split, seed=seed, ttl_s=ttl, slots=slots, top_k=top_k, threshold=threshold,
         beam_width=beam_width, beam_depth=depth, rank=rank, min_prob=min_prob, lambda_scale=lambda_scale,
     )
-    report = run_replay(ds, predictor, device=device, config=config, safety=load_safety(safety), timeline=timeline,
-                        timeline_sessions=timeline_sessions)
+    with count_progress(not as_json and err.is_terminal, "replaying sessions x arms") as (advance, set_total):
+        report = run_replay(ds, predictor, device=device, config=config, safety=load_safety(safety), timeline=timeline,
+                            timeline_sessions=timeline_sessions, progress=advance, on_total=set_total)
     report.warnings[:0] = warnings
     if report.sessions_replayed == 0:
         skipped = ", ".join(f"{n} {why.replace('_', ' ')}" for why, n in report.sessions_skipped.items() if n) or "none at all"

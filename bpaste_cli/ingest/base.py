@@ -135,17 +135,37 @@ def iter_jsonl(ctx: ReadContext) -> Iterator[tuple[int, Any]]:
             yield line_no, value
 
 
-def load_json_document(ctx: ReadContext) -> Any | None:
-    """Parse a whole-file JSON document; a file that does not parse is skipped (and None returned)."""
-    data = ctx.path.read_bytes()
+def parse_json_document(data: bytes) -> Any:
+    """A whole-file JSON document (invalid UTF-8 replaced); raises orjson.JSONDecodeError."""
     try:
         return orjson.loads(data)
     except orjson.JSONDecodeError:
+        return orjson.loads(data.decode("utf-8", "replace"))
+
+
+def looks_like_jsonl(data: bytes, sample: int = 64) -> bool:
+    """Whether a file that failed to parse as one document is JSONL with damaged lines: it has two or more
+    non-blank lines and at least half of the first `sample` are JSON values on their own. The lines of a
+    pretty-printed document are fragments, so a damaged document stays one document."""
+    lines = [raw for raw in data.split(b"\n", sample * 4)[: sample * 4] if raw.strip()][:sample]
+    whole = 0
+    for raw in lines:
         try:
-            return orjson.loads(data.decode("utf-8", "replace"))
-        except orjson.JSONDecodeError as exc:
-            ctx.skip(None, "not_json", str(exc))
-            return None
+            orjson.loads(raw)
+            whole += 1
+        except orjson.JSONDecodeError:
+            pass
+    return len(lines) >= 2 and whole >= 1 and 2 * whole >= len(lines)
+
+
+def load_json_document(ctx: ReadContext) -> Any | None:
+    """Parse a whole-file JSON document; a file that does not parse is skipped at the line where parsing
+    failed (and None returned)."""
+    try:
+        return parse_json_document(ctx.path.read_bytes())
+    except orjson.JSONDecodeError as exc:
+        ctx.skip(exc.lineno, "not_json", str(exc))
+        return None
 
 
 def parse_time(value: Any) -> float | None:

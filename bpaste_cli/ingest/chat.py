@@ -36,7 +36,7 @@ from typing import Any, Callable, Iterator
 
 import orjson
 
-from bpaste_cli.ingest.base import ReadContext, decode_arguments, iter_jsonl, parse_time
+from bpaste_cli.ingest.base import ReadContext, decode_arguments, iter_jsonl, looks_like_jsonl, parse_time
 from bpaste_cli.trace.builder import SessionBuilder, result_to_text
 
 NAME = "chat"
@@ -385,8 +385,8 @@ def read(path: Path, ctx: ReadContext) -> Iterator[SessionBuilder]:
             value = _parse(path.read_bytes())
         except orjson.JSONDecodeError as exc:
             opening = first.strip()
-            if opening.startswith(b"[") or opening == b"{":
-                ctx.skip(None, "not_json", str(exc))
+            if (opening.startswith(b"[") or opening == b"{") and not looks_like_jsonl(path.read_bytes()):
+                ctx.skip(exc.lineno, "not_json", str(exc))
             else:
                 yield from _jsonl(ctx)
             return

@@ -65,6 +65,11 @@ _INJECTED = (
 _MARKS = ("sessionId", "uuid", "messageId", "leafUuid")  # keys every Claude Code record type has one of
 _CUT_PREFIXES = (b'{"parentUuid":', b'{"type":"file-history-snapshot"', b'{"type":"summary"')
 _DURATIONS = (("durationMs", 1e-3), ("totalDurationMs", 1e-3), ("durationSeconds", 1.0))
+# content blocks a model message may hold; only tool_use and text carry what bpaste records (server-side
+# tools run inside the model step, so their time is think time)
+_MODEL_BLOCKS = frozenset({"tool_use", "text", "thinking", "redacted_thinking", "server_tool_use", "web_search_tool_result",
+                           "web_fetch_tool_result", "code_execution_tool_result", "mcp_tool_use", "mcp_tool_result",
+                           "image", "document", "container_upload"})
 _HUMAN_TOOLS = frozenset({"AskUserQuestion", "ExitPlanMode"})
 
 
@@ -174,12 +179,16 @@ class _Session:
         content = msg.get("content")
         if isinstance(content, str):
             content = [{"type": "text", "text": content}]
-        elif not isinstance(content, list):
+        elif not isinstance(content, list) or not content:
             ctx.skip(line, "missing_field", "message.content")
             return
-        for block in content:
+        for i, block in enumerate(content):
             kind = block.get("type") if isinstance(block, dict) else None
-            if kind == "tool_use":
+            if not isinstance(kind, str):
+                ctx.skip(line, "malformed_block", f"message.content[{i}] has no type")
+            elif kind not in _MODEL_BLOCKS:
+                ctx.skip(line, "unknown_record", f"message.content[{i}] type={kind[:40]!r}")
+            elif kind == "tool_use":
                 name = block.get("name")
                 if not isinstance(name, str) or not name:
                     ctx.skip(line, "missing_field", "tool_use.name")

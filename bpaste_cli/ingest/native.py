@@ -55,7 +55,7 @@ def read(path: Path, ctx: ReadContext) -> Iterator[SessionBuilder]:
             ctx.skip(line, "missing_field", "session_id")
             continue
         kind = obj.get("kind")
-        if kind not in _KINDS:
+        if not isinstance(kind, str) or kind not in _KINDS:
             ctx.skip(line, "unknown_record", f"kind={kind!r}")
             continue
         sid = f"native:{obj['session_id']}"

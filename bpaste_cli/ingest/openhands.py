@@ -38,7 +38,16 @@ import re
 from pathlib import Path
 from typing import Any, Iterator
 
-from bpaste_cli.ingest.base import ReadContext, decode_arguments, iter_jsonl, load_json_document, parse_time
+import orjson
+
+from bpaste_cli.ingest.base import (
+    ReadContext,
+    decode_arguments,
+    iter_jsonl,
+    looks_like_jsonl,
+    parse_json_document,
+    parse_time,
+)
 from bpaste_cli.trace.builder import SessionBuilder
 
 NAME = "openhands"
@@ -309,13 +318,24 @@ def read(path: Path, ctx: ReadContext) -> Iterator[SessionBuilder]:
     with open(path, "rb") as fh:
         first, second, *_ = fh.read(4096).lstrip().split(b"\n", 2) + [b"", b""]
     pretty = first.strip() == b"{" and second.lstrip()[:1] in (b'"', b"}")  # an indented JSON object
-    if not (first.startswith(b"[") or pretty):  # JSONL, one instance per line
+    data, jsonl = None, not (first.startswith(b"[") or pretty)  # JSONL: one instance per line
+    if not jsonl:
+        raw = path.read_bytes()
+        try:
+            data = parse_json_document(raw)
+        except orjson.JSONDecodeError as exc:
+            # not one document: JSONL whose first line is damaged is read line by line; anything
+            # else is one unreadable document
+            jsonl = looks_like_jsonl(raw)
+            if not jsonl:
+                ctx.skip(exc.lineno, "not_json", str(exc))
+                return
+    if jsonl:
         for line, obj in iter_jsonl(ctx):
             b = _instance(ctx, obj, line, line - 1)
             if b is not None:
                 yield b
         return
-    data = load_json_document(ctx)
     if isinstance(data, list):
         yield _session(ctx, f"{path.stem}#0", data, None, None)
     elif data is not None:

@@ -23,7 +23,7 @@ from typing import Any, Iterator
 
 import orjson
 
-from bpaste_cli.ingest.base import ReadContext, decode_arguments, iter_jsonl, load_json_document
+from bpaste_cli.ingest.base import ReadContext, decode_arguments, iter_jsonl, looks_like_jsonl, parse_json_document
 from bpaste_cli.trace.builder import SessionBuilder
 
 NAME = "otlp"
@@ -178,16 +178,15 @@ def _requests(ctx: ReadContext) -> Iterator[tuple[int | None, Any]]:
     try:
         orjson.loads(first)
     except orjson.JSONDecodeError:
-        if first in (b"{", b"["):  # a pretty-printed document: it parses whole or not at all
-            doc = load_json_document(ctx)
-            if doc is not None:
-                yield None, doc
-            return
+        data = ctx.path.read_bytes()
         try:
-            yield None, orjson.loads(ctx.path.read_bytes())
+            yield None, parse_json_document(data)
             return
-        except orjson.JSONDecodeError:
-            pass  # JSONL whose first line is broken: that line is skipped below
+        except orjson.JSONDecodeError as exc:
+            if first in (b"{", b"[") and not looks_like_jsonl(data):  # one damaged pretty-printed document
+                ctx.skip(exc.lineno, "not_json", str(exc))
+                return
+            # else JSONL whose first line is broken: that line is skipped below
     yield from iter_jsonl(ctx)
 
 

@@ -138,16 +138,21 @@ class PatternPredictor:
         return out
 
     def candidates(self, state: SessionState, k: int) -> list[Candidate]:
-        best: dict[str, tuple[float, str, str, str, str]] = {}  # tool+hash -> (score, tool, args_json, hash, rule)
+        # tool + canonical args -> (score, tool, args_json, logged hash or None, rule); hashes are computed
+        # only for the k that are returned
+        best: dict[str, tuple[float, str, str, str | None, str]] = {}
         for tool, pt in self.tool_dist(state.keys)[:TOOLS_PER_DECISION]:
             for rule, rate, _, words in self.rules.get((tool, "*"), ()):
                 call = state.recent(tool, rule.rank)
                 if call is not None and call.args_json is not None:
-                    _offer(best, pt * rate, tool, call.args_json, call.args_hash or args_hash(call.args_json), words)
+                    _offer(best, pt * rate, tool, call.args_json, call.args_hash, words)
+            values: dict[str, list[tuple[Any, float, str]]] = {}  # per argument: signatures share them
             for sig, ps in self.signatures.get(tool, ())[:SIGNATURES_PER_TOOL]:
                 beam: list[tuple[float, dict[str, Any], list[str]]] = [(pt * ps, {}, [])]
                 for arg in sig:
-                    vals = self._values(tool, arg, state)
+                    vals = values.get(arg)
+                    if vals is None:
+                        vals = values[arg] = self._values(tool, arg, state)
                     if not vals:
                         beam = []
                         break
@@ -157,19 +162,19 @@ class PatternPredictor:
                     )[:k]
                 for score, bound, why in beam:
                     value = bound[ROOT] if sig == (ROOT,) else bound
-                    aj = canonical_json(value)
-                    _offer(best, score, tool, aj, args_hash(aj), "; ".join(why) if why else f"{tool}()")
-        ranked = sorted(best.items(), key=lambda kv: (-kv[1][0], kv[1][1], kv[1][2]))[:k]
+                    _offer(best, score, tool, canonical_json(value), None, "; ".join(why) if why else f"{tool}()")
+        ranked = sorted(best.values(), key=lambda c: (-c[0], c[1], c[2]))[:k]
         out = []
-        for _, (score, tool, aj, h, why) in ranked:
+        for score, tool, aj, h, why in ranked:
             p = self.calibrate(score)
             if p >= self.min_prob and p > 0:
-                out.append(Candidate(tool, aj, h, p, why))
+                out.append(Candidate(tool, aj, h or args_hash(aj), p, why))
         return out
 
 
-def _offer(best: dict[str, tuple[float, str, str, str, str]], score: float, tool: str, aj: str, h: str, why: str) -> None:
-    key = tool + "\x00" + h
+def _offer(best: dict[str, tuple[float, str, str, str | None, str]], score: float, tool: str, aj: str, h: str | None,
+           why: str) -> None:
+    key = tool + "\x00" + aj
     old = best.get(key)
     if old is None or score > old[0]:
         best[key] = (score, tool, aj, h, why)

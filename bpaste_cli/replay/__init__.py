@@ -9,16 +9,19 @@ skipped and counted. See `engine` for the timing model and `value`/`beam` for th
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
+
+import polars as pl
 
 from bpaste_cli.device import Device, load_device
 from bpaste_cli.errors import BpasteError
 from bpaste_cli.mine.api import Predictor
 from bpaste_cli.replay.arms import ARMS, BPasteArm, OracleArm, OraclePredictor, PasteArm, SerialArm
 from bpaste_cli.replay.beam import BeamConfig
-from bpaste_cli.replay.engine import SessionResult, SessionTrace, Sim, prepare
+from bpaste_cli.replay.engine import SKIP_REASONS, SessionResult, SessionTrace, Sim, prepare
 from bpaste_cli.replay.metrics import summarize
 from bpaste_cli.replay.predictions import PredictionSource, cache_for
 from bpaste_cli.replay.timeline import write_timeline
@@ -26,6 +29,8 @@ from bpaste_cli.replay.value import SCORERS, LatencyStats
 from bpaste_cli.safety import SafetyTable, load_safety
 from bpaste_cli.split import select_split
 from bpaste_cli.trace.dataset import Dataset, load_dataset
+
+PREPARE_CHUNK = 2000  # sessions turned into traces at a time: a replay holds one chunk's traces, not the corpus's
 
 __all__ = ["ARMS", "OraclePredictor", "ReplayConfig", "ReplayReport", "replay", "replay_traces"]
 
@@ -107,14 +112,16 @@ def run_one(
     *,
     keep_jobs: bool = False,
     hide_all_tools: bool = False,
+    cache: dict | None = None,
 ) -> SessionResult:
-    """Replay one session under one arm."""
+    """Replay one session under one arm; the predictor's answers are memoized in `cache` (default: the
+    predictor's shared cache, `replay.predictions.cache_for`)."""
     planner = _arm(arm_name, config, stats)
     source = None
     if planner.needs_predictor:
         if predictor is None:
             raise BpasteError(f"The {arm_name} arm needs a predictor; pass --patterns (a table from `bpaste mine`, or `oracle`).")
-        source = PredictionSource(predictor, trace, cache_for(predictor))
+        source = PredictionSource(predictor, trace, cache if cache is not None else cache_for(predictor))
     oracle = arm_name == "oracle"
     sim = Sim(
         trace,
@@ -140,18 +147,37 @@ def replay_traces(
     *,
     keep_jobs_for: int = 0,
     progress: Callable[[int], None] | None = None,
+    shared_cache: bool = True,
 ) -> dict[str, list[SessionResult]]:
-    """Per arm, the result of every trace (the first `keep_jobs_for` keep their schedule for a timeline)."""
-    out: dict[str, list[SessionResult]] = {}
+    """Per arm, the result of every trace (the first `keep_jobs_for` keep their schedule for a timeline).
+
+    With `shared_cache` the predictor's answers are kept for later calls on the same sessions (tune and
+    fit replay them many times); without it each session's answers serve all its arms and are then
+    dropped, so a one-off replay of a large corpus runs in the memory of one session's predictions."""
     for arm_name in config.arms:
         _arm(arm_name, config, stats)  # fail early on a bad name
-        rows = []
-        for i, tr in enumerate(traces):
-            rows.append(run_one(tr, arm_name, device, config, stats, safety, predictor, keep_jobs=i < keep_jobs_for))
+    out: dict[str, list[SessionResult]] = {arm_name: [] for arm_name in config.arms}
+    for i, tr in enumerate(traces):
+        cache = None if shared_cache else {}
+        for arm_name in config.arms:
+            out[arm_name].append(run_one(tr, arm_name, device, config, stats, safety, predictor,
+                                         keep_jobs=i < keep_jobs_for, cache=cache))
             if progress:
                 progress(1)
-        out[arm_name] = rows
     return out
+
+
+def _prepared(ds: Dataset, safety: SafetyTable, allowed: frozenset[str], ids: list[str]) -> Iterator[SessionTrace]:
+    """The traces of `ids`, prepared a chunk at a time (for one pass that keeps none of them)."""
+    ordered = sorted(ids)
+    for lo in range(0, len(ordered), PREPARE_CHUNK):
+        yield from prepare(ds.events, ds.sessions, safety, allowed, ordered[lo : lo + PREPARE_CHUNK])[0]
+
+
+def _timed(ds: Dataset, ids: list[str]) -> int:
+    """How many of `ids` are timed sessions (what a progress bar counts on)."""
+    timed = ds.sessions.filter(pl.col("timed") & pl.col("agent_time_s").is_not_null())["session_id"]
+    return len(set(ids) & set(timed.to_list()))
 
 
 def replay(
@@ -172,7 +198,6 @@ def replay(
     safety = safety or load_safety()
     allowed = frozenset(config.allowed)
     ids = select_split(ds.sessions, config.split, config.seed)
-    traces, skipped = prepare(ds.events, ds.sessions, safety, allowed, ids)
     warnings = []
     if config.split in ("train", "all"):
         warnings.append(
@@ -180,17 +205,33 @@ def replay(
             "these figures are optimistic; report on `test`."
         )
     train_ids = select_split(ds.sessions, "train", config.seed) if config.split != "train" else ids
-    train, _ = prepare(ds.events, ds.sessions, safety, allowed, train_ids) if config.split != "train" else (traces, None)
-    stats = LatencyStats.from_traces(train or traces)
-    if not train:
+    train = _prepared(ds, safety, allowed, train_ids)
+    first = next(train, None)
+    if first is not None:
+        stats = LatencyStats.from_traces(itertools.chain([first], train))
+    else:
+        stats = LatencyStats.from_traces(_prepared(ds, safety, allowed, ids))
         warnings.append("no timed training sessions: latency statistics come from the replayed sessions themselves.")
     if on_total:
-        on_total(len(traces) * (len(config.arms) + 1))
+        on_total(_timed(ds, ids) * (len(config.arms) + 1))
     keep = timeline_sessions if timeline else 0
-    results = replay_traces(traces, predictor, dev, config, stats, safety, keep_jobs_for=keep, progress=progress)
-    bound = [run_one(tr, "serial", dev, config, stats, safety, hide_all_tools=True) for tr in traces]
-    if progress:
-        progress(len(traces))
+    results: dict[str, list[SessionResult]] = {name: [] for name in config.arms}
+    bound: list[SessionResult] = []
+    skipped = dict.fromkeys(SKIP_REASONS, 0)
+    kept: list[SessionTrace] = []  # the traces a timeline draws
+    ordered = sorted(ids)
+    for lo in range(0, len(ordered), PREPARE_CHUNK):
+        traces, chunk_skipped = prepare(ds.events, ds.sessions, safety, allowed, ordered[lo : lo + PREPARE_CHUNK])
+        for why, n in chunk_skipped.items():
+            skipped[why] += n
+        chunk = replay_traces(traces, predictor, dev, config, stats, safety, keep_jobs_for=keep - len(kept),
+                              progress=progress, shared_cache=False)
+        for name, rows in chunk.items():
+            results[name] += rows
+        bound += [run_one(tr, "serial", dev, config, stats, safety, hide_all_tools=True) for tr in traces]
+        if progress:
+            progress(len(traces))
+        kept += traces[: max(0, keep - len(kept))]
     arms = {name: summarize(rows, bootstrap=config.bootstrap, seed=config.seed) for name, rows in results.items()}
     bound_summary = summarize(bound, bootstrap=config.bootstrap, seed=config.seed)
     bounds = {"all_tool_time_hidden": {k: bound_summary[k] for k in ("speedup", "speedup_ci95", "agent_time_s")}}
@@ -205,14 +246,14 @@ def replay(
                 "interference_s": r.interference_s,
             })
     if timeline:
-        runs = [(name, tr, r) for name, rows in results.items() for tr, r in zip(traces, rows) if r.jobs is not None]
+        runs = [(name, tr, r) for name, rows in results.items() for tr, r in zip(kept, rows) if r.jobs is not None]
         write_timeline(timeline, runs)
     return ReplayReport(
         arms=arms,
         bounds=bounds,
         device=dev.name,
         split=config.split,
-        sessions_replayed=len(traces),
+        sessions_replayed=len(bound),
         sessions_skipped=skipped,
         latency_stats={"think_s": stats.think_s, "default_tool_s": stats.default_tool_s, "tools": len(stats.tool_s)},
         config=asdict(config) | {"arms": list(config.arms), "allowed": list(config.allowed)},

@@ -136,6 +136,9 @@ class SessionResult:
 TOOL_FIELDS = ("calls", "hits", "inflight_promotions", "tool_stall_hidden_s", "spec_started", "wasted_spec_s")
 
 
+SKIP_REASONS = ("untimed", "incomplete_times", "no_events")  # why a session cannot be replayed in time
+
+
 def prepare(
     events: pl.DataFrame,
     sessions: pl.DataFrame,
@@ -156,7 +159,7 @@ def prepare(
     ).to_dict(as_series=False)
     sids = cols["session_id"]
     traces: list[SessionTrace] = []
-    skipped = {"untimed": 0, "incomplete_times": 0, "no_events": 0}
+    skipped = dict.fromkeys(SKIP_REASONS, 0)
     n = len(sids)
     lo = 0
     present = set()

@@ -40,6 +40,8 @@ def normalise(value: Any) -> Any:
 
 def canonical_json(value: Any) -> str:
     """The canonical text of a JSON value: sorted keys, no insignificant whitespace, stable numbers."""
+    if type(value) is str or (type(value) is dict and all(type(k) is str and type(v) is str for k, v in value.items())):
+        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()  # already normal (the predictor's usual case)
     return orjson.dumps(normalise(value), option=orjson.OPT_SORT_KEYS).decode()
 
 
