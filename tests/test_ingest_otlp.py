@@ -317,6 +317,7 @@ def test_non_utf8_bytes_and_a_huge_line(tmp_path, ingest_paths):
     assert (result.sessions, result.report.total) == (2, 0)
     tools = ds.events.filter(pl.col("kind") == "tool").sort("session_id")
     assert tools["result_text"].to_list() == ["x" * 8192, "sun\ufffdny"]  # results are bounded (Limits default)
+    assert ds.events["source_line"].unique().to_list() == [1]  # the dirty first line is still line 1 of JSONL
 
 
 def test_duplicate_spans_are_counted_once(tmp_path, ingest_paths):

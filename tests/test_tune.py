@@ -7,7 +7,7 @@ from collections import Counter
 
 import optuna
 import pytest
-from optuna.distributions import FloatDistribution
+from optuna.distributions import FloatDistribution, IntDistribution
 from optuna.trial import TrialState, create_trial
 
 from bpaste_cli.tune import TuneOptions, choose, tune
@@ -104,9 +104,9 @@ def test_speedup_waste_pareto_rule(workspace, tmp_path):
     assert r.policy["provenance"]["objectives"] == ["speedup", "waste"]
 
 
-def _trial(number, speedup, waste, interference):
-    d = {"x": FloatDistribution(0, 1)}
-    t = create_trial(value=speedup, params={"x": 0.5}, distributions=d,
+def _trial(number, speedup, waste, interference, slots=4):
+    d = {"x": FloatDistribution(0, 1), "slots": IntDistribution(0, 8)}
+    t = create_trial(value=speedup, params={"x": 0.5, "slots": slots}, distributions=d,
                      user_attrs={"metrics": {"speedup": speedup, "waste": waste}},
                      system_attrs={"constraints:interference": interference})
     t.number = number
@@ -118,3 +118,12 @@ def test_choose_single_objective_rule():
     assert choose(trials, ("speedup",), 0.005).number == 3  # 1 is infeasible; 2 and 3 tie, 3 wastes less
     with pytest.raises(Exception, match="No complete trial meets the constraints"):
         choose([trials[1]], ("speedup",), 0.005)
+
+
+def test_a_gain_within_min_gain_keeps_serial():
+    """1.0008x is not worth speculating for at min_gain 0.001: the slots-0 trial is chosen; 1.0012x is."""
+    serial, tiny, real = _trial(0, 1.0, 0.0, -0.05, slots=0), _trial(1, 1.0008, 0.1, -0.01), _trial(2, 1.0012, 0.1, -0.01)
+    assert choose([serial, tiny], ("speedup",), 0.005, min_gain=0.001).number == 0
+    assert choose([serial, tiny, real], ("speedup",), 0.005, min_gain=0.001).number == 2
+    assert choose([serial, tiny], ("speedup",), 0.005, min_gain=0.0).number == 1
+    assert choose([tiny], ("speedup",), 0.005, min_gain=0.001).number == 1  # no serial point to fall back on

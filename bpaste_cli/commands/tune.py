@@ -34,6 +34,8 @@ def tune(
     safety: Optional[Path] = typer.Option(None, "--safety", help="A TOML file overriding the safety table."),
     max_interference: float = typer.Option(0.05, "--max-interference", help="Constraint: interference seconds per serial agent second."),
     max_amplification: float = typer.Option(3.0, "--max-amplification", help="Constraint: speculative starts per real call."),
+    min_gain: float = typer.Option(0.001, "--min-gain", min=0.0, max=1.0,
+                                   help="Keep serial (slots 0) unless the best setting is at least this much faster (0.001 = 0.1%)."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object instead of tables."),
 ) -> None:
     """Tune speculation for a device: search beam, ranking, thresholds, slots and TTL on the validation split."""
@@ -50,7 +52,7 @@ def tune(
         device=device, trials=trials, storage=storage, study=study, seed=seed, workers=workers,
         objectives=tuple(o.strip() for o in objectives.split(",") if o.strip()), previous=previous, model=model,
         model_by_path=model_by_path, safety=safety,
-        max_interference=max_interference, max_amplification=max_amplification,
+        max_interference=max_interference, max_amplification=max_amplification, min_gain=min_gain,
     )
     bar = None if as_json or not err.is_terminal else Progress(
         TextColumn("[bold]tuning"), BarColumn(), MofNCompleteColumn(), TextColumn("best {task.fields[best]}"),

@@ -36,7 +36,14 @@ from typing import Any, Callable, Iterator
 
 import orjson
 
-from bpaste_cli.ingest.base import ReadContext, decode_arguments, iter_jsonl, looks_like_jsonl, parse_time
+from bpaste_cli.ingest.base import (
+    ReadContext,
+    decode_arguments,
+    iter_jsonl,
+    looks_like_jsonl,
+    parse_json_document,
+    parse_time,
+)
 from bpaste_cli.trace.builder import SessionBuilder, result_to_text
 
 NAME = "chat"
@@ -348,13 +355,6 @@ def _jsonl(ctx: ReadContext) -> Iterator[SessionBuilder]:
         yield b
 
 
-def _parse(data: bytes) -> Any:
-    try:
-        return orjson.loads(data)
-    except orjson.JSONDecodeError:
-        return orjson.loads(data.decode("utf-8", "replace"))
-
-
 def _first_line(path: Path) -> tuple[bytes, bool]:
     """The first non-blank line, and whether anything but whitespace follows it."""
     with open(path, "rb") as fh:
@@ -376,13 +376,13 @@ def read(path: Path, ctx: ReadContext) -> Iterator[SessionBuilder]:
     if not first:
         return
     try:
-        value = _parse(first)
+        value = parse_json_document(first)
         if more:
             yield from _jsonl(ctx)
             return
     except orjson.JSONDecodeError:
         try:
-            value = _parse(path.read_bytes())
+            value = parse_json_document(path.read_bytes())
         except orjson.JSONDecodeError as exc:
             opening = first.strip()
             if (opening.startswith(b"[") or opening == b"{") and not looks_like_jsonl(path.read_bytes()):

@@ -176,7 +176,7 @@ def _requests(ctx: ReadContext) -> Iterator[tuple[int | None, Any]]:
     if not first:
         return
     try:
-        orjson.loads(first)
+        parse_json_document(first)  # invalid UTF-8 is replaced, as in every line of JSONL
     except orjson.JSONDecodeError:
         data = ctx.path.read_bytes()
         try:

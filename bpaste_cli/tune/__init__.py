@@ -12,7 +12,8 @@ interference seconds per serial agent second <= `max_interference` and speculati
 call <= `max_amplification`; an infeasible trial is never chosen.
 
 Choice: one objective -> the feasible complete trial with the highest speedup (ties: less waste, then
-the earlier trial). Two -> among the feasible Pareto front, the trial with the least waste whose
+the earlier trial), unless that beats serial by less than `min_gain` (0.1% by default): then the
+serial-equivalent point (slots 0), so a deployed policy never adds load for a gain within noise. Two -> among the feasible Pareto front, the trial with the least waste whose
 speedup is within `speedup_tolerance` of the best feasible speedup (ties: higher speedup, earlier trial).
 
 Known points are enqueued first (serial-equivalent = slots 0, PASTE's defaults, B-PASTE's defaults,
@@ -73,6 +74,7 @@ class TuneOptions:
     max_interference: float = 0.05
     max_amplification: float = 3.0
     speedup_tolerance: float = 0.005
+    min_gain: float = 0.001  # a speedup below 1 + min_gain is not worth speculating for (one objective)
 
 
 @dataclass
@@ -116,14 +118,18 @@ def pareto(trials: list[FrozenTrial]) -> list[FrozenTrial]:
     return out
 
 
-def choose(trials: list[FrozenTrial], objectives: tuple[str, ...], tolerance: float) -> FrozenTrial:
+def choose(trials: list[FrozenTrial], objectives: tuple[str, ...], tolerance: float, min_gain: float = 0.0) -> FrozenTrial:
     """The documented rule (module docstring) over complete trials."""
     ok = [t for t in trials if t.state == TrialState.COMPLETE and feasible(t)]
     if not ok:
         raise BpasteError("No complete trial meets the constraints (not even the serial point); raise --max-interference "
                           "or --max-amplification, or check the storage for failed trials.")
     if len(objectives) == 1:
-        return min(ok, key=lambda t: (-_metric(t, "speedup"), _metric(t, "waste"), t.number))
+        best = min(ok, key=lambda t: (-_metric(t, "speedup"), _metric(t, "waste"), t.number))
+        idle = [t for t in ok if t.params.get("slots") == 0]  # speculates nothing
+        if idle and _metric(best, "speedup") < 1.0 + min_gain:
+            return min(idle, key=lambda t: t.number)
+        return best
     best = max(_metric(t, "speedup") for t in ok)
     near = [t for t in pareto(ok) if _metric(t, "speedup") >= best - tolerance]
     return min(near, key=lambda t: (_metric(t, "waste"), -_metric(t, "speedup"), t.number))
@@ -259,7 +265,11 @@ def tune(
         ran += sum(1 for t in complete_trials(study) if t.user_attrs.get("worker") in ids)
     trials = study.get_trials(deepcopy=False)
     complete = [t for t in trials if t.state == TrialState.COMPLETE]
-    chosen = choose(complete, objectives, options.speedup_tolerance)
+    chosen = choose(complete, objectives, options.speedup_tolerance, options.min_gain)
+    if chosen.params.get("slots") == 0 and len(objectives) == 1:
+        best = max(_metric(t, "speedup") for t in complete if feasible(t))
+        warnings.append(f"no setting beat serial by {options.min_gain:.1%} on validation (best {best:.4f}x): the policy "
+                        "speculates nothing (slots 0); these logs leave little tool time a predictor can hide.")
     params = dict(chosen.params) | {"allowed": ["read-only"], "fast_path": True}
     config = replay_config(params, split="validation", seed=options.seed, bootstrap=1000, arms=("serial", params["arm"]))
     report = replay(ds, predictor, device=device, config=config, safety=safety)
@@ -268,7 +278,8 @@ def tune(
             "interference_s", "sessions")
     baselines = {t.user_attrs["known"]: {"trial": t.number, **t.user_attrs["metrics"], "feasible": feasible(t)}
                  for t in complete if t.user_attrs.get("known")}
-    rule = ("highest feasible validation speedup (ties: less waste, earlier trial)" if len(objectives) == 1 else
+    rule = (f"highest feasible validation speedup (ties: less waste, earlier trial); serial unless it gains "
+            f"{options.min_gain:.1%}" if len(objectives) == 1 else
             f"least waste on the feasible Pareto front within {options.speedup_tolerance} of the best feasible speedup")
     doc = build_policy(
         device=device, parameters=params, safety=safety, predictor=predictor,
