@@ -8,13 +8,15 @@ every session is replayed under each arm on one core; the time covers the replay
 ingest, mining or the bootstrap). Reported per arm: cold sessions/s (first pass, every prediction
 computed by the predictor) and warm sessions/s (median of --repeat further passes, predictions
 cached as when `tune` replays the same sessions), with median per-session times. Target: >= 1,000 sessions/s per core for `paste` on coding
-sessions.
+sessions. For the synthetic corpus also the one-shot CLI replay (every arm, cold) with its peak memory.
 """
 
 from __future__ import annotations
 
 import argparse
+import resource
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -80,6 +82,17 @@ def bench_dataset(name: str, ds_dir: Path, work: Path, repeat: int, device: str)
     return row
 
 
+def one_shot(ds_dir: Path, patterns: Path, device: str) -> dict:
+    """`bpaste replay --split all` (every arm, cold) in a child process: wall time and its peak RSS."""
+    t0 = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "bpaste_cli", "replay", str(ds_dir), "--patterns", str(patterns), "--device", device,
+                    "--split", "all", "--json"], check=True, stdout=subprocess.DEVNULL, cwd=REPO)
+    row = {"wall_s": round(time.perf_counter() - t0, 1),
+           "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024)}
+    print(f"one-shot `bpaste replay --split all` (all arms): {row['wall_s']} s, peak RSS {row['peak_rss_mb']} MB", flush=True)
+    return row
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--traces", type=Path, default=REPO.parent / "shared" / "traces")
@@ -104,6 +117,8 @@ def main() -> None:
             results[f"synthetic-coding-{args.synthetic}"] = bench_dataset(
                 f"synthetic-{args.synthetic}", work / "synth-ds", work, 1, args.device
             )
+            results[f"synthetic-coding-{args.synthetic}"]["one_shot"] = one_shot(
+                work / "synth-ds", work / f"patterns-synthetic-{args.synthetic}", args.device)
     if args.out:
         args.out.write_bytes(orjson.dumps(results, option=orjson.OPT_INDENT_2))
 

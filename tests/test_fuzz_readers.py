@@ -29,7 +29,7 @@ from bpaste_cli.ingest import IngestOptions, ingest
 from bpaste_cli.synth import generate, write
 from bpaste_cli.trace.dataset import load_dataset
 
-SETTINGS = settings(max_examples=int(os.environ.get("BPASTE_FUZZ_EXAMPLES", "6")),  # more in a nightly run
+SETTINGS = settings(max_examples=int(os.environ.get("BPASTE_FUZZ_EXAMPLES", "50")),  # 1000 clean locally; more in a nightly run
                     deadline=None, derandomize=True,
                     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 WINDOW = 25  # lines of a real file per example

@@ -340,6 +340,19 @@ def test_jsonl_with_a_damaged_first_line_is_read_line_by_line(tmp_path, ingest_p
         assert ds.sessions["session_id"].to_list() == ["openhands:x-2#1"]
 
 
+@pytest.mark.parametrize("data, jsonl", [
+    (b'[1,2\n{"a": 1}\n', True),  # damaged first line, then whole records
+    (b'{\n{"a": 1}\n[2]\n', True),
+    (b'[\n  {\n    "id": 1,\n', False),  # a pretty-printed document cut short
+    (b'{\n"history": [\n', False),  # indent=0: members start with a key
+    (b'{"a": [1,\n', False),  # one line
+])
+def test_damaged_jsonl_is_told_from_a_damaged_document(data, jsonl):
+    from bpaste_cli.ingest.base import looks_like_jsonl
+
+    assert looks_like_jsonl(data) is jsonl
+
+
 def test_broken_document_is_one_skip(tmp_path, ingest_paths):
     path = tmp_path / "traj.json"
     path.write_text(json.dumps(_history(), indent=2)[:-40])

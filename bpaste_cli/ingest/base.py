@@ -143,19 +143,13 @@ def parse_json_document(data: bytes) -> Any:
         return orjson.loads(data.decode("utf-8", "replace"))
 
 
-def looks_like_jsonl(data: bytes, sample: int = 64) -> bool:
-    """Whether a file that failed to parse as one document is JSONL with damaged lines: it has two or more
-    non-blank lines and at least half of the first `sample` are JSON values on their own. The lines of a
-    pretty-printed document are fragments, so a damaged document stays one document."""
-    lines = [raw for raw in data.split(b"\n", sample * 4)[: sample * 4] if raw.strip()][:sample]
-    whole = 0
-    for raw in lines:
-        try:
-            orjson.loads(raw)
-            whole += 1
-        except orjson.JSONDecodeError:
-            pass
-    return len(lines) >= 2 and whole >= 1 and 2 * whole >= len(lines)
+def looks_like_jsonl(data: bytes) -> bool:
+    """Whether a file that failed to parse as one document is JSONL with damaged lines: its second
+    non-blank line opens a JSON value at column 0. In a pretty-printed document that line is an indented
+    member or a closing bracket, so a damaged document stays one document."""
+    lines = (raw for raw in data.split(b"\n", 64) if raw.strip())
+    next(lines, None)
+    return next(lines, b" ")[:1] in (b"{", b"[")
 
 
 def load_json_document(ctx: ReadContext) -> Any | None:
