@@ -381,11 +381,12 @@ def read(path: Path, ctx: ReadContext) -> Iterator[SessionBuilder]:
             yield from _jsonl(ctx)
             return
     except orjson.JSONDecodeError:
+        data = path.read_bytes()
         try:
-            value = parse_json_document(path.read_bytes())
+            value = parse_json_document(data)
         except orjson.JSONDecodeError as exc:
             opening = first.strip()
-            if (opening.startswith(b"[") or opening == b"{") and not looks_like_jsonl(path.read_bytes()):
+            if (opening.startswith(b"[") or opening == b"{") and not looks_like_jsonl(data):
                 ctx.skip(exc.lineno, "not_json", str(exc))
             else:
                 yield from _jsonl(ctx)

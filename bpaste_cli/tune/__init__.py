@@ -13,8 +13,9 @@ call <= `max_amplification`; an infeasible trial is never chosen.
 
 Choice: one objective -> the feasible complete trial with the highest speedup (ties: less waste, then
 the earlier trial), unless that beats serial by less than `min_gain` (0.1% by default): then the
-serial-equivalent point (slots 0), so a deployed policy never adds load for a gain within noise. Two -> among the feasible Pareto front, the trial with the least waste whose
-speedup is within `speedup_tolerance` of the best feasible speedup (ties: higher speedup, earlier trial).
+serial-equivalent point (slots 0), so a deployed policy never adds load for a gain within noise.
+Two -> among the feasible Pareto front, the trial with the least waste whose speedup is within
+`speedup_tolerance` of the best feasible speedup (ties: higher speedup, earlier trial).
 
 Known points are enqueued first (serial-equivalent = slots 0, PASTE's defaults, B-PASTE's defaults,
 the previous policy), so the chosen speedup is never below a feasible baseline (and never below 1.0).
