@@ -77,7 +77,14 @@ def test_real_argument_shapes(shared_traces, ingest_paths):
     # jq -r '.ground_truth[][]' | grep -c '()$'                             -> 101 calls without arguments
     # ... | grep -E '^\w+\([^=()]*(,|\)$)' | grep -v '()' | wc -l           -> 40 with a positional first argument
     assert (args == "{}").sum() == 101
-    assert args.str.contains('"0":', literal=True).sum() == 40
+    # the 40 are get_zipcode_based_on_city x26, cd, mean, post_tweet (with tags and mentions), displayCarStatus
+    # x2 each, sort, touch, message_login, fillFuelTank, get_stock_info, get_available_stocks x1 (Python's ast
+    # over the answer file), and func_doc names each one's first parameter: none stays positional
+    assert not args.str.contains('"0":', literal=True).any()
+    tools = _tools(ds)
+    zip_args = tools.filter(pl.col("tool") == "get_zipcode_based_on_city")["args_json"]
+    assert zip_args.str.starts_with('{"city":').all()
+    assert tools.filter(pl.col("tool") == "post_tweet")["args_json"].str.contains('"content":', literal=True).all()
 
 
 def test_sniff_on_real_files(shared_traces):
@@ -112,6 +119,23 @@ def test_turns_user_text_and_calls(tmp_path, ingest_paths):
     assert b["text"].to_list()[0] == "Hold on"  # only user messages, not the system one
     assert b["source_line"].to_list() == [2, 2, 2]
     assert ds.events["t_start"].null_count() == ds.events.height  # untimed
+
+
+def test_positional_arguments_take_their_names_from_function_docs(tmp_path, ingest_paths):
+    answer = _jsonl(tmp_path / "possible_answer" / ANSWER, [
+        {"id": "t", "ground_truth": [["say('hi')", "say(text='hi')", "post('x', tags=['#a'])", "pair(1, 2, 3)",
+                                      "twice('a')"]]}])
+    docs = [{"name": "say", "parameters": {"properties": {"text": {}}}},
+            {"name": "post", "parameters": {"properties": {"content": {}, "tags": {}}}},
+            {"name": "pair", "parameters": {"properties": {"a": {}, "b": {}}}},  # 3 positional, 2 names: kept
+            {"name": "twice", "parameters": {"properties": {"a": {}}}}]
+    _jsonl(tmp_path / "func_doc" / "api.json", docs)
+    _jsonl(tmp_path / "func_doc" / "other_api.json", [{"name": "twice", "parameters": {"properties": {"b": {}}}}])
+    _, ds = ingest_paths([answer])
+    assert _tools(ds)["args_json"].to_list() == [
+        '{"text":"hi"}', '{"text":"hi"}', '{"content":"x","tags":["#a"]}', '{"0":1,"1":2,"2":3}',
+        '{"0":"a"}',  # documented twice with different parameters: ambiguous, left positional
+    ]
 
 
 def test_question_file_in_gorilla_layout_and_absent(tmp_path, ingest_paths):

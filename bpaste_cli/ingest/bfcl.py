@@ -7,9 +7,12 @@ text taken from the sibling question file `../question/<same name>`, or `../<sam
 the gorilla repo, when one exists) followed by the turn's calls. The ground truth is an ordered sequence
 that says nothing about which calls a model could emit together, so every call is its own LLM step (no
 parallel batches). Calls have no results (status null). Arguments are the call's literals parsed with
-`ast`: keywords by name, positional arguments under their position ("0", "1", ...), since the string
-does not name them. A call that is not a plain call of literals is skipped as `unparsable_call`.
-The question and function-doc files are inputs of the benchmark, not logs: they are not claimed.
+`ast`: keywords by name; a positional argument takes its parameter's name from the benchmark's
+function docs (`../func_doc/*.json` or `../multi_turn_func_doc/*.json`, parameters in signature order)
+when they name the function unambiguously, so `cd('x')` and `cd(folder='x')` are the same call; without
+docs it stays under its position ("0", "1", ...). A call that is not a plain call of literals is
+skipped as `unparsable_call`. The question and function-doc files are inputs of the benchmark, not
+logs: they are not claimed.
 """
 
 from __future__ import annotations
@@ -130,6 +133,36 @@ def _questions(path: Path | None) -> dict[str, list[Any]]:
     return out
 
 
+def _parameter_orders(path: Path) -> dict[str, tuple[str, ...]]:
+    """Function name -> its parameter names in order, from the function-doc files beside the answers
+    (JSONL of {"name", "parameters": {"properties": {...}}}). A name documented with two different
+    orders is left out: its positional arguments cannot be named."""
+    seen: dict[str, set[tuple[str, ...]]] = {}
+    for folder in (path.parent.parent / "func_doc", path.parent.parent / "multi_turn_func_doc"):
+        for doc in sorted(folder.glob("*.json")) if folder.is_dir() else ():
+            with open(doc, "rb") as fh:
+                for raw in fh:
+                    try:
+                        obj = orjson.loads(raw)
+                        props = obj["parameters"]["properties"]
+                        if isinstance(obj["name"], str) and isinstance(props, dict):
+                            seen.setdefault(obj["name"], set()).add(tuple(props))
+                    except (orjson.JSONDecodeError, KeyError, TypeError):
+                        continue
+    return {name: next(iter(orders)) for name, orders in seen.items() if len(orders) == 1}
+
+
+def name_positional(args: dict[str, Any], order: tuple[str, ...] | None) -> dict[str, Any]:
+    """Positional arguments ("0", "1", ...) renamed to their parameters, when every one can be."""
+    positional = [k for k in args if k.isdigit()]
+    if not positional or order is None:
+        return args
+    names = {k: order[int(k)] for k in positional if int(k) < len(order)}
+    if len(names) < len(positional) or any(n in args for n in names.values()):
+        return args
+    return {names.get(k, k): v for k, v in args.items()}
+
+
 def _turn_text(turns: list[Any], k: int) -> str | None:
     if k >= len(turns) or not isinstance(turns[k], list):
         return None
@@ -143,6 +176,7 @@ def _turn_text(turns: list[Any], k: int) -> str | None:
 
 def read(path: Path, ctx: ReadContext) -> Iterator[SessionBuilder]:
     questions = _questions(_question_file(path))
+    orders = _parameter_orders(path)
     for line, obj in iter_jsonl(ctx):
         if not isinstance(obj, dict):
             ctx.skip(line, "unknown_record", type(obj).__name__)
@@ -169,5 +203,5 @@ def read(path: Path, ctx: ReadContext) -> Iterator[SessionBuilder]:
                     ctx.skip(line, "unparsable_call", f"{str(text)[:80]}: {exc}")
                     continue
                 b.llm(None, line=line)
-                b.tool_call(None, name, args, None, line)
+                b.tool_call(None, name, name_positional(args, orders.get(name)), None, line)
         yield b
