@@ -112,6 +112,42 @@ def test_genai_session_parallel_batch_and_timings(tmp_path, ingest_paths):
     assert s["started_at"].timestamp() == pytest.approx(T0 + 0.1, abs=1e-6)
 
 
+def test_sub_agent_inside_a_tool_call_is_a_child_session(tmp_path, ingest_paths):
+    """chat -> execute_tool research (a sub-agent: invoke_agent -> chat -> execute_tool search -> chat) -> chat.
+    The sub-agent's steps run inside the parent's call: a child session linked to it, not parent steps."""
+    sp = Spans()
+    root = sp.start("invoke_agent lead", 0, {"gen_ai.operation.name": "invoke_agent", "gen_ai.conversation.id": "conv-lead"})
+    sp.span("chat", 0, 1000, {"gen_ai.operation.name": "chat"}, root)
+    research = sp.start("execute_tool research", 1100, {
+        "gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": "research", "gen_ai.tool.call.id": "call_r",
+        "gen_ai.tool.call.arguments": '{"topic": "tides"}'}, root)
+    sub = sp.start("invoke_agent researcher", 1150, {"gen_ai.operation.name": "invoke_agent",
+                                                      "gen_ai.conversation.id": "conv-sub"}, research)
+    sp.span("chat", 1200, 2200, {"gen_ai.operation.name": "chat"}, sub)
+    sp.span("execute_tool search", 2300, 2800, {
+        "gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": "search", "gen_ai.tool.call.id": "call_s",
+        "gen_ai.tool.call.arguments": '{"q": "tides"}', "gen_ai.tool.call.result": "moon"}, sub)
+    sp.span("chat", 2900, 3500, {"gen_ai.operation.name": "chat"}, sub)
+    sub.end(end_time=ns(3550))
+    research.end(end_time=ns(3600))
+    sp.span("chat", 3700, 4200, {"gen_ai.operation.name": "chat"}, root)
+    root.end(end_time=ns(4300))
+    result, ds = ingest_paths([write_jsonl(tmp_path / "t.jsonl", [otlp_json(sp.finished())])])
+    child_id = "otlp:conv-lead/agent-" + format(research.get_span_context().span_id, "016x")
+    assert sorted(ds.sessions["session_id"].to_list()) == sorted(["otlp:conv-lead", child_id])
+    parent = _events(ds, "otlp:conv-lead")
+    assert [(e["kind"], e["tool"]) for e in parent] == [("llm", None), ("tool", "research"), ("llm", None)]
+    # the call spans 1100..3600 ms: 1.1..3.6 s after the session's first span
+    assert (parent[1]["t_start"], parent[1]["t_end"]) == pytest.approx((1.1, 3.6), abs=1e-6)
+    child = _events(ds, child_id)
+    assert [(e["kind"], e["tool"]) for e in child] == [("llm", None), ("tool", "search"), ("llm", None)]
+    # the child's clock starts at its first chat (1200 ms): search 2300..2800 -> 1.1..1.6 s
+    assert (child[1]["t_start"], child[1]["t_end"]) == pytest.approx((1.1, 1.6), abs=1e-6)
+    row = ds.sessions.filter(pl.col("session_id") == child_id).row(0, named=True)
+    assert (row["parent_session_id"], row["parent_call_id"]) == ("otlp:conv-lead", parent[1]["call_id"]) == (
+        "otlp:conv-lead", "call_r")
+
+
 def test_openinference_session(tmp_path, ingest_paths):
     sp = Spans()
     root = sp.start("agent_run", 0, {"openinference.span.kind": "AGENT", "session.id": "sess-oi-7"})

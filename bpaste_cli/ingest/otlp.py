@@ -10,6 +10,8 @@ step that ended at or before it started. Tool calls that a step's output declare
 or OpenInference `llm.output_messages.*`) but no tool span records are emitted at the step's end, and get
 their result from a later step's input messages (at that step's start). Other spans (HTTP, agent
 wrappers, a span directly under a span of the same kind, which repeats it) are not events: ignored.
+Event spans that run inside a tool span (a sub-agent invoked as a tool, or a tool that calls a model)
+form a child session `<parent>/agent-<tool span id>` linked to that call, as Claude Code's sub-agents are.
 """
 
 from __future__ import annotations
@@ -239,6 +241,7 @@ def read(path: Path, ctx: ReadContext) -> Iterator[SessionBuilder]:
     memo: dict[tuple, str | None] = {}
     seen: set[tuple[str | None, str]] = set()
     sessions: dict[str, list[tuple]] = {}
+    hosts: dict[str, tuple[str, tuple]] = {}  # sub-agent session -> (parent session, its host tool span)
     for seq, s in enumerate(spans):
         if s.kind is None:
             continue
@@ -258,23 +261,53 @@ def read(path: Path, ctx: ReadContext) -> Iterator[SessionBuilder]:
         if end < start:
             ctx.skip(s.line, "bad_time", f"ends before it starts ({label})")
             continue
-        conv = _conversation(s, by_id, memo)
-        if conv is None and len(trace_convs.get(s.trace, ())) == 1:
-            conv = next(iter(trace_convs[s.trace]))
-        key = conv or s.trace
+        chain = _hosts(s, by_id)  # the tool calls this span runs inside, outermost first
+        root = chain[0] if chain else s
+        conv = _conversation(root, by_id, memo)
+        if conv is None and len(trace_convs.get(root.trace, ())) == 1:
+            conv = next(iter(trace_convs[root.trace]))
+        key = conv or root.trace
         if key is None:
             ctx.skip(s.line, "missing_field", f"traceId ({label})")
             continue
         if s.kind == "tool" and _tool_name(s) is None:
             ctx.skip(s.line, "missing_field", f"tool name ({label})")
             continue
+        sid = f"otlp:{key}" + "".join(f"/agent-{h.span_id}" for h in chain)
+        if chain:
+            hosts[sid] = (sid.rsplit("/agent-", 1)[0], (chain[-1].trace, chain[-1].span_id))
         emit = end if s.kind == "llm" else start
-        sessions.setdefault(f"otlp:{key}", []).append((emit, 0 if s.kind == "llm" else 1, seq, s, start, end))
-    for sid, items in sessions.items():
+        sessions.setdefault(sid, []).append((emit, 0 if s.kind == "llm" else 1, seq, s, start, end))
+    call_of: dict[tuple, str] = {}  # (trace, span id) of a tool span -> its call id in its session
+    order = {sid: i for i, sid in enumerate(sessions)}
+    for sid in sorted(sessions, key=lambda k: (k.count("/agent-"), order[k])):  # parents first
+        items = sessions[sid]
         items.sort(key=lambda it: it[:3])
-        b = ctx.session(sid, NAME)
-        _build(b, items)
+        parent_sid, host_key = hosts.get(sid, (None, None))
+        b = ctx.session(sid, NAME, parent_session_id=parent_sid)
+        call_of.update(_build(b, items))
+        b.parent_call_id = call_of.get(host_key) if host_key else None
         yield b
+
+
+def _host(s: _Span, by_id: dict) -> _Span | None:
+    """The tool span `s` runs inside, if any: a sub-agent's steps and calls run inside its parent's call."""
+    cur = by_id.get((s.trace, s.parent)) if s.parent else None
+    for _ in range(256):
+        if cur is None or cur.kind == "tool":
+            return cur
+        cur = by_id.get((cur.trace, cur.parent)) if cur.parent else None
+    return None
+
+
+def _hosts(s: _Span, by_id: dict) -> list[_Span]:
+    """The tool spans `s` runs inside, outermost first (one per level of sub-agent)."""
+    out: list[_Span] = []
+    cur = _host(s, by_id)
+    while cur is not None and len(out) < 64:
+        out.append(cur)
+        cur = _host(cur, by_id)
+    return out[::-1]
 
 
 def _conversation(s: _Span, by_id: dict, memo: dict) -> str | None:
@@ -370,7 +403,9 @@ def _tool_responses(attrs: _Attrs) -> dict[str, Any]:
     return out
 
 
-def _build(b: SessionBuilder, items: list[tuple]) -> None:
+def _build(b: SessionBuilder, items: list[tuple]) -> dict[tuple, str]:
+    """Fill `b` from its spans in time order; returns each tool span's call id (sub-agents link to it)."""
+    call_of: dict[tuple, str] = {}
     pending: list[dict[str, Any]] = []  # calls the current step declared that no tool span has recorded yet
     waiting: dict[str, str] = {}  # declared call id -> builder call id, result still to come
     last_end: float | None = None
@@ -421,4 +456,6 @@ def _build(b: SessionBuilder, items: list[tuple]) -> None:
             result = a.get("output.value")
         cid = b.tool_call(call_id or (match["id"] if match else None), name, args, start, s.line)
         b.tool_result(cid, end, result, status="error" if s.failed else "ok")
+        call_of[(s.trace, s.span_id)] = cid
     flush()
+    return call_of
