@@ -282,3 +282,14 @@ def test_pattern_table_matches_its_json_schema(ingest_paths, tmp_path):
         assert rows
         for row in rows:
             jsonschema.validate(row, schema["$defs"][ref])
+
+
+def test_provenance_warnings_name_the_mismatch():
+    from bpaste_cli.mine.store import provenance_warnings
+
+    mined = {"dataset_hash": "aaaa", "seed": 0}
+    assert provenance_warnings(mined, "aaaa", 0, "the replayed sessions") == []
+    other = provenance_warnings(mined, "bbbb", 0, "the replayed sessions")
+    assert len(other) == 1 and "another dataset (aaaa)" in other[0] and "the replayed sessions" in other[0]
+    seed = provenance_warnings(mined, "aaaa", 3, "the validation sessions")
+    assert len(seed) == 1 and "split seed 0, this run uses 3" in seed[0]

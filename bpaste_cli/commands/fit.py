@@ -30,19 +30,14 @@ def fit(
     from bpaste_cli.errors import BpasteError
     from bpaste_cli.fit import FitOptions, fit as run_fit, patterns_hash
     from bpaste_cli.mine import load_predictor
-    from bpaste_cli.mine.store import read_table_manifest
+    from bpaste_cli.mine.store import provenance_warnings, read_table_manifest
     from bpaste_cli.trace.dataset import load_dataset
 
     if output.is_dir():
         raise BpasteError(f"-o {output} is a directory; pass the path of the JSON file to write.")
     ds = load_dataset(dataset)
-    manifest = read_table_manifest(patterns)
-    warnings = []
-    if manifest.get("dataset_hash") != ds.hash:
-        warnings.append(f"the patterns were mined from another dataset ({manifest.get('dataset_hash')}); their training "
-                        "sessions may be among this dataset's validation sessions, which flatters the comparison.")
-    elif manifest.get("seed", seed) != seed:
-        warnings.append(f"the patterns were mined with split seed {manifest.get('seed')}, fit uses {seed}: splits differ.")
+    warnings = provenance_warnings(read_table_manifest(patterns), ds.hash, seed,
+                                   "the validation sessions the rankings are compared on")
     predictor = load_predictor(patterns)
     provenance = {"patterns": str(patterns), "patterns_hash": patterns_hash(patterns)}
     with count_progress(not as_json and err.is_terminal, "replaying for branch values") as (advance, set_total):

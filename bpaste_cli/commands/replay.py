@@ -14,20 +14,12 @@ from bpaste_cli.app import app, count_progress, err, out, print_json
 def _pattern_check(patterns: str, dataset_hash: str, seed: int) -> tuple[Any, list[str]]:
     """The predictor behind --patterns, and warnings about where its patterns came from."""
     from bpaste_cli.mine import load_predictor
-    from bpaste_cli.mine.store import read_table_manifest
+    from bpaste_cli.mine.store import provenance_warnings, read_table_manifest
     from bpaste_cli.replay import OraclePredictor
 
     if patterns == "oracle":
         return OraclePredictor(), ["--patterns oracle: a predictor that knows each session's future (an upper bound, not a result)."]
-    manifest = read_table_manifest(Path(patterns))
-    warnings = []
-    if manifest.get("dataset_hash") != dataset_hash:
-        warnings.append(
-            f"the patterns were mined from another dataset ({manifest.get('dataset_hash')}); bpaste cannot check "
-            "that the replayed sessions were not among their training sessions."
-        )
-    elif manifest.get("seed", seed) != seed:
-        warnings.append(f"the patterns were mined with split seed {manifest.get('seed')}, the replay uses {seed}: splits differ.")
+    warnings = provenance_warnings(read_table_manifest(Path(patterns)), dataset_hash, seed, "the replayed sessions")
     return load_predictor(Path(patterns)), warnings
 
 

@@ -96,6 +96,18 @@ def read_table_manifest(path: Path) -> dict[str, Any]:
     return manifest
 
 
+def provenance_warnings(manifest: dict[str, Any], dataset_hash: str, seed: int, use: str) -> list[str]:
+    """Warnings when a pattern table was not mined from this dataset's train split with this seed: then the
+    sessions `use` reports on (e.g. "the replayed sessions") may include the patterns' training sessions."""
+    if manifest.get("dataset_hash") != dataset_hash:
+        return [f"the patterns were mined from another dataset ({manifest.get('dataset_hash')}): {use} may include "
+                "their training sessions, so the figures may be optimistic."]
+    if manifest.get("seed", seed) != seed:
+        return [f"the patterns were mined with split seed {manifest.get('seed')}, this run uses {seed}: {use} may "
+                "include their training sessions."]
+    return []
+
+
 def load_predictor(path: Path) -> PatternPredictor:
     """The predictor stored in a pattern table directory (validated; one-sentence errors)."""
     path = Path(path)

@@ -25,7 +25,7 @@ from bpaste_cli.errors import BpasteError
 from bpaste_cli.mine import load_predictor
 from bpaste_cli.mine.keys import USER_KEY
 from bpaste_cli.mine.run import strongest_patterns
-from bpaste_cli.mine.store import read_table_manifest
+from bpaste_cli.mine.store import provenance_warnings, read_table_manifest
 from bpaste_cli.replay.timeline import assign_lane
 from bpaste_cli.stats import compute_stats, session_breakdown
 from bpaste_cli.trace.dataset import Dataset, load_dataset
@@ -111,12 +111,7 @@ def pattern_section(patterns: str, ds: Dataset, seed: int) -> tuple[dict[str, An
                                          "future, so its speedups are upper bounds, not results."]
     manifest = read_table_manifest(Path(patterns))
     predictor = load_predictor(Path(patterns))
-    warnings = []
-    if manifest.get("dataset_hash") != ds.hash:
-        warnings.append(f"the patterns were mined from another dataset ({manifest.get('dataset_hash')}), so the "
-                        "replayed sessions may include their training sessions.")
-    elif manifest.get("seed", seed) != seed:
-        warnings.append(f"the patterns were mined with split seed {manifest.get('seed')}, the report uses {seed}.")
+    warnings = provenance_warnings(manifest, ds.hash, seed, "the sessions on the page")
     ev = manifest.get("eval") or {}
     section = {
         "path": str(patterns), "dataset_hash": manifest.get("dataset_hash"), "created_at": manifest.get("created_at"),

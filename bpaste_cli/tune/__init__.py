@@ -44,7 +44,7 @@ from bpaste_cli.device import load_device
 from bpaste_cli.errors import BpasteError
 from bpaste_cli.fsutil import file_sha256
 from bpaste_cli.mine import load_predictor
-from bpaste_cli.mine.store import read_table_manifest
+from bpaste_cli.mine.store import provenance_warnings, read_table_manifest
 from bpaste_cli.policy import build_policy, pattern_hash, read_policy_doc, replay_config, write_policy
 from bpaste_cli.replay import replay
 from bpaste_cli.safety import load_safety
@@ -220,13 +220,7 @@ def tune(
 
         warnings += use_model(options.model, device.name)
         ranks += ("model",)
-    mined = read_table_manifest(Path(patterns))
-    if mined.get("dataset_hash") != ds.hash:
-        warnings.append(f"the patterns were mined from another dataset ({mined.get('dataset_hash')}): the validation sessions "
-                        "may include their training sessions, so the figures may be optimistic.")
-    elif mined.get("seed", options.seed) != options.seed:
-        warnings.append(f"the patterns were mined with split seed {mined.get('seed')}, tuning uses {options.seed}: the "
-                        "validation sessions may include their training sessions.")
+    warnings += provenance_warnings(read_table_manifest(Path(patterns)), ds.hash, options.seed, "the validation sessions")
     attrs = {
         "seed": options.seed, "dataset_hash": ds.hash, "pattern_hash": pattern_hash(predictor), "device": device.name,
         "objectives": list(objectives), "max_interference": options.max_interference,
