@@ -140,7 +140,7 @@ class PatternPredictor:
     def candidates(self, state: SessionState, k: int) -> list[Candidate]:
         # tool + canonical args -> (score, tool, args_json, logged hash or None, rule); hashes are computed
         # only for the k that are returned
-        best: dict[str, tuple[float, str, str, str | None, str]] = {}
+        best: dict[tuple[str, str], tuple[float, str, str, str | None, str]] = {}
         for tool, pt in self.tool_dist(state.keys)[:TOOLS_PER_DECISION]:
             for rule, rate, _, words in self.rules.get((tool, "*"), ()):
                 call = state.recent(tool, rule.rank)
@@ -172,9 +172,9 @@ class PatternPredictor:
         return out
 
 
-def _offer(best: dict[str, tuple[float, str, str, str | None, str]], score: float, tool: str, aj: str, h: str | None,
+def _offer(best: dict[tuple[str, str], tuple[float, str, str, str | None, str]], score: float, tool: str, aj: str, h: str | None,
            why: str) -> None:
-    key = tool + "\x00" + aj
+    key = (tool, aj)  # a tuple: the strings keep their cached hashes (args can be long)
     old = best.get(key)
     if old is None or score > old[0]:
         best[key] = (score, tool, aj, h, why)
