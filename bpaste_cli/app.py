@@ -7,7 +7,7 @@ renders the result with rich (people) or `print_json` (scripts).
 from __future__ import annotations
 
 import sys
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any, Callable, Iterator
 
 import orjson
@@ -58,31 +58,26 @@ def print_json(kind: str, payload: dict[str, Any]) -> None:
     sys.stdout.write(orjson.dumps(doc, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS).decode() + "\n")
 
 
-def byte_progress(enabled: bool) -> tuple[Progress | None, Callable[[int], None] | None, Callable[[int], None] | None]:
-    """A bytes progress bar on stderr (hidden for --json or when stderr is not a terminal)."""
-    if not enabled:
-        return None, None, None
-    progress = Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        DownloadColumn(),
-        TransferSpeedColumn(),
-        TimeRemainingColumn(),
-        console=err,
-        transient=True,
-    )
-    task = progress.add_task("reading logs", total=None)
-    return progress, lambda n: progress.advance(task, n), lambda total: progress.update(task, total=total)
+Callbacks = tuple[Callable[[int], None] | None, Callable[[int], None] | None]  # (advance, set_total)
 
 
 @contextmanager
-def count_progress(enabled: bool, label: str) -> Iterator[tuple[Callable[[int], None] | None, Callable[[int], None] | None]]:
-    """A done-of-total bar on stderr, as (advance, set_total) callbacks (None, None for --json or off a terminal)."""
+def _progress(enabled: bool, label: str, *columns: Any) -> Iterator[Callbacks]:
+    """A progress bar on stderr, as (advance, set_total) callbacks; (None, None) for --json or off a terminal."""
     if not enabled:
         yield None, None
         return
-    bar = Progress(TextColumn(f"[bold]{label}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                   console=err, transient=True)
+    bar = Progress(TextColumn(f"[bold]{label}"), BarColumn(), *columns, TimeRemainingColumn(), console=err, transient=True)
     task = bar.add_task(label, total=None)
     with bar:
         yield (lambda n: bar.advance(task, n)), (lambda total: bar.update(task, total=total))
+
+
+def byte_progress(enabled: bool, label: str) -> AbstractContextManager[Callbacks]:
+    """Bytes read, with the rate (ingest)."""
+    return _progress(enabled, label, DownloadColumn(), TransferSpeedColumn())
+
+
+def count_progress(enabled: bool, label: str) -> AbstractContextManager[Callbacks]:
+    """Items done of the total (replay, fit)."""
+    return _progress(enabled, label, MofNCompleteColumn())

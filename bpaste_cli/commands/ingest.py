@@ -34,14 +34,8 @@ def ingest(
         keep_secrets=keep_secrets,
         limits=Limits(max_result_chars=max_result_chars, idle_threshold_s=idle_threshold),
     )
-    progress, advance, set_total = byte_progress(not as_json and err.is_terminal)
-    if progress:
-        progress.start()
-    try:
+    with byte_progress(not as_json and err.is_terminal, "reading logs") as (advance, set_total):
         result = run_ingest(paths, output, append=append, options=options, progress=advance, on_total=set_total)
-    finally:
-        if progress:
-            progress.stop()
     summary = result.summary()
     if as_json:
         summary.pop("skipped_examples")

@@ -172,7 +172,8 @@ def _id(value: Any) -> str | None:
 
 
 def _requests(ctx: ReadContext) -> Iterator[tuple[int | None, Any]]:
-    """(line, request) pairs: JSONL, or one whole-file document when the first line is not JSON by itself."""
+    """(line, request) pairs: JSONL, or one whole-file document when the first line is not JSON by itself
+    (unless the file fails as a document and looks like JSONL with a damaged first line)."""
     with open(ctx.path, "rb") as fh:
         first = next((raw.strip() for raw in fh if raw.strip()), b"")
     if not first:

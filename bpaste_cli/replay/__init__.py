@@ -167,17 +167,26 @@ def replay_traces(
     return out
 
 
-def _prepared(ds: Dataset, safety: SafetyTable, allowed: frozenset[str], ids: list[str]) -> Iterator[SessionTrace]:
-    """The traces of `ids`, prepared a chunk at a time (for one pass that keeps none of them)."""
+def _chunks(
+    ds: Dataset, safety: SafetyTable, allowed: frozenset[str], ids: list[str]
+) -> Iterator[tuple[list[SessionTrace], dict[str, int]]]:
+    """(traces, skipped counts) of `ids` in session-id order, a chunk of PREPARE_CHUNK sessions at a time."""
     ordered = sorted(ids)
     for lo in range(0, len(ordered), PREPARE_CHUNK):
-        yield from prepare(ds.events, ds.sessions, safety, allowed, ordered[lo : lo + PREPARE_CHUNK])[0]
+        yield prepare(ds.events, ds.sessions, safety, allowed, ordered[lo : lo + PREPARE_CHUNK])
+
+
+def _prepared(ds: Dataset, safety: SafetyTable, allowed: frozenset[str], ids: list[str]) -> Iterator[SessionTrace]:
+    """The traces of `ids`, a chunk at a time (for one pass that keeps none of them)."""
+    for traces, _ in _chunks(ds, safety, allowed, ids):
+        yield from traces
 
 
 def _timed(ds: Dataset, ids: list[str]) -> int:
     """How many of `ids` are timed sessions (what a progress bar counts on)."""
-    timed = ds.sessions.filter(pl.col("timed") & pl.col("agent_time_s").is_not_null())["session_id"]
-    return len(set(ids) & set(timed.to_list()))
+    return ds.sessions.filter(
+        pl.col("session_id").is_in(ids) & pl.col("timed") & pl.col("agent_time_s").is_not_null()
+    ).height
 
 
 def replay(
@@ -219,9 +228,7 @@ def replay(
     bound: list[SessionResult] = []
     skipped = dict.fromkeys(SKIP_REASONS, 0)
     kept: list[SessionTrace] = []  # the traces a timeline draws
-    ordered = sorted(ids)
-    for lo in range(0, len(ordered), PREPARE_CHUNK):
-        traces, chunk_skipped = prepare(ds.events, ds.sessions, safety, allowed, ordered[lo : lo + PREPARE_CHUNK])
+    for traces, chunk_skipped in _chunks(ds, safety, allowed, ids):
         for why, n in chunk_skipped.items():
             skipped[why] += n
         chunk = replay_traces(traces, predictor, dev, config, stats, safety, keep_jobs_for=keep - len(kept),

@@ -16,8 +16,9 @@ from bpaste_cli.replay import ReplayConfig
 
 DEFAULTS = ReplayConfig()
 STRATEGIES = ("paste", "bpaste")
-PARAMS = ("arm", "slots", "ttl_s", "lambda_scale", "top_k", "threshold", "beam_width", "beam_depth", "rank", "min_prob",
-          "interference_budget")
+SHARED = ("arm", "slots", "ttl_s", "lambda_scale")
+PASTE_ONLY = ("top_k", "threshold")
+BPASTE_ONLY = ("beam_width", "beam_depth", "rank", "min_prob", "interference_budget")
 
 
 def suggest(trial: optuna.Trial, max_slots: int, ranks: tuple[str, ...]) -> dict[str, Any]:
@@ -43,23 +44,17 @@ def suggest(trial: optuna.Trial, max_slots: int, ranks: tuple[str, ...]) -> dict
 def known_points(max_slots: int, previous: dict[str, Any] | None = None) -> list[tuple[str, dict[str, Any]]]:
     """(label, params) enqueued before sampling: serial-equivalent (no speculation), PASTE's defaults,
     B-PASTE's defaults (both with the device's slots), and the previous policy's parameters if given."""
-    slots = max_slots
+    paste = {k: getattr(DEFAULTS, k) for k in PASTE_ONLY}
+    beam = {k: getattr(DEFAULTS, k) for k in BPASTE_ONLY}
+    common = {"ttl_s": DEFAULTS.ttl_s, "lambda_scale": DEFAULTS.lambda_scale}
     points = [
-        ("serial", {"arm": "bpaste", "slots": 0, "ttl_s": DEFAULTS.ttl_s, "lambda_scale": 1.0, "beam_width": DEFAULTS.beam_width,
-                    "beam_depth": DEFAULTS.beam_depth, "rank": DEFAULTS.rank, "min_prob": DEFAULTS.min_prob,
-                    "interference_budget": DEFAULTS.interference_budget}),
-        ("paste-defaults", {"arm": "paste", "slots": slots, "ttl_s": DEFAULTS.ttl_s, "lambda_scale": 1.0, "top_k": DEFAULTS.top_k,
-                            "threshold": DEFAULTS.threshold}),
-        ("bpaste-defaults", {"arm": "bpaste", "slots": slots, "ttl_s": DEFAULTS.ttl_s, "lambda_scale": 1.0, "beam_width": DEFAULTS.beam_width,
-                             "beam_depth": DEFAULTS.beam_depth, "rank": DEFAULTS.rank, "min_prob": DEFAULTS.min_prob,
-                             "interference_budget": DEFAULTS.interference_budget}),
+        ("serial", {"arm": "bpaste", "slots": 0, **common, **beam}),
+        ("paste-defaults", {"arm": "paste", "slots": max_slots, **common, **paste}),
+        ("bpaste-defaults", {"arm": "bpaste", "slots": max_slots, **common, **beam}),
     ]
     if previous is not None:
-        keep = {k: v for k, v in previous.items() if k in PARAMS}
-        if keep.get("arm") == "paste":
-            keep = {k: v for k, v in keep.items() if k in ("arm", "slots", "ttl_s", "lambda_scale", "top_k", "threshold")}
-        else:
-            keep = {k: v for k, v in keep.items() if k not in ("top_k", "threshold")}
-        keep["slots"] = min(int(keep.get("slots", slots)), max_slots)
+        own = PASTE_ONLY if previous.get("arm") == "paste" else BPASTE_ONLY
+        keep = {k: v for k, v in previous.items() if k in SHARED + own}
+        keep["slots"] = min(int(keep.get("slots", max_slots)), max_slots)
         points.append(("previous-policy", keep))
     return points
