@@ -1,8 +1,8 @@
 """Run every verb with `--json` on the sample traces and on each corpus in ../shared/traces, and write
-the outputs (timestamps, durations and temporary paths removed) to one directory, one file per command.
+the outputs (temporary paths replaced) to one directory, one file per command.
 
-Two snapshots taken from two checkouts are compared with `--compare A B`: a refactoring that changes no
-figure leaves them identical. Usage:
+Two snapshots taken from two checkouts are compared with `--compare A B`, ignoring volatile fields
+(timestamps, durations, versions): a refactoring that changes no figure leaves them identical. Usage:
 
     python bench/snapshot_outputs.py -o /tmp/before          # in the old checkout
     python bench/snapshot_outputs.py -o /tmp/after           # in the new one
@@ -25,17 +25,17 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared" / "traces"
 TIMED = ("claude-code-spotter", "codex-localpush", "openhands")
-VOLATILE = re.compile(r"(^|_)(at|time|elapsed|duration|seconds_taken|wall_clock|created|started|finished|datetime)(_|$)")
-VOLATILE_KEYS = {"bpaste", "elapsed_s", "created_at", "written_at", "ingested_at", "study_storage", "storage"}
+VOLATILE = re.compile(r"(^|_)(at|time|elapsed|seconds|wall_clock|created|started|finished|datetime)$")
+# patterns_hash: fit hashed the pattern table's files, whose manifest records how long mining took
+VOLATILE_KEYS = {"bpaste", "elapsed_s", "study_storage", "storage", "patterns_hash"}
 
 
-def _clean(value, tmp: str):
+def _clean(value):
+    """The output with every volatile field (timestamps, durations, versions) replaced by a marker."""
     if isinstance(value, dict):
-        return {k: ("<volatile>" if k in VOLATILE_KEYS or VOLATILE.search(k) else _clean(v, tmp)) for k, v in value.items()}
+        return {k: ("<volatile>" if k in VOLATILE_KEYS or VOLATILE.search(k) else _clean(v)) for k, v in value.items()}
     if isinstance(value, list):
-        return [_clean(v, tmp) for v in value]
-    if isinstance(value, str):
-        return value.replace(tmp, "<tmp>")
+        return [_clean(v) for v in value]
     return value
 
 
@@ -43,7 +43,7 @@ def _run(bpaste: list[str], args: list[str], tmp: str) -> dict:
     proc = subprocess.run([*bpaste, *args], capture_output=True, text=True, cwd=tmp)
     out: dict = {"exit": proc.returncode}
     try:
-        out["json"] = _clean(json.loads(proc.stdout), tmp)
+        out["json"] = json.loads(proc.stdout.replace(tmp, "<tmp>"))
     except json.JSONDecodeError:
         out["stdout"] = proc.stdout.replace(tmp, "<tmp>")[-2000:]
     if proc.returncode:
@@ -97,7 +97,10 @@ def snapshot(out: Path, bpaste: list[str]) -> None:
 
 def compare(a: Path, b: Path) -> int:
     names = sorted({p.name for p in a.iterdir()} | {p.name for p in b.iterdir()})
-    differ = [n for n in names if not (a / n).exists() or not (b / n).exists() or (a / n).read_text() != (b / n).read_text()]
+    def load(path: Path):
+        return _clean(json.loads(path.read_text())) if path.exists() else None
+
+    differ = [n for n in names if load(a / n) is None or load(a / n) != load(b / n)]
     for n in differ:
         print(f"differs: {n}")
     print(f"{len(names) - len(differ)} of {len(names)} outputs identical")
