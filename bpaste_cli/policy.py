@@ -146,13 +146,6 @@ POLICY_JSON_SCHEMA: dict[str, Any] = {
 _VALIDATOR = jsonschema.Draft202012Validator(POLICY_JSON_SCHEMA)
 
 
-def pattern_hash(predictor: PatternPredictor) -> str:
-    """Identity of the predictor's run-time tables (16 hex of the SHA-256 of their canonical JSON)."""
-    import hashlib
-
-    return hashlib.sha256(orjson.dumps(predictor.to_dict(), option=orjson.OPT_SORT_KEYS)).hexdigest()[:16]
-
-
 def safety_doc(table: SafetyTable) -> dict[str, Any]:
     """The safety and resource-class table as plain JSON (`safety_from_doc` reverses it)."""
     tools = dict(table.tools) | dict(table.globs)
@@ -345,14 +338,17 @@ def replay_policy(dataset: Any, path: Path, *, bootstrap: int = 1000) -> dict[st
                         "the validation figure cannot reproduce and the test split may overlap its training data.")
     if pol.doc["bpaste_version"] != __version__:
         warnings.append(f"the policy was written by bpaste {pol.doc['bpaste_version']}, this is {__version__}: figures may differ.")
+    model = None
     if pol.value_model is not None:
-        from bpaste_cli.fit import use_model
+        from bpaste_cli.fit import device_warnings, load_value_model
 
-        warnings += use_model(pol.value_model, pol.device.name)
+        model = load_value_model(pol.value_model)
+        warnings += device_warnings(model, pol.device.name)
     splits = {}
     for split in ("validation", "test"):
         config = replay_config(params, split=split, seed=pol.seed, bootstrap=bootstrap, arms=("serial", params["arm"]))
-        splits[split] = replay(ds, pol.predictor, device=pol.device, config=config, safety=pol.safety).to_json()
+        splits[split] = replay(ds, pol.predictor, device=pol.device, config=config, safety=pol.safety,
+                               value_model=model).to_json()
     recorded = pol.doc["validation"]["policy"]["speedup"]
     reproduced = splits["validation"]["arms"][params["arm"]]["speedup"]
     return {

@@ -28,8 +28,8 @@ def fit(
 ) -> None:
     """Learn each branch prefix's critical-path saving from replays of the train split; compare rankings on validation."""
     from bpaste_cli.errors import BpasteError
-    from bpaste_cli.fit import FitOptions, fit as run_fit, patterns_hash
-    from bpaste_cli.mine import load_predictor
+    from bpaste_cli.fit import FitOptions, fit as run_fit
+    from bpaste_cli.mine import load_predictor, pattern_hash
     from bpaste_cli.mine.store import provenance_warnings, read_table_manifest
     from bpaste_cli.trace.dataset import load_dataset
 
@@ -39,7 +39,7 @@ def fit(
     warnings = provenance_warnings(read_table_manifest(patterns), ds.hash, seed,
                                    "the validation sessions the rankings are compared on")
     predictor = load_predictor(patterns)
-    provenance = {"patterns": str(patterns), "patterns_hash": patterns_hash(patterns)}
+    provenance = {"patterns": str(patterns), "patterns_hash": pattern_hash(predictor)}
     with count_progress(not as_json and err.is_terminal, "replaying for branch values") as (advance, set_total):
         result = run_fit(ds, predictor, device=device, options=FitOptions(seed=seed), out=output, provenance=provenance,
                          progress=advance, on_total=set_total)

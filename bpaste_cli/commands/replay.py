@@ -98,10 +98,12 @@ def replay(
         predictor, warnings = _pattern_check(patterns, ds.hash, seed)
     elif any(a in ("paste", "bpaste") for a in arms):
         raise BpasteError("The paste and bpaste arms need --patterns (a table from `bpaste mine DATASET -o DIR`, or `oracle`).")
+    value_model = None
     if model is not None:
-        from bpaste_cli.fit import use_model
+        from bpaste_cli.fit import device_warnings, load_value_model
 
-        warnings += use_model(model, device)
+        value_model = load_value_model(model)
+        warnings += device_warnings(value_model, device)
     elif rank == "model":
         raise BpasteError("--rank model needs --model, a value model file from `bpaste fit DATASET --patterns P -o MODEL`.")
     config = ReplayConfig(
@@ -109,7 +111,8 @@ def replay(
         beam_width=beam_width, beam_depth=depth, rank=rank, min_prob=min_prob, lambda_scale=lambda_scale,
     )
     with count_progress(not as_json and err.is_terminal, "replaying sessions x arms") as (advance, set_total):
-        report = run_replay(ds, predictor, device=device, config=config, safety=load_safety(safety), timeline=timeline,
+        report = run_replay(ds, predictor, device=device, config=config, safety=load_safety(safety), value_model=value_model,
+                            timeline=timeline,
                             timeline_sessions=timeline_sessions, progress=advance, on_total=set_total)
     report.warnings[:0] = warnings
     if report.sessions_replayed == 0:

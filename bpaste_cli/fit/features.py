@@ -15,8 +15,7 @@ from statistics import quantiles
 from typing import Any
 
 from bpaste_cli.device import Device
-from bpaste_cli.replay.engine import SessionTrace
-from bpaste_cli.replay.value import PrefixFeatures
+from bpaste_cli.replay import PrefixFeatures, SessionTrace
 from bpaste_cli.safety import RESOURCE_CLASSES
 
 DEVICE_KEYS = ("coef_llm", "coef_tool", "job_memory_gb")

@@ -21,7 +21,7 @@ import orjson
 from bpaste_cli import __version__
 from bpaste_cli.errors import BpasteError
 from bpaste_cli.fit.features import FEATURES, FeatureStats
-from bpaste_cli.replay.value import PrefixFeatures, Scorer
+from bpaste_cli.replay import PrefixFeatures
 
 KIND = "value-model"
 VALUE_MODEL_SCHEMA_VERSION = 1
@@ -144,11 +144,8 @@ class ValueModel:
         return raw
 
     def score(self, f: PrefixFeatures) -> float:
+        """Predicted saving of the prefix `f` describes (what replay's `model` ranking scores with)."""
         return self.predict(self.stats.vector(f))
-
-    def scorer(self, name: str = "model") -> Scorer:
-        """The beam's ranking by this model (admitted by predicted saving per speculative second)."""
-        return Scorer(name, self.score, per_slack=True)
 
     def to_dict(self) -> dict[str, Any]:
         """The whole model file as plain JSON (what `policy.json` may embed)."""
@@ -222,3 +219,11 @@ def load_value_model(source: Path | str | dict[str, Any]) -> ValueModel:
         raise BpasteError(f"{where} has malformed feature statistics; re-run `bpaste fit`.")
     meta = {k: v for k, v in doc.items() if k not in ("features", "stats", "model")}
     return ValueModel(model, stats, doc["features"], meta)
+
+
+def device_warnings(model: ValueModel, device: str | None) -> list[str]:
+    """A warning when `model` was fitted for another device than `device` (its interference features describe that one)."""
+    fitted_on = (model.meta.get("provenance") or {}).get("device")
+    if device is not None and fitted_on and fitted_on != device:
+        return [f"the value model was fitted for device {fitted_on!r}; its interference features describe that device, not {device!r}."]
+    return []

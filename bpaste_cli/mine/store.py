@@ -6,6 +6,7 @@ for people), so `load_predictor` rebuilds the same predictor that `mine` evaluat
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -106,6 +107,12 @@ def provenance_warnings(manifest: dict[str, Any], dataset_hash: str, seed: int, 
         return [f"the patterns were mined with split seed {manifest.get('seed')}, this run uses {seed}: {use} may "
                 "include their training sessions."]
     return []
+
+
+def pattern_hash(predictor: PatternPredictor) -> str:
+    """The identity of a pattern table: 16 hex of the SHA-256 of its run-time tables' canonical JSON (the same
+    for the directory `mine` wrote and the copy a policy embeds; independent of when it was written)."""
+    return hashlib.sha256(orjson.dumps(predictor.to_dict(), option=orjson.OPT_SORT_KEYS)).hexdigest()[:16]
 
 
 def load_predictor(path: Path) -> PatternPredictor:

@@ -27,51 +27,13 @@ from __future__ import annotations
 
 import heapq
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Protocol
-
-import polars as pl
+from typing import Any, Callable, Protocol
 
 from bpaste_cli.device import Device
 from bpaste_cli.mine.api import Candidate, Event
-from bpaste_cli.safety import INVALIDATING, SafetyTable
+from bpaste_cli.replay.traces import Node, SessionTrace
 
 INF = float("inf")
-
-
-@dataclass(slots=True)
-class Node:
-    """One logged event, with what replay needs to know about it."""
-
-    i: int
-    kind: str
-    s: float
-    e: float
-    step: int
-    tool: str | None
-    key: tuple[str, str] | None
-    safety: str
-    resource: str
-    servable: bool  # a speculative job may serve it: allowed safety class and a logged result
-    event: Event
-
-
-@dataclass
-class SessionTrace:
-    """A timed session ready for replay (built once, replayed by every arm)."""
-
-    session_id: str
-    nodes: list[Node]
-    agent_time: float
-    wall: float
-    human: float
-    epoch_of_step: list[int]  # invalidating batches among steps <= this one
-    invalidating_step: list[bool]
-    first_tool_of_step: dict[int, int]
-    occurrences: dict[tuple[str, str], list[int]]  # servable calls by key, in seq order
-    calls_by_step: list[list[int]]
-
-    def epoch_before(self, step: int) -> int:
-        return self.epoch_of_step[step - 1] if step > 0 else 0
 
 
 @dataclass(slots=True)
@@ -101,12 +63,12 @@ class Job:
 
 
 class Planner(Protocol):
-    """An arm: launches speculative jobs at each decision point through `sim.launch`."""
+    """An arm: launches speculative jobs at each decision point through its context's `launch`."""
 
     name: str
     needs_predictor: bool
 
-    def plan(self, sim: Sim, step: int, now: float) -> None: ...
+    def plan(self, ctx: Any) -> None: ...
 
 
 @dataclass
@@ -136,102 +98,9 @@ class SessionResult:
 TOOL_FIELDS = ("calls", "hits", "inflight_promotions", "tool_stall_hidden_s", "spec_started", "wasted_spec_s")
 
 
-SKIP_REASONS = ("untimed", "incomplete_times", "no_events")  # why a session cannot be replayed in time
-
-
-def prepare(
-    events: pl.DataFrame,
-    sessions: pl.DataFrame,
-    safety: SafetyTable,
-    allowed: frozenset[str],
-    session_ids: Iterable[str] | None = None,
-) -> tuple[list[SessionTrace], dict[str, int]]:
-    """Timed sessions as SessionTraces, and counts of sessions that cannot be replayed in time, by reason."""
-    wanted = set(session_ids) if session_ids is not None else None
-    srows = sessions.select("session_id", "timed", "agent_time_s", "wall_s", "human_wait_s")
-    info = {r[0]: r[1:] for r in srows.iter_rows()}
-    if wanted is not None:
-        events = events.filter(pl.col("session_id").is_in(list(wanted)))
-    events = events.sort("session_id", "seq")
-    cols = events.select(
-        "session_id", "kind", "step", "tool", "args_json", "args_hash", "result_text", "result_hash",
-        "status", "t_start", "t_end", "text",
-    ).to_dict(as_series=False)
-    sids = cols["session_id"]
-    traces: list[SessionTrace] = []
-    skipped = dict.fromkeys(SKIP_REASONS, 0)
-    n = len(sids)
-    lo = 0
-    present = set()
-    while lo < n:
-        sid = sids[lo]
-        hi = lo
-        while hi < n and sids[hi] == sid:
-            hi += 1
-        present.add(sid)
-        timed, agent, wall, human = info.get(sid, (False, None, None, None))
-        if not timed or agent is None:
-            skipped["untimed"] += 1
-        else:
-            trace = _trace(sid, cols, lo, hi, agent, wall, human, safety, allowed)
-            if trace is None:
-                skipped["incomplete_times"] += 1
-            else:
-                traces.append(trace)
-        lo = hi
-    if wanted is not None:
-        skipped["no_events"] = len(wanted - present)
-    return traces, skipped
-
-
-def _trace(sid, cols, lo, hi, agent, wall, human, safety, allowed) -> SessionTrace | None:
-    nodes: list[Node] = []
-    n_steps = 0
-    for r in range(lo, hi):
-        s, e = cols["t_start"][r], cols["t_end"][r]
-        if s is None or e is None:
-            return None
-        kind = cols["kind"][r]
-        step = cols["step"][r]
-        step = -1 if step is None else step
-        tool = cols["tool"][r]
-        key = None
-        safe, res, servable = "", "", False
-        if kind == "tool":
-            key = (tool, cols["args_hash"][r])
-            cls = safety.classify(tool, cols["args_json"][r])
-            safe, res = cls.safety, cls.resource
-            servable = safe in allowed and cols["status"][r] is not None
-        if kind == "llm":
-            n_steps = max(n_steps, step + 1)
-        ev = Event(
-            kind=kind, step=None if step < 0 else step, tool=tool, args_json=cols["args_json"][r],
-            args_hash=cols["args_hash"][r], result_text=cols["result_text"][r], result_hash=cols["result_hash"][r],
-            status=cols["status"][r], text=cols["text"][r],
-        )
-        nodes.append(Node(len(nodes), kind, s, e, step, tool, key, safe, res, servable, ev))
-    calls_by_step: list[list[int]] = [[] for _ in range(n_steps)]
-    invalid = [False] * n_steps
-    first_tool: dict[int, int] = {}
-    occ: dict[tuple[str, str], list[int]] = {}
-    for nd in nodes:
-        if nd.kind != "tool" or nd.step < 0 or nd.step >= n_steps:
-            continue
-        calls_by_step[nd.step].append(nd.i)
-        first_tool.setdefault(nd.step, nd.i)
-        if nd.safety in INVALIDATING:
-            invalid[nd.step] = True
-        if nd.servable:
-            occ.setdefault(nd.key, []).append(nd.i)
-    epoch, acc = [], 0
-    for flag in invalid:
-        acc += flag
-        epoch.append(acc)
-    return SessionTrace(sid, nodes, agent, wall, human, epoch, invalid, first_tool, occ, calls_by_step)
-
-
 class Sim:
-    """The replay of one session under one arm."""
+    """The replay of one session under one arm; in virtual time, the arms' `PlanningContext`
+    (`replay.context`): `now` is the replayed think start of the current decision point."""
 
     def __init__(
         self,
@@ -262,13 +131,20 @@ class Sim:
         self.claimed: set[int] = set()
         self.served: set[int] = set()
         self.step = 0
+        self.now = 0.0
         self.interference_s = 0.0
 
-    # -- what arms use ---------------------------------------------------------------------------
+    # -- the planning context (what arms use) ----------------------------------------------------
 
     def predict(self, k: int, path: tuple = ()) -> tuple[Candidate, ...]:
         """The predictor's top-k at the current decision point, after a hypothetical `path`."""
         return self.source.predict(self.step, self.decision_node, k, path)
+
+    def known_result(self, key: tuple[str, str]) -> Event | None:
+        """The result a speculative call of `key` planned now would return, as far as it can be known before
+        it runs: the logged result of the real call it would serve (None when it would serve none)."""
+        i = self.match(key, self.step)
+        return self.trace.nodes[i].event if i >= 0 else None
 
     def match(self, key: tuple[str, str], step: int) -> int:
         """The real call a job planned at decision `step` for `key` would serve, or -1."""
@@ -280,16 +156,18 @@ class Sim:
             return i if self.trace.epoch_of_step[nd.step] == ep else -1
         return -1
 
-    def pending(self, key: tuple[str, str], now: float) -> bool:
-        """A live or reusable job for `key` exists (so launching another would duplicate it)."""
+    def pending(self, key: tuple[str, str]) -> bool:
+        """A live or reusable job for `key` exists now (so launching another would duplicate it)."""
+        now = self.now
         for job in self.pool.get(key, ()):
             if job.state == "pending" and job.bound and job.finish + self.ttl >= now:
                 return True
         return False
 
-    def load(self, now: float) -> tuple[int, float]:
-        """(speculative jobs occupying a slot at or after `now`, their memory in GB)."""
+    def load(self) -> tuple[int, float]:
+        """(speculative jobs occupying a slot now or later, their memory in GB)."""
         busy, mem = 0, 0.0
+        now = self.now
         jm = self.device.job_memory_gb
         for job in self.active:
             if job.state == "pending" and job.end > now:
@@ -298,6 +176,16 @@ class Sim:
         return busy, mem
 
     def launch(
+        self, key: tuple[str, str], tool: str, resource: str, prob: float, depth: int, *,
+        after: Job | None = None, bound: bool = True,
+    ) -> Job:
+        """Start a speculative call now, or when the job `after` (its parent in a beam) finishes."""
+        return self.start_job(key, tool, resource, after.finish if after is not None else self.now, prob, depth,
+                              bound=bound)
+
+    # -- the simulator's own scheduling ----------------------------------------------------------
+
+    def start_job(
         self,
         key: tuple[str, str],
         tool: str,
@@ -308,7 +196,8 @@ class Sim:
         target: int | None = None,
         bound: bool = True,
     ) -> Job:
-        """Start a speculative job; its duration is the served call's logged latency, else an estimate."""
+        """Start a speculative job at `start` for the real call `target` (None: the one it would serve, by
+        `match`); its duration is the served call's logged latency, else the tool's typical latency."""
         if target is None:
             target = self.match(key, self.step) if bound else -1
         if target >= 0:
@@ -402,10 +291,11 @@ class Sim:
             if nd.kind == "llm":
                 self.step = nd.step
                 self.decision_node = nd.i
+                self.now = s_rep
                 if self.active:
                     self.active = [j for j in self.active if j.end > s_rep]
                 if planner is not None:
-                    planner.plan(self, nd.step, s_rep)
+                    planner.plan(self)
                 extra = self._interference("llm", s_rep, s_rep + (nd.e - nd.s))
                 self.interference_s += extra
                 e_rep = nd.e + shift + extra

@@ -13,7 +13,8 @@ from typing import Any
 import orjson
 
 from bpaste_cli.fsutil import atomic_write_bytes
-from bpaste_cli.replay.engine import SessionResult, SessionTrace
+from bpaste_cli.replay.engine import SessionResult
+from bpaste_cli.replay.traces import SessionTrace
 
 TID_LLM, TID_HUMAN, TID_TOOL, TID_SPEC = 1, 2, 10, 100
 

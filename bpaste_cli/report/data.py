@@ -26,7 +26,7 @@ from bpaste_cli.mine import load_predictor
 from bpaste_cli.mine.keys import USER_KEY
 from bpaste_cli.mine.run import strongest_patterns
 from bpaste_cli.mine.store import provenance_warnings, read_table_manifest
-from bpaste_cli.replay.timeline import assign_lane
+from bpaste_cli.replay import assign_lane
 from bpaste_cli.stats import compute_stats, session_breakdown
 from bpaste_cli.trace.dataset import Dataset, load_dataset
 
@@ -171,15 +171,12 @@ def timeline_arm(trace: Any, res: Any) -> dict[str, Any]:
 
 
 def timeline_section(ds: Dataset, predictor: Any, device: str, split: str, seed: int, session: str | None,
-                     per_session: list[dict[str, Any]]) -> dict[str, Any] | None:
+                     per_session: list[dict[str, Any]], value_model: Any = None) -> dict[str, Any] | None:
     """Serial, PASTE and B-PASTE replays of one session, kept job by job."""
     from bpaste_cli.device import load_device
-    from bpaste_cli.replay import ReplayConfig
-    from bpaste_cli.replay import run_one
-    from bpaste_cli.replay.engine import prepare
-    from bpaste_cli.replay.value import LatencyStats
+    from bpaste_cli.replay import ReplayConfig, prepare_split, run_session
     from bpaste_cli.safety import load_safety
-    from bpaste_cli.split import select_split, split_of
+    from bpaste_cli.split import split_of
 
     config = ReplayConfig(split=split, seed=seed)
     if session is None:
@@ -197,25 +194,26 @@ def timeline_section(ds: Dataset, predictor: Any, device: str, split: str, seed:
             raise BpasteError(f"The dataset has no session {session!r}; `bpaste replay {ds.path} --patterns P --per-session rows.csv` lists the timed ones.")
         why = f"chosen with --session (it is in the {split_of(session, seed)} split)"
     safety = load_safety()
-    allowed = frozenset(config.allowed)
-    traces, _ = prepare(ds.events, ds.sessions, safety, allowed, [session])
-    if not traces:
+    prepared = prepare_split(ds, split, seed, safety, allowed=frozenset(config.allowed), sessions=[session])
+    if not prepared.traces:
         raise BpasteError(f"The session {session!r} has no complete timestamps, so it cannot be replayed; pick a timed one.")
-    train, _ = prepare(ds.events, ds.sessions, safety, allowed, select_split(ds.sessions, "train", seed))
-    stats = LatencyStats.from_traces(train or traces)
+    trace = prepared.traces[0]
     dev = load_device(device)
-    arms = {arm: timeline_arm(traces[0], run_one(traces[0], arm, dev, config, stats, safety, predictor, keep_jobs=True))
+    arms = {arm: timeline_arm(trace, run_session(trace, arm, dev, config, prepared.stats, safety, predictor,
+                                                 value_model=value_model, keep_jobs=True))
             for arm in TIMELINE_ARMS}
     return {"session_id": session, "why": why, "device": dev.name, "arms": arms}
 
 
-def replay_section(ds: Dataset, predictor: Any, devices: list[str], split: str, seed: int, bootstrap: int) -> dict[str, Any]:
+def replay_section(ds: Dataset, predictor: Any, devices: list[str], split: str, seed: int, bootstrap: int,
+                   value_model: Any = None) -> dict[str, Any]:
     """Per device: per-arm speedups with CIs and the all-tools-hidden bound; per-session rows of the first."""
     from bpaste_cli.replay import ReplayConfig, replay
 
     out: dict[str, Any] = {"split": split, "seed": seed, "devices": {}, "per_session": [], "warnings": []}
     for i, device in enumerate(devices):
-        rep = replay(ds, predictor, device=device, config=ReplayConfig(split=split, seed=seed, bootstrap=bootstrap))
+        rep = replay(ds, predictor, device=device, config=ReplayConfig(split=split, seed=seed, bootstrap=bootstrap),
+                     value_model=value_model)
         out["devices"][rep.device] = {
             "arms": {name: {k: a[k] for k in ARM_FIELDS} for name, a in rep.arms.items()},
             "bound": rep.bounds["all_tool_time_hidden"], "sessions_replayed": rep.sessions_replayed,
@@ -278,8 +276,10 @@ def gather(
     top_sessions: int = 15,
     top_tools: int = 12,
     bootstrap: int = 1000,
+    value_model: Any = None,
 ) -> dict[str, Any]:
-    """The report's data: provenance, time, patterns, timeline, replay per device, policy (None when absent)."""
+    """The report's data: provenance, time, patterns, timeline, replay per device, policy (None when absent).
+    `value_model` (from `fit`): what the replays' `model` ranking would score with."""
     ds = dataset if isinstance(dataset, Dataset) else load_dataset(Path(dataset))
     stats = compute_stats(ds)
     breakdown = session_breakdown(ds).head(top_sessions)
@@ -293,9 +293,10 @@ def gather(
         data["patterns"], predictor, warnings = pattern_section(patterns, ds, seed)
         data["warnings"] += warnings
         devices = list(dict.fromkeys([device, *compare]))
-        data["replay"] = replay_section(ds, predictor, devices, split, seed, bootstrap)
+        data["replay"] = replay_section(ds, predictor, devices, split, seed, bootstrap, value_model)
         data["warnings"] += data["replay"]["warnings"]
-        data["timeline"] = timeline_section(ds, predictor, device, split, seed, session, data["replay"]["per_session"])
+        data["timeline"] = timeline_section(ds, predictor, device, split, seed, session, data["replay"]["per_session"],
+                                            value_model)
     if policy:
         data["policy"] = read_policy(policy)
     return data

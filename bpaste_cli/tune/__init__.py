@@ -43,9 +43,10 @@ from bpaste_cli import __version__
 from bpaste_cli.device import load_device
 from bpaste_cli.errors import BpasteError
 from bpaste_cli.fsutil import file_sha256
-from bpaste_cli.mine import load_predictor
+from bpaste_cli.fit import device_warnings, load_value_model
+from bpaste_cli.mine import load_predictor, pattern_hash
 from bpaste_cli.mine.store import provenance_warnings, read_table_manifest
-from bpaste_cli.policy import build_policy, pattern_hash, read_policy_doc, replay_config, write_policy
+from bpaste_cli.policy import build_policy, read_policy_doc, replay_config, write_policy
 from bpaste_cli.replay import replay
 from bpaste_cli.safety import load_safety
 from bpaste_cli.split import select_split
@@ -214,11 +215,10 @@ def tune(
                           f"{len(val)} sessions, none timed), so there is nothing to tune on; ingest more timed sessions.")
     url = options.storage or f"sqlite:///{output.resolve().parent / (output.stem + '.optuna.db')}"
     name = options.study or output.stem
-    ranks, warnings = ("probability", "value"), []
+    ranks, warnings, model = ("probability", "value"), [], None
     if options.model:
-        from bpaste_cli.fit import use_model
-
-        warnings += use_model(options.model, device.name)
+        model = load_value_model(options.model)
+        warnings += device_warnings(model, device.name)
         ranks += ("model",)
     warnings += provenance_warnings(read_table_manifest(Path(patterns)), ds.hash, options.seed, "the validation sessions")
     attrs = {
@@ -248,13 +248,13 @@ def tune(
                 trials = complete_trials(study)
                 progress(len(trials), options.trials, _best_so_far(trials))
 
-        ran = run_worker(spec, 0, inputs=(ds, predictor, device, safety), callback=on_trial)
+        ran = run_worker(spec, 0, inputs=(ds, predictor, device, safety, model), callback=on_trial)
     else:
         # The known points wait in the study as enqueued trials. Two processes can both claim one
         # waiting trial where the storage cannot lock rows (SQLite), so run them here, first.
         waiting = len(study.get_trials(deepcopy=False, states=(TrialState.WAITING,)))
         first = min(waiting, max(options.trials - done, 0))
-        ran = run_worker(spec | {"quotas": [first]}, 0, inputs=(ds, predictor, device, safety)) if first else 0
+        ran = run_worker(spec | {"quotas": [first]}, 0, inputs=(ds, predictor, device, safety, model)) if first else 0
         done = len(complete_trials(study))
         ids = _run_processes(spec | {"quotas": quotas(options.trials - done, options.workers)}, options.workers, study, progress)
         ran += sum(1 for t in complete_trials(study) if t.user_attrs.get("worker") in ids)
@@ -267,7 +267,7 @@ def tune(
                         "speculates nothing (slots 0); these logs leave little tool time a predictor can hide.")
     params = dict(chosen.params) | {"allowed": ["read-only"], "fast_path": True}
     config = replay_config(params, split="validation", seed=options.seed, bootstrap=1000, arms=("serial", params["arm"]))
-    report = replay(ds, predictor, device=device, config=config, safety=safety)
+    report = replay(ds, predictor, device=device, config=config, safety=safety, value_model=model)
     keep = ("speedup", "speedup_ci95", "median_session_speedup", "agent_time_s", "serial_agent_time_s", "tool_stall_hidden_s",
             "real_calls", "hits", "inflight_promotions", "misses", "spec_started", "wasted_spec_s", "amplification",
             "interference_s", "sessions")
