@@ -8,7 +8,7 @@ from typing import Any, Optional
 import typer
 from rich.table import Table
 
-from bpaste_cli.app import app, out, print_json
+from bpaste_cli.app import app, err, out, print_json
 
 
 @app.command(
@@ -21,7 +21,8 @@ def mine(
     key: str = typer.Option("tool", "--key", help="Event key: tool, status (tool + error mark) or refined."),
     min_support: int = typer.Option(3, help="Fewest occurrences for a context or rule to be kept."),
     alpha: float = typer.Option(2.0, min=0.0, help="Shrinkage of a context toward its shorter suffix."),
-    rank: int = typer.Option(3, help="Source calls considered per tool (the r-th most recent, r <= this)."),
+    recent_calls: int = typer.Option(3, "--recent-calls", help="Source calls considered per tool (the r-th most recent, r <= this)."),
+    rank: Optional[int] = typer.Option(None, "--rank", hidden=True, help="Deprecated spelling of --recent-calls."),
     max_pos: int = typer.Option(10, help="Positions of extracted items considered (1st .. this)."),
     min_prob: float = typer.Option(0.0, min=0.0, max=1.0, help="Withhold candidates below this calibrated probability."),
     seed: int = typer.Option(0, help="Seed of the train/validation/test session split."),
@@ -31,9 +32,13 @@ def mine(
     """Mine control-flow and data-flow patterns on the train split; evaluate next-call prediction on test."""
     from bpaste_cli.mine import MineOptions, load_predictor, mine as run_mine
     from bpaste_cli.mine.run import strongest_patterns
-    from bpaste_cli.mine.store import MANIFEST_FILE, read_table_manifest
+    from bpaste_cli.mine.store import is_pattern_table, read_table_manifest
 
-    if show and output is None and (dataset / MANIFEST_FILE).exists() and b'"pattern-table"' in (dataset / MANIFEST_FILE).read_bytes():
+    if rank is not None:
+        err.print("[yellow]deprecated:[/] `bpaste mine --rank` is now --recent-calls (replay's --rank is the beam's ranking); "
+                  "the old spelling still works for now.", highlight=False)
+        recent_calls = rank
+    if show and output is None and is_pattern_table(dataset):
         manifest = read_table_manifest(dataset)
         patterns = strongest_patterns(load_predictor(dataset), 40)
         if as_json:
@@ -41,7 +46,8 @@ def mine(
         else:
             _patterns(patterns)
         return
-    options = MineOptions(K=k, key=key, alpha=alpha, min_support=min_support, R=rank, max_pos=max_pos, min_prob=min_prob, seed=seed)
+    options = MineOptions(max_context=k, key=key, alpha=alpha, min_support=min_support, recent_calls=recent_calls,
+                          max_pos=max_pos, min_prob=min_prob, seed=seed)
     result = run_mine(dataset, output, options)
     if as_json:
         print_json("mine", {"summary": result.summary, "patterns": result.strongest, "eval": result.eval})

@@ -60,11 +60,11 @@ class FeatureStats:
             think_of_step: dict[int, float] = {}
             for nd in tr.nodes:
                 if nd.kind == "llm":
-                    think_of_step[nd.step] = nd.e - nd.s
-                    every_think.append(nd.e - nd.s)
+                    think_of_step[nd.step] = nd.logged_end - nd.logged_start
+                    every_think.append(nd.logged_end - nd.logged_start)
             for nd in tr.nodes:
                 if nd.kind == "tool":
-                    lat.setdefault(nd.tool, []).append(nd.e - nd.s)
+                    lat.setdefault(nd.tool, []).append(nd.logged_end - nd.logged_start)
                     if nd.step in think_of_step:
                         think.setdefault(nd.tool, []).append(think_of_step[nd.step])
         every_think = every_think or [3.0]

@@ -19,6 +19,7 @@ import jsonschema
 import orjson
 
 from bpaste_cli import __version__
+from bpaste_cli.artifacts import ArtifactType, check_artifact, read_json_artifact
 from bpaste_cli.errors import BpasteError
 from bpaste_cli.fit.features import FEATURES, FeatureStats
 from bpaste_cli.replay import PrefixFeatures
@@ -85,6 +86,8 @@ VALUE_MODEL_JSON_SCHEMA: dict[str, Any] = {
     },
     "required": ["kind", "schema_version", "features", "stats", "model"],
 }
+VALUE_MODEL = ArtifactType(KIND, VALUE_MODEL_SCHEMA_VERSION, VALUE_MODEL_JSON_SCHEMA, "value model",
+                           "pass the file written by `bpaste fit`", "re-run `bpaste fit`", path_sep=".")
 
 
 class ValueModel:
@@ -178,32 +181,14 @@ def _check_trees(model: dict[str, Any], n_features: int, where: str) -> None:
 def load_value_model(source: Path | str | dict[str, Any]) -> ValueModel:
     """A value model from a file path or its JSON dict (embedded in a policy); one-sentence errors."""
     if isinstance(source, dict):
-        doc, where = source, "The value model"
+        where = "The value model"
+        doc = check_artifact(source, VALUE_MODEL, "", label=where)
     else:
         path = Path(source)
         where = f"The value model {path}"
         if not path.is_file():
             raise BpasteError(f"{where} does not exist or is not a file; make one with `bpaste fit DATASET --patterns P -o {path}`.")
-        try:
-            doc = orjson.loads(path.read_bytes())
-        except orjson.JSONDecodeError:
-            raise BpasteError(f"{where} is not valid JSON; re-run `bpaste fit` to rebuild it.") from None
-    kind = doc.get("kind") if isinstance(doc, dict) else None
-    if kind != KIND:
-        raise BpasteError(f"{where} holds a {kind or 'different kind of'} artifact, not a value model; pass the file written by `bpaste fit`.")
-    version = doc.get("schema_version")
-    if version is None:
-        raise BpasteError(f"{where} has no schema_version; it was not written by bpaste (re-run `bpaste fit`).")
-    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
-        raise BpasteError(f"{where} has schema version {version!r}, which no bpaste ever wrote.")
-    if version > VALUE_MODEL_SCHEMA_VERSION:
-        raise BpasteError(f"{where} has schema version {version}, newer than this bpaste understands "
-                          f"({VALUE_MODEL_SCHEMA_VERSION}); upgrade bpaste (pip install -U bpaste).")
-    errors = sorted(jsonschema.Draft202012Validator(VALUE_MODEL_JSON_SCHEMA).iter_errors(doc), key=lambda e: list(e.path))
-    if errors:
-        e = errors[0]
-        at = ".".join(str(p) for p in e.path) or "the top level"
-        raise BpasteError(f"{where} is invalid at {at}: {e.message[:200]}; re-run `bpaste fit`.")
+        doc = read_json_artifact(path, VALUE_MODEL)
     if doc["features"] != list(FEATURES):
         raise BpasteError(f"{where} uses features this bpaste does not compute ({len(doc['features'])} listed); re-run `bpaste fit`.")
     model = doc["model"]

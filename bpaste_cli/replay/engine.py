@@ -26,7 +26,7 @@ when the interval starts).
 from __future__ import annotations
 
 import heapq
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, Callable, Protocol
 
 from bpaste_cli.device import Device
@@ -71,6 +71,21 @@ class Planner(Protocol):
     def plan(self, ctx: Any) -> None: ...
 
 
+@dataclass(slots=True)
+class ToolCounts:
+    """What one arm did to the calls of one tool in one session."""
+
+    calls: int = 0
+    hits: int = 0
+    inflight_promotions: int = 0
+    tool_stall_hidden_s: float = 0.0
+    spec_started: int = 0
+    wasted_spec_s: float = 0.0
+
+
+TOOL_FIELDS = tuple(f.name for f in fields(ToolCounts))
+
+
 @dataclass
 class SessionResult:
     """What one arm did to one session."""
@@ -86,7 +101,7 @@ class SessionResult:
     spec_started: int = 0
     wasted_s: float = 0.0
     interference_s: float = 0.0
-    per_tool: dict[str, list[float]] = field(default_factory=dict)  # tool -> TOOL_FIELDS
+    per_tool: dict[str, ToolCounts] = field(default_factory=dict)
     jobs: list[Job] | None = None  # kept only for timelines
     times: list[tuple[float, float]] | None = None
 
@@ -95,7 +110,6 @@ class SessionResult:
         return self.real_calls - self.hits - self.promotions
 
 
-TOOL_FIELDS = ("calls", "hits", "inflight_promotions", "tool_stall_hidden_s", "spec_started", "wasted_spec_s")
 
 
 class Sim:
@@ -202,7 +216,7 @@ class Sim:
             target = self.match(key, self.step) if bound else -1
         if target >= 0:
             nd = self.trace.nodes[target]
-            dur = nd.e - nd.s
+            dur = nd.logged_end - nd.logged_start
             self.claimed.add(target)
         else:
             dur = self.latency(tool) if self.latency else 0.0
@@ -245,7 +259,7 @@ class Sim:
         if not jobs:
             return None
         # the job planned for this very call first, then any other identical one of the same epoch
-        for job in sorted(jobs, key=lambda j: j.target != nd.i) if len(jobs) > 1 else jobs:
+        for job in sorted(jobs, key=lambda j: j.target != nd.index) if len(jobs) > 1 else jobs:
             if job.state != "pending" or job.target < 0:
                 continue
             if job.start > a:  # the agent asked first: the planned job is pointless
@@ -254,20 +268,20 @@ class Sim:
             if job.finish + self.ttl < a:  # expired unused
                 self._cancel(job, job.finish)
                 continue
-            if job.target != nd.i:
+            if job.target != nd.index:
                 # an identical call of the same epoch: its result and latency are this call's logged ones
                 self.claimed.discard(job.target)
-                job.target = nd.i
-                job.finish = job.end = job.start + (nd.e - nd.s)
+                job.target = nd.index
+                job.finish = job.end = job.start + (nd.logged_end - nd.logged_start)
                 if job.finish + self.ttl < a:
                     self._cancel(job, job.finish)
                     continue
             job.state = "served"
-            job.served_node = nd.i
+            job.served_node = nd.index
             job.completed = job.finish <= a
             if not job.completed:
                 job.end = a
-            self.served.add(nd.i)
+            self.served.add(nd.index)
             return job
         return None
 
@@ -280,55 +294,55 @@ class Sim:
         per_tool = res.per_tool
         times: list[tuple[float, float]] | None = [] if self.keep_jobs else None
         for nd in tr.nodes:
-            while heap and heap[0][0] <= nd.s:
+            while heap and heap[0][0] <= nd.logged_start:
                 el, er = heapq.heappop(heap)
                 if el > flog:
                     flog = el
                 if er > frep:
                     frep = er
             shift = frep - flog
-            s_rep = nd.s + shift
+            s_rep = nd.logged_start + shift
             if nd.kind == "llm":
                 self.step = nd.step
-                self.decision_node = nd.i
+                self.decision_node = nd.index
                 self.now = s_rep
                 if self.active:
                     self.active = [j for j in self.active if j.end > s_rep]
                 if planner is not None:
                     planner.plan(self)
-                extra = self._interference("llm", s_rep, s_rep + (nd.e - nd.s))
+                extra = self._interference("llm", s_rep, s_rep + (nd.logged_end - nd.logged_start))
                 self.interference_s += extra
-                e_rep = nd.e + shift + extra
+                e_rep = nd.logged_end + shift + extra
             elif nd.kind == "tool":
-                if tr.first_tool_of_step.get(nd.step) == nd.i and tr.invalidating_step[nd.step]:
+                if tr.first_tool_of_step.get(nd.step) == nd.index and tr.invalidating_step[nd.step]:
                     self._invalidate(s_rep)
-                lat = nd.e - nd.s
+                lat = nd.logged_end - nd.logged_start
                 t = per_tool.get(nd.tool)
                 if t is None:
-                    t = per_tool[nd.tool] = [0, 0, 0, 0.0, 0, 0.0]
-                t[0] += 1
+                    t = per_tool[nd.tool] = ToolCounts()
+                t.calls += 1
                 res.real_calls += 1
                 job = self._serve(nd, s_rep) if nd.servable else None
                 if job is not None:
                     e_rep = s_rep if job.completed else job.finish
                     hidden = lat - (e_rep - s_rep)
                     res.hidden_s += hidden
-                    t[3] += hidden
+                    t.tool_stall_hidden_s += hidden
                     if job.completed:
                         res.hits += 1
-                        t[1] += 1
+                        t.hits += 1
                     else:
                         res.promotions += 1
-                        t[2] += 1
+                        t.inflight_promotions += 1
                 elif self.hide_all_tools:
                     e_rep = s_rep
                 else:
                     extra = self._interference("tool", s_rep, s_rep + lat)
                     self.interference_s += extra
-                    e_rep = nd.e + shift + extra
+                    e_rep = nd.logged_end + shift + extra
             else:
-                e_rep = nd.e + shift
-            heapq.heappush(heap, (nd.e, e_rep))
+                e_rep = nd.logged_end + shift
+            heapq.heappush(heap, (nd.logged_end, e_rep))
             if e_rep > wall_rep:
                 wall_rep = e_rep
             if times is not None:
@@ -340,11 +354,11 @@ class Sim:
             res.spec_started += 1
             t = per_tool.get(job.tool)
             if t is None:
-                t = per_tool[job.tool] = [0, 0, 0, 0.0, 0, 0.0]
-            t[4] += 1
+                t = per_tool[job.tool] = ToolCounts()
+            t.spec_started += 1
             if job.state != "served":
                 res.wasted_s += job.end - job.start
-                t[5] += job.end - job.start
+                t.wasted_spec_s += job.end - job.start
         res.interference_s = self.interference_s
         res.agent_s = tr.agent_time + (wall_rep - tr.wall)
         if self.keep_jobs:

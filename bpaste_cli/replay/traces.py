@@ -20,10 +20,10 @@ from bpaste_cli.safety import INVALIDATING, SafetyTable
 class Node:
     """One logged event, with what replay needs to know about it."""
 
-    i: int
+    index: int  # position in the session (seq order)
     kind: str
-    s: float
-    e: float
+    logged_start: float
+    logged_end: float
     step: int
     tool: str | None
     key: tuple[str, str] | None
@@ -133,12 +133,12 @@ def _trace(sid, cols, lo, hi, agent, wall, human, safety, allowed) -> SessionTra
     for nd in nodes:
         if nd.kind != "tool" or nd.step < 0 or nd.step >= n_steps:
             continue
-        calls_by_step[nd.step].append(nd.i)
-        first_tool.setdefault(nd.step, nd.i)
+        calls_by_step[nd.step].append(nd.index)
+        first_tool.setdefault(nd.step, nd.index)
         if nd.safety in INVALIDATING:
             invalid[nd.step] = True
         if nd.servable:
-            occ.setdefault(nd.key, []).append(nd.i)
+            occ.setdefault(nd.key, []).append(nd.index)
     epoch, acc = [], 0
     for flag in invalid:
         acc += flag

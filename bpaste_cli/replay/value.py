@@ -51,9 +51,9 @@ class LatencyStats:
         for tr in traces:
             for nd in tr.nodes:
                 if nd.kind == "llm":
-                    thinks.append(nd.e - nd.s)
+                    thinks.append(nd.logged_end - nd.logged_start)
                 elif nd.kind == "tool":
-                    per_tool.setdefault(nd.tool, []).append(nd.e - nd.s)
+                    per_tool.setdefault(nd.tool, []).append(nd.logged_end - nd.logged_start)
         every = [x for xs in per_tool.values() for x in xs]
         return cls(
             think_s=median(thinks) if thinks else DEFAULT_THINK_S,

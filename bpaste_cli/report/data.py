@@ -1,7 +1,7 @@
 """Everything the HTML report shows, gathered from the library as plain JSON-ready dicts.
 
 `gather(...)` calls the same functions the other verbs call (`compute_stats`, `session_breakdown`,
-`strongest_patterns`, `replay`, `run_one`), so every number on the page is one a user can reproduce
+`strongest_patterns`, `replay`, `run_session`), so every number on the page is one a user can reproduce
 with `bpaste stats`, `bpaste mine --show` or `bpaste replay`. The page embeds this dict as JSON.
 
 Choices (documented on the page too):
@@ -151,11 +151,11 @@ def timeline_arm(trace: Any, res: Any) -> dict[str, Any]:
         if nd.kind == "llm":
             items.append({"lane": "LLM", "kind": "think", "t0": cut(s), "t1": cut(e), "label": f"think, step {nd.step}"})
         elif nd.kind == "tool":
-            job = served.get(nd.i)
+            job = served.get(nd.index)
             kind = "tool" if job is None else ("hit" if job.completed else "inflight")
             lane = assign_lane(tool_lanes, s, max(e, s + 1e-9))
             items.append({"lane": f"tools {lane + 1}", "kind": kind, "t0": cut(s), "t1": cut(e),
-                          "label": f"{nd.tool} (logged {nd.e - nd.s:.2f} s)"})
+                          "label": f"{nd.tool} (logged {nd.logged_end - nd.logged_start:.2f} s)"})
     spec_lanes: list[float] = []
     for job in res.jobs:
         if not job.started:
@@ -228,38 +228,23 @@ def replay_section(ds: Dataset, predictor: Any, devices: list[str], split: str, 
 
 
 def read_policy(path: Path) -> dict[str, Any]:
-    """The parts of a policy.json the report shows (a minimal reading; see the package docstring)."""
-    try:
-        doc = orjson.loads(Path(path).read_bytes())
-    except FileNotFoundError:
-        raise BpasteError(f"No policy file at {path}; make one with `bpaste tune`.") from None
-    except orjson.JSONDecodeError as exc:
-        raise BpasteError(f"The policy {path} is not valid JSON ({exc}).") from None
-    if not isinstance(doc, dict):
-        raise BpasteError(f"The policy {path} is not a JSON object.")
-    prov = doc.get("provenance") if isinstance(doc.get("provenance"), dict) else {}
-    study = doc.get("study") if isinstance(doc.get("study"), dict) else {}
-    trials = doc.get("trials", study.get("trials", []))
-    validation = doc.get("validation_metrics", doc.get("validation")) or {}
-    objectives = doc.get("objectives", study.get("objectives")) or ["objective 1", "objective 2"]
-    pareto = None
-    if isinstance(trials, dict):  # `bpaste tune`'s form: {complete, rows: [{number, state, speedup, waste, ...}], pareto}
-        rows = [r for r in trials.get("rows", []) if isinstance(r, dict) and r.get("speedup") is not None]
-        objectives = ["speedup", "waste"] if rows and all(r.get("waste") is not None for r in rows) else ["speedup"]
-        pareto = trials.get("pareto")
-        trials = [{"number": r.get("number"), "values": [r[o] for o in objectives], "params": r.get("params")} for r in rows]
-        if len(objectives) == 1:
-            trials = [{"number": t["number"], "value": t["values"][0], "params": t["params"]} for t in trials]
-    if isinstance(validation.get("policy"), dict):  # `bpaste tune`'s form: the policy's figures plus the serial baseline
-        validation = {"split": validation.get("split"), "sessions": validation.get("sessions")} | validation["policy"]
-    device = doc.get("device")
+    """The parts of a policy.json the report shows, read through the policy's artifact gate."""
+    from bpaste_cli.policy import read_policy_doc
+
+    doc = read_policy_doc(Path(path))
+    prov, trials, validation = doc["provenance"], doc["trials"], doc["validation"]
+    rows = [r for r in trials["rows"] if r.get("speedup") is not None]
+    objectives = ["speedup", "waste"] if rows and all(r.get("waste") is not None for r in rows) else ["speedup"]
+    if len(objectives) == 1:
+        points = [{"number": r["number"], "value": r["speedup"], "params": r["params"]} for r in rows]
+    else:
+        points = [{"number": r["number"], "values": [r[o] for o in objectives], "params": r["params"]} for r in rows]
     return {
-        "path": str(path), "schema_version": doc.get("schema_version"),
-        "device": device.get("name") if isinstance(device, dict) else device,
-        "parameters": doc.get("parameters") or {}, "provenance": prov, "validation": validation,
-        "objectives": objectives, "directions": doc.get("directions", study.get("directions")) or ["maximize", "minimize"],
-        "trials": [t for t in trials if isinstance(t, dict)] if isinstance(trials, list) else [],
-        "pareto": pareto, "chosen_trial": prov.get("trial"),
+        "path": str(path), "schema_version": doc["schema_version"], "device": doc["device"]["name"],
+        "parameters": doc["parameters"], "provenance": prov,
+        "validation": {"split": validation["split"], "sessions": validation["sessions"]} | validation["policy"],
+        "objectives": objectives, "directions": ["maximize", "minimize"], "trials": points,
+        "pareto": trials["pareto"], "chosen_trial": prov["trial"],
     }
 
 
