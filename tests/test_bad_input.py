@@ -339,8 +339,7 @@ def test_refused_output_directories_are_untouched(tmp_path):
 
 def test_every_verb_has_bad_input_rows():
     """A verb registered on the CLI without a row here fails this test: add it to a table above."""
-    from bpaste_cli import commands  # noqa: F401  (registers the verbs)
-    from bpaste_cli.app import app
+    from bpaste_cli.cli import app
 
     verbs = {c.name or c.callback.__name__ for c in app.registered_commands} | {g.name for g in app.registered_groups}
     tables = (DATASET_VERBS, PATTERN_VERBS, DEVICE_VERBS, LOG_VERBS, WRITING_VERBS, OPTION_CASES)

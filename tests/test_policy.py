@@ -130,7 +130,8 @@ def test_referenced_value_model_is_checked_by_sha256(policy, tmp_path):
 def test_tune_with_a_value_model(workspace, tmp_path):
     """--model adds the `model` ranking to the search; the chosen policy embeds (or references) it only if it ranks by it."""
     from bpaste_cli.fit import FitOptions, fit
-    from bpaste_cli.tune import TuneOptions, _value_model, tune
+    from bpaste_cli.tune import TuneOptions, tune
+    from bpaste_cli.tune.run import _value_model
 
     vm = tmp_path / "vm.json"
     fit(workspace / "ds", load_predictor(workspace / "pat"), device="thor", options=FitOptions(), out=vm)

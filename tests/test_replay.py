@@ -99,6 +99,9 @@ class Scripted:
     def cursor(self):
         return ScriptedCursor(self.script)
 
+    def cursor_for(self, session):
+        return self.cursor()
+
 
 # Grep (1 s) whose result leads to Read (5 s), 2 s think windows:
 #   llm 0 → 2, Grep 2 → 3, llm 3 → 5, Read 5 → 10, llm 10 → 12: agent time 12.

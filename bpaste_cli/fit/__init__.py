@@ -6,8 +6,15 @@ take as their `value_model` argument for the `model` ranking; `device_warnings` 
 for another device. See `examples` for the exact label.
 """
 
-from bpaste_cli.fit.model import KIND, VALUE_MODEL_SCHEMA_VERSION, ValueModel, device_warnings, load_value_model
+from bpaste_cli.fit.model import (
+    KIND,
+    VALUE_MODEL_JSON_SCHEMA,
+    VALUE_MODEL_SCHEMA_VERSION,
+    ValueModel,
+    device_warnings,
+    load_value_model,
+)
 from bpaste_cli.fit.run import FitOptions, FitResult, fit
 
-__all__ = ["KIND", "VALUE_MODEL_SCHEMA_VERSION", "FitOptions", "FitResult", "ValueModel", "device_warnings", "fit",
+__all__ = ["KIND", "VALUE_MODEL_JSON_SCHEMA", "VALUE_MODEL_SCHEMA_VERSION", "FitOptions", "FitResult", "ValueModel", "device_warnings", "fit",
            "load_value_model"]

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from bpaste_cli.device import Device
-from bpaste_cli.mine.api import Predictor
+from bpaste_cli.mine import Predictor
 from bpaste_cli.replay import (
     BeamConfig,
     BeamNode,

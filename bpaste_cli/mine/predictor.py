@@ -80,6 +80,10 @@ class PatternPredictor:
     def cursor(self) -> PatternCursor:
         return PatternCursor(self, SessionState(self._key_fn, self._needs_args, self.K, self.R))
 
+    def cursor_for(self, session: Any) -> PatternCursor:
+        """Replay's cursor for a logged session: the same as `cursor()` (the tables never read the future)."""
+        return self.cursor()
+
     # -- plain-JSON export -----------------------------------------------------------------------
 
     def to_dict(self) -> dict[str, Any]:

@@ -114,6 +114,12 @@ def pattern_hash(predictor: PatternPredictor) -> str:
     return hashlib.sha256(orjson.dumps(predictor.to_dict(), option=orjson.OPT_SORT_KEYS)).hexdigest()[:16]
 
 
+def open_table(path: Path, dataset_hash: str, seed: int, use: str) -> tuple[PatternPredictor, list[str]]:
+    """The predictor of the pattern table at `path` and the `provenance_warnings` for using it on a dataset."""
+    warnings = provenance_warnings(read_table_manifest(Path(path)), dataset_hash, seed, use)
+    return load_predictor(Path(path)), warnings
+
+
 def load_predictor(path: Path) -> PatternPredictor:
     """The predictor stored in a pattern table directory (validated; one-sentence errors)."""
     path = Path(path)

@@ -14,6 +14,7 @@ from bpaste_cli.replay.config import ReplayConfig
 from bpaste_cli.replay.context import Key, PlanningContext
 from bpaste_cli.replay.engine import TOOL_FIELDS, Job, Planner, SessionResult, Sim
 from bpaste_cli.replay.metrics import bootstrap_ci, summarize
+from bpaste_cli.replay.patterns import open_patterns
 from bpaste_cli.replay.predictions import cache_for
 from bpaste_cli.replay.prepared import SPECULABLE, Prepared, prepare_split
 from bpaste_cli.replay.run import ReplayReport, replay
@@ -38,7 +39,7 @@ __all__ = [
     "BeamNode", "BeamSettings", "Job", "Key", "LatencyStats", "Node", "NodeTerms", "OracleArm", "OraclePredictor",
     "PasteArm", "Planner", "PlanningContext", "PrefixFeatures", "Prepared", "ReplayConfig", "ReplayReport", "Scorer",
     "SerialArm", "SessionResult", "SessionTrace", "Sim", "ValueModel", "admit", "assign_lane", "best", "bootstrap_ci",
-    "build_beam", "cache_for", "chain_terms", "children", "launch", "make_arm", "paste_utility", "prepare",
+    "build_beam", "cache_for", "chain_terms", "children", "launch", "make_arm", "open_patterns", "paste_utility", "prepare",
     "prepare_split", "replay", "replay_traces", "run_session", "scorer_for", "shadow_price", "summarize",
     "write_timeline",
 ]

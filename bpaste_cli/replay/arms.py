@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, ClassVar
 
 from bpaste_cli.errors import BpasteError
-from bpaste_cli.mine.api import Candidate, Event
+from bpaste_cli.mine import Candidate, Event
 from bpaste_cli.replay.beam import BeamConfig, BeamNode, BeamSettings, admit, best, build_beam, children, launch
 from bpaste_cli.replay.config import ReplayConfig
 from bpaste_cli.replay.context import PlanningContext

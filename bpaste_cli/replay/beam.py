@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from bpaste_cli.mine.api import Candidate, Event
+from bpaste_cli.mine import Candidate, Event
 from bpaste_cli.replay.context import PlanningContext
 from bpaste_cli.replay.value import LatencyStats, NodeTerms, PrefixFeatures, Scorer, chain_terms
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 from typing import Any, Protocol, Sequence
 
 from bpaste_cli.device import Device
-from bpaste_cli.mine.api import Candidate, Event
+from bpaste_cli.mine import Candidate, Event
 from bpaste_cli.safety import CallClass
 
 Key = tuple[str, str]  # (tool, canonical args hash): the identity a speculative result serves on

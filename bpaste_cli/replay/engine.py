@@ -30,7 +30,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any, Callable, Protocol
 
 from bpaste_cli.device import Device
-from bpaste_cli.mine.api import Candidate, Event
+from bpaste_cli.mine import Candidate, Event
 from bpaste_cli.replay.traces import Node, SessionTrace
 
 INF = float("inf")

@@ -13,7 +13,7 @@ from typing import Iterable, Iterator
 
 import polars as pl
 
-from bpaste_cli.replay.traces import SKIP_REASONS, SessionTrace, prepare
+from bpaste_cli.replay.traces import SessionTrace, prepare
 from bpaste_cli.replay.value import LatencyStats
 from bpaste_cli.safety import SafetyTable
 from bpaste_cli.split import select_split

@@ -9,12 +9,16 @@ skipped and counted. A large split is prepared and replayed a chunk of sessions 
 
 from __future__ import annotations
 
+import io
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+import polars as pl
+
 from bpaste_cli.device import Device, load_device
-from bpaste_cli.mine.api import Predictor
+from bpaste_cli.fsutil import atomic_write_bytes
+from bpaste_cli.mine import Predictor
 from bpaste_cli.replay.config import ReplayConfig
 from bpaste_cli.replay.engine import SessionResult
 from bpaste_cli.replay.metrics import summarize
@@ -40,6 +44,17 @@ class ReplayReport:
     config: dict[str, Any]
     warnings: list[str] = field(default_factory=list)
     per_session: list[dict[str, Any]] = field(default_factory=list)
+
+    def write_per_session(self, path: Path) -> None:
+        """The per-session rows as CSV, Parquet or JSONL (by the file's suffix), written atomically."""
+        df, buf = pl.DataFrame(self.per_session), io.BytesIO()
+        if path.suffix == ".csv":
+            df.write_csv(buf)
+        elif path.suffix == ".parquet":
+            df.write_parquet(buf)
+        else:
+            df.write_ndjson(buf)
+        atomic_write_bytes(path, buf.getvalue())
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -7,7 +7,7 @@ from typing import Any, Callable
 
 from bpaste_cli.device import Device
 from bpaste_cli.errors import BpasteError
-from bpaste_cli.mine.api import Predictor
+from bpaste_cli.mine import Predictor
 from bpaste_cli.replay.arms import make_arm
 from bpaste_cli.replay.config import ReplayConfig
 from bpaste_cli.replay.engine import Planner, SessionResult, Sim

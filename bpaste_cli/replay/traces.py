@@ -12,7 +12,7 @@ from typing import Iterable
 
 import polars as pl
 
-from bpaste_cli.mine.api import Event
+from bpaste_cli.mine import Event
 from bpaste_cli.safety import INVALIDATING, SafetyTable
 
 

@@ -17,15 +17,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-import orjson
 import polars as pl
 
 from bpaste_cli import __version__
 from bpaste_cli.errors import BpasteError
-from bpaste_cli.mine import load_predictor
-from bpaste_cli.mine.keys import USER_KEY
-from bpaste_cli.mine.run import strongest_patterns
-from bpaste_cli.mine.store import provenance_warnings, read_table_manifest
+from bpaste_cli.mine import USER_KEY, load_predictor, provenance_warnings, read_table_manifest, strongest_patterns
 from bpaste_cli.replay import assign_lane
 from bpaste_cli.stats import compute_stats, session_breakdown
 from bpaste_cli.trace.dataset import Dataset, load_dataset

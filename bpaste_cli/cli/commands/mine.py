@@ -8,7 +8,7 @@ from typing import Any, Optional
 import typer
 from rich.table import Table
 
-from bpaste_cli.app import app, err, out, print_json
+from bpaste_cli.cli.app import app, err, out, percent, print_json
 
 
 @app.command(
@@ -30,9 +30,7 @@ def mine(
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object instead of tables."),
 ) -> None:
     """Mine control-flow and data-flow patterns on the train split; evaluate next-call prediction on test."""
-    from bpaste_cli.mine import MineOptions, load_predictor, mine as run_mine
-    from bpaste_cli.mine.run import strongest_patterns
-    from bpaste_cli.mine.store import is_pattern_table, read_table_manifest
+    from bpaste_cli.mine import MineOptions, is_pattern_table, load_predictor, mine as run_mine, read_table_manifest, strongest_patterns
 
     if rank is not None:
         err.print("[yellow]deprecated:[/] `bpaste mine --rank` is now --recent-calls (replay's --rank is the beam's ranking); "
@@ -71,18 +69,14 @@ def _patterns(patterns: list[dict[str, Any]]) -> None:
         out.print(f"  {p['pattern']}", highlight=False)
 
 
-def _pct(x: float | None) -> str:
-    return "-" if x is None else f"{100 * x:.1f}%"
-
-
 def _eval(e: dict[str, Any]) -> None:
     t = Table(title=f"held-out test split: {e['decisions']} decisions with a call ({e['decisions_all']} in all, {e['sessions']} sessions)")
     for c in ("", "top-1", "top-3", "top-5"):
         t.add_column(c, justify="left" if not c else "right")
-    t.add_row("next tool", *(_pct(e[f"tool_top{k}"]) for k in (1, 3, 5)))
-    t.add_row("  floor: most frequent after last tool", *(_pct(e[f"floor_tool_top{k}"]) for k in (1, 3, 5)))
-    t.add_row("exact call (tool + args)", *(_pct(e[f"call_top{k}"]) for k in (1, 3, 5)))
-    t.add_row("  floor: repeat the last call", _pct(e["repeat_last_call"]), "", "")
+    t.add_row("next tool", *(percent(e[f"tool_top{k}"]) for k in (1, 3, 5)))
+    t.add_row("  floor: most frequent after last tool", *(percent(e[f"floor_tool_top{k}"]) for k in (1, 3, 5)))
+    t.add_row("exact call (tool + args)", *(percent(e[f"call_top{k}"]) for k in (1, 3, 5)))
+    t.add_row("  floor: repeat the last call", percent(e["repeat_last_call"]), "", "")
     out.print(t)
     brier = "-" if e["brier"] is None else f"{e['brier']:.4f}"
     out.print(f"calibration: Brier {brier} over {e['scored']} scored candidates; abstained at {e['abstained']} decisions")
@@ -90,6 +84,6 @@ def _eval(e: dict[str, Any]) -> None:
     for c in ("tool", "decisions", "tool top-1", "floor top-1", "call top-1", "call top-3", "call top-5"):
         per.add_column(c, justify="left" if c == "tool" else "right")
     for tool, v in list(e["per_tool"].items())[:15]:
-        per.add_row(tool, str(v["decisions"]), _pct(v["tool_top1"]), _pct(v["floor_tool_top1"]),
-                    _pct(v["call_top1"]), _pct(v["call_top3"]), _pct(v["call_top5"]))
+        per.add_row(tool, str(v["decisions"]), percent(v["tool_top1"]), percent(v["floor_tool_top1"]),
+                    percent(v["call_top1"]), percent(v["call_top3"]), percent(v["call_top5"]))
     out.print(per)
