@@ -1,8 +1,8 @@
 """Run every verb with `--json` on the sample traces and on each corpus in ../shared/traces, and write
-the outputs (timestamps, durations and temporary paths removed) to one directory, one file per command.
+the outputs (temporary paths replaced) to one directory, one file per command.
 
-Two snapshots taken from two checkouts are compared with `--compare A B`: a refactoring that changes no
-figure leaves them identical. Usage:
+Two snapshots taken from two checkouts are compared with `--compare A B`, ignoring volatile fields
+(timestamps, durations, versions): a refactoring that changes no figure leaves them identical. Usage:
 
     python bench/snapshot_outputs.py -o /tmp/before          # in the old checkout
     python bench/snapshot_outputs.py -o /tmp/after           # in the new one
@@ -25,17 +25,23 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared" / "traces"
 TIMED = ("claude-code-spotter", "codex-localpush", "openhands")
-VOLATILE = re.compile(r"(^|_)(at|time|elapsed|duration|seconds_taken|wall_clock|created|started|finished|datetime)(_|$)")
-VOLATILE_KEYS = {"bpaste", "elapsed_s", "created_at", "written_at", "ingested_at", "study_storage", "storage"}
+VOLATILE = re.compile(r"(^|_)(at|time|elapsed|seconds|wall_clock|created|started|finished|datetime)$")
+# patterns_hash: fit hashed the pattern table's files, whose manifest records how long mining took
+VOLATILE_KEYS = {"bpaste", "elapsed_s", "study_storage", "storage", "patterns_hash"}
 
 
-def _clean(value, tmp: str):
+CHECKOUT = re.compile(r"[^\s\"'`]*/(?=sample_traces(/|\b))")  # where the checkout lives differs between two checkouts
+
+
+def _clean(value):
+    """The output with every volatile field (timestamps, durations, versions) replaced by a marker and the
+    checkout's own path by <repo>/."""
     if isinstance(value, dict):
-        return {k: ("<volatile>" if k in VOLATILE_KEYS or VOLATILE.search(k) else _clean(v, tmp)) for k, v in value.items()}
+        return {k: ("<volatile>" if k in VOLATILE_KEYS or VOLATILE.search(k) else _clean(v)) for k, v in value.items()}
     if isinstance(value, list):
-        return [_clean(v, tmp) for v in value]
+        return [_clean(v) for v in value]
     if isinstance(value, str):
-        return value.replace(tmp, "<tmp>")
+        return CHECKOUT.sub("<repo>/", value)
     return value
 
 
@@ -43,7 +49,7 @@ def _run(bpaste: list[str], args: list[str], tmp: str) -> dict:
     proc = subprocess.run([*bpaste, *args], capture_output=True, text=True, cwd=tmp)
     out: dict = {"exit": proc.returncode}
     try:
-        out["json"] = _clean(json.loads(proc.stdout), tmp)
+        out["json"] = json.loads(proc.stdout.replace(tmp, "<tmp>"))
     except json.JSONDecodeError:
         out["stdout"] = proc.stdout.replace(tmp, "<tmp>")[-2000:]
     if proc.returncode:
@@ -77,14 +83,14 @@ def _corpus_commands(name: str, src: Path, timed: bool, full: bool) -> list[tupl
     return cmds
 
 
-def snapshot(out: Path, bpaste: list[str]) -> None:
+def snapshot(out: Path, bpaste: list[str], shared: Path = SHARED) -> None:
     out.mkdir(parents=True, exist_ok=True)
     corpora = [("samples", REPO / "sample_traces", True, True)]
-    if SHARED.is_dir():
-        for d in sorted(p for p in SHARED.iterdir() if p.is_dir()):
+    if shared.is_dir():
+        for d in sorted(p for p in shared.iterdir() if p.is_dir()):
             corpora.append((d.name, d, d.name in TIMED, d.name == "claude-code-spotter"))
     else:
-        print(f"{SHARED} is absent: only the sample traces are snapshotted", file=sys.stderr)
+        print(f"{shared} is absent: only the sample traces are snapshotted", file=sys.stderr)
     with tempfile.TemporaryDirectory() as tmp:
         for args in (["device", "list", "--json"], ["device", "show", "thor", "--json"]):
             (out / f"_{'-'.join(args[:2])}.json").write_text(json.dumps(_run(bpaste, args, tmp), indent=1, sort_keys=True))
@@ -97,7 +103,10 @@ def snapshot(out: Path, bpaste: list[str]) -> None:
 
 def compare(a: Path, b: Path) -> int:
     names = sorted({p.name for p in a.iterdir()} | {p.name for p in b.iterdir()})
-    differ = [n for n in names if not (a / n).exists() or not (b / n).exists() or (a / n).read_text() != (b / n).read_text()]
+    def load(path: Path):
+        return _clean(json.loads(path.read_text())) if path.exists() else None
+
+    differ = [n for n in names if load(a / n) is None or load(a / n) != load(b / n)]
     for n in differ:
         print(f"differs: {n}")
     print(f"{len(names) - len(differ)} of {len(names)} outputs identical")
@@ -109,12 +118,13 @@ def main() -> int:
     ap.add_argument("-o", "--out", type=Path)
     ap.add_argument("--compare", nargs=2, type=Path, metavar=("A", "B"))
     ap.add_argument("--bpaste", default=f"{shlex.quote(sys.executable)} -m bpaste_cli")
+    ap.add_argument("--traces", type=Path, default=SHARED, help="The shared corpora (default: ../shared/traces).")
     ns = ap.parse_args()
     if ns.compare:
         return compare(*ns.compare)
     if not ns.out:
         ap.error("give -o DIR or --compare A B")
-    snapshot(ns.out, shlex.split(ns.bpaste))
+    snapshot(ns.out, shlex.split(ns.bpaste), ns.traces)
     return 0
 
 

@@ -1,4 +1,5 @@
-"""The Typer app and what every verb shares: consoles, the versioned --json shape, progress bars.
+"""The Typer app and what every verb shares: consoles, the versioned --json shape, progress bars, and the one
+formatter for seconds and percentages.
 
 Each verb lives in `bpaste_cli/cli/commands/<verb>.py`: it parses options, makes one library call and
 renders the result with rich (people) or `print_json` (scripts).

@@ -1,4 +1,4 @@
-"""Replay under a policy: the ReplayConfig its parameters stand for, and its validation (reproduced) and test figures."""
+"""Replay under a policy: its validation figure (reproduced exactly) and its test figure."""
 
 from __future__ import annotations
 

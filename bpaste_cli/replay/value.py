@@ -1,6 +1,6 @@
 """Expected latencies, the shadow price of slack, PASTE's utility, B-PASTE's prefix value, and scorers.
 
-B-PASTE's value (our reconstruction, ARCHITECTURE.md §6) of a branch prefix π = (n1..nd):
+B-PASTE's value (our reconstruction, docs/ARCHITECTURE.md §6) of a branch prefix π = (n1..nd):
     value(π) = Σ_j q_j·min(S_j, T) + unlock(π) − interference(π) − λ(load)·Σ_j (1 − q_j)·S_j
 with T the typical think time. Lead times come from a small recursion that assumes every node of the
 prefix is right: the real request for n_j arrives at R_j (R_1 = T, R_{j+1} = max(R_j, start_j + S_j) + T)

@@ -1,4 +1,5 @@
-"""The search space of `tune` and its known points (a point maps to a ReplayConfig by `policy.replay_config`).
+"""The search space of `tune` and its known points (a point maps to a ReplayConfig by `policy.replay_config`);
+each arm samples its own knobs (`replay.ARM_TYPES[arm].suggest`).
 
 One study searches both strategies (a conditional space): `arm` = paste (top_k, threshold) or bpaste
 (beam_width, beam_depth, rank, min_prob, interference_budget); both share `slots` (speculative
