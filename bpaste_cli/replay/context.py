@@ -21,7 +21,7 @@ from bpaste_cli.mine import Candidate, Event
 from bpaste_cli.safety import CallClass
 
 Key = tuple[str, str]  # (tool, canonical args hash): the identity a speculative result serves on
-Path = tuple[tuple[Candidate, Event | None], ...]  # hypothetical calls, each with the result it saw (None: unknown)
+CallPath = tuple[tuple[Candidate, Event | None], ...]  # hypothetical calls, each with the result it saw (None: unknown)
 
 
 class PlanningContext(Protocol):
@@ -39,7 +39,7 @@ class PlanningContext(Protocol):
     def device(self) -> Device:
         """The device profile: memory budget, job memory and interference coefficients per resource class."""
 
-    def predict(self, k: int, path: Path = ()) -> Sequence[Candidate]:
+    def predict(self, k: int, path: CallPath = ()) -> Sequence[Candidate]:
         """The predictor's top-k for the next step, or for the step after the hypothetical `path`."""
 
     def classify(self, tool: str, args_json: str | None) -> CallClass:
