@@ -30,11 +30,8 @@ sys.path.insert(0, str(REPO))
 from bpaste_cli.device import load_device  # noqa: E402
 from bpaste_cli.ingest import IngestOptions, ingest  # noqa: E402
 from bpaste_cli.mine import MineOptions, load_predictor, mine  # noqa: E402
-from bpaste_cli.replay import ARMS, ReplayConfig, run_one  # noqa: E402
-from bpaste_cli.replay.engine import prepare  # noqa: E402
-from bpaste_cli.replay.value import LatencyStats  # noqa: E402
+from bpaste_cli.replay import ARMS, ReplayConfig, prepare_split, run_session  # noqa: E402
 from bpaste_cli.safety import load_safety  # noqa: E402
-from bpaste_cli.split import select_split  # noqa: E402
 from bpaste_cli.trace.dataset import load_dataset  # noqa: E402
 
 REAL = ("claude-code-spotter", "codex-localpush", "openhands")
@@ -45,10 +42,8 @@ def bench_dataset(name: str, ds_dir: Path, work: Path, repeat: int, device: str)
     mine(ds, work / f"patterns-{name}", MineOptions())
     predictor = load_predictor(work / f"patterns-{name}")
     safety = load_safety()
-    allowed = frozenset({"read-only"})
-    traces, skipped = prepare(ds.events, ds.sessions, safety, allowed)
-    train, _ = prepare(ds.events, ds.sessions, safety, allowed, select_split(ds.sessions, "train"))
-    stats = LatencyStats.from_traces(train or traces)
+    prepared = prepare_split(ds, "all", 0, safety)
+    traces, skipped, stats = prepared.traces, prepared.skipped, prepared.stats
     dev = load_device(device)
     config = ReplayConfig()
     events = sum(len(t.nodes) for t in traces)
@@ -62,7 +57,7 @@ def bench_dataset(name: str, ds_dir: Path, work: Path, repeat: int, device: str)
             t0 = time.perf_counter()
             for tr in traces:
                 s0 = time.perf_counter()
-                run_one(tr, arm, dev, config, stats, safety, predictor)
+                run_session(tr, arm, dev, config, stats, safety, predictor)
                 per_session.append(time.perf_counter() - s0)
             rates.append(len(traces) / (time.perf_counter() - t0))
             if len(rates) == 1:

@@ -30,12 +30,18 @@ VOLATILE = re.compile(r"(^|_)(at|time|elapsed|seconds|wall_clock|created|started
 VOLATILE_KEYS = {"bpaste", "elapsed_s", "study_storage", "storage", "patterns_hash"}
 
 
+CHECKOUT = re.compile(r"[^\s\"'`]*/(?=sample_traces(/|\b))")  # where the checkout lives differs between two checkouts
+
+
 def _clean(value):
-    """The output with every volatile field (timestamps, durations, versions) replaced by a marker."""
+    """The output with every volatile field (timestamps, durations, versions) replaced by a marker and the
+    checkout's own path by <repo>/."""
     if isinstance(value, dict):
         return {k: ("<volatile>" if k in VOLATILE_KEYS or VOLATILE.search(k) else _clean(v)) for k, v in value.items()}
     if isinstance(value, list):
         return [_clean(v) for v in value]
+    if isinstance(value, str):
+        return CHECKOUT.sub("<repo>/", value)
     return value
 
 
@@ -77,14 +83,14 @@ def _corpus_commands(name: str, src: Path, timed: bool, full: bool) -> list[tupl
     return cmds
 
 
-def snapshot(out: Path, bpaste: list[str]) -> None:
+def snapshot(out: Path, bpaste: list[str], shared: Path = SHARED) -> None:
     out.mkdir(parents=True, exist_ok=True)
     corpora = [("samples", REPO / "sample_traces", True, True)]
-    if SHARED.is_dir():
-        for d in sorted(p for p in SHARED.iterdir() if p.is_dir()):
+    if shared.is_dir():
+        for d in sorted(p for p in shared.iterdir() if p.is_dir()):
             corpora.append((d.name, d, d.name in TIMED, d.name == "claude-code-spotter"))
     else:
-        print(f"{SHARED} is absent: only the sample traces are snapshotted", file=sys.stderr)
+        print(f"{shared} is absent: only the sample traces are snapshotted", file=sys.stderr)
     with tempfile.TemporaryDirectory() as tmp:
         for args in (["device", "list", "--json"], ["device", "show", "thor", "--json"]):
             (out / f"_{'-'.join(args[:2])}.json").write_text(json.dumps(_run(bpaste, args, tmp), indent=1, sort_keys=True))
@@ -112,12 +118,13 @@ def main() -> int:
     ap.add_argument("-o", "--out", type=Path)
     ap.add_argument("--compare", nargs=2, type=Path, metavar=("A", "B"))
     ap.add_argument("--bpaste", default=f"{shlex.quote(sys.executable)} -m bpaste_cli")
+    ap.add_argument("--traces", type=Path, default=SHARED, help="The shared corpora (default: ../shared/traces).")
     ns = ap.parse_args()
     if ns.compare:
         return compare(*ns.compare)
     if not ns.out:
         ap.error("give -o DIR or --compare A B")
-    snapshot(ns.out, shlex.split(ns.bpaste))
+    snapshot(ns.out, shlex.split(ns.bpaste), ns.traces)
     return 0
 
 

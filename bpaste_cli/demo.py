@@ -72,7 +72,7 @@ def run_demo(
     from bpaste_cli.fit import FitOptions, fit
     from bpaste_cli.ingest import ingest
     from bpaste_cli.mine import load_predictor, mine
-    from bpaste_cli.mine.run import MineOptions
+    from bpaste_cli.mine import MineOptions
     from bpaste_cli.policy import replay_policy
     from bpaste_cli.report import write_report
     from bpaste_cli.stats import compute_stats

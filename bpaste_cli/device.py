@@ -15,8 +15,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import jsonschema
-
+from bpaste_cli.artifacts import ArtifactType, check_artifact
 from bpaste_cli.errors import BpasteError
 from bpaste_cli.safety import RESOURCE_CLASSES
 
@@ -113,22 +112,20 @@ def _values(group: dict[str, Any]) -> dict[str, float]:
     return {k: float(v["value"]) for k, v in group.items()}
 
 
-def parse_device(text: str, where: str) -> Device:
-    """A profile from TOML text; one clear sentence when it does not match the schema."""
-    try:
-        doc = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise BpasteError(f"The device profile {where} is not valid TOML ({exc}).") from None
-    errors = sorted(jsonschema.Draft202012Validator(DEVICE_JSON_SCHEMA).iter_errors(doc), key=lambda e: list(e.path))
-    if errors:
-        e = errors[0]
-        at = ".".join(str(p) for p in e.path) or "the top level"
-        raise BpasteError(f"The device profile {where} is invalid at {at}: {e.message}.")
+DEVICE = ArtifactType(None, DEVICE_SCHEMA_VERSION, DEVICE_JSON_SCHEMA, "device profile",
+                      "pass a device name or a TOML profile", "see `bpaste device show thor` for the format",
+                      path_sep=".")
+
+
+def device_from_doc(doc: Any, where: str, *, name: str | None = None, label: str | None = None) -> Device:
+    """A profile from its parsed document (a TOML file's, or the copy a policy embeds under `name`): checked by
+    the artifact gate; one clear sentence when it is not a valid profile."""
+    check_artifact(doc, DEVICE, where, label=label)
     slots = doc["speculation"]["slots"]["value"]
     if slots != int(slots):
-        raise BpasteError(f"The device profile {where} has speculation.slots = {slots}; it must be a whole number.")
+        raise BpasteError(f"{label or f'The device profile {where}'} has speculation.slots = {slots}; it must be a whole number.")
     return Device(
-        name=doc["name"],
+        name=name or doc["name"],
         description=doc.get("description", ""),
         slots=int(slots),
         memory_budget_gb=float(doc["speculation"]["memory_budget_gb"]["value"]),
@@ -137,6 +134,15 @@ def parse_device(text: str, where: str) -> Device:
         doc=doc,
         path=where,
     )
+
+
+def parse_device(text: str, where: str) -> Device:
+    """A profile from TOML text; one clear sentence when it does not match the schema."""
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise BpasteError(f"The device profile {where} is not valid TOML ({exc}).") from None
+    return device_from_doc(doc, where)
 
 
 def load_device(name_or_path: str | Path) -> Device:

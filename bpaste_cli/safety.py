@@ -261,3 +261,17 @@ def load_safety(path: Path | str | None = None) -> SafetyTable:
     globs = [(k, v) for k, v in tools.items() if k not in exact]
     default = CallClass(doc["default"]["safety"], doc["default"]["resource"])
     return SafetyTable(exact, globs, doc["shell"], default)
+
+
+def safety_doc(table: SafetyTable) -> dict[str, Any]:
+    """The safety and resource-class table as plain JSON, as a policy embeds it (`safety_from_doc` reverses it)."""
+    tools = dict(table.tools) | dict(table.globs)
+    return {"tools": tools, "shell": table.shell, "default": {"safety": table.default.safety, "resource": table.default.resource}}
+
+
+def safety_from_doc(doc: dict[str, Any]) -> SafetyTable:
+    """The table `safety_doc` wrote (KeyError / TypeError / AttributeError when it is malformed)."""
+    tools = {k.lower(): v for k, v in doc["tools"].items()}
+    exact = {k: v for k, v in tools.items() if not any(c in k for c in "*?[")}
+    globs = [(k, v) for k, v in tools.items() if k not in exact]
+    return SafetyTable(exact, globs, doc["shell"], CallClass(doc["default"]["safety"], doc["default"]["resource"]))

@@ -12,7 +12,7 @@ from typing import Any, Callable
 import orjson
 
 from bpaste_cli.device import DEVICE_JSON_SCHEMA
-from bpaste_cli.fit.model import VALUE_MODEL_JSON_SCHEMA
+from bpaste_cli.fit import VALUE_MODEL_JSON_SCHEMA
 from bpaste_cli.fsutil import atomic_write_bytes
 from bpaste_cli.policy import POLICY_JSON_SCHEMA
 from bpaste_cli.trace.schema import events_json_schema, sessions_json_schema

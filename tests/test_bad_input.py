@@ -214,13 +214,13 @@ OPTION_CASES: dict[str, Case] = {
                                                     r"empty_dir has no manifest.json, so it is not a trace dataset"),
     "mine --key": Case(lambda w: ["mine", str(w.ds), "--key", "bogus"],
                        r"Unknown event key 'bogus'; choose one of tool, status, refined"),
-    "mine --context 0": Case(lambda w: ["mine", str(w.ds), "--context", "0"], r"K, R and min_support must each be at least 1"),
+    "mine --context 0": Case(lambda w: ["mine", str(w.ds), "--context", "0"], r"--context, --recent-calls and --min-support must each be at least 1"),
     "policy validate missing": Case(lambda w: ["policy", "validate", w.missing_policy + ".json"],
                                     r"missing_policy.json does not exist; make a policy with `bpaste tune DATASET --patterns PATTERNS -o"),
     "policy validate a dataset": Case(lambda w: ["policy", "validate", str(w.ds)],
                                       r"ds is a trace-dataset directory, not a policy file; pass the policy.json written by `bpaste tune`"),
     "policy validate a foreign document": Case(lambda w: ["policy", "validate", w.policy + ".json"],
-                                               r"policy.json holds a 'policy' document, not a bpaste policy; pass the policy.json written by `bpaste tune`"),
+                                               r"policy.json holds a policy artifact, not a policy; pass the policy.json written by `bpaste tune`"),
     "replay --policy missing": Case(lambda w: ["replay", str(w.ds), "--policy", w.missing_policy + ".json"],
                                     r"missing_policy.json does not exist; make a policy with `bpaste tune"),
     "tune --objectives": Case(lambda w: ["tune", str(w.ds), "--patterns", str(w.pat), "-o", w.out("p.json"), "--objectives", "bogus"],
@@ -339,8 +339,7 @@ def test_refused_output_directories_are_untouched(tmp_path):
 
 def test_every_verb_has_bad_input_rows():
     """A verb registered on the CLI without a row here fails this test: add it to a table above."""
-    from bpaste_cli import commands  # noqa: F401  (registers the verbs)
-    from bpaste_cli.app import app
+    from bpaste_cli.cli import app
 
     verbs = {c.name or c.callback.__name__ for c in app.registered_commands} | {g.name for g in app.registered_groups}
     tables = (DATASET_VERBS, PATTERN_VERBS, DEVICE_VERBS, LOG_VERBS, WRITING_VERBS, OPTION_CASES)

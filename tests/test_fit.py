@@ -26,8 +26,7 @@ from bpaste_cli.fit.model import VALUE_MODEL_JSON_SCHEMA, ValueModel
 from bpaste_cli.fit.run import _candidates
 from bpaste_cli.ingest import ingest
 from bpaste_cli.mine import MineOptions, load_predictor, mine
-from bpaste_cli.replay.engine import prepare
-from bpaste_cli.replay.value import LatencyStats
+from bpaste_cli.replay import LatencyStats, ReplayConfig, prepare
 from bpaste_cli.safety import load_safety
 
 REPO = Path(__file__).resolve().parent.parent
@@ -71,7 +70,7 @@ def world(tmp_path_factory):
 
 def _rows(root: Path, result, split: str = "validation"):
     from bpaste_cli.fit.examples import explore
-    from bpaste_cli.replay.beam import BeamConfig
+    from bpaste_cli.replay import BeamConfig
     from bpaste_cli.split import select_split
     from bpaste_cli.trace.dataset import load_dataset
 
@@ -80,7 +79,8 @@ def _rows(root: Path, result, split: str = "validation"):
     train, _ = prepare(ds.events, ds.sessions, safety, allowed, select_split(ds.sessions, "train", 0))
     traces, _ = prepare(ds.events, ds.sessions, safety, allowed, select_split(ds.sessions, split, 0))
     stats = LatencyStats.from_traces(train)
-    rows = explore(traces, load_predictor(root / "pat"), dev, stats, safety, beam=BeamConfig(6, 3, 0.02), allowed=allowed, ttl=60.0)
+    rows = explore(traces, load_predictor(root / "pat"), dev, stats, safety, beam=BeamConfig(6, 3, 0.02),
+                   config=ReplayConfig(ttl_s=60.0, allowed=tuple(allowed)))
     return traces, stats, rows
 
 
@@ -110,7 +110,7 @@ def test_labels_are_the_engines_saving(world):
     tr = traces[0]
     ex = next(r for r in rows if r.session_id == tr.session_id)
     dev = load_device("thor")
-    assert ex.label == solo_saving(tr, ex.step, ex.chain, dev, 60.0, stats, load_safety())
+    assert ex.label == solo_saving(tr, ex.step, ex.chain, dev, ReplayConfig(ttl_s=60.0), stats, load_safety())
 
 
 def test_model_ranks_the_long_call_above_the_likely_short_one(world):

@@ -61,7 +61,7 @@ def rules_of(p: PatternPredictor, tool: str, arg: str) -> dict[Rule, tuple[int, 
 
 def test_mined_rules_supports_and_probabilities_exact(grep_read):
     ids = grep_read.sessions["session_id"].to_list()
-    p, floor, totals = mine_predictor(grep_read.events, ids, MineOptions(K=1, min_support=1, alpha=2.0))
+    p, floor, totals = mine_predictor(grep_read.events, ids, MineOptions(max_context=1, min_support=1, alpha=2.0))
     assert totals == {"sessions": 5, "decisions": 15, "calls": 10, "dataflow_sessions": 5}
     read = rules_of(p, "Read", "file_path")
     # 1st path of the latest Grep's result: applies 5 times, right 4 times; 2nd path: right once
@@ -96,7 +96,7 @@ def test_mined_rules_supports_and_probabilities_exact(grep_read):
 
 def test_min_support_drops_rare_rules(grep_read):
     ids = grep_read.sessions["session_id"].to_list()
-    p, _, _ = mine_predictor(grep_read.events, ids, MineOptions(K=1, min_support=2))
+    p, _, _ = mine_predictor(grep_read.events, ids, MineOptions(max_context=1, min_support=2))
     # the 2nd-path rule was exact once and constants once each: below min_support 2
     assert rules_of(p, "Read", "file_path") == {Rule("extract", "Grep", 1, "path", 1, "str"): (5, 4, 0.8)}
 
@@ -171,7 +171,7 @@ def test_evaluation_feeds_only_the_prefix(grep_read):
 
 def test_predictions_do_not_change_when_the_future_does(ingest_paths, tmp_path, grep_read):
     ids = grep_read.sessions["session_id"].to_list()
-    p, _, _ = mine_predictor(grep_read.events, ids, MineOptions(K=2, min_support=1))
+    p, _, _ = mine_predictor(grep_read.events, ids, MineOptions(max_context=2, min_support=1))
     a = grep_read_session(7)
     b = a[:3] + [{"kind": "llm"}, {"kind": "tool", "tool": "Read", "args": {"file_path": "other/z.py"}, "result": "zz"},
                  {"kind": "llm"}, {"kind": "tool", "tool": "Grep", "args": {"pattern": "q"}, "result": "x/y.py"}, {"kind": "llm"}]
@@ -225,7 +225,7 @@ def test_determinism_and_round_trips(ingest_paths, tmp_path):
 
 
 def test_fork_is_independent(grep_read):
-    p, _, _ = mine_predictor(grep_read.events, grep_read.sessions["session_id"].to_list(), MineOptions(K=1, min_support=1))
+    p, _, _ = mine_predictor(grep_read.events, grep_read.sessions["session_id"].to_list(), MineOptions(max_context=1, min_support=1))
     cur = p.cursor()
     cur.observe(Event("user", text="x"))
     branch = cur.fork()

@@ -88,10 +88,10 @@ def test_previous_policy_is_enqueued(policy, workspace, tmp_path):
 @pytest.mark.parametrize("damage, expect", [
     (lambda d: d.update(schema_version=2), "has schema version 2, newer than this bpaste understands (1)"),
     (lambda d: d.pop("schema_version"), "has no schema_version"),
-    (lambda d: d.update(kind="trace-dataset"), "holds a 'trace-dataset' document, not a bpaste policy"),
+    (lambda d: d.update(kind="trace-dataset"), "holds a trace-dataset artifact, not a policy; pass the policy.json written by `bpaste tune`"),
     (lambda d: d["parameters"].update(slots=-1), "is invalid at parameters/slots"),
     (lambda d: d["parameters"].pop("beam_width", None) or d["parameters"].pop("top_k"), "is invalid at parameters"),
-    (lambda d: d["predictor"].update(schema_version=99), "schema version 99, which this bpaste cannot read"),
+    (lambda d: d["predictor"].update(schema_version=99), "The predictor object has schema version 99, newer than this bpaste understands (1)"),
 ])
 def test_damaged_policy_is_one_sentence(policy, tmp_path, damage, expect):
     doc = json.loads(policy.read_text())
@@ -130,7 +130,8 @@ def test_referenced_value_model_is_checked_by_sha256(policy, tmp_path):
 def test_tune_with_a_value_model(workspace, tmp_path):
     """--model adds the `model` ranking to the search; the chosen policy embeds (or references) it only if it ranks by it."""
     from bpaste_cli.fit import FitOptions, fit
-    from bpaste_cli.tune import TuneOptions, _value_model, tune
+    from bpaste_cli.tune import TuneOptions, tune
+    from bpaste_cli.tune.run import _value_model
 
     vm = tmp_path / "vm.json"
     fit(workspace / "ds", load_predictor(workspace / "pat"), device="thor", options=FitOptions(), out=vm)

@@ -14,10 +14,17 @@ import pytest
 
 from bpaste_cli.device import load_device
 from bpaste_cli.mine.api import Candidate, Event
-from bpaste_cli.replay import OraclePredictor, ReplayConfig
-from bpaste_cli.replay import replay
-from bpaste_cli.replay.engine import prepare
-from bpaste_cli.replay.value import LatencyStats, chain_terms, paste_utility, shadow_price
+from bpaste_cli.replay import (
+    LatencyStats,
+    OraclePredictor,
+    ReplayConfig,
+    chain_terms,
+    paste_utility,
+    prepare,
+    replay,
+    run_session,
+    shadow_price,
+)
 from bpaste_cli.safety import load_safety
 from bpaste_cli.trace.builder import SessionBuilder
 from bpaste_cli.trace.canonical import args_hash, canonical_json
@@ -58,11 +65,10 @@ def traces_of(sessions: dict[str, list[tuple]]):
 
 
 def run(trace, arm, predictor=None, device=ZERO, stats=None, **cfg):
-    from bpaste_cli.replay import run_one
 
     stats = stats or LatencyStats(think_s=2.0, tool_s={"Grep": 1.0, "Read": 5.0}, default_tool_s=1.0)
     config = ReplayConfig(**cfg)
-    return run_one(trace, arm, device, config, stats, SAFETY, predictor, keep_jobs=True)
+    return run_session(trace, arm, device, config, stats, SAFETY, predictor, keep_jobs=True)
 
 
 def cand(tool: str, args: dict, prob: float) -> Candidate:
@@ -92,6 +98,9 @@ class Scripted:
 
     def cursor(self):
         return ScriptedCursor(self.script)
+
+    def cursor_for(self, session):
+        return self.cursor()
 
 
 # Grep (1 s) whose result leads to Read (5 s), 2 s think windows:
@@ -318,7 +327,7 @@ def test_ranking_changes_admission_when_slots_bind():
 
 
 def test_bootstrap_ci():
-    from bpaste_cli.replay.metrics import bootstrap_ci, summarize
+    from bpaste_cli.replay import bootstrap_ci, summarize
 
     # one session: every resample is that session, so the interval is its ratio exactly (3 / 2)
     assert bootstrap_ci([3.0], [2.0], 200, 0) == (1.5, 1.5)
@@ -326,7 +335,7 @@ def test_bootstrap_ci():
     lo, hi = bootstrap_ci([1.0, 2.0, 3.0], [1.0, 1.0, 1.0], 500, 0)
     assert 1.0 <= lo < 2.0 < hi <= 3.0
     assert bootstrap_ci([1.0, 2.0, 3.0], [1.0, 1.0, 1.0], 500, 0) == (lo, hi)  # seeded
-    from bpaste_cli.replay.engine import SessionResult
+    from bpaste_cli.replay import SessionResult
 
     rows = [SessionResult("a", 1.0, 1.0, 0.0), SessionResult("b", 2.0, 1.0, 0.0), SessionResult("c", 3.0, 1.0, 0.0)]
     assert summarize(rows, bootstrap=50)["speedup"] == 2.0

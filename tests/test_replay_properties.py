@@ -11,8 +11,7 @@ from hypothesis import strategies as st
 
 from bpaste_cli.device import load_device
 from bpaste_cli.mine.api import Candidate
-from bpaste_cli.replay import OraclePredictor, ReplayConfig, run_one
-from bpaste_cli.replay.value import LatencyStats
+from bpaste_cli.replay import LatencyStats, OraclePredictor, ReplayConfig, run_session
 from bpaste_cli.trace.canonical import args_hash, canonical_json
 from test_replay import SAFETY, ZERO, traces_of
 
@@ -89,7 +88,7 @@ CONFIGS = [
 def _all_arms(tr, device, predictor):
     out = []
     for arm, cfg in CONFIGS:
-        out.append(run_one(tr, arm, device, ReplayConfig(**cfg), STATS, SAFETY, predictor, keep_jobs=True))
+        out.append(run_session(tr, arm, device, ReplayConfig(**cfg), STATS, SAFETY, predictor, keep_jobs=True))
     return out
 
 
@@ -102,9 +101,9 @@ def _all_arms(tr, device, predictor):
           (0.0, [(0, 0.0, 0.0, True), (1, 1.0, 0.0, True)], None, 0.0)], 0)
 def test_invariants(steps, seed):
     (tr,), _ = traces_of({"s": build(steps)})
-    serial = run_one(tr, "serial", ZERO, ReplayConfig(), STATS, SAFETY)
+    serial = run_session(tr, "serial", ZERO, ReplayConfig(), STATS, SAFETY)
     assert serial.agent_s == tr.agent_time  # exactly, not approximately
-    oracle = run_one(tr, "oracle", ZERO, ReplayConfig(), STATS, SAFETY, keep_jobs=True)
+    oracle = run_session(tr, "oracle", ZERO, ReplayConfig(), STATS, SAFETY, keep_jobs=True)
     for predictor in (OraclePredictor(), NoisyPredictor(seed)):
         for device in (ZERO, THOR):
             for r in _all_arms(tr, device, predictor):

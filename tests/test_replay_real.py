@@ -10,9 +10,7 @@ import pytest
 
 from bpaste_cli.device import load_device
 from bpaste_cli.mine import MineOptions, load_predictor, mine
-from bpaste_cli.replay import OraclePredictor, ReplayConfig, replay_traces
-from bpaste_cli.replay.engine import prepare
-from bpaste_cli.replay.value import LatencyStats
+from bpaste_cli.replay import LatencyStats, OraclePredictor, ReplayConfig, prepare, replay_traces
 from bpaste_cli.safety import load_safety
 
 

@@ -42,24 +42,44 @@ def built(tmp_path_factory):
     return tmp / "ds", tmp / "pat", tmp
 
 
+PARAMS = {"arm": "bpaste", "slots": 4, "ttl_s": 60.0, "beam_width": 3, "beam_depth": 2, "rank": "value", "min_prob": 0.15,
+          "interference_budget": 0.1, "allowed": ["read-only"], "fast_path": True}
+
+
+def _metrics(speedup: float, waste: float) -> dict:
+    return {"speedup": speedup, "speedup_ci95": [speedup - 0.01, speedup + 0.01], "agent_time_s": 100.0,
+            "serial_agent_time_s": 100.0 * speedup, "amplification": 1.0, "interference_s": 0.0, "wasted_spec_s": waste,
+            "sessions": 9}
+
+
+def write_policy_file(path: Path, pat: Path, rows: list[dict], pareto: list[int], trial: int, device: str = "thor") -> Path:
+    """A schema-valid policy (the real device, safety table and predictor) with invented trials and figures."""
+    from bpaste_cli.device import load_device
+    from bpaste_cli.policy import build_policy, write_policy
+    from bpaste_cli.safety import load_safety
+
+    chosen = next(r for r in rows if r["number"] == trial)
+    doc = build_policy(
+        device=load_device(device), parameters=PARAMS, safety=load_safety(), predictor=load_predictor(pat), value_model=None,
+        provenance={"bpaste_version": "0.1.0", "dataset": "ds", "dataset_hash": "feedfacecafe0001", "patterns": str(pat),
+                    "pattern_hash": "0123456789abcdef", "seed": 0, "storage": "sqlite:///demo.db", "study": "demo",
+                    "trial": trial, "objectives": ["speedup", "waste"],
+                    "constraints": {"max_interference": 0.05, "max_amplification": 3.0}, "selection": "invented"},
+        validation={"split": "validation", "sessions": 9, "policy": _metrics(chosen["speedup"], 4.0),
+                    "serial": _metrics(1.0, 0.0), "baselines": {}},
+        trials={"complete": len(rows), "rows": rows, "pareto": pareto},
+    )
+    write_policy(path, doc)
+    return path
+
+
 @pytest.fixture(scope="module")
 def policy_file(built) -> Path:
-    """An invented policy in the minimal format the report reads: 6 trials on two objectives."""
-    path = built[2] / "policy.json"
-    trials = [
-        {"number": 0, "values": [1.02, 30.0], "params": {"beam_width": 1}},
-        {"number": 1, "values": [1.05, 80.0], "params": {"beam_width": 3}},
-        {"number": 2, "values": [1.01, 50.0], "params": {"beam_width": 2}},  # dominated by 0
-        {"number": 3, "values": [1.07, 150.0], "params": {"beam_width": 4}},
-        {"number": 4, "values": [1.04, 90.0], "params": {"beam_width": 3}},  # dominated by 1
-        {"number": 5, "values": [1.00, 10.0], "params": {"beam_width": 1}},
-    ]
-    doc = {"schema_version": 1, "device": {"name": "thor"}, "parameters": {"beam_width": 3, "depth": 2, "min_prob": 0.15},
-           "provenance": {"bpaste_version": "0.1.0", "dataset_hash": "feedfacecafe0001", "seed": 0, "study": "demo", "trial": 1},
-           "validation_metrics": {"speedup": 1.05, "wasted_spec_s": 80.0},
-           "objectives": ["speedup", "wasted speculative s"], "directions": ["maximize", "minimize"], "trials": trials}
-    path.write_bytes(orjson.dumps(doc))
-    return path
+    """An invented policy: 6 trials on two objectives (speedup up, waste down)."""
+    points = [(1.02, 30.0), (1.05, 80.0), (1.01, 50.0), (1.07, 150.0), (1.04, 90.0), (1.00, 10.0)]  # 2, 4 dominated
+    rows = [{"number": i, "state": "complete", "params": {"beam_width": 1 + i % 3}, "speedup": s, "waste": w}
+            for i, (s, w) in enumerate(points)]
+    return write_policy_file(built[2] / "policy.json", built[1], rows, [0, 1, 3, 5], trial=1)
 
 
 @pytest.fixture(scope="module")
@@ -157,7 +177,7 @@ def test_sections_without_inputs_say_what_is_missing(built):
 def test_policy_section(full, policy_file):
     data, page = full
     p = data["policy"]
-    assert p["parameters"] == {"beam_width": 3, "depth": 2, "min_prob": 0.15} and p["chosen_trial"] == 1
+    assert p["parameters"] == PARAMS and p["chosen_trial"] == 1
     assert "Optuna trials (6)" in page and "chosen: trial 1" in page
     # maximise x, minimise y: 0 dominates 2, 1 dominates 4; 0, 1, 3, 5 are non-dominated
     pts = [(t["values"][0], t["values"][1], t["number"]) for t in p["trials"]]
@@ -171,8 +191,12 @@ def test_bad_policy_is_one_sentence(tmp_path):
     bad.write_text("{not json")
     with pytest.raises(BpasteError, match="not valid JSON"):
         read_policy(bad)
-    with pytest.raises(BpasteError, match="No policy file"):
+    with pytest.raises(BpasteError, match="absent.json does not exist"):
         read_policy(tmp_path / "absent.json")
+    foreign = tmp_path / "foreign.json"  # a shape bpaste never writes is refused, not half-read
+    foreign.write_bytes(orjson.dumps({"schema_version": 1, "device": {"name": "thor"}, "parameters": {"beam_width": 3}}))
+    with pytest.raises(BpasteError, match="holds a document of another kind, not a policy"):
+        read_policy(foreign)
 
 
 def test_cli_writes_the_page(built, tmp_path):
@@ -244,22 +268,17 @@ def test_renders_in_chromium(built, policy_file, tmp_path):
         shutil.copyfile(shot, REPO / "docs" / "report.png")
 
 
-def test_reads_tunes_policy_shape(tmp_path):
+def test_reads_tunes_policy_shape(built, tmp_path):
     """The shape `bpaste tune` writes (trials as {complete, rows, pareto}; validation nested): invented values."""
-    path = tmp_path / "policy.json"
     rows = [{"number": 0, "state": "complete", "params": {"beam_width": 2}, "speedup": 1.03, "waste": 0.2},
             {"number": 1, "state": "complete", "params": {"beam_width": 3}, "speedup": 1.05, "waste": 0.4},
             {"number": 2, "state": "pruned", "params": {"beam_width": 1}, "speedup": None, "waste": None}]
-    path.write_bytes(orjson.dumps({
-        "schema_version": 1, "device": {"name": "orin", "profile": {}}, "parameters": {"beam_width": 3},
-        "provenance": {"trial": 1, "objectives": ["speedup", "waste"]},
-        "validation": {"split": "validation", "sessions": 9, "policy": {"speedup": 1.05, "wasted_spec_s": 4.0}, "serial": {}},
-        "trials": {"complete": 2, "rows": rows, "pareto": [0, 1]}}))
+    path = write_policy_file(tmp_path / "policy.json", built[1], rows, [0, 1], trial=1, device="orin")
     p = read_policy(path)
     assert p["device"] == "orin" and p["objectives"] == ["speedup", "waste"] and p["pareto"] == [0, 1]
     assert p["trials"] == [{"number": 0, "values": [1.03, 0.2], "params": {"beam_width": 2}},
                            {"number": 1, "values": [1.05, 0.4], "params": {"beam_width": 3}}]
-    assert p["validation"] == {"split": "validation", "sessions": 9, "speedup": 1.05, "wasted_spec_s": 4.0}
+    assert p["validation"] == {"split": "validation", "sessions": 9} | _metrics(1.05, 4.0)
     from bpaste_cli.report.svg import trials_chart
 
     assert trials_chart(p).count("<circle") == 2 and "chosen: trial 1" in trials_chart(p)

@@ -25,16 +25,25 @@ by predicted saving per speculative second instead, like the analytic value.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable
 
 from bpaste_cli.device import Device
-from bpaste_cli.mine.api import Predictor
-from bpaste_cli.replay.arms import BPasteArm
-from bpaste_cli.replay.beam import BeamConfig, BeamNode, admit, build_beam, launch
-from bpaste_cli.replay.engine import SessionTrace, Sim
-from bpaste_cli.replay.predictions import PredictionSource, cache_for
-from bpaste_cli.replay.value import SCORERS, LatencyStats, PrefixFeatures, shadow_price
+from bpaste_cli.mine import Predictor
+from bpaste_cli.replay import (
+    BeamConfig,
+    BeamNode,
+    BeamSettings,
+    BPasteArm,
+    LatencyStats,
+    PrefixFeatures,
+    ReplayConfig,
+    SessionTrace,
+    Sim,
+    cache_for,
+    run_session,
+    scorer_for,
+)
 from bpaste_cli.safety import SafetyTable
 
 LABEL_DOC = (
@@ -57,24 +66,6 @@ class Example:
     label: float = 0.0
 
 
-@dataclass
-class ExploreArm(BPasteArm):
-    """The bpaste arm that also records every beam node it considered, with its prefix."""
-
-    seen: list[Example] = field(default_factory=list)
-
-    def plan(self, sim: Sim, step: int, now: float) -> None:
-        self.now = now
-        busy, _ = sim.load(now)
-        load = busy / max(sim.slots, 1)
-        nodes = build_beam(sim, self, step, load, shadow_price(load))
-        if not nodes:
-            return
-        launch(sim, admit(sim, self, nodes, now), now)
-        for n in nodes:
-            self.seen.append(Example(sim.trace.session_id, step, n.features, _chain(n), n.admitted))
-
-
 def _chain(node: BeamNode) -> ChainSpec:
     return tuple((n.key, n.cand.tool, n.resource, n.terms.q, n.depth, n.bound) for n in node.path_nodes)
 
@@ -88,21 +79,20 @@ class ChainPlanner:
     def __init__(self, step: int, chain: ChainSpec) -> None:
         self.step, self.chain = step, chain
 
-    def plan(self, sim: Sim, step: int, now: float) -> None:
-        if step != self.step:
+    def plan(self, sim: Sim) -> None:
+        if sim.step != self.step:
             return
         parent = None
         for key, tool, resource, q, depth, bound in self.chain:
             bound = bound and (parent is None or parent.target >= 0)
-            start = parent.finish if parent else now
-            parent = sim.launch(key, tool, resource, start, q, depth, target=None if bound else -1, bound=bound)
+            start = parent.finish if parent else sim.now
+            parent = sim.start_job(key, tool, resource, start, q, depth, target=None if bound else -1, bound=bound)
 
 
-def solo_saving(trace: SessionTrace, step: int, chain: ChainSpec, device: Device, ttl: float, stats: LatencyStats,
-                safety: SafetyTable) -> float:
+def solo_saving(trace: SessionTrace, step: int, chain: ChainSpec, device: Device, config: ReplayConfig,
+                stats: LatencyStats, safety: SafetyTable) -> float:
     """label(π at d): the engine's agent-time saving of this prefix launched alone (see the module doc)."""
-    sim = Sim(trace, device, ttl=ttl, classify=safety.classify, latency=stats.latency)
-    return trace.agent_time - sim.run(ChainPlanner(step, chain)).agent_s
+    return trace.agent_time - run_session(trace, ChainPlanner(step, chain), device, config, stats, safety).agent_s
 
 
 def explore(
@@ -113,26 +103,30 @@ def explore(
     safety: SafetyTable,
     *,
     beam: BeamConfig,
-    allowed: frozenset[str],
-    ttl: float,
-    slots: int | None = None,
+    config: ReplayConfig,
     progress: Callable[[int], None] | None = None,
 ) -> list[Example]:
-    """Every node of a wide beam at every decision point of `traces`, labelled by `solo_saving`."""
+    """Every node of a wide beam (the bpaste arm ranked by the analytic value, with `config`'s λ schedule,
+    TTL, slots and safety classes) at every decision point of `traces`, labelled by `solo_saving`."""
     out: list[Example] = []
     cache = cache_for(predictor)
+    solo = ReplayConfig(ttl_s=config.ttl_s)  # a lone prefix on the device's slots
+    settings = BeamSettings(stats, frozenset(config.allowed), scorer_for("value"), beam)
     for tr in traces:
-        arm = ExploreArm(stats, allowed, SCORERS["value"], beam)
-        sim = Sim(tr, device, ttl=ttl, slots=slots, source=PredictionSource(predictor, tr, cache),
-                  classify=safety.classify, latency=stats.latency)
-        sim.run(arm)
+        seen: list[Example] = []
+
+        def record(sim: Sim, nodes: list[BeamNode], sid: str = tr.session_id) -> None:
+            seen.extend(Example(sid, sim.step, n.features, _chain(n), n.admitted) for n in nodes)
+
+        arm = BPasteArm(settings, lambda_scale=config.lambda_scale, observe=record)
+        run_session(tr, arm, device, config, stats, safety, predictor, cache=cache)
         labels: dict[tuple[int, ChainSpec], float] = {}
-        for ex in arm.seen:
+        for ex in seen:
             k = (ex.step, ex.chain)
             if k not in labels:
-                labels[k] = solo_saving(tr, ex.step, ex.chain, device, ttl, stats, safety)
+                labels[k] = solo_saving(tr, ex.step, ex.chain, device, solo, stats, safety)
             ex.label = labels[k]
-        out.extend(arm.seen)
+        out.extend(seen)
         if progress:
             progress(1)
     return out

@@ -15,8 +15,7 @@ from statistics import quantiles
 from typing import Any
 
 from bpaste_cli.device import Device
-from bpaste_cli.replay.engine import SessionTrace
-from bpaste_cli.replay.value import PrefixFeatures
+from bpaste_cli.replay import PrefixFeatures, SessionTrace
 from bpaste_cli.safety import RESOURCE_CLASSES
 
 DEVICE_KEYS = ("coef_llm", "coef_tool", "job_memory_gb")
@@ -61,11 +60,11 @@ class FeatureStats:
             think_of_step: dict[int, float] = {}
             for nd in tr.nodes:
                 if nd.kind == "llm":
-                    think_of_step[nd.step] = nd.e - nd.s
-                    every_think.append(nd.e - nd.s)
+                    think_of_step[nd.step] = nd.logged_end - nd.logged_start
+                    every_think.append(nd.logged_end - nd.logged_start)
             for nd in tr.nodes:
                 if nd.kind == "tool":
-                    lat.setdefault(nd.tool, []).append(nd.e - nd.s)
+                    lat.setdefault(nd.tool, []).append(nd.logged_end - nd.logged_start)
                     if nd.step in think_of_step:
                         think.setdefault(nd.tool, []).append(think_of_step[nd.step])
         every_think = every_think or [3.0]

@@ -15,13 +15,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-import jsonschema
 import orjson
 
 from bpaste_cli import __version__
+from bpaste_cli.artifacts import ArtifactType, check_artifact, read_json_artifact
 from bpaste_cli.errors import BpasteError
 from bpaste_cli.fit.features import FEATURES, FeatureStats
-from bpaste_cli.replay.value import PrefixFeatures, Scorer
+from bpaste_cli.replay import PrefixFeatures
 
 KIND = "value-model"
 VALUE_MODEL_SCHEMA_VERSION = 1
@@ -85,6 +85,8 @@ VALUE_MODEL_JSON_SCHEMA: dict[str, Any] = {
     },
     "required": ["kind", "schema_version", "features", "stats", "model"],
 }
+VALUE_MODEL = ArtifactType(KIND, VALUE_MODEL_SCHEMA_VERSION, VALUE_MODEL_JSON_SCHEMA, "value model",
+                           "pass the file written by `bpaste fit`", "re-run `bpaste fit`", path_sep=".")
 
 
 class ValueModel:
@@ -144,11 +146,8 @@ class ValueModel:
         return raw
 
     def score(self, f: PrefixFeatures) -> float:
+        """Predicted saving of the prefix `f` describes (what replay's `model` ranking scores with)."""
         return self.predict(self.stats.vector(f))
-
-    def scorer(self, name: str = "model") -> Scorer:
-        """The beam's ranking by this model (admitted by predicted saving per speculative second)."""
-        return Scorer(name, self.score, per_slack=True)
 
     def to_dict(self) -> dict[str, Any]:
         """The whole model file as plain JSON (what `policy.json` may embed)."""
@@ -181,32 +180,14 @@ def _check_trees(model: dict[str, Any], n_features: int, where: str) -> None:
 def load_value_model(source: Path | str | dict[str, Any]) -> ValueModel:
     """A value model from a file path or its JSON dict (embedded in a policy); one-sentence errors."""
     if isinstance(source, dict):
-        doc, where = source, "The value model"
+        where = "The value model"
+        doc = check_artifact(source, VALUE_MODEL, "", label=where)
     else:
         path = Path(source)
         where = f"The value model {path}"
         if not path.is_file():
             raise BpasteError(f"{where} does not exist or is not a file; make one with `bpaste fit DATASET --patterns P -o {path}`.")
-        try:
-            doc = orjson.loads(path.read_bytes())
-        except orjson.JSONDecodeError:
-            raise BpasteError(f"{where} is not valid JSON; re-run `bpaste fit` to rebuild it.") from None
-    kind = doc.get("kind") if isinstance(doc, dict) else None
-    if kind != KIND:
-        raise BpasteError(f"{where} holds a {kind or 'different kind of'} artifact, not a value model; pass the file written by `bpaste fit`.")
-    version = doc.get("schema_version")
-    if version is None:
-        raise BpasteError(f"{where} has no schema_version; it was not written by bpaste (re-run `bpaste fit`).")
-    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
-        raise BpasteError(f"{where} has schema version {version!r}, which no bpaste ever wrote.")
-    if version > VALUE_MODEL_SCHEMA_VERSION:
-        raise BpasteError(f"{where} has schema version {version}, newer than this bpaste understands "
-                          f"({VALUE_MODEL_SCHEMA_VERSION}); upgrade bpaste (pip install -U bpaste).")
-    errors = sorted(jsonschema.Draft202012Validator(VALUE_MODEL_JSON_SCHEMA).iter_errors(doc), key=lambda e: list(e.path))
-    if errors:
-        e = errors[0]
-        at = ".".join(str(p) for p in e.path) or "the top level"
-        raise BpasteError(f"{where} is invalid at {at}: {e.message[:200]}; re-run `bpaste fit`.")
+        doc = read_json_artifact(path, VALUE_MODEL)
     if doc["features"] != list(FEATURES):
         raise BpasteError(f"{where} uses features this bpaste does not compute ({len(doc['features'])} listed); re-run `bpaste fit`.")
     model = doc["model"]
@@ -222,3 +203,11 @@ def load_value_model(source: Path | str | dict[str, Any]) -> ValueModel:
         raise BpasteError(f"{where} has malformed feature statistics; re-run `bpaste fit`.")
     meta = {k: v for k, v in doc.items() if k not in ("features", "stats", "model")}
     return ValueModel(model, stats, doc["features"], meta)
+
+
+def device_warnings(model: ValueModel, device: str | None) -> list[str]:
+    """A warning when `model` was fitted for another device than `device` (its interference features describe that one)."""
+    fitted_on = (model.meta.get("provenance") or {}).get("device")
+    if device is not None and fitted_on and fitted_on != device:
+        return [f"the value model was fitted for device {fitted_on!r}; its interference features describe that device, not {device!r}."]
+    return []

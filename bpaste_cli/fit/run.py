@@ -10,12 +10,10 @@ with the bpaste arm ranked by probability, by the analytic value and by the mode
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 import numpy as np
 
@@ -25,16 +23,9 @@ from bpaste_cli.fit.examples import LABEL_DOC, Example, explore
 from bpaste_cli.fit.features import FEATURES, FeatureStats
 from bpaste_cli.fit.model import ValueModel
 from bpaste_cli.fsutil import atomic_write_bytes
-from bpaste_cli.replay import ReplayConfig, replay_traces
-from bpaste_cli.replay.beam import BeamConfig
-from bpaste_cli.replay.engine import prepare
-from bpaste_cli.replay.metrics import summarize
-from bpaste_cli.replay.value import SCORERS, LatencyStats, Scorer
+from bpaste_cli.replay import RANKINGS, BeamConfig, LatencyStats, ReplayConfig, prepare_split, replay_traces, summarize
 from bpaste_cli.safety import SafetyTable, load_safety
-from bpaste_cli.split import select_split
 from bpaste_cli.trace.dataset import Dataset, load_dataset
-
-RANKS = ("probability", "value", "model")
 
 
 @dataclass(frozen=True)
@@ -54,14 +45,6 @@ class FitResult:
     model: ValueModel
     metrics: dict[str, Any]
     output: Path | None = None
-
-
-def patterns_hash(path: Path) -> str:
-    """Identity of a pattern table directory: sha256 over its files' names and contents."""
-    h = hashlib.sha256()
-    for f in sorted(p for p in Path(path).iterdir() if p.is_file() and not p.name.startswith(".")):
-        h.update(f.name.encode() + b"\0" + f.read_bytes())
-    return h.hexdigest()[:16]
 
 
 def _matrix(rows: list[Example], stats: FeatureStats) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -109,31 +92,16 @@ def _cv(name: str, x: np.ndarray, y: np.ndarray, groups: np.ndarray, seed: int) 
     return _scores(y, pred)
 
 
-@contextlib.contextmanager
-def registered(scorer: Scorer) -> Iterator[None]:
-    """`scorer` in replay's SCORERS for the duration (restoring what was there)."""
-    before = SCORERS.get(scorer.name)
-    SCORERS[scorer.name] = scorer
-    try:
-        yield
-    finally:
-        if before is None:
-            SCORERS.pop(scorer.name, None)
-        else:
-            SCORERS[scorer.name] = before
-
-
 def compare_ranks(traces, predictor, device: Device, config: ReplayConfig, stats: LatencyStats, safety: SafetyTable,
                   model: ValueModel, *, bootstrap: int, seed: int) -> dict[str, Any]:
     """The bpaste arm on the same sessions, ranked by probability, analytic value and the model."""
     out: dict[str, Any] = {}
-    with registered(model.scorer()):
-        for rank in RANKS:
-            cfg = replace(config, arms=("bpaste",), rank=rank)
-            rows = replay_traces(traces, predictor, device, cfg, stats, safety)["bpaste"]
-            s = summarize(rows, bootstrap=bootstrap, seed=seed)
-            out[rank] = {k: s[k] for k in ("speedup", "speedup_ci95", "tool_stall_hidden_s", "hits", "inflight_promotions",
-                                           "wasted_spec_s", "interference_s", "amplification")}
+    for rank in RANKINGS:
+        cfg = replace(config, arms=("bpaste",), rank=rank)
+        rows = replay_traces(traces, predictor, device, cfg, stats, safety, value_model=model)["bpaste"]
+        s = summarize(rows, bootstrap=bootstrap, seed=seed)
+        out[rank] = {k: s[k] for k in ("speedup", "speedup_ci95", "tool_stall_hidden_s", "hits", "inflight_promotions",
+                                       "wasted_spec_s", "interference_s", "amplification")}
     return out
 
 
@@ -157,18 +125,18 @@ def fit(
     safety = safety or load_safety()
     cfg = replace(options.compare, seed=options.seed)
     allowed = frozenset(cfg.allowed)
-    traces = {}
-    for split in ("train", "validation"):
-        traces[split], _ = prepare(ds.events, ds.sessions, safety, allowed, select_split(ds.sessions, split, options.seed))
-    if not traces["train"]:
+    train = prepare_split(ds, "train", options.seed, safety, allowed=allowed)
+    if not train.traces:
         raise BpasteError(f"The dataset {ds.path} has no timed session in the train split; fit needs timed logs to learn from.")
-    stats = LatencyStats.from_traces(traces["train"])
+    stats = train.stats
+    traces = {"train": train.traces,
+              "validation": prepare_split(ds, "validation", options.seed, safety, allowed=allowed, stats=stats).traces}
     fstats = FeatureStats.from_traces(traces["train"], dev)
     beam = BeamConfig(options.explore_width, options.explore_depth, options.explore_min_prob, cfg.interference_budget, cfg.fast_path)
     if on_total:
-        on_total(len(traces["train"]) + len(traces["validation"]) * (1 + len(RANKS)))
-    rows = {s: explore(traces[s], predictor, dev, stats, safety, beam=beam, allowed=allowed, ttl=cfg.ttl_s, slots=cfg.slots,
-                       progress=progress) for s in ("train", "validation")}
+        on_total(len(traces["train"]) + len(traces["validation"]) * (1 + len(RANKINGS)))
+    rows = {s: explore(traces[s], predictor, dev, stats, safety, beam=beam, config=cfg, progress=progress)
+            for s in ("train", "validation")}
     if len(rows["train"]) < 10:
         raise BpasteError(
             f"Replaying the {len(traces['train'])} train sessions of {ds.path} gave {len(rows['train'])} candidate branches "
@@ -212,7 +180,7 @@ def fit(
         comparison = compare_ranks(traces["validation"], predictor, dev, replace(cfg, split="validation"), stats, safety, model,
                                    bootstrap=options.bootstrap, seed=options.seed)
         if progress:
-            progress(len(traces["validation"]) * (1 + len(RANKS)))
+            progress(len(traces["validation"]) * (1 + len(RANKINGS)))
     metrics = {
         "chosen": chosen,
         "chosen_on": on,

@@ -10,7 +10,7 @@ predict what the call after it would be.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +53,11 @@ class PredictorCursor(Protocol):
 
 
 class Predictor(Protocol):
-    """Anything that can open a cursor per session (the mined pattern table, an oracle in tests)."""
+    """Anything that can open a cursor per session (the mined pattern table, the oracle)."""
 
-    def cursor(self) -> PredictorCursor: ...
+    def cursor(self) -> PredictorCursor:
+        """A cursor at the start of a new session (what a live speculator opens)."""
+
+    def cursor_for(self, session: Any) -> PredictorCursor:
+        """A cursor for replaying one logged session (replay's `SessionTrace`): a predictor that may know
+        the session's future (the oracle) reads it here; every other predictor returns `cursor()`."""

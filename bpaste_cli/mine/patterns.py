@@ -34,13 +34,14 @@ COLUMNS = ("kind", "step", "tool", "args_json", "args_hash", "result_text", "sta
 
 @dataclass(frozen=True)
 class MineOptions:
-    """Mining parameters (recorded in the pattern table's manifest)."""
+    """Mining parameters (recorded in the pattern table's manifest, where the context length is `K` and the
+    recent calls per tool are `R`)."""
 
-    K: int = 3  # longest control-flow context, in event keys
+    max_context: int = 3  # longest control-flow context, in event keys
     key: str = "tool"  # event key function (see keys.KEYS)
     alpha: float = 2.0  # shrinkage of a context toward its shorter suffix
     min_support: int = 3  # fewest decisions / exact hits for a context or rule to be kept
-    R: int = 3  # source calls considered per tool: the r-th most recent, r = 1..R
+    recent_calls: int = 3  # source calls considered per tool: the r-th most recent, r = 1..recent_calls
     max_pos: int = 10  # positions of extracted items considered (1st .. max_pos-th)
     max_rules: int = 8  # rules kept per (tool, argument)
     min_rate: float = 0.02  # rules reproducing fewer of their bindable cases are dropped
@@ -51,7 +52,9 @@ class MineOptions:
     seed: int = 0
 
     def params(self) -> dict[str, Any]:
-        return asdict(self)
+        """The parameters as the pattern table records them (`K`, `R`: the file format's names)."""
+        names = {"max_context": "K", "recent_calls": "R"}
+        return {names.get(k, k): v for k, v in asdict(self).items()}
 
 
 class Rows:
@@ -125,7 +128,7 @@ def control_pass(rows: Rows, opt: MineOptions) -> tuple[ControlCounts, ControlCo
     decisions: list[tuple[tuple[str, ...], tuple[str, ...]]] = []
     floor_decisions: list[tuple[tuple[str, ...], tuple[str, ...]]] = []
     per_session: list[Counter[str]] = []
-    K = opt.K
+    K = opt.max_context
     for lo, hi in rows.sessions:
         keys: tuple[str, ...] = (START_KEY,)
         last = START_KEY
@@ -192,7 +195,7 @@ def mine_predictor(events: pl.DataFrame, session_ids: list[str], opt: MineOption
     searched: Counter[str] = Counter()
 
     def new_state() -> SessionState:
-        return SessionState(key_fn, needs_args, opt.K, opt.R)
+        return SessionState(key_fn, needs_args, opt.max_context, opt.recent_calls)
 
     def pass1(keys: tuple[str, ...], calls: list[Call]) -> None:
         for c in calls:
@@ -204,7 +207,7 @@ def mine_predictor(events: pl.DataFrame, session_ids: list[str], opt: MineOption
             for a, v in args.items():
                 consts.setdefault((c.tool, a), Counter())[canonical_json(v)] += 1
                 if search:
-                    found = set(discover(v, st, opt.R, opt.max_pos))
+                    found = set(discover(v, st, opt.recent_calls, opt.max_pos))
                     if found:
                         hits.setdefault((c.tool, a), Counter()).update(found)
 
@@ -218,7 +221,7 @@ def mine_predictor(events: pl.DataFrame, session_ids: list[str], opt: MineOption
         cand[ta] = [r for r, n in sorted(cnt.items(), key=lambda kv: (-kv[1], kv[0])) if n >= opt.min_support][: 4 * opt.max_rules]
     occ: Counter[tuple[str, str]] = Counter({ta: sum(c.values()) for ta, c in consts.items()})
     stats: dict[tuple[str, str], dict[Rule, list[int]]] = {ta: {r: [0, 0] for r in rs} for ta, rs in cand.items() if rs}
-    repeat = {t: {Rule("repeat", t, r): [0, 0] for r in range(1, opt.R + 1)} for t in sigs}
+    repeat = {t: {Rule("repeat", t, r): [0, 0] for r in range(1, opt.recent_calls + 1)} for t in sigs}
 
     def pass2(keys: tuple[str, ...], calls: list[Call]) -> None:
         for c in calls:

@@ -20,6 +20,7 @@ from typing import Any
 
 import orjson
 
+from bpaste_cli.artifacts import ArtifactType, check_artifact
 from bpaste_cli.errors import BpasteError
 from bpaste_cli.mine.api import Candidate, Event
 from bpaste_cli.mine.dataflow import ABSENT, ROOT, Call, Rule, SessionState, bind, describe
@@ -34,6 +35,9 @@ RULE_COLUMNS = ("tool", "arg", "kind", "src", "rank", "field", "pos", "cast", "v
 VALUES_PER_ARG = 3
 SIGNATURES_PER_TOOL = 2
 TOOLS_PER_DECISION = 8
+
+PREDICTOR = ArtifactType(PREDICTOR_KIND, PREDICTOR_SCHEMA_VERSION, {"type": "object"}, "bpaste predictor",
+                         "re-run `bpaste mine` and `bpaste tune`", "re-run `bpaste mine`")
 
 
 class PatternPredictor:
@@ -76,6 +80,10 @@ class PatternPredictor:
     def cursor(self) -> PatternCursor:
         return PatternCursor(self, SessionState(self._key_fn, self._needs_args, self.K, self.R))
 
+    def cursor_for(self, session: Any) -> PatternCursor:
+        """Replay's cursor for a logged session: the same as `cursor()` (the tables never read the future)."""
+        return self.cursor()
+
     # -- plain-JSON export -----------------------------------------------------------------------
 
     def to_dict(self) -> dict[str, Any]:
@@ -90,11 +98,8 @@ class PatternPredictor:
 
     @classmethod
     def from_dict(cls, d: Any) -> PatternPredictor:
-        if not isinstance(d, dict) or d.get("kind") != PREDICTOR_KIND:
-            raise BpasteError("The predictor object is not a bpaste predictor (its kind is not 'bpaste-predictor').")
-        version = d.get("schema_version")
-        if not isinstance(version, int) or not 1 <= version <= PREDICTOR_SCHEMA_VERSION:
-            raise BpasteError(f"The predictor has schema version {version!r}, which this bpaste cannot read; re-run `bpaste mine`.")
+        """The predictor `to_dict` wrote (as a policy embeds it), checked by the artifact gate."""
+        check_artifact(d, PREDICTOR, "", label="The predictor object")
         try:
             return cls(d["params"], d["tables"], d.get("calibration"))
         except (KeyError, TypeError, IndexError) as exc:

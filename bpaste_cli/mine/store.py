@@ -6,6 +6,7 @@ for people), so `load_predictor` rebuilds the same predictor that `mine` evaluat
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ import orjson
 import polars as pl
 
 from bpaste_cli import __version__
+from bpaste_cli.artifacts import ArtifactType, check_artifact
 from bpaste_cli.errors import BpasteError
 from bpaste_cli.fsutil import atomic_directory
 from bpaste_cli.mine.dataflow import Rule, describe
@@ -27,6 +29,8 @@ from bpaste_cli.mine.predictor import (
 
 KIND = "pattern-table"
 MANIFEST_FILE = "manifest.json"
+PATTERN_TABLE = ArtifactType(KIND, PREDICTOR_SCHEMA_VERSION, {"type": "object"}, "pattern table",
+                             "pass the directory written by `bpaste mine`", "re-run `bpaste mine`")
 TABLES = {"control": CONTROL_COLUMNS, "signatures": SIGNATURE_COLUMNS, "rules": RULE_COLUMNS}
 SCHEMAS = {
     "control": {"context": pl.List(pl.String), "n": pl.Int64, "tool": pl.String, "count": pl.Int64, "prob": pl.Float64},
@@ -67,6 +71,15 @@ def write_table(path: Path, predictor: PatternPredictor, manifest: dict[str, Any
         (tmp / MANIFEST_FILE).write_bytes(orjson.dumps(doc, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS))
 
 
+def is_pattern_table(path: Path) -> bool:
+    """`path` is a directory whose manifest says it is a pattern table (whatever its version)."""
+    try:
+        manifest = orjson.loads((Path(path) / MANIFEST_FILE).read_bytes())
+    except (OSError, orjson.JSONDecodeError):
+        return False
+    return isinstance(manifest, dict) and manifest.get("kind") == KIND
+
+
 def read_table_manifest(path: Path) -> dict[str, Any]:
     """The manifest of the pattern table at `path`, after checking it is one this bpaste can read."""
     path = Path(path)
@@ -74,26 +87,13 @@ def read_table_manifest(path: Path) -> dict[str, Any]:
         if path.exists():
             raise BpasteError(f"{path} is a file, not a pattern table (a directory made by `bpaste mine`); pass the pattern table directory.")
         raise BpasteError(f"{path} does not exist; make a pattern table with `bpaste mine DATASET -o {path}`.")
+    if not (path / MANIFEST_FILE).is_file():
+        raise BpasteError(f"{path} has no {MANIFEST_FILE}, so it is not a pattern table; make one with `bpaste mine`.")
     try:
         manifest = orjson.loads((path / MANIFEST_FILE).read_bytes())
-    except FileNotFoundError:
-        raise BpasteError(f"{path} has no {MANIFEST_FILE}, so it is not a pattern table; make one with `bpaste mine`.") from None
     except orjson.JSONDecodeError:
         raise BpasteError(f"{path / MANIFEST_FILE} is not valid JSON; re-run `bpaste mine` to rebuild the pattern table.") from None
-    kind = manifest.get("kind") if isinstance(manifest, dict) else None
-    if kind != KIND:
-        raise BpasteError(f"{path} holds a {kind or 'different kind of'} artifact, not a pattern table; pass the directory written by `bpaste mine`.")
-    version = manifest.get("schema_version")
-    if version is None:
-        raise BpasteError(f"The pattern table {path} has no schema_version; re-run `bpaste mine`.")
-    if not isinstance(version, int) or version < 1:
-        raise BpasteError(f"The pattern table {path} has schema version {version!r}, which no bpaste ever wrote.")
-    if version > PREDICTOR_SCHEMA_VERSION:
-        raise BpasteError(
-            f"The pattern table {path} has schema version {version}, newer than this bpaste understands "
-            f"({PREDICTOR_SCHEMA_VERSION}); upgrade bpaste (pip install -U bpaste)."
-        )
-    return manifest
+    return check_artifact(manifest, PATTERN_TABLE, str(path))
 
 
 def provenance_warnings(manifest: dict[str, Any], dataset_hash: str, seed: int, use: str) -> list[str]:
@@ -106,6 +106,18 @@ def provenance_warnings(manifest: dict[str, Any], dataset_hash: str, seed: int, 
         return [f"the patterns were mined with split seed {manifest.get('seed')}, this run uses {seed}: {use} may "
                 "include their training sessions."]
     return []
+
+
+def pattern_hash(predictor: PatternPredictor) -> str:
+    """The identity of a pattern table: 16 hex of the SHA-256 of its run-time tables' canonical JSON (the same
+    for the directory `mine` wrote and the copy a policy embeds; independent of when it was written)."""
+    return hashlib.sha256(orjson.dumps(predictor.to_dict(), option=orjson.OPT_SORT_KEYS)).hexdigest()[:16]
+
+
+def open_table(path: Path, dataset_hash: str, seed: int, use: str) -> tuple[PatternPredictor, list[str]]:
+    """The predictor of the pattern table at `path` and the `provenance_warnings` for using it on a dataset."""
+    warnings = provenance_warnings(read_table_manifest(Path(path)), dataset_hash, seed, use)
+    return load_predictor(Path(path)), warnings
 
 
 def load_predictor(path: Path) -> PatternPredictor:

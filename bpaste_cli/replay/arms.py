@@ -1,44 +1,73 @@
 """The arms of a replay: serial (as logged), oracle (upper bound), paste (single call), bpaste (beam).
 
-Each arm is a planner: at every decision point (an LLM step's replayed think start) it may launch
-speculative jobs through `Sim.launch`. Only calls whose safety class is allowed (read-only by default)
-are ever launched.
+Each arm is a planner: at every decision point (an LLM step's think start) it may launch speculative
+calls through its `PlanningContext` (`replay.context`); only calls whose safety class is allowed
+(read-only by default) are ever launched. The arm registry `ARM_TYPES` is the one list of arms: each arm
+declares the `ReplayConfig` knobs it reads (`PARAMS`), builds itself from a config (`from_config`) and
+samples its own knobs for `tune` (`suggest`), so adding an arm touches this file (and ReplayConfig for a
+new knob). Serial, paste and bpaste plan through the context only, so a wall-clock speculator runs the
+very same objects (`deployable`); the oracle reads the simulator's trace and stays in replay.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, Callable, ClassVar
 
-from bpaste_cli.mine.api import Candidate, Event
-from bpaste_cli.replay.beam import BeamConfig, admit, build_beam, launch
-from bpaste_cli.replay.engine import Sim, SessionTrace
-from bpaste_cli.replay.value import LatencyStats, Scorer, paste_utility, shadow_price
-
-ARMS = ("serial", "oracle", "paste", "bpaste")
+from bpaste_cli.errors import BpasteError
+from bpaste_cli.mine import Candidate, Event
+from bpaste_cli.replay.beam import BeamConfig, BeamNode, BeamSettings, admit, best, build_beam, children, launch
+from bpaste_cli.replay.config import ReplayConfig
+from bpaste_cli.replay.context import PlanningContext
+from bpaste_cli.replay.engine import Sim
+from bpaste_cli.replay.traces import SessionTrace
+from bpaste_cli.replay.value import LatencyStats, ValueModel, paste_utility, scorer_for, shadow_price
 
 
 class SerialArm:
     """The logged execution: nothing is speculated."""
 
-    name = "serial"
-    needs_predictor = False
+    name: ClassVar[str] = "serial"
+    needs_predictor: ClassVar[bool] = False
+    deployable: ClassVar[bool] = False
+    PARAMS: ClassVar[tuple[str, ...]] = ()
 
-    def plan(self, sim: Sim, step: int, now: float) -> None:
+    @classmethod
+    def from_config(cls, config: ReplayConfig, stats: LatencyStats, value_model: ValueModel | None = None) -> SerialArm:
+        return cls()
+
+    @staticmethod
+    def suggest(trial: Any, ranks: tuple[str, ...]) -> dict[str, Any]:
+        return {}
+
+    def plan(self, ctx: PlanningContext) -> None:
         return None
 
 
 class OracleArm:
     """Perfect prediction, unlimited slack, no interference, no TTL: at the first decision point after
     each invalidation it launches every future servable call up to the next invalidating call. No
-    predictor-based arm can start a call earlier (a job planned before an invalidation never serves)."""
+    predictor-based arm can start a call earlier (a job planned before an invalidation never serves).
+    It reads the session's future from the simulator, so it exists only in replay."""
 
-    name = "oracle"
-    needs_predictor = False
+    name: ClassVar[str] = "oracle"
+    needs_predictor: ClassVar[bool] = False
+    deployable: ClassVar[bool] = False
+    PARAMS: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self) -> None:
         self._epoch = -1
 
-    def plan(self, sim: Sim, step: int, now: float) -> None:
+    @classmethod
+    def from_config(cls, config: ReplayConfig, stats: LatencyStats, value_model: ValueModel | None = None) -> OracleArm:
+        return cls()
+
+    @staticmethod
+    def suggest(trial: Any, ranks: tuple[str, ...]) -> dict[str, Any]:
+        return {}
+
+    def plan(self, sim: Sim) -> None:
+        step, now = sim.step, sim.now
         ep = sim.trace.epoch_before(step)
         if ep == self._epoch:
             return
@@ -50,7 +79,7 @@ class OracleArm:
             for i in tr.calls_by_step[j]:
                 nd = tr.nodes[i]
                 if nd.servable and i not in sim.claimed and i not in sim.served:
-                    sim.launch(nd.key, nd.tool, nd.resource, now, 1.0, 1, target=i)
+                    sim.start_job(nd.key, nd.tool, nd.resource, now, 1.0, 1, target=i)
 
 
 @dataclass
@@ -63,57 +92,118 @@ class PasteArm:
     top_k: int = 3
     threshold: float = 0.2
     lambda_scale: float = 1.0
-    name: str = "paste"
-    needs_predictor: bool = True
+    name: ClassVar[str] = "paste"
+    needs_predictor: ClassVar[bool] = True
+    deployable: ClassVar[bool] = True
+    PARAMS: ClassVar[tuple[str, ...]] = ("top_k", "threshold")
 
-    def plan(self, sim: Sim, step: int, now: float) -> None:
-        busy, mem = sim.load(now)
-        lam = shadow_price(busy / max(sim.slots, 1), self.lambda_scale)
+    @classmethod
+    def from_config(cls, config: ReplayConfig, stats: LatencyStats, value_model: ValueModel | None = None) -> PasteArm:
+        return cls(stats, frozenset(config.allowed), top_k=config.top_k, threshold=config.threshold,
+                   lambda_scale=config.lambda_scale)
+
+    @staticmethod
+    def suggest(trial: Any, ranks: tuple[str, ...]) -> dict[str, Any]:
+        """PASTE's knobs for one Optuna trial."""
+        return {"top_k": trial.suggest_int("top_k", 1, 5), "threshold": trial.suggest_float("threshold", 0.02, 0.8)}
+
+    def plan(self, ctx: PlanningContext) -> None:
+        busy, mem = ctx.load()
+        slots = ctx.slots
+        lam = shadow_price(busy / max(slots, 1), self.lambda_scale)
         think = self.stats.think_s
         scored = []
-        for c in sim.predict(self.top_k):
+        for c in ctx.predict(self.top_k):
             if c.prob < self.threshold:
                 continue
-            cls = sim.classify(c.tool, c.args_json)
+            cls = ctx.classify(c.tool, c.args_json)
             if cls.safety not in self.allowed:
                 continue
             key = (c.tool, c.args_hash)
-            if sim.pending(key, now):
+            if ctx.pending(key):
                 continue
             u = paste_utility(c.prob, self.stats.latency(c.tool), think, lam)
             if u > 0:
                 scored.append((u, c, cls.resource, key))
         scored.sort(key=lambda x: -x[0])
-        jm = sim.device.job_memory_gb
+        device = ctx.device
+        jm = device.job_memory_gb
         for u, c, resource, key in scored:
-            if busy >= sim.slots or mem + jm[resource] > sim.device.memory_budget_gb:
+            if busy >= slots or mem + jm[resource] > device.memory_budget_gb:
                 break
-            sim.launch(key, c.tool, resource, now, c.prob, 1)
+            ctx.launch(key, c.tool, resource, c.prob, 1)
             busy += 1
             mem += jm[resource]
 
 
 @dataclass
 class BPasteArm:
-    """B-PASTE: a beam of branch prefixes ranked by `scorer`; see `replay.beam`."""
+    """B-PASTE: a beam of branch prefixes ranked by a scorer; see `replay.beam`. `observe`, when given,
+    sees every node the beam kept at each decision point (after admission and launch)."""
 
-    stats: LatencyStats
-    allowed: frozenset[str]
-    scorer: Scorer
-    beam: BeamConfig
+    settings: BeamSettings
     lambda_scale: float = 1.0
-    name: str = "bpaste"
-    needs_predictor: bool = True
-    now: float = 0.0
+    observe: Callable[[PlanningContext, list[BeamNode]], None] | None = None
+    name: ClassVar[str] = "bpaste"
+    needs_predictor: ClassVar[bool] = True
+    deployable: ClassVar[bool] = True
+    PARAMS: ClassVar[tuple[str, ...]] = ("beam_width", "beam_depth", "rank", "min_prob", "interference_budget")
 
-    def plan(self, sim: Sim, step: int, now: float) -> None:
-        self.now = now
-        busy, _ = sim.load(now)
-        load = busy / max(sim.slots, 1)
-        lam = shadow_price(load, self.lambda_scale)
-        nodes = build_beam(sim, self, step, load, lam)
+    @classmethod
+    def from_config(cls, config: ReplayConfig, stats: LatencyStats, value_model: ValueModel | None = None) -> BPasteArm:
+        beam = BeamConfig(config.beam_width, config.beam_depth, config.min_prob, config.interference_budget, config.fast_path)
+        settings = BeamSettings(stats, frozenset(config.allowed), scorer_for(config.rank, value_model), beam)
+        return cls(settings, lambda_scale=config.lambda_scale)
+
+    @staticmethod
+    def suggest(trial: Any, ranks: tuple[str, ...]) -> dict[str, Any]:
+        """B-PASTE's knobs for one Optuna trial (`ranks`: the rankings on offer)."""
+        return {
+            "beam_width": trial.suggest_int("beam_width", 1, 6),
+            "beam_depth": trial.suggest_int("beam_depth", 1, 3),
+            "rank": trial.suggest_categorical("rank", ranks),
+            "min_prob": trial.suggest_float("min_prob", 0.01, 0.5, log=True),
+            "interference_budget": trial.suggest_float("interference_budget", 0.0, 0.5),
+        }
+
+    def _prices(self, ctx: PlanningContext) -> tuple[float, float]:
+        busy, _ = ctx.load()
+        load = busy / max(ctx.slots, 1)
+        return load, shadow_price(load, self.lambda_scale)
+
+    def plan(self, ctx: PlanningContext) -> None:
+        load, lam = self._prices(ctx)
+        nodes = build_beam(ctx, self.settings, load, lam)
         if nodes:
-            launch(sim, admit(sim, self, nodes, now), now)
+            launch(ctx, admit(ctx, self.settings, nodes))
+            if self.observe is not None:
+                self.observe(ctx, nodes)
+
+    def extend(self, ctx: PlanningContext, parent: BeamNode, result: Event,
+               taken: set[tuple[str, str]] | frozenset = frozenset()) -> list[BeamNode]:
+        """Grow the beam below an admitted node once its speculative `result` has arrived (the wall-clock
+        step): its children are predicted after it, scored, admitted and launched; returns those launched."""
+        if parent.depth >= self.settings.config.depth:
+            return []
+        parent.result = result
+        load, lam = self._prices(ctx)
+        found = best(children(ctx, self.settings, parent, load, lam, taken), self.settings.config.width)
+        admitted = admit(ctx, self.settings, found)
+        launch(ctx, admitted)
+        return admitted
+
+
+ARM_TYPES: dict[str, Any] = {arm.name: arm for arm in (SerialArm, OracleArm, PasteArm, BPasteArm)}
+ARMS = tuple(ARM_TYPES)
+STRATEGIES = tuple(name for name, arm in ARM_TYPES.items() if arm.deployable)  # what a policy may choose
+
+
+def make_arm(name: str, config: ReplayConfig, stats: LatencyStats, value_model: ValueModel | None = None) -> Any:
+    """The arm `name`, configured by `config` (fails with one sentence on an unknown name or ranking)."""
+    arm = ARM_TYPES.get(name)
+    if arm is None:
+        raise BpasteError(f"Unknown arm {name!r}; choose from {', '.join(ARMS)}.")
+    return arm.from_config(config, stats, value_model)
 
 
 class OracleCursor:

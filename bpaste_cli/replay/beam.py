@@ -5,15 +5,20 @@ A node at depth d is a call predicted for the (d−1)-th step after the decision
 observed its ancestors *with their results*. A result is known only when the ancestor matches a future
 real call (its logged result); otherwise its subtree cannot be bound and is waste. Which nodes match is
 never used to choose or admit them: only the predictor's probabilities and the latency statistics are.
+
+Every piece works through a `PlanningContext`, so a wall-clock speculator uses the same functions: it
+builds the roots, admits and launches them, and grows the beam below an admitted node with `children`
+when that node's speculative result arrives.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
-from bpaste_cli.mine.api import Candidate
-from bpaste_cli.replay.engine import Job, Sim
-from bpaste_cli.replay.value import NodeTerms, PrefixFeatures, Scorer, chain_terms
+from bpaste_cli.mine import Candidate, Event
+from bpaste_cli.replay.context import PlanningContext
+from bpaste_cli.replay.value import LatencyStats, NodeTerms, PrefixFeatures, Scorer, chain_terms
 
 
 @dataclass(slots=True, eq=False)
@@ -23,14 +28,14 @@ class BeamNode:
     resource: str
     parent: BeamNode | None
     depth: int
-    target: int  # the real call it matches, -1 if none
-    bound: bool  # every ancestor matched, so its arguments come from real results
+    bound: bool  # every ancestor's result is known, so its arguments come from results, not guesses
     terms: NodeTerms
     features: PrefixFeatures
+    result: Event | None = None  # its call's result, once known (`PlanningContext.known_result`)
     score: float = 0.0
     admitted_children: int = 0
     admitted: bool = False
-    job: Job | None = None
+    job: Any = None  # the context's handle once launched
     path_nodes: list[BeamNode] = field(default_factory=list)
 
 
@@ -43,36 +48,49 @@ class BeamConfig:
     fast_path: bool = True
 
 
-def _node(sim: Sim, arm, cand: Candidate, parent: BeamNode | None, step: int, load: float, lam: float) -> BeamNode | None:
-    cls = sim.classify(cand.tool, cand.args_json)
-    if cls.safety not in arm.allowed:
+@dataclass(frozen=True)
+class BeamSettings:
+    """What the beam knows of its arm: latency statistics, the speculable safety classes, the ranking and
+    the beam's shape."""
+
+    stats: LatencyStats
+    allowed: frozenset[str]
+    scorer: Scorer
+    config: BeamConfig
+
+
+def _node(ctx: PlanningContext, bs: BeamSettings, cand: Candidate, parent: BeamNode | None, load: float,
+          lam: float) -> BeamNode | None:
+    cls = ctx.classify(cand.tool, cand.args_json)
+    if cls.safety not in bs.allowed:
         return None
     key = (cand.tool, cand.args_hash)
-    if sim.pending(key, arm.now):
+    if ctx.pending(key):
         return None
     path = (parent.path_nodes if parent else []) + [None]
     chain = [n.cand for n in path[:-1]] + [cand]
     resources = [n.resource for n in path[:-1]] + [cls.resource]
-    lat = [arm.stats.latency(c.tool) for c in chain]
-    llm, tool = sim.device.interference["llm"], sim.device.interference["tool"]
-    terms = chain_terms([c.prob for c in chain], lat, [(llm[r], tool[r]) for r in resources], arm.stats.think_s, lam)
+    lat = [bs.stats.latency(c.tool) for c in chain]
+    llm, tool = ctx.device.interference["llm"], ctx.device.interference["tool"]
+    terms = chain_terms([c.prob for c in chain], lat, [(llm[r], tool[r]) for r in resources], bs.stats.think_s, lam)
     mine = terms[-1]
-    if mine.q < arm.beam.min_prob:
+    if mine.q < bs.config.min_prob:
         return None
-    bound = parent is None or (parent.bound and parent.target >= 0)
-    target = sim.match(key, step) if bound else -1
+    bound = parent is None or (parent.bound and parent.result is not None)
     feats = PrefixFeatures(
-        q=mine.q, depth=len(chain), prob=cand.prob, latency_s=mine.s, lead_s=mine.lead, think_s=arm.stats.think_s,
+        q=mine.q, depth=len(chain), prob=cand.prob, latency_s=mine.s, lead_s=mine.lead, think_s=bs.stats.think_s,
         load=load, lam=lam, resource=cls.resource, tool=cand.tool, value=sum(t.value for t in terms),
         slack_s=sum(lat),
     )
-    node = BeamNode(cand, key, cls.resource, parent, len(chain), target, bound, mine, feats)
+    node = BeamNode(cand, key, cls.resource, parent, len(chain), bound, mine, feats,
+                    ctx.known_result(key) if bound else None)
     node.path_nodes = (parent.path_nodes if parent else []) + [node]
-    node.score = arm.scorer.score(feats)
+    node.score = bs.scorer.score(feats)
     return node
 
 
-def _best(nodes: list[BeamNode], width: int) -> list[BeamNode]:
+def best(nodes: list[BeamNode], width: int) -> list[BeamNode]:
+    """The `width` best-scored nodes, one per key."""
     seen: set[tuple[str, str]] = set()
     out = []
     for n in sorted(nodes, key=lambda n: -n.score):
@@ -84,43 +102,49 @@ def _best(nodes: list[BeamNode], width: int) -> list[BeamNode]:
     return out
 
 
-def _path(node: BeamNode, sim: Sim) -> tuple:
-    """The hypothetical calls up to `node`, each with the real event whose result it saw (None: unknown)."""
-    return tuple(
-        (n.cand, sim.trace.nodes[n.target].event if n.bound and n.target >= 0 else None) for n in node.path_nodes
-    )
+def _path(node: BeamNode) -> tuple:
+    """The hypothetical calls up to `node`, each with the result it saw (None: unknown)."""
+    return tuple((n.cand, n.result if n.bound else None) for n in node.path_nodes)
 
 
-def build_beam(sim: Sim, arm, step: int, load: float, lam: float) -> list[BeamNode]:
-    """Every node kept in the beam (the best `width` prefixes at each depth)."""
-    cfg: BeamConfig = arm.beam
-    level = _best([n for c in sim.predict(cfg.width) if (n := _node(sim, arm, c, None, step, load, lam))], cfg.width)
+def children(ctx: PlanningContext, bs: BeamSettings, parent: BeamNode | None, load: float, lam: float,
+             taken: set[tuple[str, str]] | frozenset = frozenset()) -> list[BeamNode]:
+    """Predicted and scored candidates one step below `parent` (None: the roots, the next step's calls), whose
+    keys are not in `taken`, in the predictor's order (`best` keeps a level's top `width`). A wall-clock
+    planner calls this when a parent's speculative result arrives (`BPasteArm.extend` sets `parent.result`)."""
+    path = _path(parent) if parent is not None else ()
+    return [n for c in ctx.predict(bs.config.width, path)
+            if (n := _node(ctx, bs, c, parent, load, lam)) is not None and n.key not in taken]
+
+
+def build_beam(ctx: PlanningContext, bs: BeamSettings, load: float, lam: float) -> list[BeamNode]:
+    """Every node kept in the beam (the best `width` prefixes at each depth), expanded up front as far as
+    the context knows results."""
+    width = bs.config.width
+    level = best(children(ctx, bs, None, load, lam), width)
     kept = list(level)
-    for _ in range(2, cfg.depth + 1):
-        children: list[BeamNode] = []
+    for _ in range(2, bs.config.depth + 1):
+        found: list[BeamNode] = []
         taken = {n.key for n in kept}
         for parent in level:
-            for c in sim.predict(cfg.width, _path(parent, sim)):
-                n = _node(sim, arm, c, parent, step, load, lam)
-                if n is not None and n.key not in taken:
-                    children.append(n)
-        level = _best(children, cfg.width)
+            found += children(ctx, bs, parent, load, lam, taken)
+        level = best(found, width)
         kept += level
         if not level:
             break
     return kept
 
 
-def admit(sim: Sim, arm, nodes: list[BeamNode], now: float) -> list[BeamNode]:
+def admit(ctx: PlanningContext, bs: BeamSettings, nodes: list[BeamNode]) -> list[BeamNode]:
     """Admit prefixes in order of score (per speculative second for value-like scorers) within slots,
     memory and the interference budget; then drop everything if it costs more than it saves."""
-    cfg: BeamConfig = arm.beam
-    scorer: Scorer = arm.scorer
-    busy, mem = sim.load(now)
-    free_slots = sim.slots - busy
-    free_mem = sim.device.memory_budget_gb - mem
-    budget = cfg.interference_budget * arm.stats.think_s
-    jm = sim.device.job_memory_gb
+    cfg = bs.config
+    scorer = bs.scorer
+    busy, mem = ctx.load()
+    free_slots = ctx.slots - busy
+    free_mem = ctx.device.memory_budget_gb - mem
+    budget = cfg.interference_budget * bs.stats.think_s
+    jm = ctx.device.job_memory_gb
 
     def order(n: BeamNode) -> float:
         return -(n.score / max(n.features.slack_s, 1e-9) if scorer.per_slack else n.score)
@@ -152,12 +176,8 @@ def admit(sim: Sim, arm, nodes: list[BeamNode], now: float) -> list[BeamNode]:
     return admitted
 
 
-def launch(sim: Sim, admitted: list[BeamNode], now: float) -> None:
+def launch(ctx: PlanningContext, admitted: list[BeamNode]) -> None:
     """Start depth-1 nodes now and each deeper node when its parent's speculative job finishes."""
     for node in sorted(admitted, key=lambda n: n.depth):
-        parent_job = node.parent.job if node.parent else None
-        start = parent_job.finish if parent_job else now
-        node.job = sim.launch(
-            node.key, node.cand.tool, node.resource, start, node.terms.q, node.depth,
-            target=node.target if node.bound else -1, bound=node.bound,
-        )
+        node.job = ctx.launch(node.key, node.cand.tool, node.resource, node.terms.q, node.depth,
+                              after=node.parent.job if node.parent else None, bound=node.bound)

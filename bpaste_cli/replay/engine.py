@@ -26,52 +26,14 @@ when the interval starts).
 from __future__ import annotations
 
 import heapq
-from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Protocol
-
-import polars as pl
+from dataclasses import dataclass, field, fields
+from typing import Any, Callable, Protocol
 
 from bpaste_cli.device import Device
-from bpaste_cli.mine.api import Candidate, Event
-from bpaste_cli.safety import INVALIDATING, SafetyTable
+from bpaste_cli.mine import Candidate, Event
+from bpaste_cli.replay.traces import Node, SessionTrace
 
 INF = float("inf")
-
-
-@dataclass(slots=True)
-class Node:
-    """One logged event, with what replay needs to know about it."""
-
-    i: int
-    kind: str
-    s: float
-    e: float
-    step: int
-    tool: str | None
-    key: tuple[str, str] | None
-    safety: str
-    resource: str
-    servable: bool  # a speculative job may serve it: allowed safety class and a logged result
-    event: Event
-
-
-@dataclass
-class SessionTrace:
-    """A timed session ready for replay (built once, replayed by every arm)."""
-
-    session_id: str
-    nodes: list[Node]
-    agent_time: float
-    wall: float
-    human: float
-    epoch_of_step: list[int]  # invalidating batches among steps <= this one
-    invalidating_step: list[bool]
-    first_tool_of_step: dict[int, int]
-    occurrences: dict[tuple[str, str], list[int]]  # servable calls by key, in seq order
-    calls_by_step: list[list[int]]
-
-    def epoch_before(self, step: int) -> int:
-        return self.epoch_of_step[step - 1] if step > 0 else 0
 
 
 @dataclass(slots=True)
@@ -101,12 +63,27 @@ class Job:
 
 
 class Planner(Protocol):
-    """An arm: launches speculative jobs at each decision point through `sim.launch`."""
+    """An arm: launches speculative jobs at each decision point through its context's `launch`."""
 
     name: str
     needs_predictor: bool
 
-    def plan(self, sim: Sim, step: int, now: float) -> None: ...
+    def plan(self, ctx: Any) -> None: ...
+
+
+@dataclass(slots=True)
+class ToolCounts:
+    """What one arm did to the calls of one tool in one session."""
+
+    calls: int = 0
+    hits: int = 0
+    inflight_promotions: int = 0
+    tool_stall_hidden_s: float = 0.0
+    spec_started: int = 0
+    wasted_spec_s: float = 0.0
+
+
+TOOL_FIELDS = tuple(f.name for f in fields(ToolCounts))
 
 
 @dataclass
@@ -124,7 +101,7 @@ class SessionResult:
     spec_started: int = 0
     wasted_s: float = 0.0
     interference_s: float = 0.0
-    per_tool: dict[str, list[float]] = field(default_factory=dict)  # tool -> TOOL_FIELDS
+    per_tool: dict[str, ToolCounts] = field(default_factory=dict)
     jobs: list[Job] | None = None  # kept only for timelines
     times: list[tuple[float, float]] | None = None
 
@@ -133,105 +110,11 @@ class SessionResult:
         return self.real_calls - self.hits - self.promotions
 
 
-TOOL_FIELDS = ("calls", "hits", "inflight_promotions", "tool_stall_hidden_s", "spec_started", "wasted_spec_s")
-
-
-SKIP_REASONS = ("untimed", "incomplete_times", "no_events")  # why a session cannot be replayed in time
-
-
-def prepare(
-    events: pl.DataFrame,
-    sessions: pl.DataFrame,
-    safety: SafetyTable,
-    allowed: frozenset[str],
-    session_ids: Iterable[str] | None = None,
-) -> tuple[list[SessionTrace], dict[str, int]]:
-    """Timed sessions as SessionTraces, and counts of sessions that cannot be replayed in time, by reason."""
-    wanted = set(session_ids) if session_ids is not None else None
-    srows = sessions.select("session_id", "timed", "agent_time_s", "wall_s", "human_wait_s")
-    info = {r[0]: r[1:] for r in srows.iter_rows()}
-    if wanted is not None:
-        events = events.filter(pl.col("session_id").is_in(list(wanted)))
-    events = events.sort("session_id", "seq")
-    cols = events.select(
-        "session_id", "kind", "step", "tool", "args_json", "args_hash", "result_text", "result_hash",
-        "status", "t_start", "t_end", "text",
-    ).to_dict(as_series=False)
-    sids = cols["session_id"]
-    traces: list[SessionTrace] = []
-    skipped = dict.fromkeys(SKIP_REASONS, 0)
-    n = len(sids)
-    lo = 0
-    present = set()
-    while lo < n:
-        sid = sids[lo]
-        hi = lo
-        while hi < n and sids[hi] == sid:
-            hi += 1
-        present.add(sid)
-        timed, agent, wall, human = info.get(sid, (False, None, None, None))
-        if not timed or agent is None:
-            skipped["untimed"] += 1
-        else:
-            trace = _trace(sid, cols, lo, hi, agent, wall, human, safety, allowed)
-            if trace is None:
-                skipped["incomplete_times"] += 1
-            else:
-                traces.append(trace)
-        lo = hi
-    if wanted is not None:
-        skipped["no_events"] = len(wanted - present)
-    return traces, skipped
-
-
-def _trace(sid, cols, lo, hi, agent, wall, human, safety, allowed) -> SessionTrace | None:
-    nodes: list[Node] = []
-    n_steps = 0
-    for r in range(lo, hi):
-        s, e = cols["t_start"][r], cols["t_end"][r]
-        if s is None or e is None:
-            return None
-        kind = cols["kind"][r]
-        step = cols["step"][r]
-        step = -1 if step is None else step
-        tool = cols["tool"][r]
-        key = None
-        safe, res, servable = "", "", False
-        if kind == "tool":
-            key = (tool, cols["args_hash"][r])
-            cls = safety.classify(tool, cols["args_json"][r])
-            safe, res = cls.safety, cls.resource
-            servable = safe in allowed and cols["status"][r] is not None
-        if kind == "llm":
-            n_steps = max(n_steps, step + 1)
-        ev = Event(
-            kind=kind, step=None if step < 0 else step, tool=tool, args_json=cols["args_json"][r],
-            args_hash=cols["args_hash"][r], result_text=cols["result_text"][r], result_hash=cols["result_hash"][r],
-            status=cols["status"][r], text=cols["text"][r],
-        )
-        nodes.append(Node(len(nodes), kind, s, e, step, tool, key, safe, res, servable, ev))
-    calls_by_step: list[list[int]] = [[] for _ in range(n_steps)]
-    invalid = [False] * n_steps
-    first_tool: dict[int, int] = {}
-    occ: dict[tuple[str, str], list[int]] = {}
-    for nd in nodes:
-        if nd.kind != "tool" or nd.step < 0 or nd.step >= n_steps:
-            continue
-        calls_by_step[nd.step].append(nd.i)
-        first_tool.setdefault(nd.step, nd.i)
-        if nd.safety in INVALIDATING:
-            invalid[nd.step] = True
-        if nd.servable:
-            occ.setdefault(nd.key, []).append(nd.i)
-    epoch, acc = [], 0
-    for flag in invalid:
-        acc += flag
-        epoch.append(acc)
-    return SessionTrace(sid, nodes, agent, wall, human, epoch, invalid, first_tool, occ, calls_by_step)
 
 
 class Sim:
-    """The replay of one session under one arm."""
+    """The replay of one session under one arm; in virtual time, the arms' `PlanningContext`
+    (`replay.context`): `now` is the replayed think start of the current decision point."""
 
     def __init__(
         self,
@@ -262,13 +145,20 @@ class Sim:
         self.claimed: set[int] = set()
         self.served: set[int] = set()
         self.step = 0
+        self.now = 0.0
         self.interference_s = 0.0
 
-    # -- what arms use ---------------------------------------------------------------------------
+    # -- the planning context (what arms use) ----------------------------------------------------
 
     def predict(self, k: int, path: tuple = ()) -> tuple[Candidate, ...]:
         """The predictor's top-k at the current decision point, after a hypothetical `path`."""
         return self.source.predict(self.step, self.decision_node, k, path)
+
+    def known_result(self, key: tuple[str, str]) -> Event | None:
+        """The result a speculative call of `key` planned now would return, as far as it can be known before
+        it runs: the logged result of the real call it would serve (None when it would serve none)."""
+        i = self.match(key, self.step)
+        return self.trace.nodes[i].event if i >= 0 else None
 
     def match(self, key: tuple[str, str], step: int) -> int:
         """The real call a job planned at decision `step` for `key` would serve, or -1."""
@@ -280,16 +170,18 @@ class Sim:
             return i if self.trace.epoch_of_step[nd.step] == ep else -1
         return -1
 
-    def pending(self, key: tuple[str, str], now: float) -> bool:
-        """A live or reusable job for `key` exists (so launching another would duplicate it)."""
+    def pending(self, key: tuple[str, str]) -> bool:
+        """A live or reusable job for `key` exists now (so launching another would duplicate it)."""
+        now = self.now
         for job in self.pool.get(key, ()):
             if job.state == "pending" and job.bound and job.finish + self.ttl >= now:
                 return True
         return False
 
-    def load(self, now: float) -> tuple[int, float]:
-        """(speculative jobs occupying a slot at or after `now`, their memory in GB)."""
+    def load(self) -> tuple[int, float]:
+        """(speculative jobs occupying a slot now or later, their memory in GB)."""
         busy, mem = 0, 0.0
+        now = self.now
         jm = self.device.job_memory_gb
         for job in self.active:
             if job.state == "pending" and job.end > now:
@@ -298,6 +190,16 @@ class Sim:
         return busy, mem
 
     def launch(
+        self, key: tuple[str, str], tool: str, resource: str, prob: float, depth: int, *,
+        after: Job | None = None, bound: bool = True,
+    ) -> Job:
+        """Start a speculative call now, or when the job `after` (its parent in a beam) finishes."""
+        return self.start_job(key, tool, resource, after.finish if after is not None else self.now, prob, depth,
+                              bound=bound)
+
+    # -- the simulator's own scheduling ----------------------------------------------------------
+
+    def start_job(
         self,
         key: tuple[str, str],
         tool: str,
@@ -308,12 +210,13 @@ class Sim:
         target: int | None = None,
         bound: bool = True,
     ) -> Job:
-        """Start a speculative job; its duration is the served call's logged latency, else an estimate."""
+        """Start a speculative job at `start` for the real call `target` (None: the one it would serve, by
+        `match`); its duration is the served call's logged latency, else the tool's typical latency."""
         if target is None:
             target = self.match(key, self.step) if bound else -1
         if target >= 0:
             nd = self.trace.nodes[target]
-            dur = nd.e - nd.s
+            dur = nd.logged_end - nd.logged_start
             self.claimed.add(target)
         else:
             dur = self.latency(tool) if self.latency else 0.0
@@ -356,7 +259,7 @@ class Sim:
         if not jobs:
             return None
         # the job planned for this very call first, then any other identical one of the same epoch
-        for job in sorted(jobs, key=lambda j: j.target != nd.i) if len(jobs) > 1 else jobs:
+        for job in sorted(jobs, key=lambda j: j.target != nd.index) if len(jobs) > 1 else jobs:
             if job.state != "pending" or job.target < 0:
                 continue
             if job.start > a:  # the agent asked first: the planned job is pointless
@@ -365,20 +268,20 @@ class Sim:
             if job.finish + self.ttl < a:  # expired unused
                 self._cancel(job, job.finish)
                 continue
-            if job.target != nd.i:
+            if job.target != nd.index:
                 # an identical call of the same epoch: its result and latency are this call's logged ones
                 self.claimed.discard(job.target)
-                job.target = nd.i
-                job.finish = job.end = job.start + (nd.e - nd.s)
+                job.target = nd.index
+                job.finish = job.end = job.start + (nd.logged_end - nd.logged_start)
                 if job.finish + self.ttl < a:
                     self._cancel(job, job.finish)
                     continue
             job.state = "served"
-            job.served_node = nd.i
+            job.served_node = nd.index
             job.completed = job.finish <= a
             if not job.completed:
                 job.end = a
-            self.served.add(nd.i)
+            self.served.add(nd.index)
             return job
         return None
 
@@ -391,54 +294,55 @@ class Sim:
         per_tool = res.per_tool
         times: list[tuple[float, float]] | None = [] if self.keep_jobs else None
         for nd in tr.nodes:
-            while heap and heap[0][0] <= nd.s:
+            while heap and heap[0][0] <= nd.logged_start:
                 el, er = heapq.heappop(heap)
                 if el > flog:
                     flog = el
                 if er > frep:
                     frep = er
             shift = frep - flog
-            s_rep = nd.s + shift
+            s_rep = nd.logged_start + shift
             if nd.kind == "llm":
                 self.step = nd.step
-                self.decision_node = nd.i
+                self.decision_node = nd.index
+                self.now = s_rep
                 if self.active:
                     self.active = [j for j in self.active if j.end > s_rep]
                 if planner is not None:
-                    planner.plan(self, nd.step, s_rep)
-                extra = self._interference("llm", s_rep, s_rep + (nd.e - nd.s))
+                    planner.plan(self)
+                extra = self._interference("llm", s_rep, s_rep + (nd.logged_end - nd.logged_start))
                 self.interference_s += extra
-                e_rep = nd.e + shift + extra
+                e_rep = nd.logged_end + shift + extra
             elif nd.kind == "tool":
-                if tr.first_tool_of_step.get(nd.step) == nd.i and tr.invalidating_step[nd.step]:
+                if tr.first_tool_of_step.get(nd.step) == nd.index and tr.invalidating_step[nd.step]:
                     self._invalidate(s_rep)
-                lat = nd.e - nd.s
+                lat = nd.logged_end - nd.logged_start
                 t = per_tool.get(nd.tool)
                 if t is None:
-                    t = per_tool[nd.tool] = [0, 0, 0, 0.0, 0, 0.0]
-                t[0] += 1
+                    t = per_tool[nd.tool] = ToolCounts()
+                t.calls += 1
                 res.real_calls += 1
                 job = self._serve(nd, s_rep) if nd.servable else None
                 if job is not None:
                     e_rep = s_rep if job.completed else job.finish
                     hidden = lat - (e_rep - s_rep)
                     res.hidden_s += hidden
-                    t[3] += hidden
+                    t.tool_stall_hidden_s += hidden
                     if job.completed:
                         res.hits += 1
-                        t[1] += 1
+                        t.hits += 1
                     else:
                         res.promotions += 1
-                        t[2] += 1
+                        t.inflight_promotions += 1
                 elif self.hide_all_tools:
                     e_rep = s_rep
                 else:
                     extra = self._interference("tool", s_rep, s_rep + lat)
                     self.interference_s += extra
-                    e_rep = nd.e + shift + extra
+                    e_rep = nd.logged_end + shift + extra
             else:
-                e_rep = nd.e + shift
-            heapq.heappush(heap, (nd.e, e_rep))
+                e_rep = nd.logged_end + shift
+            heapq.heappush(heap, (nd.logged_end, e_rep))
             if e_rep > wall_rep:
                 wall_rep = e_rep
             if times is not None:
@@ -450,11 +354,11 @@ class Sim:
             res.spec_started += 1
             t = per_tool.get(job.tool)
             if t is None:
-                t = per_tool[job.tool] = [0, 0, 0, 0.0, 0, 0.0]
-            t[4] += 1
+                t = per_tool[job.tool] = ToolCounts()
+            t.spec_started += 1
             if job.state != "served":
                 res.wasted_s += job.end - job.start
-                t[5] += job.end - job.start
+                t.wasted_spec_s += job.end - job.start
         res.interference_s = self.interference_s
         res.agent_s = tr.agent_time + (wall_rep - tr.wall)
         if self.keep_jobs:

@@ -40,8 +40,8 @@ def summarize(results: list[SessionResult], *, bootstrap: int = 1000, seed: int 
     for r in results:
         for tool, row in r.per_tool.items():
             acc = per_tool.setdefault(tool, dict.fromkeys(TOOL_FIELDS, 0))
-            for name, value in zip(TOOL_FIELDS, row):
-                acc[name] += value
+            for name in TOOL_FIELDS:
+                acc[name] += getattr(row, name)
     for acc in per_tool.values():
         acc["misses"] = acc["calls"] - acc["hits"] - acc["inflight_promotions"]
     ratios = [a / b if b > 0 else 1.0 for a, b in zip(serial, replayed)]

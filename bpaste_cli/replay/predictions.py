@@ -12,7 +12,7 @@ from __future__ import annotations
 import weakref
 from typing import Any
 
-from bpaste_cli.mine.api import Candidate, Event, PredictorCursor
+from bpaste_cli.mine import Candidate, Event, PredictorCursor
 
 K_MAX = 8  # candidates cached per question; k above this is clamped
 MAX_ENTRIES = 2_000_000
@@ -45,8 +45,7 @@ class PredictionSource:
 
     def _root_cursor(self, upto: int) -> PredictorCursor:
         if self._cursor is None:
-            opener = getattr(self._predictor, "cursor_for", None)
-            self._cursor = opener(self._trace) if opener else self._predictor.cursor()
+            self._cursor = self._predictor.cursor_for(self._trace)
         nodes = self._trace.nodes
         for i in range(self._fed, upto):
             self._cursor.observe(nodes[i].event)

@@ -13,7 +13,8 @@ from typing import Any
 import orjson
 
 from bpaste_cli.fsutil import atomic_write_bytes
-from bpaste_cli.replay.engine import SessionResult, SessionTrace
+from bpaste_cli.replay.engine import SessionResult
+from bpaste_cli.replay.traces import SessionTrace
 
 TID_LLM, TID_HUMAN, TID_TOOL, TID_SPEC = 1, 2, 10, 100
 
@@ -47,9 +48,9 @@ def timeline_events(runs: list[tuple[str, SessionTrace, SessionResult]]) -> list
                 tid, name = TID_HUMAN, "human wait"
             else:
                 tid, name = TID_TOOL + assign_lane(tool_lanes, s, e), nd.tool or "tool"
-                call_at[nd.i] = (tid, s)
+                call_at[nd.index] = (tid, s)
             out.append({"ph": "X", "pid": pid, "tid": tid, "name": name, "ts": s * 1e6, "dur": max(e - s, 0) * 1e6,
-                        "args": {"seq": nd.i, "logged_start_s": nd.s, "logged_end_s": nd.e}})
+                        "args": {"seq": nd.index, "logged_start_s": nd.logged_start, "logged_end_s": nd.logged_end}})
         for i in range(len(tool_lanes)):
             out.append({"ph": "M", "pid": pid, "tid": TID_TOOL + i, "name": "thread_name", "args": {"name": f"tools {i}"}})
         spec_lanes: list[float] = []

@@ -1,6 +1,6 @@
 """Expected latencies, the shadow price of slack, PASTE's utility, B-PASTE's prefix value, and scorers.
 
-B-PASTE's value (our reconstruction, ARCHITECTURE.md §6) of a branch prefix π = (n1..nd):
+B-PASTE's value (our reconstruction, docs/ARCHITECTURE.md §6) of a branch prefix π = (n1..nd):
     value(π) = Σ_j q_j·min(S_j, T) + unlock(π) − interference(π) − λ(load)·Σ_j (1 − q_j)·S_j
 with T the typical think time. Lead times come from a small recursion that assumes every node of the
 prefix is right: the real request for n_j arrives at R_j (R_1 = T, R_{j+1} = max(R_j, start_j + S_j) + T)
@@ -9,17 +9,18 @@ while the speculative chain starts n_j at start_j = Σ_{i<j} S_i, so L_j = R_j �
 Interference of node j = c_llm[class]·min(S_j, L_j) (it overlaps a think window) + (1 − q_j)·c_tool[class]·
 max(0, S_j − L_j) (a wrong node keeps running beside real tools).
 
-Ranking is a pluggable `Scorer` (probability, value; `fit` adds model) so a learned scorer is one more
-entry in `SCORERS`, not a change to the beam.
+Ranking is a `Scorer` chosen by name (`scorer_for`): probability, value, or model, which scores with a
+value model from `fit` passed in as an argument; the beam never changes for a new ranking.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from statistics import median
-from typing import Callable
+from typing import Callable, Protocol
 
-from bpaste_cli.replay.engine import SessionTrace
+from bpaste_cli.errors import BpasteError
+from bpaste_cli.replay.traces import SessionTrace
 
 LAMBDA_STEPS = ((0.25, 0.02), (0.5, 0.05), (0.75, 0.10), (float("inf"), 0.20))
 DEFAULT_THINK_S = 3.0
@@ -50,9 +51,9 @@ class LatencyStats:
         for tr in traces:
             for nd in tr.nodes:
                 if nd.kind == "llm":
-                    thinks.append(nd.e - nd.s)
+                    thinks.append(nd.logged_end - nd.logged_start)
                 elif nd.kind == "tool":
-                    per_tool.setdefault(nd.tool, []).append(nd.e - nd.s)
+                    per_tool.setdefault(nd.tool, []).append(nd.logged_end - nd.logged_start)
         every = [x for xs in per_tool.values() for x in xs]
         return cls(
             think_s=median(thinks) if thinks else DEFAULT_THINK_S,
@@ -130,12 +131,25 @@ class Scorer:
     per_slack: bool
 
 
-SCORERS: dict[str, Scorer] = {
-    "probability": Scorer("probability", lambda f: f.q, per_slack=False),
-    "value": Scorer("value", lambda f: f.value, per_slack=True),
-}
+class ValueModel(Protocol):
+    """A learned prefix value (`fit.ValueModel`): predicted agent seconds saved."""
+
+    def score(self, features: PrefixFeatures) -> float: ...
 
 
-def register_scorer(scorer: Scorer) -> None:
-    """Add a ranking mode (e.g. `fit`'s learned model as `model`)."""
-    SCORERS[scorer.name] = scorer
+PROBABILITY = Scorer("probability", lambda f: f.q, per_slack=False)
+VALUE = Scorer("value", lambda f: f.value, per_slack=True)
+RANKINGS = ("probability", "value", "model")
+
+
+def scorer_for(rank: str, value_model: ValueModel | None = None) -> Scorer:
+    """The scorer a ranking name stands for; `model` scores with `value_model`, admitted per speculative second."""
+    if rank == "probability":
+        return PROBABILITY
+    if rank == "value":
+        return VALUE
+    if rank == "model" and value_model is not None:
+        return Scorer("model", value_model.score, per_slack=True)
+    hint = " (`model` needs a value model from `bpaste fit`)" if rank == "model" else ""
+    known = RANKINGS if value_model is not None else RANKINGS[:2]
+    raise BpasteError(f"Unknown ranking {rank!r}{hint}; choose one of {', '.join(known)}.")

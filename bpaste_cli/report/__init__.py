@@ -4,12 +4,8 @@ Library entry points: `gather(dataset, patterns=..., policy=..., device=...)` ->
 dicts, every number from the library's own functions); `build_report(...)` -> the HTML string;
 `write_report(out, ...)` writes it atomically and returns the data. Rendering is in `page` and `svg`.
 
-policy.json (see `data.read_policy`) is read in the shape `bpaste tune` writes (`trials` = {complete, rows, pareto},
-`validation.policy` = the figures it was chosen on) and in this minimal shape: `schema_version`,
-`device` (a name or an object with `name`), `parameters` (object), `provenance` (object; `trial` = the chosen
-trial number), `validation_metrics` (or `validation`; object), `trials` (or `study.trials`; a list of Optuna
-trials `{number, values: [..]}` or `{number, value}`), `objectives` and `directions` (or under `study`; default
-two objectives, the first maximised, the second minimised).
+policy.json is read through the policy's artifact gate (`policy.read_policy_doc`): only a policy `bpaste tune`
+wrote (kind, schema version and JSON Schema checked) is shown.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Everything the HTML report shows, gathered from the library as plain JSON-ready dicts.
 
 `gather(...)` calls the same functions the other verbs call (`compute_stats`, `session_breakdown`,
-`strongest_patterns`, `replay`, `run_one`), so every number on the page is one a user can reproduce
+`strongest_patterns`, `replay`, `run_session`), so every number on the page is one a user can reproduce
 with `bpaste stats`, `bpaste mine --show` or `bpaste replay`. The page embeds this dict as JSON.
 
 Choices (documented on the page too):
@@ -17,16 +17,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-import orjson
 import polars as pl
 
 from bpaste_cli import __version__
 from bpaste_cli.errors import BpasteError
-from bpaste_cli.mine import load_predictor
-from bpaste_cli.mine.keys import USER_KEY
-from bpaste_cli.mine.run import strongest_patterns
-from bpaste_cli.mine.store import provenance_warnings, read_table_manifest
-from bpaste_cli.replay.timeline import assign_lane
+from bpaste_cli.mine import USER_KEY, load_predictor, provenance_warnings, read_table_manifest, strongest_patterns
+from bpaste_cli.replay import assign_lane
 from bpaste_cli.stats import compute_stats, session_breakdown
 from bpaste_cli.trace.dataset import Dataset, load_dataset
 
@@ -151,11 +147,11 @@ def timeline_arm(trace: Any, res: Any) -> dict[str, Any]:
         if nd.kind == "llm":
             items.append({"lane": "LLM", "kind": "think", "t0": cut(s), "t1": cut(e), "label": f"think, step {nd.step}"})
         elif nd.kind == "tool":
-            job = served.get(nd.i)
+            job = served.get(nd.index)
             kind = "tool" if job is None else ("hit" if job.completed else "inflight")
             lane = assign_lane(tool_lanes, s, max(e, s + 1e-9))
             items.append({"lane": f"tools {lane + 1}", "kind": kind, "t0": cut(s), "t1": cut(e),
-                          "label": f"{nd.tool} (logged {nd.e - nd.s:.2f} s)"})
+                          "label": f"{nd.tool} (logged {nd.logged_end - nd.logged_start:.2f} s)"})
     spec_lanes: list[float] = []
     for job in res.jobs:
         if not job.started:
@@ -171,15 +167,12 @@ def timeline_arm(trace: Any, res: Any) -> dict[str, Any]:
 
 
 def timeline_section(ds: Dataset, predictor: Any, device: str, split: str, seed: int, session: str | None,
-                     per_session: list[dict[str, Any]]) -> dict[str, Any] | None:
+                     per_session: list[dict[str, Any]], value_model: Any = None) -> dict[str, Any] | None:
     """Serial, PASTE and B-PASTE replays of one session, kept job by job."""
     from bpaste_cli.device import load_device
-    from bpaste_cli.replay import ReplayConfig
-    from bpaste_cli.replay import run_one
-    from bpaste_cli.replay.engine import prepare
-    from bpaste_cli.replay.value import LatencyStats
+    from bpaste_cli.replay import ReplayConfig, prepare_split, run_session
     from bpaste_cli.safety import load_safety
-    from bpaste_cli.split import select_split, split_of
+    from bpaste_cli.split import split_of
 
     config = ReplayConfig(split=split, seed=seed)
     if session is None:
@@ -197,25 +190,26 @@ def timeline_section(ds: Dataset, predictor: Any, device: str, split: str, seed:
             raise BpasteError(f"The dataset has no session {session!r}; `bpaste replay {ds.path} --patterns P --per-session rows.csv` lists the timed ones.")
         why = f"chosen with --session (it is in the {split_of(session, seed)} split)"
     safety = load_safety()
-    allowed = frozenset(config.allowed)
-    traces, _ = prepare(ds.events, ds.sessions, safety, allowed, [session])
-    if not traces:
+    prepared = prepare_split(ds, split, seed, safety, allowed=frozenset(config.allowed), sessions=[session])
+    if not prepared.traces:
         raise BpasteError(f"The session {session!r} has no complete timestamps, so it cannot be replayed; pick a timed one.")
-    train, _ = prepare(ds.events, ds.sessions, safety, allowed, select_split(ds.sessions, "train", seed))
-    stats = LatencyStats.from_traces(train or traces)
+    trace = prepared.traces[0]
     dev = load_device(device)
-    arms = {arm: timeline_arm(traces[0], run_one(traces[0], arm, dev, config, stats, safety, predictor, keep_jobs=True))
+    arms = {arm: timeline_arm(trace, run_session(trace, arm, dev, config, prepared.stats, safety, predictor,
+                                                 value_model=value_model, keep_jobs=True))
             for arm in TIMELINE_ARMS}
     return {"session_id": session, "why": why, "device": dev.name, "arms": arms}
 
 
-def replay_section(ds: Dataset, predictor: Any, devices: list[str], split: str, seed: int, bootstrap: int) -> dict[str, Any]:
+def replay_section(ds: Dataset, predictor: Any, devices: list[str], split: str, seed: int, bootstrap: int,
+                   value_model: Any = None) -> dict[str, Any]:
     """Per device: per-arm speedups with CIs and the all-tools-hidden bound; per-session rows of the first."""
     from bpaste_cli.replay import ReplayConfig, replay
 
     out: dict[str, Any] = {"split": split, "seed": seed, "devices": {}, "per_session": [], "warnings": []}
     for i, device in enumerate(devices):
-        rep = replay(ds, predictor, device=device, config=ReplayConfig(split=split, seed=seed, bootstrap=bootstrap))
+        rep = replay(ds, predictor, device=device, config=ReplayConfig(split=split, seed=seed, bootstrap=bootstrap),
+                     value_model=value_model)
         out["devices"][rep.device] = {
             "arms": {name: {k: a[k] for k in ARM_FIELDS} for name, a in rep.arms.items()},
             "bound": rep.bounds["all_tool_time_hidden"], "sessions_replayed": rep.sessions_replayed,
@@ -230,38 +224,23 @@ def replay_section(ds: Dataset, predictor: Any, devices: list[str], split: str, 
 
 
 def read_policy(path: Path) -> dict[str, Any]:
-    """The parts of a policy.json the report shows (a minimal reading; see the package docstring)."""
-    try:
-        doc = orjson.loads(Path(path).read_bytes())
-    except FileNotFoundError:
-        raise BpasteError(f"No policy file at {path}; make one with `bpaste tune`.") from None
-    except orjson.JSONDecodeError as exc:
-        raise BpasteError(f"The policy {path} is not valid JSON ({exc}).") from None
-    if not isinstance(doc, dict):
-        raise BpasteError(f"The policy {path} is not a JSON object.")
-    prov = doc.get("provenance") if isinstance(doc.get("provenance"), dict) else {}
-    study = doc.get("study") if isinstance(doc.get("study"), dict) else {}
-    trials = doc.get("trials", study.get("trials", []))
-    validation = doc.get("validation_metrics", doc.get("validation")) or {}
-    objectives = doc.get("objectives", study.get("objectives")) or ["objective 1", "objective 2"]
-    pareto = None
-    if isinstance(trials, dict):  # `bpaste tune`'s form: {complete, rows: [{number, state, speedup, waste, ...}], pareto}
-        rows = [r for r in trials.get("rows", []) if isinstance(r, dict) and r.get("speedup") is not None]
-        objectives = ["speedup", "waste"] if rows and all(r.get("waste") is not None for r in rows) else ["speedup"]
-        pareto = trials.get("pareto")
-        trials = [{"number": r.get("number"), "values": [r[o] for o in objectives], "params": r.get("params")} for r in rows]
-        if len(objectives) == 1:
-            trials = [{"number": t["number"], "value": t["values"][0], "params": t["params"]} for t in trials]
-    if isinstance(validation.get("policy"), dict):  # `bpaste tune`'s form: the policy's figures plus the serial baseline
-        validation = {"split": validation.get("split"), "sessions": validation.get("sessions")} | validation["policy"]
-    device = doc.get("device")
+    """The parts of a policy.json the report shows, read through the policy's artifact gate."""
+    from bpaste_cli.policy import read_policy_doc
+
+    doc = read_policy_doc(Path(path))
+    prov, trials, validation = doc["provenance"], doc["trials"], doc["validation"]
+    rows = [r for r in trials["rows"] if r.get("speedup") is not None]
+    objectives = ["speedup", "waste"] if rows and all(r.get("waste") is not None for r in rows) else ["speedup"]
+    if len(objectives) == 1:
+        points = [{"number": r["number"], "value": r["speedup"], "params": r["params"]} for r in rows]
+    else:
+        points = [{"number": r["number"], "values": [r[o] for o in objectives], "params": r["params"]} for r in rows]
     return {
-        "path": str(path), "schema_version": doc.get("schema_version"),
-        "device": device.get("name") if isinstance(device, dict) else device,
-        "parameters": doc.get("parameters") or {}, "provenance": prov, "validation": validation,
-        "objectives": objectives, "directions": doc.get("directions", study.get("directions")) or ["maximize", "minimize"],
-        "trials": [t for t in trials if isinstance(t, dict)] if isinstance(trials, list) else [],
-        "pareto": pareto, "chosen_trial": prov.get("trial"),
+        "path": str(path), "schema_version": doc["schema_version"], "device": doc["device"]["name"],
+        "parameters": doc["parameters"], "provenance": prov,
+        "validation": {"split": validation["split"], "sessions": validation["sessions"]} | validation["policy"],
+        "objectives": objectives, "directions": ["maximize", "minimize"], "trials": points,
+        "pareto": trials["pareto"], "chosen_trial": prov["trial"],
     }
 
 
@@ -278,8 +257,10 @@ def gather(
     top_sessions: int = 15,
     top_tools: int = 12,
     bootstrap: int = 1000,
+    value_model: Any = None,
 ) -> dict[str, Any]:
-    """The report's data: provenance, time, patterns, timeline, replay per device, policy (None when absent)."""
+    """The report's data: provenance, time, patterns, timeline, replay per device, policy (None when absent).
+    `value_model` (from `fit`): what the replays' `model` ranking would score with."""
     ds = dataset if isinstance(dataset, Dataset) else load_dataset(Path(dataset))
     stats = compute_stats(ds)
     breakdown = session_breakdown(ds).head(top_sessions)
@@ -293,9 +274,10 @@ def gather(
         data["patterns"], predictor, warnings = pattern_section(patterns, ds, seed)
         data["warnings"] += warnings
         devices = list(dict.fromkeys([device, *compare]))
-        data["replay"] = replay_section(ds, predictor, devices, split, seed, bootstrap)
+        data["replay"] = replay_section(ds, predictor, devices, split, seed, bootstrap, value_model)
         data["warnings"] += data["replay"]["warnings"]
-        data["timeline"] = timeline_section(ds, predictor, device, split, seed, session, data["replay"]["per_session"])
+        data["timeline"] = timeline_section(ds, predictor, device, split, seed, session, data["replay"]["per_session"],
+                                            value_model)
     if policy:
         data["policy"] = read_policy(policy)
     return data

@@ -19,15 +19,12 @@ from optuna.trial import TrialState
 
 from bpaste_cli.device import Device, load_device
 from bpaste_cli.errors import BpasteError
+from bpaste_cli.fit import load_value_model
 from bpaste_cli.mine import load_predictor
-from bpaste_cli.replay import replay_traces
-from bpaste_cli.replay.engine import prepare
-from bpaste_cli.replay.metrics import summarize
-from bpaste_cli.replay.value import LatencyStats
-from bpaste_cli.safety import SafetyTable, load_safety
-from bpaste_cli.split import select_split
-from bpaste_cli.trace.dataset import Dataset, load_dataset
 from bpaste_cli.policy import replay_config
+from bpaste_cli.replay import LatencyStats, ValueModel, prepare_split, replay_traces, summarize
+from bpaste_cli.safety import SafetyTable, load_safety
+from bpaste_cli.trace.dataset import Dataset, load_dataset
 from bpaste_cli.tune.space import suggest
 
 DIRECTIONS = {"speedup": "maximize", "waste": "minimize"}
@@ -87,7 +84,8 @@ def complete_trials(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
 @dataclass
 class Evaluator:
     """The validation sessions (prepared once per process), latency statistics from the training split,
-    and the predictor (whose answers are cached across trials by `replay.predictions`)."""
+    the predictor (whose answers are cached across trials, `replay.cache_for`) and the value model (for the
+    `model` ranking, None without one)."""
 
     traces: list
     stats: LatencyStats
@@ -95,21 +93,22 @@ class Evaluator:
     device: Device
     safety: SafetyTable
     seed: int
+    value_model: ValueModel | None = None
 
     @classmethod
-    def build(cls, ds: Dataset, predictor: Any, device: Device, safety: SafetyTable, seed: int) -> Evaluator:
-        allowed = frozenset(("read-only",))
-        traces, _ = prepare(ds.events, ds.sessions, safety, allowed, select_split(ds.sessions, "validation", seed))
-        if not traces:
+    def build(cls, ds: Dataset, predictor: Any, device: Device, safety: SafetyTable, seed: int,
+              value_model: ValueModel | None = None) -> Evaluator:
+        val = prepare_split(ds, "validation", seed, safety)
+        if not val.traces:
             raise BpasteError(f"The dataset {ds.path} has no timed session in the validation split, so there is nothing to tune on; "
                               "ingest more (timed) sessions.")
-        train, _ = prepare(ds.events, ds.sessions, safety, allowed, select_split(ds.sessions, "train", seed))
-        return cls(traces, LatencyStats.from_traces(train or traces), predictor, device, safety, seed)
+        return cls(val.traces, val.stats, predictor, device, safety, seed, value_model)
 
     def evaluate(self, params: dict[str, Any]) -> dict[str, float]:
         """Validation figures of one parameter point (the same arithmetic as `bpaste replay`)."""
         config = replay_config(params, split="validation", seed=self.seed, bootstrap=0)
-        rows = replay_traces(self.traces, self.predictor, self.device, config, self.stats, self.safety)[params["arm"]]
+        rows = replay_traces(self.traces, self.predictor, self.device, config, self.stats, self.safety,
+                             value_model=self.value_model)[params["arm"]]
         s = summarize(rows, bootstrap=0, seed=self.seed)
         serial = s["serial_agent_time_s"] or 1.0
         return {
@@ -142,13 +141,11 @@ def sampler(objectives: tuple[str, ...], seed: int) -> optuna.samplers.BaseSampl
     return optuna.samplers.TPESampler(seed=seed)
 
 
-def load_inputs(spec: dict[str, Any]) -> tuple[Dataset, Any, Device, SafetyTable]:
-    ds = load_dataset(Path(spec["dataset"]))
-    if spec.get("model"):
-        from bpaste_cli.fit import use_model
-
-        use_model(spec["model"])
-    return ds, load_predictor(Path(spec["patterns"])), load_device(spec["device"]), load_safety(spec.get("safety"))
+def load_inputs(spec: dict[str, Any]) -> tuple[Dataset, Any, Device, SafetyTable, ValueModel | None]:
+    """What a spawned worker rebuilds from its spec: dataset, predictor, device, safety table, value model."""
+    model = load_value_model(spec["model"]) if spec.get("model") else None
+    return (load_dataset(Path(spec["dataset"])), load_predictor(Path(spec["patterns"])), load_device(spec["device"]),
+            load_safety(spec.get("safety")), model)
 
 
 def run_worker(spec: dict[str, Any], index: int, inputs: tuple | None = None,
@@ -160,8 +157,8 @@ def run_worker(spec: dict[str, Any], index: int, inputs: tuple | None = None,
     quota = spec["quotas"][index]
     if quota <= 0:
         return 0
-    ds, predictor, device, safety = inputs or load_inputs(spec)
-    ev = Evaluator.build(ds, predictor, device, safety, spec["seed"])
+    ds, predictor, device, safety, model = inputs or load_inputs(spec)
+    ev = Evaluator.build(ds, predictor, device, safety, spec["seed"], model)
     study = optuna.load_study(study_name=spec["study"], storage=open_storage(spec["storage"]),
                               sampler=sampler(tuple(spec["objectives"]), spec["seed"] + index))
     ran = 0

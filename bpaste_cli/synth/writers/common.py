@@ -1,4 +1,5 @@
-"""What the writers share: millisecond timestamps as ISO-8601, output files and their counts."""
+"""What the writers share: millisecond timestamps as ISO-8601, output files and their counts, and the
+one-file writer (every session appended to one JSONL file)."""
 
 from __future__ import annotations
 
@@ -40,3 +41,25 @@ class Sink:
         self.files += 1
         self.lines += lines
         self.bytes += len(data)
+
+
+class OneFileWriter:
+    """A writer that appends every session to one file `FILE` in its directory (native, OTLP)."""
+
+    FILE = ""
+
+    def __init__(self, directory: Path, sink: Sink) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        self.fh = open(directory / self.FILE, "wb")
+        self.sink = sink
+        sink.files += 1
+
+    def append(self, lines: list[bytes]) -> None:
+        """Write `lines` (one record each) and count them."""
+        data = b"\n".join(lines) + b"\n"
+        self.fh.write(data)
+        self.sink.lines += len(lines)
+        self.sink.bytes += len(data)
+
+    def close(self) -> None:
+        self.fh.close()

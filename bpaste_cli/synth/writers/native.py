@@ -2,21 +2,15 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from bpaste_cli.synth.model import Session, Turn
-from bpaste_cli.synth.writers.common import Sink, dumps, iso
+from bpaste_cli.synth.writers.common import OneFileWriter, dumps, iso
 
 NAME = "native"
 FILE = "sessions.jsonl"
 
 
-class Writer:
-    def __init__(self, directory: Path, sink: Sink) -> None:
-        directory.mkdir(parents=True, exist_ok=True)
-        self.fh = open(directory / FILE, "wb")
-        self.sink = sink
-        sink.files += 1
+class Writer(OneFileWriter):
+    FILE = FILE
 
     def add(self, s: Session) -> None:
         sid = s.session_id
@@ -30,10 +24,4 @@ class Writer:
             for c in it.calls:
                 lines.append(dumps({"session_id": sid, "kind": "tool", "tool": c.tool, "args": c.args, "call_id": f"call_{c.token}",
                                     "t_start": iso(c.t_emit), "t_end": iso(c.t_result), "result": c.result, "status": c.status}))
-        data = b"\n".join(lines) + b"\n"
-        self.fh.write(data)
-        self.sink.lines += len(lines)
-        self.sink.bytes += len(data)
-
-    def close(self) -> None:
-        self.fh.close()
+        self.append(lines)

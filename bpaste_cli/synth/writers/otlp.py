@@ -12,13 +12,11 @@ enums integers. All spans of a session share `gen_ai.conversation.id` and one tr
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import orjson
 
 from bpaste_cli.synth.model import Session, Step, Turn
 from bpaste_cli.synth.ids import Ids
-from bpaste_cli.synth.writers.common import Sink
+from bpaste_cli.synth.writers.common import OneFileWriter
 
 NAME = "otlp"
 KIND_INTERNAL, KIND_CLIENT = 1, 3
@@ -46,12 +44,8 @@ def _json(value: object) -> str:
 FILE = "traces.jsonl"
 
 
-class Writer:
-    def __init__(self, directory: Path, sink: Sink) -> None:
-        directory.mkdir(parents=True, exist_ok=True)
-        self.fh = open(directory / FILE, "wb")
-        self.sink = sink
-        sink.files += 1
+class Writer(OneFileWriter):
+    FILE = FILE
 
     def add(self, s: Session) -> None:
         ids = Ids(s.session_id, NAME)
@@ -99,10 +93,4 @@ class Writer:
                     span(f"execute_tool {c.tool}", KIND_INTERNAL, c.t_emit, c.t_result, root, attrs, status)
         doc = {"resourceSpans": [{"resource": {"attributes": [_attr("service.name", agent)]},
                                   "scopeSpans": [{"scope": {"name": "bpaste.synth"}, "spans": spans}]}]}
-        data = orjson.dumps(doc) + b"\n"
-        self.fh.write(data)
-        self.sink.lines += 1
-        self.sink.bytes += len(data)
-
-    def close(self) -> None:
-        self.fh.close()
+        self.append([orjson.dumps(doc)])

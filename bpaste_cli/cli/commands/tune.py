@@ -9,7 +9,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from bpaste_cli.app import app, err, out, print_json
+from bpaste_cli.cli.app import app, err, out, print_json
 
 
 @app.command(

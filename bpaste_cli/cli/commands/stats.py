@@ -7,21 +7,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from bpaste_cli.app import app, out, print_json
-
-
-def _s(x: float | None) -> str:
-    if x is None:
-        return "-"
-    if x >= 3600:
-        return f"{x / 3600:.1f} h"
-    if x >= 60:
-        return f"{x / 60:.1f} min"
-    return f"{x:.2f} s"
-
-
-def _pct(x: float | None) -> str:
-    return "-" if x is None else f"{100 * x:.1f}%"
+from bpaste_cli.cli.app import app, out, percent, print_json, seconds
 
 
 @app.command(epilog="Example: bpaste stats traces.bpaste --json")
@@ -43,28 +29,28 @@ def stats(
     out.print(
         f"[bold]{s['sessions']}[/] sessions ({s['timed_sessions']} timed, {s['sub_agent_sessions']} sub-agents), "
         f"{s['llm_steps']} LLM steps, {s['tool_calls']} tool calls; "
-        f"{_pct(s['parallel_step_share'])} of steps with calls emit several in parallel"
+        f"{percent(s['parallel_step_share'])} of steps with calls emit several in parallel"
     )
     split = Table(title="where the time goes (timed sessions)")
     for col in ("", "time", "share of agent time"):
         split.add_column(col, justify="right" if col else "left")
     for label, key in (("LLM think", "think"), ("tool stall", "tool_stall"), ("other gaps", "other"), ("agent total", "agent")):
-        split.add_row(label, _s(t[key]), _pct(t[key] / agent) if agent else "-")
-    split.add_row("human wait (excluded)", _s(t["human_wait"]), "")
+        split.add_row(label, seconds(t[key]), percent(t[key] / agent) if agent else "-")
+    split.add_row("human wait (excluded)", seconds(t["human_wait"]), "")
     for reason, w in s["human_wait_by_reason"].items():
-        split.add_row(f"  {reason} ({w['count']})", _s(w["seconds"]), "")
+        split.add_row(f"  {reason} ({w['count']})", seconds(w["seconds"]), "")
     out.print(split)
     tools = Table(title="per tool")
     for col in ("tool", "calls", "errors", "p50", "p95", "critical path share"):
         tools.add_column(col, justify="left" if col == "tool" else "right")
     for r in s["tools"][:top]:
-        tools.add_row(r["tool"], str(r["calls"]), str(r["errors"]), _s(r["p50_s"]), _s(r["p95_s"]), _pct(r["critical_share"]))
+        tools.add_row(r["tool"], str(r["calls"]), str(r["errors"]), seconds(r["p50_s"]), seconds(r["p95_s"]), percent(r["critical_share"]))
     out.print(tools)
     c = s["ceiling"]
     if c["share_of_agent_time"] is not None:
         out.print(
-            f"speculation ceiling: {_s(c['tool_stall_s'])} of tool time overlaps nothing today "
-            f"({_pct(c['share_of_agent_time'])} of agent time): at most {c['ceiling_speedup']:.2f}x if all of it were hidden"
+            f"speculation ceiling: {seconds(c['tool_stall_s'])} of tool time overlaps nothing today "
+            f"({percent(c['share_of_agent_time'])} of agent time): at most {c['ceiling_speedup']:.2f}x if all of it were hidden"
         )
     else:
         out.print("speculation ceiling: no timed sessions in this dataset (untimed logs still serve mining)")

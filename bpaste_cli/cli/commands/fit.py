@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from bpaste_cli.app import app, count_progress, err, out, print_json
+from bpaste_cli.cli.app import app, count_progress, err, out, print_json, seconds
 
 
 def _num(x: float | None, fmt: str = "{:.3f}") -> str:
@@ -28,18 +28,15 @@ def fit(
 ) -> None:
     """Learn each branch prefix's critical-path saving from replays of the train split; compare rankings on validation."""
     from bpaste_cli.errors import BpasteError
-    from bpaste_cli.fit import FitOptions, fit as run_fit, patterns_hash
-    from bpaste_cli.mine import load_predictor
-    from bpaste_cli.mine.store import provenance_warnings, read_table_manifest
+    from bpaste_cli.fit import FitOptions, fit as run_fit
+    from bpaste_cli.mine import open_table, pattern_hash
     from bpaste_cli.trace.dataset import load_dataset
 
     if output.is_dir():
         raise BpasteError(f"-o {output} is a directory; pass the path of the JSON file to write.")
     ds = load_dataset(dataset)
-    warnings = provenance_warnings(read_table_manifest(patterns), ds.hash, seed,
-                                   "the validation sessions the rankings are compared on")
-    predictor = load_predictor(patterns)
-    provenance = {"patterns": str(patterns), "patterns_hash": patterns_hash(patterns)}
+    predictor, warnings = open_table(patterns, ds.hash, seed, "the validation sessions the rankings are compared on")
+    provenance = {"patterns": str(patterns), "patterns_hash": pattern_hash(predictor)}
     with count_progress(not as_json and err.is_terminal, "replaying for branch values") as (advance, set_total):
         result = run_fit(ds, predictor, device=device, options=FitOptions(seed=seed), out=output, provenance=provenance,
                          progress=advance, on_total=set_total)
@@ -62,8 +59,8 @@ def fit(
             r.add_column(col, justify="left" if col == "rank" else "right")
         for rank, a in comp["arms"].items():
             lo, hi = a["speedup_ci95"]
-            r.add_row(rank, f"{a['speedup']:.4f}x", f"{lo:.3f}-{hi:.3f}", f"{a['tool_stall_hidden_s']:.1f}s", str(a["hits"]),
-                      str(a["inflight_promotions"]), f"{a['wasted_spec_s']:.1f}s", f"{a['interference_s']:.2f}s")
+            r.add_row(rank, f"{a['speedup']:.4f}x", f"{lo:.3f}-{hi:.3f}", seconds(a['tool_stall_hidden_s']), str(a["hits"]),
+                      str(a["inflight_promotions"]), seconds(a['wasted_spec_s']), seconds(a['interference_s']))
         out.print(r)
     else:
         out.print("[yellow]no timed validation sessions: rankings not compared[/]")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from bpaste_cli.app import app, err, out, print_json
+from bpaste_cli.cli.app import app, err, out, print_json
 
 
 @app.command(epilog="Example: bpaste demo --out demo-out && xdg-open demo-out/report.html")

@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from bpaste_cli.app import app, byte_progress, err, out, print_json
+from bpaste_cli.cli.app import app, byte_progress, err, out, print_json
 
 
 @app.command(

@@ -8,7 +8,7 @@ from typing import Any, Optional
 import typer
 from rich.table import Table
 
-from bpaste_cli.app import app, out, print_json
+from bpaste_cli.cli.app import app, err, out, percent, print_json
 
 
 @app.command(
@@ -21,7 +21,8 @@ def mine(
     key: str = typer.Option("tool", "--key", help="Event key: tool, status (tool + error mark) or refined."),
     min_support: int = typer.Option(3, help="Fewest occurrences for a context or rule to be kept."),
     alpha: float = typer.Option(2.0, min=0.0, help="Shrinkage of a context toward its shorter suffix."),
-    rank: int = typer.Option(3, help="Source calls considered per tool (the r-th most recent, r <= this)."),
+    recent_calls: int = typer.Option(3, "--recent-calls", help="Source calls considered per tool (the r-th most recent, r <= this)."),
+    rank: Optional[int] = typer.Option(None, "--rank", hidden=True, help="Deprecated spelling of --recent-calls."),
     max_pos: int = typer.Option(10, help="Positions of extracted items considered (1st .. this)."),
     min_prob: float = typer.Option(0.0, min=0.0, max=1.0, help="Withhold candidates below this calibrated probability."),
     seed: int = typer.Option(0, help="Seed of the train/validation/test session split."),
@@ -29,11 +30,13 @@ def mine(
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object instead of tables."),
 ) -> None:
     """Mine control-flow and data-flow patterns on the train split; evaluate next-call prediction on test."""
-    from bpaste_cli.mine import MineOptions, load_predictor, mine as run_mine
-    from bpaste_cli.mine.run import strongest_patterns
-    from bpaste_cli.mine.store import MANIFEST_FILE, read_table_manifest
+    from bpaste_cli.mine import MineOptions, is_pattern_table, load_predictor, mine as run_mine, read_table_manifest, strongest_patterns
 
-    if show and output is None and (dataset / MANIFEST_FILE).exists() and b'"pattern-table"' in (dataset / MANIFEST_FILE).read_bytes():
+    if rank is not None:
+        err.print("[yellow]deprecated:[/] `bpaste mine --rank` is now --recent-calls (replay's --rank is the beam's ranking); "
+                  "the old spelling still works for now.", highlight=False)
+        recent_calls = rank
+    if show and output is None and is_pattern_table(dataset):
         manifest = read_table_manifest(dataset)
         patterns = strongest_patterns(load_predictor(dataset), 40)
         if as_json:
@@ -41,7 +44,8 @@ def mine(
         else:
             _patterns(patterns)
         return
-    options = MineOptions(K=k, key=key, alpha=alpha, min_support=min_support, R=rank, max_pos=max_pos, min_prob=min_prob, seed=seed)
+    options = MineOptions(max_context=k, key=key, alpha=alpha, min_support=min_support, recent_calls=recent_calls,
+                          max_pos=max_pos, min_prob=min_prob, seed=seed)
     result = run_mine(dataset, output, options)
     if as_json:
         print_json("mine", {"summary": result.summary, "patterns": result.strongest, "eval": result.eval})
@@ -65,18 +69,14 @@ def _patterns(patterns: list[dict[str, Any]]) -> None:
         out.print(f"  {p['pattern']}", highlight=False)
 
 
-def _pct(x: float | None) -> str:
-    return "-" if x is None else f"{100 * x:.1f}%"
-
-
 def _eval(e: dict[str, Any]) -> None:
     t = Table(title=f"held-out test split: {e['decisions']} decisions with a call ({e['decisions_all']} in all, {e['sessions']} sessions)")
     for c in ("", "top-1", "top-3", "top-5"):
         t.add_column(c, justify="left" if not c else "right")
-    t.add_row("next tool", *(_pct(e[f"tool_top{k}"]) for k in (1, 3, 5)))
-    t.add_row("  floor: most frequent after last tool", *(_pct(e[f"floor_tool_top{k}"]) for k in (1, 3, 5)))
-    t.add_row("exact call (tool + args)", *(_pct(e[f"call_top{k}"]) for k in (1, 3, 5)))
-    t.add_row("  floor: repeat the last call", _pct(e["repeat_last_call"]), "", "")
+    t.add_row("next tool", *(percent(e[f"tool_top{k}"]) for k in (1, 3, 5)))
+    t.add_row("  floor: most frequent after last tool", *(percent(e[f"floor_tool_top{k}"]) for k in (1, 3, 5)))
+    t.add_row("exact call (tool + args)", *(percent(e[f"call_top{k}"]) for k in (1, 3, 5)))
+    t.add_row("  floor: repeat the last call", percent(e["repeat_last_call"]), "", "")
     out.print(t)
     brier = "-" if e["brier"] is None else f"{e['brier']:.4f}"
     out.print(f"calibration: Brier {brier} over {e['scored']} scored candidates; abstained at {e['abstained']} decisions")
@@ -84,6 +84,6 @@ def _eval(e: dict[str, Any]) -> None:
     for c in ("tool", "decisions", "tool top-1", "floor top-1", "call top-1", "call top-3", "call top-5"):
         per.add_column(c, justify="left" if c == "tool" else "right")
     for tool, v in list(e["per_tool"].items())[:15]:
-        per.add_row(tool, str(v["decisions"]), _pct(v["tool_top1"]), _pct(v["floor_tool_top1"]),
-                    _pct(v["call_top1"]), _pct(v["call_top3"]), _pct(v["call_top5"]))
+        per.add_row(tool, str(v["decisions"]), percent(v["tool_top1"]), percent(v["floor_tool_top1"]),
+                    percent(v["call_top1"]), percent(v["call_top3"]), percent(v["call_top5"]))
     out.print(per)

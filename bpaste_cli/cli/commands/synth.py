@@ -8,7 +8,7 @@ from typing import Optional
 import typer
 from rich.table import Table
 
-from bpaste_cli.app import app, out, print_json
+from bpaste_cli.cli.app import app, out, print_json
 
 
 @app.command(

@@ -1,6 +1,7 @@
-"""The Typer app and what every verb shares: consoles, the versioned --json shape, progress bars.
+"""The Typer app and what every verb shares: consoles, the versioned --json shape, progress bars, and the one
+formatter for seconds and percentages.
 
-Each verb lives in `bpaste_cli/commands/<verb>.py`: it parses options, makes one library call and
+Each verb lives in `bpaste_cli/cli/commands/<verb>.py`: it parses options, makes one library call and
 renders the result with rich (people) or `print_json` (scripts).
 """
 
@@ -81,3 +82,19 @@ def byte_progress(enabled: bool, label: str) -> AbstractContextManager[Callbacks
 def count_progress(enabled: bool, label: str) -> AbstractContextManager[Callbacks]:
     """Items done of the total (replay, fit)."""
     return _progress(enabled, label, MofNCompleteColumn())
+
+
+def seconds(x: float | None) -> str:
+    """A duration for people: 0.42 s, 3.5 min, 2.1 h ("-" when unknown)."""
+    if x is None:
+        return "-"
+    if abs(x) >= 3600:
+        return f"{x / 3600:.1f} h"
+    if abs(x) >= 60:
+        return f"{x / 60:.1f} min"
+    return f"{x:.2f} s"
+
+
+def percent(x: float | None) -> str:
+    """A fraction for people: 12.5% ("-" when unknown)."""
+    return "-" if x is None else f"{100 * x:.1f}%"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 from rich.table import Table
 
-from bpaste_cli.app import app, out, print_json
+from bpaste_cli.cli.app import app, out, print_json
 
 device_app = typer.Typer(help="Device profiles: speculative slots, memory budget, interference coefficients.",
                          no_args_is_help=True)

@@ -3,48 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Optional
+from typing import Optional
 
 import typer
 from rich.table import Table
 
-from bpaste_cli.app import app, count_progress, err, out, print_json
-
-
-def _pattern_check(patterns: str, dataset_hash: str, seed: int) -> tuple[Any, list[str]]:
-    """The predictor behind --patterns, and warnings about where its patterns came from."""
-    from bpaste_cli.mine import load_predictor
-    from bpaste_cli.mine.store import provenance_warnings, read_table_manifest
-    from bpaste_cli.replay import OraclePredictor
-
-    if patterns == "oracle":
-        return OraclePredictor(), ["--patterns oracle: a predictor that knows each session's future (an upper bound, not a result)."]
-    warnings = provenance_warnings(read_table_manifest(Path(patterns)), dataset_hash, seed, "the replayed sessions")
-    return load_predictor(Path(patterns)), warnings
-
-
-def _write_sessions(path: Path, rows: list[dict[str, Any]]) -> None:
-    """Per-session rows as CSV, Parquet or JSONL (by suffix), written atomically."""
-    import io
-
-    import polars as pl
-
-    from bpaste_cli.fsutil import atomic_write_bytes
-
-    df, buf = pl.DataFrame(rows), io.BytesIO()
-    if path.suffix == ".csv":
-        df.write_csv(buf)
-    elif path.suffix == ".parquet":
-        df.write_parquet(buf)
-    else:
-        df.write_ndjson(buf)
-    atomic_write_bytes(path, buf.getvalue())
-
-
-def _fmt_s(x: float) -> str:
-    if x >= 36000:
-        return f"{x / 3600:.1f}h"
-    return f"{x:.0f}s" if x >= 100 else f"{x:.2g}s"
+from bpaste_cli.cli.app import app, count_progress, err, out, print_json, seconds
 
 
 @app.command(
@@ -77,11 +41,9 @@ def replay(
 ) -> None:
     """Replay logged sessions under serial, oracle, PASTE and B-PASTE speculation, in virtual time."""
     if policy is not None:
-        from bpaste_cli.commands.policy import replay_with_policy
-
-        return replay_with_policy(dataset, policy, patterns, as_json)
+        return _replay_with_policy(dataset, policy, patterns, as_json)
     from bpaste_cli.errors import BpasteError
-    from bpaste_cli.replay import ReplayConfig, replay as run_replay
+    from bpaste_cli.replay import ReplayConfig, open_patterns, replay as run_replay
     from bpaste_cli.safety import load_safety
     from bpaste_cli.trace.dataset import load_dataset
 
@@ -95,13 +57,15 @@ def replay(
     ds.require_tool_calls("there is nothing to speculate")
     predictor, warnings = None, []
     if patterns:
-        predictor, warnings = _pattern_check(patterns, ds.hash, seed)
+        predictor, warnings = open_patterns(patterns, ds.hash, seed, "the replayed sessions")
     elif any(a in ("paste", "bpaste") for a in arms):
         raise BpasteError("The paste and bpaste arms need --patterns (a table from `bpaste mine DATASET -o DIR`, or `oracle`).")
+    value_model = None
     if model is not None:
-        from bpaste_cli.fit import use_model
+        from bpaste_cli.fit import device_warnings, load_value_model
 
-        warnings += use_model(model, device)
+        value_model = load_value_model(model)
+        warnings += device_warnings(value_model, device)
     elif rank == "model":
         raise BpasteError("--rank model needs --model, a value model file from `bpaste fit DATASET --patterns P -o MODEL`.")
     config = ReplayConfig(
@@ -109,7 +73,8 @@ def replay(
         beam_width=beam_width, beam_depth=depth, rank=rank, min_prob=min_prob, lambda_scale=lambda_scale,
     )
     with count_progress(not as_json and err.is_terminal, "replaying sessions x arms") as (advance, set_total):
-        report = run_replay(ds, predictor, device=device, config=config, safety=load_safety(safety), timeline=timeline,
+        report = run_replay(ds, predictor, device=device, config=config, safety=load_safety(safety), value_model=value_model,
+                            timeline=timeline,
                             timeline_sessions=timeline_sessions, progress=advance, on_total=set_total)
     report.warnings[:0] = warnings
     if report.sessions_replayed == 0:
@@ -119,7 +84,7 @@ def replay(
             "timestamps (claude-code, codex, openhands, otlp, native with times), or try --split all."
         )
     if per_session:
-        _write_sessions(per_session, report.per_session)
+        report.write_per_session(per_session)
     if as_json:
         print_json("replay", report.to_json())
         return
@@ -129,9 +94,9 @@ def replay(
     for name, a in report.arms.items():
         lo, hi = a["speedup_ci95"]
         table.add_row(
-            name, f"{a['speedup']:.3f}x", f"{lo:.2f}-{hi:.2f}", _fmt_s(a["agent_time_s"]), _fmt_s(a["tool_stall_hidden_s"]),
-            str(a["hits"]), str(a["inflight_promotions"]), str(a["misses"]), _fmt_s(a["wasted_spec_s"]),
-            f"{a['amplification']:.2f}", _fmt_s(a["interference_s"]),
+            name, f"{a['speedup']:.3f}x", f"{lo:.2f}-{hi:.2f}", seconds(a["agent_time_s"]), seconds(a["tool_stall_hidden_s"]),
+            str(a["hits"]), str(a["inflight_promotions"]), str(a["misses"]), seconds(a["wasted_spec_s"]),
+            f"{a['amplification']:.2f}", seconds(a["interference_s"]),
         )
     out.print(table)
     bound = report.bounds["all_tool_time_hidden"]
@@ -143,14 +108,42 @@ def replay(
             tools.add_column(col, justify="left" if col == "tool" else "right")
         for tool, t in list(report.arms[spec]["per_tool"].items())[:15]:
             tools.add_row(tool, str(t["calls"]), str(t["hits"]), str(t["inflight_promotions"]), str(t["misses"]),
-                          _fmt_s(t["tool_stall_hidden_s"]), str(t["spec_started"]), _fmt_s(t["wasted_spec_s"]))
+                          seconds(t["tool_stall_hidden_s"]), str(t["spec_started"]), seconds(t["wasted_spec_s"]))
         out.print(tools)
     skipped = {k: v for k, v in report.sessions_skipped.items() if v}
     human = next(iter(report.arms.values()))["human_wait_s"] if report.arms else 0.0
     skipped_text = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in skipped.items())
-    out.print(f"{report.sessions_replayed} sessions replayed; human wait (kept, not on the agent's path): {_fmt_s(human)}"
+    out.print(f"{report.sessions_replayed} sessions replayed; human wait (kept, not on the agent's path): {seconds(human)}"
               + (f"; skipped: {skipped_text}" if skipped else ""))
     for w in report.warnings:
         err.print(f"[yellow]warning:[/] {w}", highlight=False)
     if timeline:
         out.print(f"timeline written to {timeline} (open it in ui.perfetto.dev)")
+
+
+def _replay_with_policy(dataset: Path, policy: Path, patterns: str | None, as_json: bool) -> None:
+    """`bpaste replay DATASET --policy policy.json`: the policy's validation figure (reproduced) and its test figure."""
+    from bpaste_cli.errors import BpasteError
+    from bpaste_cli.policy import replay_policy
+
+    if patterns:
+        raise BpasteError("--policy carries its own predictor tables; drop --patterns.")
+    result = replay_policy(dataset, policy)
+    if as_json:
+        print_json("replay-policy", result)
+        return
+    table = Table(title=f"replay of {dataset} under {policy} ({result['arm']}) on {result['device']}")
+    for col in ("split", "sessions", "speedup", "95% CI", "hits", "in-flight", "amp.", "recorded"):
+        table.add_column(col, justify="left" if col == "split" else "right")
+    for split in ("validation", "test"):
+        rep = result[split]
+        a = rep["arms"][result["arm"]]
+        lo, hi = a["speedup_ci95"]
+        recorded = f"{result['recorded_validation_speedup']:.4f}x" if split == "validation" else ""
+        table.add_row(split, str(rep["sessions_replayed"]), f"{a['speedup']:.4f}x", f"{lo:.3f}-{hi:.3f}", str(a["hits"]),
+                      str(a["inflight_promotions"]), f"{a['amplification']:.2f}", recorded)
+    out.print(table)
+    out.print("validation figure reproduced exactly" if result["reproduced"] else
+              "[yellow]the validation figure differs from the recorded one[/] (see the warnings)")
+    for w in result["warnings"] + result["test"]["warnings"]:
+        err.print(f"[yellow]warning:[/] {w}", highlight=False)

@@ -1,4 +1,5 @@
-"""The `bpaste` command line. Verbs live in `bpaste_cli/commands/`; this module wires them and runs.
+"""The `bpaste` command line (`main`, the console script). The app and what verbs share are in `app`, one module
+per verb in `commands/`; this module wires them and runs.
 
 People get rich tables and progress bars; scripts get `--json`, one object shaped
 `{"bpaste": "<version>", "kind": "<verb>", ...}`. Input problems are one sentence on stderr and exit 2.
@@ -8,8 +9,8 @@ from __future__ import annotations
 
 import sys
 
-from bpaste_cli import commands  # noqa: F401  (registers the verbs)
-from bpaste_cli.app import app, err, state
+from bpaste_cli.cli import commands  # noqa: F401  (registers the verbs)
+from bpaste_cli.cli.app import app, err, state
 from bpaste_cli.errors import BpasteError
 
 

@@ -1,0 +1,87 @@
+"""Replay sessions: one session under one arm (`run_session`), or every trace under every configured arm
+(`replay_traces`). The simulator is set up here, once, for every caller (replay, fit, tune, report)."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from bpaste_cli.device import Device
+from bpaste_cli.errors import BpasteError
+from bpaste_cli.mine import Predictor
+from bpaste_cli.replay.arms import make_arm
+from bpaste_cli.replay.config import ReplayConfig
+from bpaste_cli.replay.engine import Planner, SessionResult, Sim
+from bpaste_cli.replay.predictions import PredictionSource, cache_for
+from bpaste_cli.replay.traces import SessionTrace
+from bpaste_cli.replay.value import LatencyStats, ValueModel
+from bpaste_cli.safety import SafetyTable
+
+
+def run_session(
+    trace: SessionTrace,
+    arm: str | Planner,
+    device: Device,
+    config: ReplayConfig,
+    stats: LatencyStats,
+    safety: SafetyTable,
+    predictor: Predictor | None = None,
+    *,
+    value_model: ValueModel | None = None,
+    keep_jobs: bool = False,
+    hide_all_tools: bool = False,
+    cache: dict | None = None,
+) -> SessionResult:
+    """Replay one session under one arm (a name from `ARM_TYPES`, built from `config`, or an arm object);
+    the predictor's answers are memoized in `cache` (default: the predictor's shared cache, `cache_for`).
+    `hide_all_tools`: the bound where every tool call takes no time (no arm plans)."""
+    planner = make_arm(arm, config, stats, value_model) if isinstance(arm, str) else arm
+    source = None
+    if planner.needs_predictor:
+        if predictor is None:
+            raise BpasteError(f"The {planner.name} arm needs a predictor; pass --patterns (a table from `bpaste mine`, or `oracle`).")
+        source = PredictionSource(predictor, trace, cache if cache is not None else cache_for(predictor))
+    oracle = planner.name == "oracle"
+    sim = Sim(
+        trace,
+        device.without_interference() if oracle else device,
+        ttl=float("inf") if oracle else config.ttl_s,
+        slots=10**9 if oracle else config.slots,
+        source=source,
+        classify=safety.classify,
+        latency=stats.latency,
+        hide_all_tools=hide_all_tools,
+        keep_jobs=keep_jobs,
+    )
+    return sim.run(None if hide_all_tools else planner)
+
+
+def replay_traces(
+    traces: list[SessionTrace],
+    predictor: Predictor | None,
+    device: Device,
+    config: ReplayConfig,
+    stats: LatencyStats,
+    safety: SafetyTable,
+    *,
+    value_model: ValueModel | None = None,
+    keep_jobs_for: int = 0,
+    progress: Callable[[int], None] | None = None,
+    shared_cache: bool = True,
+) -> dict[str, list[SessionResult]]:
+    """Per arm of `config.arms`, the result of every trace (the first `keep_jobs_for` keep their schedule for
+    a timeline).
+
+    With `shared_cache` the predictor's answers are kept for later calls on the same sessions (tune and
+    fit replay them many times); without it each session's answers serve all its arms and are then
+    dropped, so a one-off replay of a large corpus runs in the memory of one session's predictions."""
+    for arm_name in config.arms:
+        make_arm(arm_name, config, stats, value_model)  # fail early on a bad name or ranking
+    out: dict[str, list[SessionResult]] = {arm_name: [] for arm_name in config.arms}
+    for i, tr in enumerate(traces):
+        cache: dict[Any, Any] | None = None if shared_cache else {}
+        for arm_name in config.arms:
+            out[arm_name].append(run_session(tr, arm_name, device, config, stats, safety, predictor, value_model=value_model,
+                                             keep_jobs=i < keep_jobs_for, cache=cache))
+            if progress:
+                progress(1)
+    return out

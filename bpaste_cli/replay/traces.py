@@ -1,0 +1,146 @@
+"""Dataset frames -> replayable sessions: each timed session becomes a `SessionTrace` of `Node`s.
+
+Built once per session and replayed by every arm: each logged event with its logged interval, safety
+and resource class, its step, and the indexes replay needs (calls by step, invalidation epochs, servable
+calls by identity). Sessions that cannot be timed are counted by reason, never replayed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable
+
+import polars as pl
+
+from bpaste_cli.mine import Event
+from bpaste_cli.safety import INVALIDATING, SafetyTable
+
+
+@dataclass(slots=True)
+class Node:
+    """One logged event, with what replay needs to know about it."""
+
+    index: int  # position in the session (seq order)
+    kind: str
+    logged_start: float
+    logged_end: float
+    step: int
+    tool: str | None
+    key: tuple[str, str] | None
+    safety: str
+    resource: str
+    servable: bool  # a speculative job may serve it: allowed safety class and a logged result
+    event: Event
+
+
+@dataclass
+class SessionTrace:
+    """A timed session ready for replay (built once, replayed by every arm)."""
+
+    session_id: str
+    nodes: list[Node]
+    agent_time: float
+    wall: float
+    human: float
+    epoch_of_step: list[int]  # invalidating batches among steps <= this one
+    invalidating_step: list[bool]
+    first_tool_of_step: dict[int, int]
+    occurrences: dict[tuple[str, str], list[int]]  # servable calls by key, in seq order
+    calls_by_step: list[list[int]]
+
+    def epoch_before(self, step: int) -> int:
+        return self.epoch_of_step[step - 1] if step > 0 else 0
+
+
+SKIP_REASONS = ("untimed", "incomplete_times", "no_events")  # why a session cannot be replayed in time
+
+
+def prepare(
+    events: pl.DataFrame,
+    sessions: pl.DataFrame,
+    safety: SafetyTable,
+    allowed: frozenset[str],
+    session_ids: Iterable[str] | None = None,
+) -> tuple[list[SessionTrace], dict[str, int]]:
+    """Timed sessions as SessionTraces, and counts of sessions that cannot be replayed in time, by reason."""
+    wanted = set(session_ids) if session_ids is not None else None
+    srows = sessions.select("session_id", "timed", "agent_time_s", "wall_s", "human_wait_s")
+    info = {r[0]: r[1:] for r in srows.iter_rows()}
+    if wanted is not None:
+        events = events.filter(pl.col("session_id").is_in(list(wanted)))
+    events = events.sort("session_id", "seq")
+    cols = events.select(
+        "session_id", "kind", "step", "tool", "args_json", "args_hash", "result_text", "result_hash",
+        "status", "t_start", "t_end", "text",
+    ).to_dict(as_series=False)
+    sids = cols["session_id"]
+    traces: list[SessionTrace] = []
+    skipped = dict.fromkeys(SKIP_REASONS, 0)
+    n = len(sids)
+    lo = 0
+    present = set()
+    while lo < n:
+        sid = sids[lo]
+        hi = lo
+        while hi < n and sids[hi] == sid:
+            hi += 1
+        present.add(sid)
+        timed, agent, wall, human = info.get(sid, (False, None, None, None))
+        if not timed or agent is None:
+            skipped["untimed"] += 1
+        else:
+            trace = _trace(sid, cols, lo, hi, agent, wall, human, safety, allowed)
+            if trace is None:
+                skipped["incomplete_times"] += 1
+            else:
+                traces.append(trace)
+        lo = hi
+    if wanted is not None:
+        skipped["no_events"] = len(wanted - present)
+    return traces, skipped
+
+
+def _trace(sid, cols, lo, hi, agent, wall, human, safety, allowed) -> SessionTrace | None:
+    nodes: list[Node] = []
+    n_steps = 0
+    for r in range(lo, hi):
+        s, e = cols["t_start"][r], cols["t_end"][r]
+        if s is None or e is None:
+            return None
+        kind = cols["kind"][r]
+        step = cols["step"][r]
+        step = -1 if step is None else step
+        tool = cols["tool"][r]
+        key = None
+        safe, res, servable = "", "", False
+        if kind == "tool":
+            key = (tool, cols["args_hash"][r])
+            cls = safety.classify(tool, cols["args_json"][r])
+            safe, res = cls.safety, cls.resource
+            servable = safe in allowed and cols["status"][r] is not None
+        if kind == "llm":
+            n_steps = max(n_steps, step + 1)
+        ev = Event(
+            kind=kind, step=None if step < 0 else step, tool=tool, args_json=cols["args_json"][r],
+            args_hash=cols["args_hash"][r], result_text=cols["result_text"][r], result_hash=cols["result_hash"][r],
+            status=cols["status"][r], text=cols["text"][r],
+        )
+        nodes.append(Node(len(nodes), kind, s, e, step, tool, key, safe, res, servable, ev))
+    calls_by_step: list[list[int]] = [[] for _ in range(n_steps)]
+    invalid = [False] * n_steps
+    first_tool: dict[int, int] = {}
+    occ: dict[tuple[str, str], list[int]] = {}
+    for nd in nodes:
+        if nd.kind != "tool" or nd.step < 0 or nd.step >= n_steps:
+            continue
+        calls_by_step[nd.step].append(nd.index)
+        first_tool.setdefault(nd.step, nd.index)
+        if nd.safety in INVALIDATING:
+            invalid[nd.step] = True
+        if nd.servable:
+            occ.setdefault(nd.key, []).append(nd.index)
+    epoch, acc = [], 0
+    for flag in invalid:
+        acc += flag
+        epoch.append(acc)
+    return SessionTrace(sid, nodes, agent, wall, human, epoch, invalid, first_tool, occ, calls_by_step)
