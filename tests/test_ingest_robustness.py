@@ -389,3 +389,30 @@ def test_native_after_previous_calls_are_tool_time_not_gaps(tmp_path: Path) -> N
     assert (p["tool_stall_s"], p["other_s"]) == (4.0, 3.0)
     batches = load_dataset(tmp_path / "ds_seq").events.filter(pl.col("kind") == "tool")["batch"].to_list()
     assert batches[0] != batches[1] and batches[1] == 0  # B, the step's last group, keeps the step's index
+
+
+def test_permission_errors_are_counted_even_as_root(tmp_path: Path, monkeypatch) -> None:
+    """The same as above where tests run as root: the permission errors are raised by stand-ins for
+    os.scandir (listing a folder) and os.open (opening a file)."""
+    logs = _logs_with(tmp_path)
+    locked = write(logs / "locked.jsonl", native_session("locked", 1))
+    private = logs / "private"
+    write(private / "inner.jsonl", native_session("inner", 1))
+    real_scandir, real_open = os.scandir, os.open
+
+    def scandir(path="."):
+        if Path(path) == private:
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_scandir(path)
+
+    def fake_open(path, flags, *args, **kwargs):
+        if Path(path) == locked:
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_open(path, flags, *args, **kwargs)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    monkeypatch.setattr(os, "open", fake_open)
+    result = ingest([logs], tmp_path / "ds")
+    assert result.sessions == 1
+    assert result.report.by_reason == {"unreadable": 2}
+    assert sorted(s.where().split("/")[-1] for s in result.report.examples) == ["locked.jsonl", "private"]
