@@ -16,7 +16,7 @@ import polars as pl
 import pytest
 
 from bpaste_cli.errors import BpasteError
-from bpaste_cli.ingest import IngestOptions, detect_format, ingest, native
+from bpaste_cli.ingest import detect_format, ingest, native
 from bpaste_cli.ingest.base import ReadContext, SkipReport
 from bpaste_cli.stats import compute_stats, session_breakdown
 from bpaste_cli.trace.builder import Limits
@@ -416,3 +416,17 @@ def test_permission_errors_are_counted_even_as_root(tmp_path: Path, monkeypatch)
     assert result.sessions == 1
     assert result.report.by_reason == {"unreadable": 2}
     assert sorted(s.where().split("/")[-1] for s in result.report.examples) == ["locked.jsonl", "private"]
+
+
+def test_a_file_unrecognised_before_and_readable_now_has_one_row(tmp_path: Path) -> None:
+    logs = tmp_path / "logs"
+    (logs).mkdir()
+    (logs / "later.jsonl").write_text("still being written\n")
+    write(logs / "a.jsonl", native_session("a", 1))
+    out = tmp_path / "ds"
+    ingest([logs], out)
+    write(logs / "later.jsonl", native_session("later", 2))
+    result = ingest([logs], out, append=True)
+    rows = {r["path"].split("/")[-1]: r["status"] for r in manifest_of(out)["files"]}
+    assert rows == {"a.jsonl": "ingested", "later.jsonl": "ingested"} and len(manifest_of(out)["files"]) == 2
+    assert (result.sessions, result.tool_calls) == (2, 3)

@@ -323,7 +323,12 @@ def ingest(
         on_total(sum(p.size for p in planned))
     reread = {p.display for p in planned if p.replaces}
     old_rows = list(previous.manifest["files"]) if previous else []
-    file_rows: list[dict[str, Any]] = [f for f in old_rows if f.get("path") not in reread]
+    # a file read again replaces its old row; a new verdict on a file whose old row read nothing, too
+    new_verdict = {p.display for p in planned if p.status != "already_present"}
+    file_rows: list[dict[str, Any]] = [
+        f for f in old_rows
+        if f.get("path") not in reread and not (f.get("path") in new_verdict and f.get("status") != "ingested")
+    ]
     reported: list[dict[str, Any]] = []
     session_ids: set[str] = set()
     totals = {"sessions": 0, "events": 0, "tool_calls": 0, "llm_steps": 0}
