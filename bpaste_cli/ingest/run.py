@@ -96,9 +96,12 @@ def known_formats() -> str:
 
 def _walk_problem(path: str | Path, exc: OSError) -> tuple[str, str]:
     """A file-system error as a skip reason and its detail."""
-    reason = "unreadable" if isinstance(exc, PermissionError) else "vanished" if isinstance(exc, FileNotFoundError) else "unreadable"
     if exc.errno == errno.ELOOP:
         reason = "link_loop"
+    elif isinstance(exc, FileNotFoundError):
+        reason = "vanished"  # listed, then deleted before it was read
+    else:
+        reason = "unreadable"
     return reason, exc.strerror or str(exc)
 
 
