@@ -161,3 +161,55 @@ def test_a_logged_step_start_long_after_its_inputs_leaves_an_idle_wait():
         ("llm", None, 1002.0, 1005.0, None),
     ]
     assert session["agent_time_s"] == pytest.approx(5.0)
+
+
+# --- bad times and rows built from the schema ---------------------------------------------------------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from bpaste_cli.trace.builder import MAX_ABS_TIME  # noqa: E402
+from bpaste_cli.trace.schema import EVENT_COLUMNS  # noqa: E402
+
+_TIMES = st.one_of(
+    st.none(),
+    st.floats(-1e6, 1e6),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.sampled_from([float("nan"), float("inf"), -float("inf"), 1e308, MAX_ABS_TIME * 1.01]),
+)
+
+
+def _bad(t) -> bool:
+    return t is not None and not (abs(t) <= MAX_ABS_TIME)  # nan compares false: bad
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["user", "llm", "call"]), _TIMES, _TIMES), min_size=1, max_size=12))
+def test_any_times_give_finite_rows_and_every_bad_one_is_reported(records):
+    """Whatever times a reader passes, the rows hold finite numbers or nulls, have exactly the schema's
+    columns, and each record with a non-finite or absurd time is reported once and dropped."""
+    reported: list[tuple] = []
+    b = SessionBuilder("s", "test", "f", on_bad=lambda line, reason, detail: reported.append((line, reason)))
+    expected_bad = 0
+    for i, (kind, t1, t2) in enumerate(records):
+        if kind == "user":
+            b.user(t1, "hi", line=i)
+            expected_bad += _bad(t1)
+        elif kind == "llm":
+            b.llm(t1, t_start=t2, line=i)
+            expected_bad += _bad(t1) or _bad(t2)
+        else:
+            cid = b.tool_call(None, "Read", {"p": i}, t1, line=i)
+            expected_bad += _bad(t1)
+            if not _bad(t1):
+                b.tool_result(cid, t2, "r")
+                expected_bad += _bad(t2)
+    assert [r for _, r in reported] == ["bad_time"] * expected_bad
+    session, events = b.finish()
+    names = [c.name for c in EVENT_COLUMNS]
+    for e in events:
+        assert sorted(e) == sorted(names)
+        for key in ("t_start", "t_end"):
+            assert e[key] is None or abs(e[key]) <= 2 * MAX_ABS_TIME
+    for key in ("wall_s", "human_wait_s", "agent_time_s"):
+        assert session[key] is None or abs(session[key]) <= 4 * MAX_ABS_TIME

@@ -199,3 +199,52 @@ def test_ingest_refuses_to_replace_a_directory_it_did_not_write(tmp_path):
     with pytest.raises(BpasteError, match="would delete"):
         ingest([f], precious)
     assert (precious / "notes.md").read_text() == "mine"
+
+
+# --- crafted datasets are one sentence each, at load (issue 11, item 12) -----------------------------
+
+
+def _crafted(tmp_path, events=None, sessions=None, manifest=None):
+    """A dataset ingested from a small session, then one table or the manifest rewritten by hand."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    out = tmp_path / "ds"
+    ingest([write_jsonl(tmp_path / "a.jsonl", native_session("a", 2))], out)
+    ds = load_dataset(out)
+    if events is not None:
+        pq.write_table(pa.Table.from_pylist(events(ds.events.to_dicts())), out / "events.parquet")
+    if sessions is not None:
+        pq.write_table(pa.Table.from_pylist(sessions(ds.sessions.to_dicts())), out / "sessions.parquet")
+    if manifest is not None:
+        (out / "manifest.json").write_bytes(orjson.dumps(manifest(ds.manifest)))
+    return out
+
+
+def _set(rows, index, **values):
+    rows[index] = rows[index] | values
+    return rows
+
+
+TOOL_ROW = 2  # native_session: user, llm, tool, ...
+
+
+@pytest.mark.parametrize(
+    "craft, message",
+    [
+        (dict(events=lambda r: _set(r, 0, session_id=None)), "null session_id"),
+        (dict(events=lambda r: _set(r, TOOL_ROW, tool=None)), "tool events without a tool name"),
+        (dict(events=lambda r: _set(r, TOOL_ROW, step=2_000_000_000)), "step or batch indexes out of range"),
+        (dict(events=lambda r: _set(r, TOOL_ROW, batch=-1)), "step or batch indexes out of range"),
+        (dict(events=lambda r: _set(r, 0, kind="robot")), "kind 'robot'"),
+        (dict(events=lambda r: _set(r, TOOL_ROW, status="maybe")), "status 'maybe'"),
+        (dict(events=lambda r: _set(r, 0, wait_reason="coffee")), "wait_reason 'coffee'"),
+        (dict(sessions=lambda r: _set(r, 0, session_id="other")), "does not list"),
+        (dict(manifest=lambda m: {k: v for k, v in m.items() if k != "dataset_hash"}), "no valid dataset_hash"),
+    ],
+)
+def test_crafted_datasets_are_refused_in_one_sentence(tmp_path, craft, message):
+    out = _crafted(tmp_path, **craft)
+    with pytest.raises(BpasteError, match=message) as info:
+        load_dataset(out)
+    assert "re-run `bpaste ingest`" in str(info.value)

@@ -476,7 +476,8 @@ def test_mutated_events_never_crash_and_are_accounted_for(tmp_path_factory, data
     cause_of = {i: ev.get("cause") for i, ev in enumerate(_history()) if "observation" in ev}
     partners = {i for i, c in cause_of.items() if c == _history()[k].get("id")}
     allowed = tuple(f"event #{i}{end}" for i in {k} | partners for end in (":", "."))  # `k.j`: k became a list
-    assert all(s.detail.startswith(allowed) for s in report.examples), report.examples
+    # (a time mutated beyond the year 3000 is a bad record, reported by the session builder with its value)
+    assert all(s.detail.startswith(allowed) or s.reason == "bad_time" for s in report.examples), report.examples
     assert report.total <= (len(clone) if isinstance(clone, list) else 1) + len(partners)
     # every tool call of the other events is still there
     lost = _tool_keys(base) - _tool_keys(finished)

@@ -64,3 +64,64 @@ def test_equal_secrets_give_equal_placeholders(secret, sep):
     a = scrub(f"key{sep}{secret}")
     b = scrub(f"other{sep}{secret}")
     assert placeholder(secret) in a and placeholder(secret) in b and secret not in a
+
+
+# --- shapes that reached datasets, patterns and policies before (issue 11, item 7) ---------------------
+
+AWS_SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"  # AWS's documented example value
+
+
+def test_url_password_with_an_empty_user_or_an_at_sign():
+    assert scrub("redis://:hunter2pass@cache:6379/0") == "redis://:" + placeholder("hunter2pass") + "@cache:6379/0"
+    assert scrub("postgres://bob:p@ss@word@db/x") == "postgres://bob:" + placeholder("p@ss@word") + "@db/x"
+    # a URL without a password, and an e-mail address later in the text, are left alone
+    assert scrub("see https://example.com/a@b and me@example.org") == "see https://example.com/a@b and me@example.org"
+
+
+def test_aws_secret_access_key_beside_its_name():
+    credentials = f"[default]\naws_access_key_id = AKIAABCDEFGHIJKLMNOP\naws_secret_access_key = {AWS_SECRET}\n"
+    scrubbed = scrub(credentials)
+    assert AWS_SECRET not in scrubbed and placeholder(AWS_SECRET) in scrubbed
+    assert scrub(f'{{"SecretAccessKey": "{AWS_SECRET}"}}') == f'{{"SecretAccessKey": "{placeholder(AWS_SECRET)}"}}'
+    assert scrub(f"AWS_SECRET_ACCESS_KEY={AWS_SECRET}") == f"AWS_SECRET_ACCESS_KEY={placeholder(AWS_SECRET)}"
+    # 40 base64 characters without the name beside them are no secret shape (commit hashes, digests)
+    assert scrub("a" * 40) == "a" * 40
+
+
+def test_no_secret_reaches_the_dataset_manifest_or_mined_rules(tmp_path):
+    import json
+
+    import orjson
+
+    from bpaste_cli.ingest import ingest
+    from bpaste_cli.mine import MineOptions
+    from bpaste_cli.mine.patterns import mine_predictor
+    from bpaste_cli.trace.dataset import load_dataset
+
+    token = "ghp_" + "k" * 36
+    lines = []
+    for i, sid in enumerate(["one", "two"]):
+        t = 10.0 * i
+        lines.append({"session_id": sid, "kind": "user", "t": t, "text": "deploy"})
+        lines.append({"session_id": sid, "kind": "llm", "t_end": t + 1})
+        args = {"url": "redis://:hunter2pass@cache/0", "headers": {token: "x"}, "region": "eu-west-1"}
+        if i == 0:
+            args["note"] = f"aws_secret_access_key={AWS_SECRET}"
+            args["password"] = "only-in-session-one"  # a value of one session: never a constant rule
+        lines.append({"session_id": sid, "kind": "tool", "tool": "Deploy", "args": args, "t_start": t + 1, "t_end": t + 2})
+    lines.append({"session_id": "one", "kind": token})  # an unknown kind: its skip detail quotes the value
+    f = tmp_path / "s.jsonl"
+    f.write_text("".join(json.dumps(x) + "\n" for x in lines))
+    ingest([f], tmp_path / "ds")
+    stored = b"".join(p.read_bytes() for p in (tmp_path / "ds").iterdir())
+    manifest = orjson.loads((tmp_path / "ds" / "manifest.json").read_bytes())
+    assert manifest["skipped_by_reason"] == {"unknown_record": 1}
+    ds = load_dataset(tmp_path / "ds")
+    text = " ".join(ds.events["args_json"].drop_nulls().to_list()) + json.dumps(manifest)
+    for raw in (token, "hunter2pass", AWS_SECRET):
+        assert raw not in text and raw.encode() not in stored, raw
+    predictor, _, _ = mine_predictor(ds.events, ds.sessions["session_id"].to_list(), MineOptions(K=1, min_support=1))
+    rules = predictor.tables["rules"]
+    consts = {(a, v) for k, a, v in zip(rules["kind"], rules["arg"], rules["value"]) if k == "const"}
+    assert ("region", '"eu-west-1"') in consts  # seen in both sessions
+    assert not any(a in ("password", "note") for a, _ in consts)

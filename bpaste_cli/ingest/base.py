@@ -12,7 +12,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, BinaryIO, Callable, Iterator
 
 import orjson
 
@@ -22,6 +22,7 @@ from bpaste_cli.trace.builder import Limits, SessionBuilder
 MAX_LINE_BYTES = 64 * 1024 * 1024
 MAX_EXAMPLES = 200
 PROGRESS_BYTES = 4 * 1024 * 1024
+BOM = b"\xef\xbb\xbf"  # UTF-8 byte-order mark, written by some Windows editors
 
 
 @dataclass
@@ -40,6 +41,7 @@ class SkipReport:
     """Counts of skipped records per reason, with the first examples kept for the user to look at."""
 
     strict: bool = False
+    scrub: Callable[[str], str] | None = None  # details quote log content: secrets are replaced there too
     by_reason: Counter = field(default_factory=Counter)
     examples: list[Skip] = field(default_factory=list)
 
@@ -48,7 +50,10 @@ class SkipReport:
         return sum(self.by_reason.values())
 
     def add(self, file: str, line: int | None, reason: str, detail: str = "") -> None:
-        skip = Skip(file, line, reason, detail[:200])
+        detail = detail[:200]
+        if self.scrub is not None:
+            detail = self.scrub(detail)
+        skip = Skip(file, line, reason, detail)
         if self.strict:
             raise BpasteError(
                 f"{skip.where()}: {reason.replace('_', ' ')}"
@@ -58,6 +63,42 @@ class SkipReport:
         self.by_reason[reason] += 1
         if len(self.examples) < MAX_EXAMPLES:
             self.examples.append(skip)
+
+    def example_rows(self) -> list[dict[str, Any]]:
+        return [{"where": s.where(), "reason": s.reason, "detail": s.detail} for s in self.examples]
+
+
+def printable(text: str) -> str:
+    """`text` (a path or an id) with the undecodable bytes of a non-UTF-8 file name written as \\xNN,
+    so that it can be stored and printed."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace") if _has_surrogates(text) else text
+
+
+def _has_surrogates(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def first_line_head(fh: BinaryIO, head: bytes) -> bytes | None:
+    """When `head` (the first bytes read from `fh`) holds no line break, `head` extended to the end of
+    the first line (at most `MAX_LINE_BYTES`); otherwise None."""
+    if b"\n" in head:
+        return None
+    parts = [head]
+    size = len(head)
+    while size < MAX_LINE_BYTES:
+        block = fh.read(1 << 20)
+        if not block:
+            break
+        cut = block.find(b"\n")
+        parts.append(block if cut < 0 else block[: cut + 1])
+        size += len(parts[-1])
+        if cut >= 0:
+            break
+    return b"".join(parts) if len(parts) > 1 else None
 
 
 @dataclass
@@ -89,13 +130,14 @@ class ReadContext:
         parent_call_id: str | None = None,
     ) -> SessionBuilder:
         return SessionBuilder(
-            session_id,
+            printable(session_id),
             source_format,
             self.display,
-            parent_session_id=parent_session_id,
+            parent_session_id=None if parent_session_id is None else printable(parent_session_id),
             parent_call_id=parent_call_id,
             limits=self.limits,
             scrub=self.scrub,
+            on_bad=self.skip,
         )
 
 
@@ -110,6 +152,8 @@ def iter_jsonl(ctx: ReadContext) -> Iterator[tuple[int, Any]]:
         line_no = 0
         for raw in fh:
             line_no += 1
+            if line_no == 1 and raw.startswith(BOM):
+                raw = raw[len(BOM) :]
             pending += len(raw)
             if pending >= PROGRESS_BYTES:
                 ctx.advance(pending)
@@ -136,7 +180,10 @@ def iter_jsonl(ctx: ReadContext) -> Iterator[tuple[int, Any]]:
 
 
 def parse_json_document(data: bytes) -> Any:
-    """A whole-file JSON document (invalid UTF-8 replaced); raises orjson.JSONDecodeError."""
+    """A whole-file JSON document (invalid UTF-8 replaced, a byte-order mark ignored); raises
+    orjson.JSONDecodeError."""
+    if data.startswith(BOM):
+        data = data[len(BOM) :]
     try:
         return orjson.loads(data)
     except orjson.JSONDecodeError:

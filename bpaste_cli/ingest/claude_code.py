@@ -22,7 +22,11 @@ Records:
   hold no events and are passed over; messages queued while the agent works (`queue-operation`) do not
   make it wait, so they are no user turns. Any other record type is skipped as `unknown_record`.
 
-Sessions: a main file is `claude-code:<sessionId>`. Lines with an `agentId` (sub-agent transcripts,
+Sessions: a main file is `claude-code:<sessionId>`. A session resumed with `claude --resume` is written
+to a new file that begins with a copy of the old session's records (their own `sessionId`), then the new
+session's: records are split by `sessionId`, the copy is marked as copied history: ingest keeps it only
+when the old session's own file is not read (the copy repeats that file's records, `uuid` for `uuid`), and
+of several copies the longest. Lines with an `agentId` (sub-agent transcripts,
 `<sessionId>/subagents/agent-<agentId>.jsonl`) form the child session
 `claude-code:<sessionId>/agent-<agentId>` (the file's stem), parent `claude-code:<sessionId>`, parent call
 = the Task call whose result (`toolUseResult.agentId`) or `agent_progress` record names the agent, looked
@@ -294,7 +298,7 @@ def _parent_logs(path: Path, session_id: str) -> list[Path]:
 
 
 def read(path: Path, ctx: ReadContext) -> Iterator[SessionBuilder]:
-    sessions: dict[str | None, _Session] = {}  # by agentId (None: the main session)
+    sessions: dict[tuple[str, str | None], _Session] = {}  # by (sessionId, agentId); agentId None: a main session
     for line, obj in iter_jsonl(ctx):
         kind = obj.get("type") if isinstance(obj, dict) else None
         if kind != "user" and kind != "assistant":
@@ -307,26 +311,31 @@ def read(path: Path, ctx: ReadContext) -> Iterator[SessionBuilder]:
             continue
         agent = obj.get("agentId")
         agent = agent if isinstance(agent, str) and agent else None
-        st = sessions.get(agent)
+        raw_id = obj.get("sessionId")
+        raw_id = raw_id if isinstance(raw_id, str) and raw_id else path.stem
+        st = sessions.get((raw_id, agent))
         if st is None:
-            raw_id = obj.get("sessionId")
-            raw_id = raw_id if isinstance(raw_id, str) and raw_id else path.stem
             if agent is None:
                 builder = ctx.session(f"claude-code:{raw_id}", NAME)
             else:
                 parent = f"claude-code:{raw_id}"
                 builder = ctx.session(f"{parent}/agent-{agent}", NAME, parent_session_id=parent)
-            st = sessions[agent] = _Session(builder, raw_id)
+            st = sessions[(raw_id, agent)] = _Session(builder, raw_id)
         if kind == "user":
             st.user(obj, msg, line, ctx)
         elif msg.get("model") != "<synthetic>":
             st.assistant(obj, msg, line, ctx)
-    main = sessions.get(None)
-    for agent, st in sessions.items():
+    mains = [raw_id for raw_id, agent in sessions if agent is None]
+    # A resumed session's file begins with a copy of the session it resumes: the file's own session is
+    # the one named like the file, else the last one to start; the others are copied history.
+    own = path.stem if path.stem in mains else (mains[-1] if mains else None)
+    for (raw_id, agent), st in sessions.items():
         st.flush()
         if agent is None:
+            st.b.copied_history = raw_id != own
             continue
-        call = main.agents.get(agent) if main is not None and main.raw_id == st.raw_id else None
+        main = sessions.get((raw_id, None))
+        call = main.agents.get(agent) if main is not None else None
         if call is None:
             found = (_spawning_call(p, agent) for p in _parent_logs(path, st.raw_id))
             call = next((c for c in found if c), None)

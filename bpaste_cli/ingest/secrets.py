@@ -29,7 +29,14 @@ _WHOLE = [
 # match also contains (URLs are common in logs, URLs with a password rare: skip the costly regex).
 _CONTEXT = [
     (("earer", "EARER"), (), r"(?i)\bbearer\s+([A-Za-z0-9._~+/\-]{16,}=*)"),  # Authorization: Bearer <token>
-    (("://",), ("@",), r"\b[a-zA-Z][a-zA-Z0-9+.\-]{1,20}://[^\s:/@]{1,64}:([^\s@/]{1,128})@"),  # password in a URL
+    # password in a URL; the user may be empty (redis://:pw@host), the password may hold `@` (up to the last one)
+    (("://",), ("@",), r"\b[a-zA-Z][a-zA-Z0-9+.\-]{1,20}://[^\s:/@]{0,64}:([^\s/]{1,128})@"),
+    # AWS secret access key beside its name (credentials files, env, JSON): 40 characters of base64
+    (
+        ("ecret_access_key", "ECRET_ACCESS_KEY", "ecretAccessKey"),
+        (),
+        r"(?i)secret_?access_?key[\"']?\s*[:=]\s*[\"']?([A-Za-z0-9/+]{40})(?![A-Za-z0-9/+])",
+    ),
 ]
 
 _WHOLE_RE = [(t, re.compile(p)) for t, p in _WHOLE]

@@ -13,6 +13,7 @@ invent a value: a rule whose source is absent binds nothing.
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any, NamedTuple
 
 import orjson
@@ -20,6 +21,27 @@ import orjson
 from bpaste_cli.mine import values as V
 from bpaste_cli.mine.keys import USER_KEY, KeyFn
 from bpaste_cli.trace.canonical import canonical_json
+
+class ConstantCounts(Counter):
+    """How often each value (canonical JSON) was passed to one argument, and whether it was seen in more
+    than one session. A value of a single session is never offered as a constant rule: it cannot
+    generalise, and it is how a secret typed once would reach a deployed policy."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._first: dict[str, Any] = {}  # value -> the first session it was seen in
+        self._shared: set[str] = set()  # values seen in two sessions or more
+
+    def add(self, value: str, session: Any) -> None:
+        self[value] += 1
+        first = self._first.setdefault(value, session)
+        if first != session:
+            self._shared.add(value)
+
+    def most_common(self, n: int | None = None) -> list[tuple[str, int]]:
+        shared = [(v, c) for v, c in super().most_common() if v in self._shared]
+        return shared if n is None else shared[:n]
+
 
 ROOT = "$"  # the pseudo-argument of a call whose arguments are not a JSON object
 START_KEY = "<start>"

@@ -18,7 +18,7 @@ from typing import Any, Callable
 import polars as pl
 
 from bpaste_cli.mine.control import ControlCounts
-from bpaste_cli.mine.dataflow import ABSENT, START_KEY, Call, Rule, SessionState, bind, discover, parse_args, same
+from bpaste_cli.mine.dataflow import ABSENT, START_KEY, Call, ConstantCounts, Rule, SessionState, bind, discover, parse_args, same
 from bpaste_cli.mine.keys import USER_KEY
 from bpaste_cli.mine.keys import KEYS, NEEDS_ARGS
 from bpaste_cli.mine.predictor import (
@@ -190,7 +190,7 @@ def mine_predictor(events: pl.DataFrame, session_ids: list[str], opt: MineOption
         rows, sample = (sub := rows.subset(sample)), sub.sessions
     key_fn, needs_args = KEYS[opt.key], opt.key in NEEDS_ARGS
     sigs: dict[str, Counter[tuple[str, ...]]] = {}
-    consts: dict[tuple[str, str], Counter[str]] = {}
+    consts: dict[tuple[str, str], ConstantCounts] = {}
     hits: dict[tuple[str, str], Counter[Rule]] = {}
     searched: Counter[str] = Counter()
 
@@ -205,7 +205,7 @@ def mine_predictor(events: pl.DataFrame, session_ids: list[str], opt: MineOption
             if search:
                 searched[c.tool] += 1
             for a, v in args.items():
-                consts.setdefault((c.tool, a), Counter())[canonical_json(v)] += 1
+                consts.setdefault((c.tool, a), ConstantCounts()).add(canonical_json(v), lo)  # lo: this session
                 if search:
                     found = set(discover(v, st, opt.recent_calls, opt.max_pos))
                     if found:

@@ -17,14 +17,26 @@ untimed logs). `finish()` then derives, identically for every format:
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Callable
 
+import orjson
+
 from bpaste_cli.trace.canonical import args_hash, canonical_json, short_hash
+from bpaste_cli.trace.schema import EVENT_COLUMNS
 
 APPROVAL_MIN_S = 1.0
 EPOCH_FLOOR = 1e8  # times below this are relative seconds, not epoch: the session has no absolute start
+MAX_ABS_TIME = 32_503_680_000.0  # 3000-01-01 in epoch seconds: a time beyond it (or a non-finite one) is a bad record
+
+# An event row holds every column of the schema; the rows below name only what they set.
+_EVENT_DEFAULTS: dict[str, Any] = {c.name: (False if c.name == "duration_estimated" else None) for c in EVENT_COLUMNS}
+
+
+def _time_ok(t: float | None) -> bool:
+    return t is None or (math.isfinite(t) and -MAX_ABS_TIME <= t <= MAX_ABS_TIME)
 
 
 @dataclass(frozen=True)
@@ -37,10 +49,11 @@ class Limits:
 
 
 def _scrub_value(value: Any, scrub: Callable[[str], str]) -> Any:
+    """`value` with secrets replaced in every string, mapping keys included (a token can be a key)."""
     if isinstance(value, str):
         return scrub(value)
     if isinstance(value, dict):
-        return {k: _scrub_value(v, scrub) for k, v in value.items()}
+        return {(scrub(k) if isinstance(k, str) else k): _scrub_value(v, scrub) for k, v in value.items()}
     if isinstance(value, list):
         return [_scrub_value(v, scrub) for v in value]
     return value
@@ -68,7 +81,10 @@ class SessionBuilder:
         parent_call_id: str | None = None,
         limits: Limits = Limits(),
         scrub: Callable[[str], str] | None = None,
+        on_bad: Callable[[int | None, str, str], None] | None = None,
     ) -> None:
+        """`on_bad(line, reason, detail)` hears of each record dropped here: a time that is not finite or
+        beyond `MAX_ABS_TIME` (`bad_time`), arguments or a result nested too deep to store (`too_deep`)."""
         self.session_id = session_id
         self.source_format = source_format
         self.source_file = source_file
@@ -78,8 +94,11 @@ class SessionBuilder:
         self._scrub = scrub
         self._items: list[dict[str, Any]] = []  # user / llm / tool records in log order
         self._calls: dict[str, dict[str, Any]] = {}
+        self._on_bad = on_bad
         self._step = -1
         self._cur: dict[str, Any] | None = None  # the current llm step, None after a user message
+        self._dropped: set[str] = set()  # calls dropped as bad records: their results are not reported again
+        self.copied_history = False  # a reader's mark: a resumed session's copy of an older session's records
 
     # -- recording -------------------------------------------------------------------------------
 
@@ -90,6 +109,22 @@ class SessionBuilder:
     @property
     def empty(self) -> bool:
         return not self._items
+
+    @property
+    def n_records(self) -> int:
+        return len(self._items)
+
+    def _bad(self, line: int | None, reason: str, detail: str) -> None:
+        if self._on_bad is not None:
+            self._on_bad(line, reason, detail)
+
+    def _times_ok(self, line: int | None, **times: float | None) -> bool:
+        """Whether every given time is usable; a bad one drops the record (reported as `bad_time`)."""
+        for name, t in times.items():
+            if not _time_ok(t):
+                self._bad(line, "bad_time", f"{name}={t!r}")
+                return False
+        return True
 
     def has_call(self, call_id: str) -> bool:
         return call_id in self._calls
@@ -104,6 +139,8 @@ class SessionBuilder:
 
     def user(self, t: float | None, text: str | None = None, line: int | None = None) -> None:
         """A human message arrived at time `t`."""
+        if not self._times_ok(line, t=t):
+            return
         self._items.append({"kind": "user", "t": t, "text": self._text(text), "line": line})
         self._cur = None
 
@@ -123,7 +160,11 @@ class SessionBuilder:
 
         `t_start` is given only by logs that record when the step began (e.g. a span or a logged
         response latency); otherwise the think window starts when the step's inputs were complete.
+        A step with a bad time is dropped: the calls that follow it get an estimated step.
         """
+        if not self._times_ok(line, t_emit=t_emit, t_start=t_start):
+            self._cur = None
+            return self._step
         self._step += 1
         self._cur = {
                 "kind": "llm",
@@ -137,6 +178,7 @@ class SessionBuilder:
                 "step": self._step,
                 "estimated": estimated,
                 "n_calls": 0,
+                "group": 0,  # calls of one step run one after another: the index of the current group
         }
         self._items.append(self._cur)
         return self._step
@@ -170,17 +212,33 @@ class SessionBuilder:
         args: Any,
         t_emit: float | None = None,
         line: int | None = None,
+        *,
+        after_previous: bool = False,
     ) -> str:
-        """The current step emitted a call; a call with no step before it gets an estimated step."""
+        """The current step emitted a call; a call with no step before it gets an estimated step.
+
+        `after_previous`: the call was emitted only once the step's previous call had returned (the
+        step's calls ran one after another), so it starts a batch of its own. Returns the call's id.
+        """
+        if not self._times_ok(line, t_emit=t_emit):
+            self._dropped.add(call_id or "")
+            return call_id or ""
         if self._cur is None:
             self.llm(t_emit, line=line, estimated=True)
         step = self._cur
         assert step is not None
         if call_id is None or call_id in self._calls:
             call_id = f"{self.session_id}#s{step['step']}c{step['n_calls']}"
-        if self._scrub:
-            args = _scrub_value(args, self._scrub)
-        args_json = canonical_json(args)
+        try:
+            if self._scrub:
+                args = _scrub_value(args, self._scrub)
+            args_json = canonical_json(args)
+        except (RecursionError, orjson.JSONEncodeError) as exc:
+            self._bad(line, "too_deep", f"{tool} arguments: {exc}")
+            self._dropped.add(call_id)
+            return call_id
+        if after_previous and step["n_calls"]:
+            step["group"] += 1
         item = {
             "kind": "tool",
             "t": t_emit if t_emit is not None else step["t"],
@@ -194,6 +252,7 @@ class SessionBuilder:
             "status": None,
             "arrival": None,
             "duration": None,
+            "group": step["group"],
         }
         step["n_calls"] += 1
         self._items.append(item)
@@ -209,13 +268,20 @@ class SessionBuilder:
         status: str = "ok",
         duration: float | None = None,
     ) -> str | None:
-        """The result of `call_id` arrived at `t`. Returns None, or the reason it could not be used."""
+        """The result of `call_id` arrived at `t`. Returns None, or the reason it could not be used (a
+        bad time or a result too deep to store is reported through `on_bad` and returns None)."""
         item = self._calls.get(call_id)
         if item is None:
-            return "result_without_call"
+            return None if call_id in self._dropped else "result_without_call"
         if item["status"] is not None:
             return "duplicate_result"
-        text = result_to_text(result)
+        if not self._times_ok(item["line"], t=t, duration=duration):
+            return None
+        try:
+            text = result_to_text(result)
+        except (RecursionError, orjson.JSONEncodeError) as exc:
+            self._bad(item["line"], "too_deep", f"{item['tool']} result: {exc}")
+            return None
         item["result_hash"] = short_hash(text)
         cut = text[: self.limits.max_result_chars + 256]
         if self._scrub:
@@ -253,10 +319,16 @@ class SessionBuilder:
                 return current
             return t if current is None or t > current else current
 
-        def emit(row: dict[str, Any]) -> None:
-            row.update(base)
+        def emit(**values: Any) -> None:
+            row = _EVENT_DEFAULTS | base | values
+            assert len(row) == len(_EVENT_DEFAULTS), f"not a column: {set(row) - set(_EVENT_DEFAULTS)}"
             row["seq"] = len(events)
             events.append(row)
+
+        def wait(t_start: float | None, t_end: float | None, text: str | None, line: int | None, reason: str) -> None:
+            emit(kind="user", source_line=line, t_start=rel(t_start), t_end=rel(t_end), text=text, wait_reason=reason)
+
+        batches = self._batches()
 
         pending_arrivals: list[float] = []
         next_step_start: dict[int, float | None] = {}
@@ -272,7 +344,7 @@ class SessionBuilder:
                 for arr in [x for x in pending_arrivals if t is not None and x <= t]:
                     last_activity = bump(last_activity, arr)
                 start = last_activity if last_activity is not None and t is not None and last_activity < t else t
-                emit(_user_row(rel(start), rel(t), it["text"], it["line"], "turn"))
+                wait(start, t, it["text"], it["line"], "turn")
                 frontier = bump(frontier, t)
                 last_activity = bump(last_activity, t)
             elif kind == "llm":
@@ -287,37 +359,27 @@ class SessionBuilder:
                     start = it["t_start"]
                     if frontier is not None and start - frontier > self.limits.idle_threshold_s:
                         # the step began long after its inputs were complete: a person was away
-                        emit(_user_row(rel(frontier), rel(start), None, it["line"], "idle"))
+                        wait(frontier, start, None, it["line"], "idle")
                 elif t_emit is not None and frontier is not None and frontier <= t_emit:
                     start = frontier
                 else:
                     start = t_emit
                     estimated = estimated or (t_emit is not None and frontier is not None)
                 if t_emit is not None and start is not None and t_emit - start > self.limits.idle_threshold_s:
-                    emit(_user_row(rel(start), rel(t_emit), None, it["line"], "idle"))
+                    wait(start, t_emit, None, it["line"], "idle")
                     start, estimated = t_emit, True
                 emit(
-                    {
-                        "source_line": it["line"],
-                        "kind": "llm",
-                        "step": it["step"],
-                        "batch": it["step"],
-                        "call_id": None,
-                        "tool": None,
-                        "args_json": None,
-                        "args_hash": None,
-                        "result_text": None,
-                        "result_hash": None,
-                        "status": None,
-                        "t_start": rel(start),
-                        "t_end": rel(t_emit),
-                        "duration_estimated": bool(estimated),
-                        "model": it["model"],
-                        "tokens_in": it["tokens_in"],
-                        "tokens_out": it["tokens_out"],
-                        "text": it["text"],
-                        "wait_reason": None,
-                    }
+                    kind="llm",
+                    source_line=it["line"],
+                    step=it["step"],
+                    batch=it["step"],
+                    t_start=rel(start),
+                    t_end=rel(t_emit),
+                    duration_estimated=bool(estimated),
+                    model=it["model"],
+                    tokens_in=it["tokens_in"],
+                    tokens_out=it["tokens_out"],
+                    text=it["text"],
                 )
                 frontier = bump(frontier, t_emit)
                 last_activity = bump(last_activity, t_emit)
@@ -352,36 +414,46 @@ class SessionBuilder:
                 if end is not None and t_emit is not None and end < t_emit:
                     end, estimated = t_emit, True
                 emit(
-                    {
-                        "source_line": it["line"],
-                        "kind": "tool",
-                        "step": it["step"],
-                        "batch": it["step"],
-                        "call_id": it["call_id"],
-                        "tool": it["tool"],
-                        "args_json": it["args_json"],
-                        "args_hash": args_hash(it["args_json"]),
-                        "result_text": it["result"],
-                        "result_hash": it["result_hash"],
-                        "status": status,
-                        "t_start": rel(t_emit),
-                        "t_end": rel(end),
-                        "duration_estimated": estimated,
-                        "model": None,
-                        "tokens_in": None,
-                        "tokens_out": None,
-                        "text": None,
-                        "wait_reason": None,
-                    }
+                    kind="tool",
+                    source_line=it["line"],
+                    step=it["step"],
+                    batch=batches[(it["step"], it["group"])],
+                    call_id=it["call_id"],
+                    tool=it["tool"],
+                    args_json=it["args_json"],
+                    args_hash=args_hash(it["args_json"]),
+                    result_text=it["result"],
+                    result_hash=it["result_hash"],
+                    status=status,
+                    t_start=rel(t_emit),
+                    t_end=rel(end),
+                    duration_estimated=estimated,
                 )
                 if approval is not None:
-                    emit(_user_row(rel(approval[0]), rel(approval[1]), None, it["line"], "approval"))
+                    wait(approval[0], approval[1], None, it["line"], "approval")
                 if arrival is not None:
                     pending_arrivals.append(arrival)
         for arr in pending_arrivals:
             last_activity = bump(last_activity, arr)
 
         return self._session_row(events, t0, timed), events
+
+    def _batches(self) -> dict[tuple[int, int], int]:
+        """The batch of each (step, group of calls): calls emitted together share one. A step's last
+        group has the step's index (the next step waits for it); the earlier groups of a step whose calls
+        ran one after another are numbered after the last step."""
+        last_group: dict[int, int] = {}
+        for it in self._items:
+            if it["kind"] == "tool":
+                last_group[it["step"]] = it["group"]
+        batches: dict[tuple[int, int], int] = {}
+        extra = self.n_steps
+        for step, last in sorted(last_group.items()):
+            for group in range(last):
+                batches[(step, group)] = extra
+                extra += 1
+            batches[(step, last)] = step
+        return batches
 
     def _session_row(self, events: list[dict[str, Any]], t0: float | None, timed: bool) -> dict[str, Any]:
         wall = None  # the latest end
@@ -419,29 +491,3 @@ class SessionBuilder:
             "human_wait_s": human if timed else None,
             "agent_time_s": (wall - human) if wall is not None else None,
         }
-
-
-def _user_row(
-    t_start: float | None, t_end: float | None, text: str | None, line: int | None, reason: str
-) -> dict[str, Any]:
-    return {
-        "source_line": line,
-        "kind": "user",
-        "step": None,
-        "batch": None,
-        "call_id": None,
-        "tool": None,
-        "args_json": None,
-        "args_hash": None,
-        "result_text": None,
-        "result_hash": None,
-        "status": None,
-        "t_start": t_start,
-        "t_end": t_end,
-        "duration_estimated": False,
-        "model": None,
-        "tokens_in": None,
-        "tokens_out": None,
-        "text": text,
-        "wait_reason": reason,
-    }

@@ -22,7 +22,12 @@ from bpaste_cli import __version__
 from bpaste_cli.errors import BpasteError
 from bpaste_cli.fsutil import atomic_write_bytes
 from bpaste_cli.trace.schema import (
+    EVENT_COLUMNS,
     EVENTS_SCHEMA,
+    KINDS,
+    SESSION_COLUMNS,
+    STATUSES,
+    WAIT_REASONS,
     SCHEMA_VERSION,
     SESSIONS_SCHEMA,
     check_schema_version,
@@ -140,7 +145,38 @@ def read_manifest(path: Path) -> dict[str, Any]:
             "pass the directory written by `bpaste ingest`."
         )
     check_schema_version(manifest.get("schema_version"), f"The dataset {path}")
+    if not isinstance(manifest.get("dataset_hash"), str) or not isinstance(manifest.get("files"), list):
+        missing = "dataset_hash" if not isinstance(manifest.get("dataset_hash"), str) else "files"
+        raise BpasteError(f"{manifest_path} has no valid {missing}, so it was not written by bpaste ingest; re-run `bpaste ingest`.")
     return manifest
+
+
+def check_events(events: pl.DataFrame, sessions: pl.DataFrame, where: Path) -> None:
+    """Refuse, in one sentence, what `bpaste ingest` never writes and the verbs downstream would trip
+    over: nulls in required columns, unknown kinds, statuses or wait reasons, tool events without a tool,
+    step indexes beyond the session's events (replay allocates per step), events of unlisted sessions."""
+
+    def refuse(what: str) -> None:
+        raise BpasteError(f"{where} {what}, which `bpaste ingest` never writes; re-run `bpaste ingest` to rebuild it.")
+
+    for frame, columns, name in ((events, EVENT_COLUMNS, EVENTS_FILE), (sessions, SESSION_COLUMNS, SESSIONS_FILE)):
+        for col in columns:
+            if not col.nullable and frame[col.name].null_count():
+                refuse(f"has null {col.name} values in {name}")
+    for column, allowed in (("kind", KINDS), ("status", STATUSES), ("wait_reason", WAIT_REASONS)):
+        bad = events.filter(pl.col(column).is_not_null() & ~pl.col(column).is_in(list(allowed)))[column]
+        if bad.len():
+            refuse(f"has {column} {bad[0]!r} in {EVENTS_FILE} (known: {', '.join(allowed)})")
+    if events.filter((pl.col("kind") == "tool") & pl.col("tool").is_null()).height:
+        refuse(f"has tool events without a tool name in {EVENTS_FILE}")
+    if events.height:
+        per_session = events.group_by("session_id").agg(n=pl.len(), top=pl.max_horizontal(pl.col("step").max(), pl.col("batch").max()), low=pl.min_horizontal(pl.col("step").min(), pl.col("batch").min()))
+        wild = per_session.filter((pl.col("top") >= pl.col("n") * 2) | (pl.col("low") < 0))
+        if wild.height:
+            refuse(f"has step or batch indexes out of range in session {wild['session_id'][0]!r} ({wild['low'][0]}..{wild['top'][0]} for {wild['n'][0]} events)")
+        unlisted = events.select(pl.col("session_id").unique()).filter(~pl.col("session_id").is_in(sessions["session_id"].implode()))
+        if unlisted.height:
+            refuse(f"has events of session {unlisted['session_id'][0]!r}, which {SESSIONS_FILE} does not list")
 
 
 def load_dataset(path: Path, *, require_events: bool = True) -> Dataset:
@@ -155,6 +191,7 @@ def load_dataset(path: Path, *, require_events: bool = True) -> Dataset:
     events = pl.from_arrow(conform(events_table, EVENTS_SCHEMA, f"{path / EVENTS_FILE}"))
     sessions = pl.from_arrow(conform(sessions_table, SESSIONS_SCHEMA, f"{path / SESSIONS_FILE}"))
     assert isinstance(events, pl.DataFrame) and isinstance(sessions, pl.DataFrame)
+    check_events(events, sessions, path)
     if require_events and events.height == 0:
         raise BpasteError(f"The dataset {path} has no events; ingest some agent logs into it first.")
     return Dataset(path, events, sessions, manifest)

@@ -156,7 +156,10 @@ def conform(table: pa.Table, schema: pa.Schema, where: str) -> pa.Table:
     if missing:
         raise BpasteError(f"{where} lacks the column(s) {', '.join(missing)}; re-run `bpaste ingest` to rebuild it.")
     table = table.select(schema.names)
+    for f in schema:
+        if not f.nullable and table.column(f.name).null_count:
+            raise BpasteError(f"{where} has null {f.name} values, which `bpaste ingest` never writes; re-run `bpaste ingest` to rebuild it.")
     try:
         return table.cast(schema)
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, ValueError) as exc:
         raise BpasteError(f"{where} has a column of the wrong type ({exc}); re-run `bpaste ingest`.") from None

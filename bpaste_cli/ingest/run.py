@@ -1,0 +1,467 @@
+"""The `bpaste ingest` verb: find the log files, detect each one's format, read it, write the dataset.
+
+One reader module per format (see `base.py` for the contract); detection is by content, in the
+priority order of `READERS`. The pipeline streams each file's sessions into a `DatasetWriter` inside a
+temporary directory that replaces the output only once everything is written.
+
+Only regular files are read (a FIFO or a device found by walking would block forever); every file that
+cannot be read (unreadable, broken link, vanished) is a counted, reported skip. With `--append`, a file
+already in the dataset adds nothing, and a file that changed since it was read (a session log that grew)
+is read again: its sessions replace the ones read from it before. A Claude Code session resumed into a
+new file starts with a copy of the old session's history: that copy is kept only when the old session's
+own file is not among the inputs (whatever the order the files are read in).
+"""
+
+from __future__ import annotations
+
+import errno
+import glob
+import os
+import stat
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any, Callable
+
+import polars as pl
+
+from bpaste_cli.errors import BpasteError
+from bpaste_cli.fsutil import atomic_directory, check_replaceable, file_sha256, restore_interrupted
+from bpaste_cli.ingest import bfcl, chat, claude_code, codex, native, openhands, otlp, swe_agent
+from bpaste_cli.ingest.base import MAX_EXAMPLES, ReadContext, Skip, SkipReport, first_line_head, printable
+from bpaste_cli.ingest.secrets import scrub
+from bpaste_cli.trace.builder import Limits, SessionBuilder
+from bpaste_cli.trace.dataset import (
+    DatasetWriter,
+    base_manifest,
+    dataset_hash,
+    load_dataset,
+    read_manifest,
+)
+
+# Priority order for detection by content: the first reader whose sniff() accepts a file reads it.
+READERS: tuple[ModuleType, ...] = (claude_code, codex, openhands, otlp, swe_agent, bfcl, chat, native)
+FORMATS: dict[str, ModuleType] = {r.NAME: r for r in READERS}
+SNIFF_BYTES = 64 * 1024
+
+
+@dataclass(frozen=True)
+class IngestOptions:
+    """How logs are read: forced format, strictness, secret scrubbing and the text limits."""
+
+    format: str = "auto"
+    strict: bool = False
+    keep_secrets: bool = False
+    limits: Limits = field(default_factory=Limits)
+
+    def recorded(self) -> dict[str, Any]:
+        """The options that change what a dataset contains (recorded in its manifest)."""
+        return {
+            "keep_secrets": self.keep_secrets,
+            "max_result_chars": self.limits.max_result_chars,
+            "max_text_chars": self.limits.max_text_chars,
+            "idle_threshold_s": self.limits.idle_threshold_s,
+        }
+
+
+@dataclass
+class IngestResult:
+    path: Path
+    sessions: int
+    events: int
+    tool_calls: int
+    llm_steps: int
+    report: SkipReport
+    files: list[dict[str, Any]]
+    dataset_hash: str
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "dataset": str(self.path),
+            "dataset_hash": self.dataset_hash,
+            "sessions": self.sessions,
+            "events": self.events,
+            "tool_calls": self.tool_calls,
+            "llm_steps": self.llm_steps,
+            "skipped_lines": self.report.total,
+            "skipped_by_reason": dict(sorted(self.report.by_reason.items())),
+            "skipped_examples": self.report.example_rows(),
+            "files": self.files,
+        }
+
+
+def known_formats() -> str:
+    return ", ".join(FORMATS)
+
+
+def _walk_problem(path: str | Path, exc: OSError) -> tuple[str, str]:
+    """A file-system error as a skip reason and its detail."""
+    if exc.errno == errno.ELOOP:
+        reason = "link_loop"
+    elif isinstance(exc, FileNotFoundError):
+        reason = "vanished"  # listed, then deleted before it was read
+    else:
+        reason = "unreadable"
+    return reason, exc.strerror or str(exc)
+
+
+def _regular(path: Path) -> tuple[str, str] | None:
+    """None for a regular file (after links), else the skip reason and detail."""
+    try:
+        st = path.stat()
+    except OSError as exc:
+        if isinstance(exc, FileNotFoundError) and path.is_symlink():
+            return "broken_link", f"the link points to {printable(os.readlink(path))}, which does not exist"
+        return _walk_problem(path, exc)
+    if not stat.S_ISREG(st.st_mode):
+        return "not_a_regular_file", "a FIFO, socket or device, not a log file"
+    return None
+
+
+def expand_paths(
+    paths: list[str | Path], on_skip: Callable[[str, str, str], None] | None = None
+) -> list[tuple[Path, bool, Path]]:
+    """Files named by `paths` (files, directories walked recursively, globs), each with whether it
+    was named explicitly (an explicit file in no known format is an error; one found by walking is not)
+    and its resolved path (duplicates are dropped). Walking keeps regular files only: anything else
+    found (an unreadable folder, a broken link, a FIFO) goes to `on_skip(path, reason, detail)`."""
+    found: list[tuple[Path, bool]] = []
+
+    def skip(where: str | Path, reason: str, detail: str) -> None:
+        if on_skip is not None:
+            on_skip(printable(str(where)), reason, detail)
+
+    for raw in paths:
+        p = Path(raw)
+        if p.is_file():
+            found.append((p, True))
+        elif p.is_dir():
+            for root, dirs, files in os.walk(p, onerror=lambda exc: skip(exc.filename, *_walk_problem(exc.filename, exc))):
+                dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+                for name in sorted(files):
+                    if name.startswith("."):
+                        continue
+                    problem = _regular(Path(root) / name)
+                    if problem:
+                        skip(Path(root) / name, *problem)
+                    else:
+                        found.append((Path(root) / name, False))
+        elif glob.has_magic(str(raw)):
+            matches = sorted(glob.glob(str(raw), recursive=True))
+            if not matches:
+                raise BpasteError(f"No file matches {raw}; check the pattern (quote it so the shell does not expand it).")
+            for match in matches:
+                problem = None if os.path.isdir(match) else _regular(Path(match))
+                if problem:
+                    skip(match, *problem)
+                else:
+                    found.extend((p, explicit) for p, explicit, _ in expand_paths([match], on_skip))
+        elif p.is_symlink():
+            raise BpasteError(f"{printable(str(raw))} is a broken or looping symbolic link; pass the log file it should point to.")
+        elif os.path.lexists(p) or p.exists():
+            raise BpasteError(f"{printable(str(raw))} is not a regular file (a FIFO, socket or device); pass log files or directories of them.")
+        else:
+            raise BpasteError(f"{printable(str(raw))} does not exist; pass a log file, a directory of logs, or a glob.")
+    seen: set[Path] = set()
+    unique = []
+    for path, explicit in found:
+        try:
+            key = path.resolve()
+        except OSError as exc:  # a link loop
+            skip(path, *_walk_problem(path, exc))
+            continue
+        if key not in seen:
+            seen.add(key)
+            unique.append((path, explicit, key))
+    return unique
+
+
+def detect_format(path: Path) -> ModuleType | None:
+    """The reader for `path`, judged from its first bytes, or None.
+
+    A UTF-8 byte-order mark is ignored. When no reader accepts the first `SNIFF_BYTES` and the first
+    line is longer than that (a native record with a long argument), the readers judge the whole first
+    line."""
+    with open(path, "rb") as fh:
+        head = fh.read(SNIFF_BYTES)
+        if head.startswith(b"\xef\xbb\xbf"):
+            head = head[3:]
+        if not head.strip():
+            return None
+        for reader in READERS:
+            if reader.sniff(head):
+                return reader
+        longer = first_line_head(fh, head)
+    if longer is not None:
+        for reader in READERS:
+            if reader.sniff(longer):
+                return reader
+    return None
+
+
+def _display(path: Path, resolved: Path) -> str:
+    try:
+        rel = os.path.relpath(path)
+    except ValueError:
+        return printable(str(path))
+    return printable(str(resolved) if rel.startswith("..") else rel)
+
+
+@dataclass
+class _Planned:
+    """One input file after the checks that come before reading it."""
+
+    path: Path
+    explicit: bool
+    display: str
+    size: int
+    digest: str | None = None
+    status: str = "ingested"  # or already_present, unrecognised, or a skip reason
+    reader: ModuleType | None = None
+    replaces: bool = False  # it changed since the dataset read it: its sessions replace the old ones
+
+
+def _plan(
+    files: list[tuple[Path, bool, Path]],
+    options: IngestOptions,
+    known_hashes: set[str],
+    previous_paths: dict[str, str],
+    report: SkipReport,
+) -> list[_Planned]:
+    """Stat, hash and detect every file: what each one will contribute, before anything is read."""
+    planned = []
+    for path, explicit, resolved in files:
+        display = _display(path, resolved)
+        item = _Planned(path, explicit, display, 0)
+        planned.append(item)
+        try:
+            with open(path, "rb", opener=lambda p, flags: os.open(p, flags | os.O_NONBLOCK)) as fh:  # a FIFO must not block
+                st = os.fstat(fh.fileno())
+            if not stat.S_ISREG(st.st_mode):
+                if explicit:
+                    raise BpasteError(f"{display} is not a regular file (a FIFO, socket or device); pass log files.")
+                raise _NotRegular()
+            item.size = st.st_size
+            item.digest = file_sha256(path)
+            if item.digest in known_hashes:
+                item.status = "already_present"
+                continue
+            known_hashes.add(item.digest)
+            item.reader = FORMATS[options.format] if options.format != "auto" else detect_format(path)
+        except _NotRegular:
+            item.status = "not_a_regular_file"
+            report.add(display, None, item.status, "a FIFO, socket or device, not a log file")
+            continue
+        except OSError as exc:
+            if explicit and not isinstance(exc, FileNotFoundError):
+                raise BpasteError(f"Cannot read {display} ({exc.strerror or exc}); check its permissions.") from None
+            item.status, detail = _walk_problem(path, exc)
+            report.add(display, None, item.status, detail)
+            continue
+        if item.reader is None:
+            if explicit:
+                raise BpasteError(
+                    f"{display} is in no log format bpaste knows ({known_formats()}); "
+                    "pass --format to force one, or convert it to bpaste's native JSONL (see README)."
+                )
+            item.status = "unrecognised"
+        item.replaces = item.reader is not None and previous_paths.get(display, item.digest) != item.digest
+    return planned
+
+
+class _NotRegular(Exception):
+    """A walked path turned out not to be a regular file when opened."""
+
+
+def _merge_examples(old: list[dict[str, Any]], new: list[Skip], dropped_files: set[str]) -> list[dict[str, Any]]:
+    """The manifest's skip examples after an append: the earlier ones (minus those of files read again),
+    then the new ones, at most `MAX_EXAMPLES`."""
+    kept = [e for e in old if e.get("where", "").rsplit(":", 1)[0] not in dropped_files and e.get("where") not in dropped_files]
+    kept += [{"where": s.where(), "reason": s.reason, "detail": s.detail} for s in new]
+    return kept[:MAX_EXAMPLES]
+
+
+def ingest(
+    paths: list[str | Path],
+    out: Path,
+    *,
+    append: bool = False,
+    options: IngestOptions = IngestOptions(),
+    progress: Callable[[int], None] | None = None,
+    on_total: Callable[[int], None] | None = None,
+) -> IngestResult:
+    """Read agent logs into the dataset at `out` (replacing it, or adding new files with `append`).
+
+    Idempotent: a file whose content is already in the dataset adds nothing. Atomic: the previous
+    dataset stays intact until the new one is complete.
+    """
+    out = Path(out)
+    if options.format != "auto" and options.format not in FORMATS:
+        raise BpasteError(f"Unknown format {options.format!r}; bpaste reads: auto, {known_formats()}.")
+    scrubber = None if options.keep_secrets else scrub
+    report = SkipReport(strict=options.strict, scrub=scrubber)
+    files = expand_paths(paths, lambda where, reason, detail: report.add(where, None, reason, detail))
+    if not files and not report.total:
+        raise BpasteError("No log files found under the given paths; pass files, directories or globs of agent logs.")
+    restore_interrupted(out)
+    if not append:  # with --append, read_manifest below says what is wrong with the directory
+        check_replaceable(out, "trace-dataset", "ingest")
+
+    previous = None
+    known_hashes: set[str] = set()
+    previous_paths: dict[str, str] = {}  # path -> content hash of the files the dataset read
+    if append and out.exists():
+        manifest = read_manifest(out)
+        if manifest.get("options") != options.recorded():
+            raise BpasteError(
+                f"{out} was ingested with options {manifest.get('options')}, not {options.recorded()}; "
+                "append with the same options or ingest into a new dataset."
+            )
+        previous = load_dataset(out, require_events=False)
+        known_hashes = {f["sha256"] for f in manifest["files"] if f.get("sha256")}
+        previous_paths = {f["path"]: f["sha256"] for f in manifest["files"] if f.get("status") == "ingested"}
+
+    planned = _plan(files, options, known_hashes, previous_paths, report)
+    if on_total:
+        on_total(sum(p.size for p in planned))
+    reread = {p.display for p in planned if p.replaces}
+    old_rows = list(previous.manifest["files"]) if previous else []
+    # a file read again replaces its old row; a new verdict on a file whose old row read nothing, too
+    new_verdict = {p.display for p in planned if p.status != "already_present"}
+    file_rows: list[dict[str, Any]] = [
+        f for f in old_rows
+        if f.get("path") not in reread and not (f.get("path") in new_verdict and f.get("status") != "ingested")
+    ]
+    reported: list[dict[str, Any]] = []
+    session_ids: set[str] = set()
+    totals = {"sessions": 0, "events": 0, "tool_calls": 0, "llm_steps": 0}
+    copies: dict[str, SessionBuilder] = {}  # resumed sessions' copied history, by session id
+
+    with atomic_directory(out) as tmp:
+        writer = DatasetWriter(tmp)
+        if previous is not None:
+            sessions = previous.sessions.filter(~pl.col("source_file").is_in(list(reread)))
+            events = previous.events.filter(pl.col("session_id").is_in(sessions["session_id"].implode()))
+            writer.add_table(sessions.to_arrow(), events.to_arrow())
+            session_ids.update(sessions["session_id"].to_list())
+            totals["sessions"] = sessions.height
+            totals["events"] = events.height
+            totals["tool_calls"] = int((events["kind"] == "tool").sum())
+            totals["llm_steps"] = int((events["kind"] == "llm").sum())
+        for item in planned:
+            if item.reader is None or item.status != "ingested":
+                row = {"path": item.display, "sha256": item.digest, "bytes": item.size, "status": item.status}
+                reported.append(row)
+                if item.status != "already_present":  # it is in the manifest already
+                    file_rows.append(row)
+                if progress:
+                    progress(item.size)
+                continue
+            row = _read_file(item, options, report, scrubber, writer, session_ids, copies, progress)
+            for k in totals:
+                totals[k] += row[k]
+            file_rows.append(row)
+            reported.append(row)
+
+        for builder in sorted(copies.values(), key=lambda b: b.session_id):
+            row = next(r for r in file_rows if r.get("path") == builder.source_file and r.get("status") == "ingested")
+            if builder.session_id in session_ids:  # the resumed session's own file was read
+                report.add(builder.source_file, None, "copied_history", builder.session_id)
+                row["skipped"] += 1
+                row["skipped_by_reason"]["copied_history"] = row["skipped_by_reason"].get("copied_history", 0) + 1
+                continue
+            session_ids.add(builder.session_id)
+            session, events_rows = builder.finish()
+            writer.add(session, events_rows)
+            _count(row, session, events_rows)
+            _count(totals, session, events_rows)
+
+        by_reason = report.by_reason.copy()
+        if previous is not None:
+            by_reason.update(previous.manifest.get("skipped_by_reason", {}))
+            for old in old_rows:
+                if old.get("path") in reread:
+                    by_reason.subtract(old.get("skipped_by_reason", {}))
+            by_reason = +by_reason  # drop the reasons that reached zero
+        ingested_hashes = [f["sha256"] for f in file_rows if f.get("status") == "ingested"]
+        digest = dataset_hash(ingested_hashes, options.recorded())
+        examples = _merge_examples(previous.manifest.get("skipped_examples", []) if previous else [], report.examples, reread)
+        manifest = base_manifest() | {
+            "dataset_hash": digest,
+            "options": options.recorded(),
+            "counts": totals,
+            "skipped_lines": sum(by_reason.values()),
+            "skipped_by_reason": dict(sorted(by_reason.items())),
+            "skipped_examples": examples,
+            "files": file_rows,
+        }
+        writer.close(manifest)
+
+    return IngestResult(out, **totals, report=report, files=reported, dataset_hash=digest)
+
+
+def _count(counts: dict[str, Any], session: dict[str, Any], events: list[dict[str, Any]]) -> None:
+    counts["sessions"] += 1
+    counts["events"] += len(events)
+    counts["tool_calls"] += session["n_tool_calls"]
+    counts["llm_steps"] += session["n_llm_steps"]
+
+
+def _read_file(
+    item: _Planned,
+    options: IngestOptions,
+    report: SkipReport,
+    scrubber: Callable[[str], str] | None,
+    writer: DatasetWriter,
+    session_ids: set[str],
+    copies: dict[str, SessionBuilder],
+    progress: Callable[[int], None] | None,
+) -> dict[str, Any]:
+    """Read one file's sessions into `writer`; its manifest row (counts, skips by reason)."""
+    assert item.reader is not None
+    before = report.by_reason.copy()
+    counts = {"sessions": 0, "events": 0, "tool_calls": 0, "llm_steps": 0}
+    ctx = ReadContext(
+        path=item.path, display=item.display, report=report, limits=options.limits, scrub=scrubber, on_bytes=progress
+    )
+    try:
+        for builder in item.reader.read(item.path, ctx):
+            if builder.empty:
+                ctx.skip(None, "empty_session", builder.session_id)
+                continue
+            if builder.copied_history:  # kept aside: written at the end unless the session's own file was read
+                held = copies.get(builder.session_id)
+                if held is None or builder.n_records > held.n_records:
+                    if held is not None:
+                        report.add(held.source_file, None, "copied_history", held.session_id)
+                    copies[builder.session_id] = builder
+                else:
+                    ctx.skip(None, "copied_history", builder.session_id)
+                continue
+            if builder.session_id in session_ids:
+                ctx.skip(None, "duplicate_session", builder.session_id)
+                continue
+            session_ids.add(builder.session_id)
+            session, events = builder.finish()
+            writer.add(session, events)
+            _count(counts, session, events)
+    except OSError as exc:  # the file vanished or became unreadable while it was read
+        status, detail = _walk_problem(item.path, exc)
+        ctx.skip(None, status, detail)
+    else:
+        status = "ingested"
+    if progress:
+        progress(item.size - ctx.bytes_reported)
+    skipped = report.by_reason.copy()
+    skipped.subtract(before)
+    skipped = +skipped
+    return {
+        "path": item.display,
+        "sha256": item.digest,
+        "bytes": item.size,
+        "status": status if status != "ingested" and not counts["sessions"] else "ingested",
+        "format": item.reader.NAME,
+        **counts,
+        "skipped": sum(skipped.values()),
+        "skipped_by_reason": dict(sorted(skipped.items())),
+    }
