@@ -242,10 +242,10 @@ class _Lexer:
             if end < 0:
                 raise _Unsure("unterminated parameter expansion")
             body = self.s[self.i + 2:end]
-            if "`" in body or "$(" in body or "{" in body:
-                raise _Unsure("nested parameter expansion")
+            if any(c in body for c in "`$({'\"\\"):
+                raise _Unsure("parameter expansion with quotes or nested expansions")
             self.i = end + 1
-            expansion(not quoted)
+            expansion(not quoted or "@" in body)  # "${a[@]}" is several words
         elif nxt in ("'", '"') and not quoted:
             self.i += 1  # $'...' and $"..." : value not decoded here
             if nxt == '"':
@@ -262,7 +262,7 @@ class _Lexer:
             if nxt.isalpha() or nxt == "_":
                 while self.peek().isalnum() or self.peek() == "_":
                     self.i += 1
-            expansion(not quoted)
+            expansion(not quoted or nxt in "@*")  # "$@" is several words
         else:
             text.append("$")
             self.i += 1
@@ -492,7 +492,8 @@ def _sed(opts: list[tuple[str, Word | None]], operands: list[Word]) -> str:
     return READ_ONLY if _sed_script_ok("\n".join(w.text for w in scripts)) else UNKNOWN  # sed joins -e scripts
 
 
-_AWK_FORBIDDEN = re.compile(r"system|[>|@]")  # system(), print > file, print | cmd, cmd | getline, @load
+# system(), print > file, print | cmd, cmd | getline, @load, gawk's /inet/ network files
+_AWK_FORBIDDEN = re.compile(r"system|/inet|[>|@]")
 
 
 def _awk(opts: list[tuple[str, Word | None]], operands: list[Word]) -> str:
@@ -716,7 +717,7 @@ PROGRAMS: dict[str, Spec] = {
                  "posix debug sandbox binary help version", long_valued="expression file line-length",
                  writes="-i --in-place", check=_sed),
     "awk": _spec(valued="Fv", long_valued="field-separator assign", check=_awk),
-    "sort": _spec("bdfgiMhnRrVcCsuz", valued="ktST", long="ignore-leading-blanks dictionary-order ignore-case "
+    "sort": _spec("bdfgiMhmnRrVcCsuz", valued="ktST", long="ignore-leading-blanks dictionary-order ignore-case "
                   "general-numeric-sort ignore-nonprinting month-sort human-numeric-sort numeric-sort "
                   "random-sort reverse version-sort stable unique zero-terminated help version debug",
                   long_valued="key field-separator buffer-size temporary-directory parallel batch-size "
@@ -838,6 +839,8 @@ def _list(tokens: list[Any], rules: ShellRules) -> str:
 
 
 def _redirect(op: str, target: Word) -> str:
+    if op == "<" and not (target.literal and not target.text.startswith(("/dev/tcp/", "/dev/udp/"))):
+        return UNKNOWN  # bash opens a network connection for /dev/tcp/host/port
     if op in ("<", "<<<", "<<", "<<-"):
         return READ_ONLY
     if op in (">&", "<&") and target.literal and (target.text.isdigit() or target.text == "-"):

@@ -136,6 +136,11 @@ def test_writing_commands_are_not_read_only(command, expected):
         ("cat 'unterminated", "unknown"),
         ("sort --out=x f", "unknown"),  # abbreviations of long options are refused
         ("less +!rm f", "unknown"),
+        ("cat < /dev/tcp/example.com/80", "unknown"),  # bash opens a connection
+        ("cat < \"$F\"", "unknown"),
+        ("uniq \"$@\"", "unknown"),  # several words
+        ("echo ${x:-'}'; rm y'}", "unknown"),
+        ("awk '{ getline l < \"/inet/tcp/0/example.com/80\" }'", "unknown"),
         ("[REDACTED_CMD len=12 sha=abcd1234]", "unknown"),
         ("", "unknown"),
     ],
