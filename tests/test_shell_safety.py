@@ -298,3 +298,48 @@ WRITES = [" > out", " >> a.txt", " &> out", "\nrm -f out", " ; touch out", " && 
 def test_appending_a_write_is_never_read_only(command, write):
     assert verdict(command + write) != "read-only"
     assert verdict(write.lstrip(" ;&|\n") + "\n" + command) != "read-only"
+
+
+def test_replay_never_speculates_a_writing_shell_command():
+    """End to end: a perfect predictor (oracle) may launch `git status` but never `sed -Ei ...`."""
+    import pyarrow as pa
+    import polars as pl
+
+    from bpaste_cli.device import load_device
+    from bpaste_cli.replay import ReplayConfig, run_one
+    from bpaste_cli.replay.engine import prepare
+    from bpaste_cli.replay.value import LatencyStats
+    from bpaste_cli.trace.builder import SessionBuilder
+    from bpaste_cli.trace.schema import EVENTS_SCHEMA, SESSIONS_SCHEMA
+
+    b = SessionBuilder("s", "native", "mem")
+    b.user(0.0, "hi")
+    t = 0.0
+    for command in ["git status", "sed -Ei 's/a/b/' f"] * 3:
+        b.llm(t + 2.0)
+        cid = b.tool_call(None, "Bash", {"command": command}, t + 2.0)
+        b.tool_result(cid, t + 3.0, "ok")
+        t += 3.0
+    b.llm(t + 2.0)
+    session, events = b.finish()
+    ev = pl.from_arrow(pa.Table.from_pylist(events, schema=EVENTS_SCHEMA))
+    ss = pl.from_arrow(pa.Table.from_pylist([session], schema=SESSIONS_SCHEMA))
+    (trace,), _ = prepare(ev, ss, T, frozenset({"read-only"}))
+    stats = LatencyStats(think_s=2.0, tool_s={"Bash": 1.0}, default_tool_s=1.0)
+    result = run_one(trace, "oracle", load_device("server").without_interference(), ReplayConfig(), stats, T, None,
+                     keep_jobs=True)
+    command_of = {n.key: orjson.loads(n.event.args_json)["command"] for n in trace.nodes if n.key}
+    launched = [command_of.get(j.key) for j in result.jobs]
+    assert launched and set(launched) == {"git status"}
+    assert {n.safety for n in trace.nodes if n.key and "sed" in command_of[n.key]} == {"mutating"}
+
+
+SHELLISH = st.lists(st.sampled_from(["ls", "sed", "-i", "sort", "-o", "x", "'", '"', "\\", "$", "$(", "(", ")", "`",
+                                     "{", "}", "<<", "EOF", "\n", ">", "<", "&", "|", ";", "#", "*", "=", "${", " "]),
+                    max_size=20)
+
+
+@settings(max_examples=EXAMPLES * 5, deadline=None)
+@given(SHELLISH)
+def test_any_text_gets_a_verdict(parts):
+    assert verdict("".join(parts)) in ("read-only", "mutating", "unknown")  # never raises
