@@ -894,8 +894,8 @@ def _simple(words: list[Word], rules: ShellRules) -> str:
 # --- wrappers: programs that run another program
 
 
-def _wrapped(spec: Spec, args: list[Word], rules: ShellRules, lead: int = 0) -> tuple[str, list[Word]] | str:
-    """Options of a wrapper up to its first operand, `lead` more operands, and the wrapped command."""
+def _wrapped(spec: Spec, args: list[Word], lead: int = 0) -> list[Word] | str:
+    """The command a wrapper runs (after its options and `lead` operands), or a verdict if they are off-grammar."""
     i = 0
     while i < len(args) and args[i].may_be_option:
         if not args[i].literal or args[i].splits:
@@ -910,44 +910,42 @@ def _wrapped(spec: Spec, args: list[Word], rules: ShellRules, lead: int = 0) -> 
         i += 2 if takes else 1
     if any(w.splits or not w.literal for w in args[i:i + lead]):
         return UNKNOWN
-    return READ_ONLY, args[i + lead:]
+    return args[i + lead:]
 
 
 def _env(args: list[Word], rules: ShellRules) -> str:
-    res = _wrapped(_spec("i0", valued="uC", long="ignore-environment null", long_valued="unset chdir"), args, rules)
-    if isinstance(res, str):
-        return res
-    return _simple(res[1], rules)  # NAME=value prefixes are checked there
+    res = _wrapped(_spec("i0", valued="uC", long="ignore-environment null", long_valued="unset chdir"), args)
+    return res if isinstance(res, str) else _simple(res, rules)  # NAME=value prefixes are checked there
 
 
 def _command(args: list[Word], rules: ShellRules) -> str:
     if args and args[0].literal and args[0].text in ("-v", "-V"):
         return READ_ONLY  # only looks the name up
-    res = _wrapped(_spec("p"), args, rules)
-    return res if isinstance(res, str) else _simple(res[1], rules)
+    res = _wrapped(_spec("p"), args)
+    return res if isinstance(res, str) else _simple(res, rules)
 
 
 def _nice(args: list[Word], rules: ShellRules) -> str:
-    res = _wrapped(_spec(valued="n", long_valued="adjustment", numeric=True), args, rules)
-    return res if isinstance(res, str) else _simple(res[1], rules)
+    res = _wrapped(_spec(valued="n", long_valued="adjustment", numeric=True), args)
+    return res if isinstance(res, str) else _simple(res, rules)
 
 
 def _timeout(args: list[Word], rules: ShellRules) -> str:
     res = _wrapped(_spec("v", valued="sk", long="preserve-status foreground verbose", long_valued="signal "
-                         "kill-after"), args, rules, lead=1)
+                         "kill-after"), args, lead=1)
     if isinstance(res, str):
         return res
-    return _simple(res[1], rules) if res[1] else UNKNOWN
+    return _simple(res, rules) if res else UNKNOWN
 
 
 def _xargs(args: list[Word], rules: ShellRules) -> str:
     """xargs [options] cmd args: cmd gets run-time words from stdin (they may even be flags)."""
     spec = _spec("0rtx", valued="nLPsdEaI", long="null no-run-if-empty verbose exit", long_valued="max-args "
                  "max-lines max-procs max-chars delimiter eof arg-file replace")
-    res = _wrapped(spec, args, rules)
+    res = _wrapped(spec, args)
     if isinstance(res, str):
         return res
-    command = res[1] or [Word("echo")]
+    command = res or [Word("echo")]
     return _simple(command + [Word("", literal=False, splits=True)], rules)
 
 

@@ -200,7 +200,8 @@ DANGER = {
 }
 RANDOM_FLAG = st.builds(lambda dash, letters: dash + letters, st.sampled_from(["-", "--"]),
                         st.text("abcdefghijklmnopqrstuvwxyzABCEFILOSU0123456789=", min_size=1, max_size=4))
-REDIRECTIONS = ["", "", "", "", "", " 2>/dev/null", " > new1", " >> a.txt", " 2>/dev/null", " 2>&1", " < a.txt", " >/dev/null",
+REDIRECTIONS = ["", "", "", "", "", " 2>/dev/null", " > new1", " >> a.txt", " 2>/dev/null", " 2>&1", " < a.txt",
+                " >/dev/null",
                 " &> new2", " >| new1", " 1<> new2", " | tee new2", " | head -1", " | touch new2"]
 SEPARATORS = [" ; ", " && ", " || ", " | ", "\n"]
 EXECUTABLE = [p for p in T.shell["read_only"] if p not in ("date", "hostname")]  # system clock and name: table only
@@ -279,8 +280,10 @@ def test_read_only_changes_nothing_when_run(tree, program):
     if program not in ("[", "test", "true", "false", "cd", "command", "type") and shutil.which(program) is None:
         pytest.skip(f"{program} is not installed on this machine")
 
-    @settings(max_examples=EXAMPLES if program in DANGER else max(5, EXAMPLES // 4), deadline=None, suppress_health_check=[HealthCheck.too_slow,
-                                                                          HealthCheck.function_scoped_fixture])
+    slow = [HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
+
+    @settings(max_examples=EXAMPLES if program in DANGER else max(5, EXAMPLES // 4), deadline=None,
+              suppress_health_check=slow)
     @given(commands(program))
     def run(command):
         _run_read_only(tree, command)
