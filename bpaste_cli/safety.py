@@ -5,16 +5,16 @@ e.g. a todo list), `mutating` (changes files or the world), `unknown`. Only `rea
 default; `mutating` and `unknown` calls invalidate every pending speculative result of their session.
 Resource classes (cpu, io, net, gpu) select the device's interference coefficients.
 
-Shell tools are classified by program: a command is read-only only when every program in it is on a
-conservative allow-list (and uses no write redirection or forbidden flag); one known mutator makes it
-mutating; anything else (including redacted commands) is unknown. The default table below is TOML; a
-user file in the same format overrides or extends it (`load_safety(path)`).
+Shell tools are classified by `shell_safety.classify_command`: a command is read-only only when every
+program in it is enabled in `[shell] read_only` and uses only the flags and operand shapes its grammar knows
+to be read-only (no write redirection either); one known mutator or writing flag makes it mutating; anything
+else (including redacted commands) is unknown. The default table below is TOML; a user file in the same
+format overrides or extends it (`load_safety(path)`).
 """
 
 from __future__ import annotations
 
 import fnmatch
-import re
 import shlex
 import tomllib
 from dataclasses import dataclass, field
@@ -24,11 +24,11 @@ from typing import Any
 import orjson
 
 from bpaste_cli.errors import BpasteError
+from bpaste_cli.shell_safety import ShellRules, classify_command
 
 SAFETY_CLASSES = ("read-only", "idempotent", "mutating", "unknown")
 RESOURCE_CLASSES = ("cpu", "io", "net", "gpu")
 INVALIDATING = frozenset({"mutating", "unknown"})
-_SED_WRITE = re.compile(r"(^|[;{}/\d])\s*[wWe](\s|$)")
 
 DEFAULT_TABLE = """
 # tool name (exact, case-insensitive) or glob -> safety and resource class
@@ -81,24 +81,22 @@ bash = { shell = true, resource = "cpu" }
 [shell]
 # the keys of the arguments object that hold the command
 command_keys = ["command", "cmd"]
-read_only = ["ls", "cat", "head", "tail", "grep", "egrep", "fgrep", "rg", "find", "wc", "pwd", "echo",
+# programs that may be read-only: each is checked against its flag and operand grammar in shell_safety.py;
+# a program added here that has no grammar there is trusted with any arguments
+read_only = ["ls", "cat", "head", "tail", "grep", "egrep", "fgrep", "rg", "find", "wc", "pwd", "echo", "printf",
   "which", "file", "stat", "tree", "du", "df", "sort", "uniq", "cut", "diff", "nl", "less", "more",
-  "basename", "dirname", "realpath", "readlink", "date", "whoami", "uname", "env", "printenv", "true",
-  "test", "cd", "git", "sed", "jq", "ps", "id", "hostname", "type"]
-mutating = ["rm", "rmdir", "mv", "cp", "mkdir", "touch", "chmod", "chown", "ln", "dd", "tee", "truncate",
-  "awk", "pip", "pip3", "npm", "yarn", "pnpm", "cargo", "make", "apt", "apt-get", "brew", "curl", "wget", "kill",
+  "basename", "dirname", "realpath", "readlink", "date", "whoami", "uname", "env", "printenv", "true", "false",
+  "test", "[", "cd", "git", "sed", "awk", "gawk", "mawk", "nawk", "jq", "ps", "id", "hostname", "type", "tee",
+  "command", "nice", "timeout", "xargs"]
+mutating = ["rm", "rmdir", "mv", "cp", "mkdir", "touch", "chmod", "chown", "ln", "dd", "truncate", "shred",
+  "pip", "pip3", "npm", "yarn", "pnpm", "cargo", "make", "apt", "apt-get", "brew", "curl", "wget", "kill",
   "pkill", "patch", "install", "docker", "kubectl", "rsync", "scp", "ssh", "sudo"]
-# subcommands of git that only read
+# subcommands of git that may be read-only (each checked against its grammar; branch and tag: listing only)
 git_read_only = ["status", "log", "diff", "show", "rev-parse", "ls-files", "blame", "grep", "describe",
-  "shortlog", "cat-file", "ls-tree"]
+  "shortlog", "cat-file", "ls-tree", "whatchanged", "branch", "tag"]
 
 [shell.forbidden_flags]
-# flags that make an allow-listed program write or run other programs ("*": any argument)
-find = ["-exec", "-execdir", "-delete", "-fprint", "-fprintf", "-ok", "-okdir"]
-sed = ["-i", "--in-place"]
-sort = ["-o", "--output"]
-git = ["--output"]
-env = ["*"]
+# extra flags to refuse per program (the result is unknown); "*" refuses any argument, e.g. ps = ["*"]
 
 [default]
 safety = "unknown"
@@ -121,6 +119,7 @@ class SafetyTable:
     shell: dict[str, Any]
     default: CallClass
     _cache: dict[tuple[str, str], CallClass] = field(default_factory=dict, repr=False)
+    _rules: ShellRules | None = field(default=None, repr=False)
 
     def entry(self, tool: str) -> dict[str, Any] | None:
         hit = self.tools.get(tool.lower())
@@ -151,54 +150,10 @@ class SafetyTable:
         return CallClass(entry.get("safety", self.default.safety), resource)
 
     def shell_safety(self, command: str | None) -> str:
-        """read-only only when every program of the command is allow-listed; see the module docstring."""
-        if not command or "[REDACTED" in command:
-            return "unknown"
-        for bad in ("`", "$(", "<(", ">(", "&>"):
-            if bad in command:
-                return "unknown"
-        text = command.replace("2>&1", " ").replace(">/dev/null", " ").replace("> /dev/null", " ")
-        if ">" in text:
-            return "mutating"
-        for sep in ("&&", "||", ";", "|", "\n", "&"):
-            text = text.replace(sep, "\x00")
-        verdict = "read-only"
-        for segment in text.split("\x00"):
-            if not segment.strip():
-                continue
-            try:
-                words = shlex.split(segment)
-            except ValueError:
-                return "unknown"
-            while words and "=" in words[0] and not words[0].startswith("-"):
-                words = words[1:]  # VAR=value prefixes
-            if not words:
-                continue
-            program = words[0].rsplit("/", 1)[-1]
-            cls = self._program(program, words[1:])
-            if cls == "mutating":
-                return "mutating"
-            if cls == "unknown":
-                verdict = "unknown"
-        return verdict
-
-    def _program(self, program: str, args: list[str]) -> str:
-        if program in self.shell["mutating"]:
-            return "mutating"
-        if program not in self.shell["read_only"]:
-            return "unknown"
-        forbidden = self.shell["forbidden_flags"].get(program, [])
-        if "*" in forbidden and args:
-            return "unknown"
-        if any(a == f or a.startswith(f + "=") or (f == "-i" and a.startswith("-i")) for a in args for f in forbidden):
-            return "mutating" if program == "sed" else "unknown"
-        if program == "sed" and any(_SED_WRITE.search(a) for a in args):
-            return "unknown"  # sed's w/W/e commands write files or run programs
-        if program == "git":
-            sub = next((a for a in args if not a.startswith("-")), None)
-            if sub not in self.shell["git_read_only"]:
-                return "unknown"
-        return "read-only"
+        """read-only only when every program of the command provably is; see `shell_safety`."""
+        if self._rules is None:
+            self._rules = ShellRules.from_table(self.shell)
+        return classify_command(command, self._rules)
 
 
 def _command(args_json: str | None, keys: list[str]) -> str | None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import orjson
 import pytest
 from hypothesis import given, settings
@@ -42,12 +44,15 @@ def test_default_tools():
         ("ls && rm x", "mutating"),
         ("echo hi > out.txt", "mutating"),
         ("sed -i 's/a/b/' a.py", "mutating"),
-        ("find . -delete", "unknown"),
+        ("find . -delete", "mutating"),  # deletes files
         ("git commit -m x", "unknown"),
         ("python -m pytest", "unknown"),
-        ("ls $(cat list)", "unknown"),
+        ("ls $(cat list)", "read-only"),  # both programs read; no value of the list makes ls write
+        ("ls $(rm list)", "mutating"),
+        ("ls `cat list`", "unknown"),
         ("sed 'w out' a", "unknown"),
-        ("env FOO=1 make", "unknown"),
+        ("env FOO=1 make", "mutating"),  # make is a known mutator
+        ("env FOO=1 ls", "unknown"),  # FOO may change what ls runs or reads
         ("cat 'unterminated", "unknown"),
         ("[REDACTED_CMD len=12 sha=abcd1234]", "unknown"),
     ],
@@ -97,8 +102,8 @@ def test_never_read_only_with_a_mutator(parts, noise):
     command = " ".join(parts) + " " + noise
     verdict = T.shell_safety(command)  # never raises
     assert verdict in ("read-only", "mutating", "unknown")
-    if verdict == "read-only":
+    if verdict == "read-only" and not any(q in command for q in "'\"\\"):  # quoted text is not syntax
         segments = command.replace("&&", ";").replace("|", ";").split(";")
         firsts = [s.split()[0] for s in segments if s.split()]
         assert not {"rm", "mv"} & set(firsts)
-        assert ">" not in command.replace("2>&1", "").replace(">/dev/null", "").replace("> /dev/null", "")
+        assert ">" not in re.sub(r">&\d", "", command).replace(">/dev/null", "").replace("> /dev/null", "")
