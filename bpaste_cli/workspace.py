@@ -353,6 +353,21 @@ def _mtime(path: Path) -> float:
     return path.stat().st_mtime
 
 
+_READS: dict[tuple[Any, ...], Any] = {}
+
+
+def _read(loader: Any, path: Path) -> Any:
+    """`loader(path)`, remembered while the file (or the files of the folder) keep their size and mtime: a status
+    reads each artifact once, although validating a large value model or policy takes a while."""
+    files = sorted(path.iterdir()) if path.is_dir() else [path]
+    key = (loader, str(path.resolve()), tuple((f.name, f.stat().st_mtime_ns, f.stat().st_size) for f in files if f.is_file()))
+    if key not in _READS:
+        if len(_READS) > 32:
+            _READS.clear()
+        _READS[key] = loader(path)
+    return _READS[key]
+
+
 def _sources_changed(ws: Workspace, manifest: dict[str, Any]) -> list[str]:
     """What changed in the ingested logs since the dataset was made: files gone, changed (a size or, for files
     touched since, a content hash that differs) or added under the recorded paths. Empty without a record."""
@@ -433,7 +448,7 @@ def _model(ws: Workspace, device: str, ds: dict[str, Any] | None, pat: dict[str,
     path = ws.root / "models" / f"{device}.json"
     art = Artifact(f"model:{device}", path)
     try:
-        meta = load_value_model(path).meta
+        meta = _read(load_value_model, path).meta
     except BpasteError as exc:
         art.error = str(exc)
         return art
@@ -447,7 +462,7 @@ def _model(ws: Workspace, device: str, ds: dict[str, Any] | None, pat: dict[str,
         art.stale.append(Stale(art.name, f"the value model in {path.name} was fitted for device {prov.get('device')!r}", fix))
     if ds is not None and prov.get("dataset_hash") != ds.get("dataset_hash"):
         art.stale.append(Stale(art.name, f"the dataset changed after the value model for {device} was fitted", fix))
-    elif pat is not None and prov.get("patterns_hash") and prov["patterns_hash"] != patterns_hash(ws.patterns_dir):
+    elif pat is not None and prov.get("patterns_hash") and prov["patterns_hash"] != _read(patterns_hash, ws.patterns_dir):
         art.stale.append(Stale(art.name, f"the patterns were mined again after the value model for {device} was fitted", fix))
     return art
 
@@ -458,7 +473,7 @@ def _policy(ws: Workspace, device: str, ds: dict[str, Any] | None, pat: dict[str
     path = ws.root / "policies" / f"{device}.json"
     art = Artifact(f"policy:{device}", path)
     try:
-        doc = read_policy_doc(path)
+        doc = _read(read_policy_doc, path)
     except BpasteError as exc:
         art.error = str(exc)
         return art
@@ -497,11 +512,16 @@ def _report(ws: Workspace) -> Artifact | None:
     return art
 
 
-def status(ws: Workspace) -> WorkspaceStatus:
-    """What `ws` holds, how each artifact was made, what is stale, and the commands that fix it."""
+def _pattern_hash(path: Path) -> str:
+    """The pattern hash a policy records for the predictor of the pattern table at `path`."""
     from bpaste_cli.mine import load_predictor
     from bpaste_cli.policy import pattern_hash
 
+    return pattern_hash(load_predictor(path))
+
+
+def status(ws: Workspace) -> WorkspaceStatus:
+    """What `ws` holds, how each artifact was made, what is stale, and the commands that fix it."""
     artifacts: list[Artifact] = []
     ds_art, ds = _dataset(ws) if ws.dataset_dir.exists() else (None, None)
     if ds_art:
@@ -514,7 +534,7 @@ def status(ws: Workspace) -> WorkspaceStatus:
     phash = None
     if policies and pat is not None:
         try:
-            phash = pattern_hash(load_predictor(ws.patterns_dir))
+            phash = _read(_pattern_hash, ws.patterns_dir)
         except BpasteError as exc:
             pat_art.error = str(exc)  # type: ignore[union-attr]
     artifacts += [_policy(ws, d, ds, pat, phash) for d in policies]
@@ -545,13 +565,14 @@ USES: dict[str, dict[str, Severity]] = {
 }
 
 
-def preflight(ws: Workspace, verb: str, *, device: str | Path | None = None, uses: tuple[str, ...] | None = None) -> list[str]:
+def preflight(ws: Workspace, verb: str, *, device: str | Path | None = None, uses: tuple[str, ...] | None = None,
+              st: WorkspaceStatus | None = None) -> list[str]:
     """Warnings for `verb` about the workspace artifacts it is about to use (`uses`: the kinds it takes from the
     workspace, by default all of USES[verb]); raises one sentence when a stale one would make its result wrong."""
     table = USES[verb]
     kinds = set(table if uses is None else uses)
     key = device_key(device) if device is not None else None
-    st = status(ws)
+    st = st or status(ws)
     warnings = []
     for art in st.artifacts:
         kind, _, dev = art.name.partition(":")
@@ -565,3 +586,132 @@ def preflight(ws: Workspace, verb: str, *, device: str | Path | None = None, use
                                   f"`bpaste {verb}` would give a wrong result: run `{s.fix}` first.")
             warnings.append(s.sentence())
     return warnings
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# what each verb uses when a path is omitted
+
+@dataclass
+class Inputs:
+    """The paths a verb works with: those the user gave, the workspace's for those omitted. `workspace` is None
+    when the user gave every path (then no workspace is needed, and the verbs' own provenance checks apply)."""
+
+    workspace: Workspace | None = None
+    paths: list[str] | None = None  # ingest: the logs
+    dataset: Path | None = None
+    patterns: Path | None = None
+    model: Path | None = None
+    policy: Path | None = None
+    output: Path | None = None
+    seed: int = 0
+    storage: str | None = None  # tune: the Optuna storage URL and study name
+    study: str | None = None
+    taken: tuple[str, ...] = ()  # the kinds taken from the workspace
+    warnings: list[str] = field(default_factory=list)
+
+
+def resolve(
+    verb: str,
+    *,
+    workspace: Path | str | None = None,
+    device: str | Path = DEFAULT_DEVICE,
+    paths: list[str] | None = None,
+    dataset: Path | None = None,
+    patterns: Path | None = None,
+    model: Path | None = None,
+    policy: Path | None = None,
+    output: Path | None = None,
+    seed: int | None = None,
+    storage: str | None = None,
+    study: str | None = None,
+    study_inputs: dict[str, Any] | None = None,
+    need_patterns: bool = True,
+    need_model: bool = False,
+) -> Inputs:
+    """Fill in what `verb` was not given from the workspace (see the module docstring for the layout), check the
+    workspace artifacts it takes with `preflight`, and return them with the warnings to print.
+
+    ingest: logs (omitted: the recorded ones) -> `dataset/` (with no -o; creates the workspace).
+    mine: `dataset/` -> `patterns/` (-o omitted and the dataset taken from the workspace).
+    fit: `dataset/`, `patterns/` -> `models/<device>.json`.
+    tune: `dataset/`, `patterns/`, `models/<device>.json` if present -> `policies/<device>.json`, with the study
+      in `studies/<device>.optuna.db` named after `study_inputs` (unless --storage/--study or -o are given).
+    replay: `dataset/`, `patterns/` (when `need_patterns`), `policies/<device>.json` if present, `models/<device>.json`
+      (when `need_model`: --rank model without --model).
+    report: `dataset/`, `patterns/` and `policies/<device>.json` if present -> `report.html`.
+    stats: `dataset/`.  The split seed, when not given, is the one the patterns were mined with (else 0).
+    """
+    if verb not in USES and verb != "ingest":
+        raise ValueError(f"no workspace rule for {verb!r}")  # a wiring bug, not a user error
+    got = Inputs(paths=paths, dataset=dataset, patterns=patterns, model=model, policy=policy, output=output,
+                 seed=0 if seed is None else seed, storage=storage, study=study)
+    if verb == "ingest":
+        if output is not None and paths:
+            return got
+        ws = got.workspace = locate(workspace, create=output is None)
+        if not paths:
+            record = ws.manifest().get("ingest")
+            if not record:
+                raise BpasteError("bpaste ingest needs the logs to read (files, folders or globs), e.g. `bpaste ingest logs`.")
+            got.paths = list(record["paths"])
+        got.output = output or ws.dataset_dir
+        return got
+    needs_patterns = verb in ("fit", "tune") or (verb == "replay" and need_patterns)
+    required = {
+        "dataset": dataset is None,
+        "patterns": patterns is None and needs_patterns,
+        "model": model is None and verb == "replay" and need_model,
+        "output": output is None and verb in ("fit", "tune", "report") or (verb == "mine" and output is None and dataset is None),
+    }
+    if not any(required.values()):
+        return got  # every path the verb needs was given: it runs as it always did, no workspace involved
+    optional = {
+        "patterns": patterns is None and not needs_patterns and verb in ("replay", "report"),
+        "model": model is None and verb == "tune",
+        "policy": policy is None and verb in ("replay", "report"),
+    }
+    ws = got.workspace = locate(workspace)
+    taken = []
+    if required["dataset"]:
+        got.dataset = ws.dataset()
+        taken.append("dataset")
+    if required["patterns"]:
+        got.patterns = ws.patterns()
+        taken.append("patterns")
+    elif optional["patterns"] and (ws.patterns_dir / "manifest.json").is_file():
+        got.patterns = ws.patterns_dir
+        taken.append("patterns")
+    if required["model"] or optional["model"]:
+        got.model = ws.model(device, required=required["model"])
+        taken += ["model"] if got.model is not None else []
+    if optional["policy"]:
+        got.policy = ws.policy(device)
+        taken += ["policy"] if got.policy is not None else []
+    if required["output"]:
+        got.output = {"mine": ws.patterns_dir, "fit": ws.model_path(device), "tune": ws.policy_path(device),
+                      "report": ws.report_path()}[verb]
+    if seed is None and "patterns" in taken:
+        got.seed = ws.split_seed() or 0
+    if "dataset" in taken:  # with a dataset of the user's own, the verbs' own provenance checks apply
+        st = status(ws)
+        model = st.artifact(f"model:{device_key(device)}")
+        if optional["model"] and model is not None and (model.stale or model.error):
+            got.model = None  # tune works without it; a stale one would rank by labels from other sessions
+            taken.remove("model")
+            why = model.error or model.stale[0].reason
+            got.warnings.append(f"Tuning without the value model for {device_key(device)} ({why}): run "
+                                f"`{ws.cmd(f'fit --device {device_key(device)}')}` to use it.")
+        got.warnings += preflight(ws, verb, device=device, uses=tuple(k for k in taken if k in USES[verb]), st=st)
+    if verb == "tune" and required["output"] and storage is None and study is None:
+        got.storage, got.study = ws.study(device, _study_key(got, study_inputs or {}))
+    got.taken = tuple(taken)
+    return got
+
+
+def _study_key(got: Inputs, extra: dict[str, Any]) -> dict[str, Any]:
+    """What a tune study depends on: the dataset, the patterns, the model, the seed, and the options in `extra`."""
+    from bpaste_cli.fit import patterns_hash
+    from bpaste_cli.trace.dataset import read_manifest
+
+    return {"dataset_hash": read_manifest(got.dataset)["dataset_hash"], "patterns_hash": patterns_hash(got.patterns),
+            "model_sha256": file_sha256(got.model) if got.model else None, "seed": got.seed} | extra

@@ -370,3 +370,91 @@ def test_a_policy_file_for_another_device_is_flagged(project: Path) -> None:
     st = status(ws)
     assert [s.reason for s in st.artifact("policy:orin").stale] == ["orin.json holds a policy for device 'thor'"]
     assert st.artifact("policy:thor").stale == []
+
+
+# --- resolution per verb ------------------------------------------------------------------------------------------
+
+def test_every_path_given_needs_no_workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from bpaste_cli.workspace import resolve
+
+    monkeypatch.chdir(tmp_path)  # no workspace anywhere above a fresh temporary folder
+    monkeypatch.delenv(ENV_VAR, raising=False)
+    d, p, o = Path("ds"), Path("pat"), Path("out")
+    cases = {
+        "ingest": dict(paths=["logs"], output=o), "mine": dict(dataset=d), "stats": dict(dataset=d),
+        "fit": dict(dataset=d, patterns=p, output=o), "tune": dict(dataset=d, patterns=p, output=o),
+        "replay": dict(dataset=d, patterns=p), "report": dict(dataset=d, output=o),
+    }
+    for verb, given in cases.items():
+        got = resolve(verb, **given)
+        assert got.workspace is None and got.taken == () and got.warnings == [] and got.seed == 0, verb
+        assert (got.dataset, got.output) == (given.get("dataset"), given.get("output")), verb
+    assert resolve("replay", dataset=d, need_patterns=False).patterns is None  # serial only: no patterns needed
+    with pytest.raises(BpasteError, match=r"run `bpaste ingest DIR-OF-AGENT-LOGS` to make one"):
+        resolve("stats")
+
+
+def test_ingest_creates_the_workspace_and_repeats_the_recorded_logs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from bpaste_cli.workspace import resolve
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv(ENV_VAR, raising=False)
+    got = resolve("ingest", paths=["logs"])
+    assert got.workspace.root == (tmp_path / DIR_NAME).absolute() and got.output == got.workspace.dataset_dir
+    with pytest.raises(BpasteError, match="bpaste ingest needs the logs to read"):
+        resolve("ingest")
+    got.workspace.record_ingest(["logs"], ["--format", "codex"])
+    again = resolve("ingest")
+    assert again.paths == [str((tmp_path / "logs").resolve())]
+    assert again.workspace.ingest_cmd() == "bpaste ingest logs --format codex"
+
+
+def test_each_verb_takes_what_it_was_not_given_from_the_workspace(project: Path) -> None:
+    from bpaste_cli.workspace import resolve
+
+    ws = _ws(project)
+    assert resolve("mine").dataset == ws.dataset_dir and resolve("mine").output == ws.patterns_dir
+    assert resolve("mine", dataset=Path("other")).output is None  # an explicit dataset without -o only evaluates
+    assert resolve("stats").dataset == ws.dataset_dir
+    fit = resolve("fit", device="orin")
+    assert (fit.dataset, fit.patterns, fit.output, fit.taken) == (ws.dataset_dir, ws.patterns_dir, ws.model_path("orin"),
+                                                                  ("dataset", "patterns"))
+    tune = resolve("tune", study_inputs={"objectives": ["speedup"]})
+    assert (tune.model, tune.output) == (ws.model_path("thor"), ws.policy_path("thor"))
+    assert tune.storage == ws.study("thor", {})[0] and tune.study.startswith("thor-")
+    assert resolve("tune", study_inputs={"objectives": ["speedup"]}).study == tune.study  # same inputs: resumed
+    assert resolve("tune", study_inputs={"objectives": ["speedup", "waste"]}).study != tune.study
+    assert resolve("tune", device="orin").model is None  # no model for orin: tune without the model ranking
+    replay = resolve("replay")
+    assert (replay.patterns, replay.policy, replay.model) == (ws.patterns_dir, ws.policy_path("thor"), None)
+    assert resolve("replay", need_model=True).model == ws.model_path("thor")
+    with pytest.raises(BpasteError, match=r"no value model for orin .* run `bpaste fit --device orin`"):
+        resolve("replay", device="orin", need_model=True)
+    report = resolve("report")
+    assert (report.output, report.patterns, report.policy) == (ws.report_path(), ws.patterns_dir, ws.policy_path("thor"))
+
+
+def test_the_seed_follows_the_patterns(project: Path) -> None:
+    from bpaste_cli.mine import MineOptions, mine
+    from bpaste_cli.workspace import resolve
+
+    ws = _ws(project)
+    mine(ws.dataset_dir, ws.patterns_dir, MineOptions(seed=7))
+    assert resolve("fit").seed == 7 and resolve("fit", seed=3).seed == 3
+    assert resolve("stats").seed == 0  # stats takes no patterns
+
+
+def test_resolution_refuses_stale_inputs_and_drops_a_stale_optional_model(project: Path) -> None:
+    from bpaste_cli.mine import MineOptions, mine
+    from bpaste_cli.workspace import resolve
+
+    ws = _ws(project)
+    mine(ws.dataset_dir, ws.patterns_dir, MineOptions(K=2))  # the model and policy are now stale
+    tune = resolve("tune")
+    assert tune.model is None and "model" not in tune.taken
+    assert tune.warnings == ["Tuning without the value model for thor (the patterns were mined again after the value model "
+                             "for thor was fitted): run `bpaste fit --device thor` to use it."]
+    with pytest.raises(BpasteError, match=r"model for thor is stale"):
+        resolve("replay", need_model=True)
+    assert resolve("replay").warnings == [
+        "The patterns were mined again after the policy for thor was tuned: run `bpaste tune --device thor`."]
