@@ -68,6 +68,29 @@ WORKSPACE_JSON_SCHEMA: dict[str, Any] = {
 }
 _VALIDATOR = jsonschema.Draft202012Validator(WORKSPACE_JSON_SCHEMA)
 
+_STALE = {"type": "object", "required": ["artifact", "reason", "fix"],
+          "properties": {"artifact": {"type": "string"}, "reason": {"type": "string"}, "fix": {"type": "string"}}}
+STATUS_JSON_SCHEMA: dict[str, Any] = {
+    "description": "`bpaste status --json`: what the workspace holds, how each artifact was made, what is stale and the "
+                   "commands that fix it (upstream first), and what to run next when the pipeline is incomplete.",
+    "type": "object",
+    "required": ["workspace", "found", "artifacts", "stale", "fixes", "next"],
+    "properties": {
+        "workspace": {"type": "string"},
+        "found": {"enum": ["flag", "env", "found", "created"]},
+        "artifacts": {"type": "array", "items": {
+            "type": "object", "required": ["name", "path", "made", "stale", "error"],
+            "properties": {
+                "name": {"type": "string", "pattern": "^(dataset|patterns|report|(model|policy|study):.+)$"},
+                "path": {"type": "string"}, "made": {"type": "object"}, "stale": {"type": "array", "items": _STALE},
+                "error": {"type": ["string", "null"]},
+            }}},
+        "stale": {"type": "array", "items": _STALE},
+        "fixes": {"type": "array", "items": {"type": "string", "pattern": "^bpaste "}},
+        "next": {"type": "array", "items": {"type": "string", "pattern": "^bpaste "}},
+    },
+}
+
 Found = Literal["flag", "env", "found", "created"]
 
 

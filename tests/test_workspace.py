@@ -7,6 +7,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+import jsonschema
 import orjson
 import pytest
 from hypothesis import given, settings
@@ -17,6 +18,7 @@ from bpaste_cli.workspace import (
     DIR_NAME,
     ENV_VAR,
     MANIFEST_FILE,
+    STATUS_JSON_SCHEMA,
     WORKSPACE_SCHEMA_VERSION,
     Workspace,
     device_key,
@@ -245,6 +247,7 @@ def test_a_fresh_workspace_is_current_and_says_how_each_artifact_was_made(projec
     pol = st.artifact("policy:thor").made
     assert pol["device"] == "thor" and pol["study"].startswith("thor-") and pol["validation_speedup"] >= 1.0
     doc = orjson.loads(orjson.dumps(st.to_json()))
+    jsonschema.validate(doc, STATUS_JSON_SCHEMA)
     assert doc["artifacts"][0]["name"] == "dataset" and doc["fixes"] == [] and doc["workspace"] == str(ws.root)
     for verb in ("mine", "stats", "fit", "tune", "replay", "report"):
         assert preflight(ws, verb, device="thor") == []
@@ -274,6 +277,7 @@ def test_reingesting_new_logs_makes_everything_downstream_stale(project: Path) -
     assert [s.reason for s in st.artifact("model:thor").stale] == ["the dataset changed after the value model for thor was fitted"]
     assert [s.reason for s in st.artifact("policy:thor").stale] == ["the dataset changed after the policy for thor was tuned"]
     assert st.fixes == ["bpaste mine", "bpaste fit --device thor", "bpaste tune --device thor"]
+    jsonschema.validate(st.to_json(), STATUS_JSON_SCHEMA)
     assert preflight(ws, "mine") == [] and preflight(ws, "stats") == []
     for verb in ("fit", "tune", "replay", "report"):
         with pytest.raises(BpasteError, match=rf"patterns is stale \(the dataset changed after the patterns were mined\), so "
