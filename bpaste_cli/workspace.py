@@ -53,6 +53,10 @@ WORKSPACE_JSON_SCHEMA: dict[str, Any] = {
         "schema_version": {"type": "integer", "minimum": 1},
         "bpaste_version": {"type": "string"},
         "created_at": {"type": "string"},
+        "devices": {
+            "description": "The TOML profile behind each custom device key of models/ and policies/, so hints can name it.",
+            "type": "object", "additionalProperties": {"type": "string"},
+        },
         "ingest": {
             "description": "How the workspace's dataset was last ingested, so a hint can repeat it.",
             "type": "object",
@@ -129,10 +133,6 @@ class Workspace:
 
     # where each artifact lives (whether or not it exists yet)
     @property
-    def manifest_path(self) -> Path:
-        return self.root / MANIFEST_FILE
-
-    @property
     def dataset_dir(self) -> Path:
         return self.root / "dataset"
 
@@ -164,6 +164,30 @@ class Workspace:
         """`bpaste VERB`, with `--workspace DIR` when the workspace was chosen by that option (so it works as printed)."""
         return f"bpaste {verb}" + (f" --workspace {shlex.quote(_shown(self.root))}" if self.found == "flag" else "")
 
+    def device_cmd(self, verb: str, device: str | Path) -> str:
+        """`bpaste VERB --device D` that works as printed: a built-in by name, a TOML profile by its path (as given,
+        or as recorded when a verb wrote that device's model or policy); `device` is a --device value or a key."""
+        from bpaste_cli.device import device_names
+
+        text = str(device)
+        if text in device_names() or Path(text).is_file():
+            arg = text
+        else:
+            recorded = (self.manifest().get("devices") or {}).get(text)
+            arg = _shown(Path(recorded)) if recorded else text
+        return self.cmd(f"{verb} --device {shlex.quote(arg)}")
+
+    def record_device(self, device: str | Path) -> None:
+        """Remember the TOML profile behind a device key (a verb wrote that device's model or policy), so hints
+        can name the profile's path; built-in devices need no record."""
+        from bpaste_cli.device import device_names
+
+        if str(device) in device_names():
+            return
+        doc = self.manifest()
+        devices = dict(doc.get("devices") or {}) | {device_key(device): str(Path(device).resolve())}
+        _write_manifest(self.root, doc | {"devices": devices})
+
     def ingest_cmd(self) -> str:
         """The `bpaste ingest` command that (re)builds the dataset: the recorded logs' paths, or `logs` if there is one."""
         record = self.manifest().get("ingest")
@@ -194,7 +218,7 @@ class Workspace:
             return path
         if required:
             raise BpasteError(f"There is no value model for {device_key(device)} in the workspace {_shown(self.root)}: "
-                              f"run `{self.cmd(f'fit --device {shlex.quote(str(device))}')}`.")
+                              f"run `{self.device_cmd('fit', device)}`.")
         return None
 
     def policy(self, device: str | Path = DEFAULT_DEVICE, *, required: bool = False) -> Path | None:
@@ -204,7 +228,7 @@ class Workspace:
             return path
         if required:
             raise BpasteError(f"There is no policy for {device_key(device)} in the workspace {_shown(self.root)}: "
-                              f"run `{self.cmd(f'tune --device {shlex.quote(str(device))}')}`.")
+                              f"run `{self.device_cmd('tune', device)}`.")
         return None
 
     def split_seed(self) -> int | None:
@@ -480,7 +504,7 @@ def _model(ws: Workspace, device: str, ds: dict[str, Any] | None, pat: dict[str,
     art.made = {"created_at": meta.get("created_at"), "bpaste_version": meta.get("bpaste_version"), "device": prov.get("device"),
                 "dataset_hash": prov.get("dataset_hash"), "patterns_hash": prov.get("patterns_hash"), "seed": prov.get("seed"),
                 "estimator": (prov.get("estimator") or {}).get("name"), "chosen_on": metrics.get("chosen_on")}
-    fix = ws.cmd(f"fit --device {device}")
+    fix = ws.device_cmd("fit", device)
     if prov.get("device") not in (None, device):
         art.stale.append(Stale(art.name, f"the value model in {path.name} was fitted for device {prov.get('device')!r}", fix))
     if ds is not None and prov.get("dataset_hash") != ds.get("dataset_hash"):
@@ -505,7 +529,7 @@ def _policy(ws: Workspace, device: str, ds: dict[str, Any] | None, pat: dict[str
                 "dataset_hash": prov.get("dataset_hash"), "pattern_hash": prov.get("pattern_hash"), "seed": prov.get("seed"),
                 "study": prov.get("study"), "trial": prov.get("trial"), "arm": params.get("arm"), "rank": params.get("rank"),
                 "validation_speedup": doc["validation"]["policy"].get("speedup"), "validation_sessions": doc["validation"].get("sessions")}
-    fix = ws.cmd(f"tune --device {device}")
+    fix = ws.device_cmd("tune", device)
     if _file_name(doc["device"]["name"]) != device:
         art.stale.append(Stale(art.name, f"{path.name} holds a policy for device {doc['device']['name']!r}", fix))
     if ds is not None and prov.get("dataset_hash") != ds.get("dataset_hash"):
@@ -713,6 +737,8 @@ def resolve(
     if required["output"]:
         got.output = {"mine": ws.patterns_dir, "fit": ws.model_path(device), "tune": ws.policy_path(device),
                       "report": ws.report_path()}[verb]
+        if verb in ("fit", "tune"):
+            ws.record_device(device)
     if seed is None and "patterns" in taken:
         got.seed = ws.split_seed() or 0
     if "dataset" in taken:  # with a dataset of the user's own, the verbs' own provenance checks apply
@@ -723,7 +749,7 @@ def resolve(
             taken.remove("model")
             why = model.error or model.stale[0].reason
             got.warnings.append(f"Tuning without the value model for {device_key(device)} ({why}): run "
-                                f"`{ws.cmd(f'fit --device {device_key(device)}')}` to use it.")
+                                f"`{ws.device_cmd('fit', device)}` to use it.")
         got.warnings += preflight(ws, verb, device=device, uses=tuple(k for k in taken if k in USES[verb]), st=st)
     if verb == "tune" and required["output"] and storage is None and study is None:
         got.storage, got.study = ws.study(device, _study_key(got, study_inputs or {}))

@@ -462,3 +462,20 @@ def test_resolution_refuses_stale_inputs_and_drops_a_stale_optional_model(projec
         resolve("replay", need_model=True)
     assert resolve("replay").warnings == [
         "The patterns were mined again after the policy for thor was tuned: run `bpaste tune --device thor`."]
+
+
+def test_hints_for_a_custom_device_name_its_profile(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv(ENV_VAR, raising=False)
+    builtin = (Path(__file__).resolve().parent.parent / "bpaste_cli" / "devices" / "thor.toml").read_text()
+    (tmp_path / "profiles").mkdir()
+    (tmp_path / "profiles" / "lab.toml").write_text(builtin.replace('name = "thor"', 'name = "lab"'))
+    ws = locate(create=True, environ=NO_ENV)
+    with pytest.raises(BpasteError, match=r"no policy for lab .* run `bpaste tune --device profiles/lab.toml`"):
+        ws.policy("profiles/lab.toml", required=True)
+    ws.record_device("profiles/lab.toml")
+    assert read_workspace_manifest(ws.root)["devices"] == {"lab": str((tmp_path / "profiles" / "lab.toml").resolve())}
+    assert ws.device_cmd("fit", "lab") == "bpaste fit --device profiles/lab.toml"  # from the key, as status knows it
+    assert ws.device_cmd("fit", "orin") == "bpaste fit --device orin"
+    ws.record_device("thor")
+    assert list(read_workspace_manifest(ws.root)["devices"]) == ["lab"]  # built-ins need no record
