@@ -51,7 +51,8 @@ def help_command(app: Any, *, width: int | None = None, is_terminal: bool | None
 
 class OutputConsole(Console):
     """A rich Console whose width is the terminal's in a terminal and UNBOUNDED outside one (a pipe, a file), so
-    a table sent to a script or a file is never squeezed and never cuts a number."""
+    a table sent to a script or a file is never squeezed; in a terminal it prints each table through `fit_table`.
+    Either way a number is never cut."""
 
     def __init__(self, *args: Any, width: int | None = None, **kwargs: Any) -> None:
         super().__init__(*args, width=width, **kwargs)
@@ -67,6 +68,10 @@ class OutputConsole(Console):
     @size.setter
     def size(self, new_size: tuple[int, int]) -> None:
         Console.size.fset(self, new_size)  # type: ignore[attr-defined]
+
+    def print(self, *objects: Any, **kwargs: Any) -> None:
+        """Console.print, with each table fitted to the width first (`fit_table`)."""
+        super().print(*(fit_table(o, self) if isinstance(o, Table) else o for o in objects), **kwargs)
 
 
 def fit_table(table: Table, console: Console) -> Table:

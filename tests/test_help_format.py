@@ -140,3 +140,12 @@ def test_too_narrow_for_the_values_folds_them_rather_than_cutting() -> None:
     assert "…" not in text and max(map(len, text.splitlines())) <= 50
     digits = "".join(ch for line in text.splitlines() for ch in line if ch.isdigit())
     assert len(digits) >= sum(ch.isdigit() for row in ROWS for v in row for ch in v)  # no digit lost
+
+
+def test_the_output_console_fits_tables_in_a_narrow_terminal() -> None:
+    buf = io.StringIO()
+    OutputConsole(file=buf, force_terminal=True, width=80, color_system=None).print(_table())
+    text = buf.getvalue()
+    assert "…" not in text and max(map(len, text.splitlines())) <= 80
+    for row in ROWS:
+        assert re.search(r"[\s│]+".join(re.escape(v) for v in row), text), row
