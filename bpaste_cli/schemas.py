@@ -16,6 +16,7 @@ from bpaste_cli.fit import VALUE_MODEL_JSON_SCHEMA
 from bpaste_cli.fsutil import atomic_write_bytes
 from bpaste_cli.policy import POLICY_JSON_SCHEMA
 from bpaste_cli.trace.schema import events_json_schema, sessions_json_schema
+from bpaste_cli.workspace import WORKSPACE_JSON_SCHEMA
 
 GENERATED: dict[str, Callable[[], dict[str, Any]]] = {
     "trace-events.schema.json": events_json_schema,
@@ -23,6 +24,7 @@ GENERATED: dict[str, Callable[[], dict[str, Any]]] = {
     "device.schema.json": lambda: DEVICE_JSON_SCHEMA,
     "value-model.schema.json": lambda: VALUE_MODEL_JSON_SCHEMA,
     "policy.schema.json": lambda: POLICY_JSON_SCHEMA,
+    "workspace.schema.json": lambda: WORKSPACE_JSON_SCHEMA,
 }
 
 
