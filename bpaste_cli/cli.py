@@ -9,6 +9,7 @@ from __future__ import annotations
 import sys
 
 from bpaste_cli import commands  # noqa: F401  (registers the verbs)
+from bpaste_cli.commands import serve  # noqa: F401  (registers `bpaste serve`)
 from bpaste_cli.app import app, err, state
 from bpaste_cli.errors import BpasteError
 
