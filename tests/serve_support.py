@@ -26,7 +26,7 @@ SERVERS = {"sqlite": "BPASTE_MCP_SQLITE", "git": "BPASTE_MCP_GIT", "filesystem":
 
 # The scripted workload: tables are listed, the first is described, then a slow read-only query runs
 # (a recursive count, so the tool takes long enough for speculation to matter) and, optionally, a write.
-SLOW_QUERY = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 400000) SELECT count(*) AS n FROM c"
+SLOW_QUERY = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 3000000) SELECT count(*) AS n FROM c"
 
 SAFETY_TOML = """
 [tools]

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import shutil
 from pathlib import Path
 from typing import Optional
 
 import typer
 
 from bpaste_cli.app import app, err, state
+from bpaste_cli.errors import BpasteError
 
 
 class _OneLine(logging.Formatter):
@@ -53,15 +55,17 @@ def serve(
         logger.propagate = False
     options = ServeOptions(command=command, policy=policy, log=log_path, summary=summary, timeout=timeout,
                            advertise_read_only=advertise_read_only, keep_secrets=keep_secrets)
+    if shutil.which(command[0]) is None:
+        raise BpasteError(f"Cannot start the upstream server: {command[0]!r} is not an executable on PATH; check the "
+                          "command after `--`.")
     try:
         counters = asyncio.run(run_serve(options))
     except KeyboardInterrupt:
         raise typer.Exit(130) from None
     except OSError as exc:
-        from bpaste_cli.errors import BpasteError
-
-        raise BpasteError(f"Cannot start the upstream server {command[0]!r} ({exc.strerror or exc}); check the command "
-                          "after `--`.") from None
+        if state["debug"]:
+            raise
+        raise BpasteError(f"bpaste serve stopped: {exc}; run with --debug for the traceback.") from None
     err.print(f"bpaste serve: {counters['real_calls']} calls, {counters['hits']} served from speculation "
               f"({counters['completed_reuse']} finished, {counters['inflight_promotions']} in flight), "
               f"{counters['speculative_starts']} speculative starts, {counters['wasted_s']:.3f} s wasted", highlight=False,
