@@ -128,3 +128,23 @@ def rows(db: Path, table: str) -> int:
         return con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
     finally:
         con.close()
+
+
+# A real upstream whose answers are damaged on the way out: any line holding GARBLE becomes non-JSON.
+GARBLER = r"""
+import subprocess, sys, threading
+p = subprocess.Popen(sys.argv[1:], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+def pump():
+    for line in sys.stdin.buffer:
+        p.stdin.write(line); p.stdin.flush()
+    p.stdin.close()
+threading.Thread(target=pump, daemon=True).start()
+for line in p.stdout:
+    sys.stdout.buffer.write(b"this is not json\n" if b"GARBLE" in line else line)
+    sys.stdout.buffer.flush()
+"""
+
+
+def with_pidfile(command: list[str], pidfile: Path) -> list[str]:
+    """`command` started through sh, which records its pid (the pid the upstream then has) in `pidfile`."""
+    return ["sh", "-c", f'echo $$ > "{pidfile}"; exec "$@"', "sh", *command]

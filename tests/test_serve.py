@@ -139,3 +139,86 @@ def test_full_loop_log_ingest_mine_tune_then_serve_hits_and_never_speculate_a_wr
     assert not any(x["tool"] == "write_query" for x in lines if x["kind"] == "speculative")
     # and `bpaste ingest` reads the live log with speculation in it
     bpaste("ingest", "run2.jsonl", "-o", "ds2.bpaste", cwd=tmp_path)
+
+
+def _pid(path: Path) -> int:
+    for _ in range(100):
+        if path.exists() and path.read_text().strip():
+            return int(path.read_text())
+        time.sleep(0.05)
+    raise AssertionError("the upstream never wrote its pid")
+
+
+def test_a_killed_upstream_fails_the_call_cleanly_and_every_later_one_at_once(tmp_path):
+    from mcp.shared.exceptions import MCPError
+
+    from serve_support import with_pidfile
+
+    exe = server("sqlite")
+    make_db(tmp_path / "a.db", ["alpha"])
+    up = with_pidfile([exe, "--db-path", str(tmp_path / "a.db")], tmp_path / "pid")
+
+    async def go():
+        async with client(proxied(up, "--timeout", "20"), timeout=30) as s:
+            first = await s.call_tool("list_tables", {})
+            os.kill(_pid(tmp_path / "pid"), signal.SIGKILL)
+            t = time.perf_counter()
+            errors = []
+            for _ in range(2):
+                with pytest.raises(MCPError) as caught:
+                    await s.call_tool("list_tables", {})
+                errors.append(caught.value.message)
+            return first, errors, time.perf_counter() - t
+
+    first, errors, took = run(go())
+    assert "alpha" in dump(first).decode()
+    assert all("upstream server exited" in e for e in errors)
+    assert took < 10
+
+
+def test_a_hanging_upstream_times_out_with_a_clean_error(tmp_path):
+    from mcp.shared.exceptions import MCPError
+
+    from serve_support import with_pidfile
+
+    exe = server("sqlite")
+    make_db(tmp_path / "a.db", ["alpha"])
+    up = with_pidfile([exe, "--db-path", str(tmp_path / "a.db")], tmp_path / "pid")
+
+    async def go():
+        async with client(proxied(up, "--timeout", "1"), timeout=30) as s:
+            await s.call_tool("list_tables", {})
+            pid = _pid(tmp_path / "pid")
+            os.kill(pid, signal.SIGSTOP)
+            try:
+                t = time.perf_counter()
+                with pytest.raises(MCPError) as caught:
+                    await s.call_tool("list_tables", {})
+                return caught.value.message, time.perf_counter() - t
+            finally:
+                os.kill(pid, signal.SIGCONT)
+
+    message, took = run(go())
+    assert "did not answer within 1 s" in message
+    assert took < 8
+
+
+def test_a_malformed_answer_fails_that_call_and_the_session_goes_on(tmp_path):
+    from mcp.shared.exceptions import MCPError
+
+    from serve_support import GARBLER
+
+    exe = server("sqlite")
+    make_db(tmp_path / "a.db", ["alpha"])
+    up = [sys.executable, "-c", GARBLER, exe, "--db-path", str(tmp_path / "a.db")]
+
+    async def go():
+        async with client(proxied(up, "--timeout", "20"), timeout=30) as s:
+            with pytest.raises(MCPError) as caught:
+                await s.call_tool("read_query", {"query": "SELECT 'GARBLE' AS x"})
+            after = await s.call_tool("list_tables", {})
+            return caught.value.message, after
+
+    message, after = run(go())
+    assert "malformed" in message
+    assert "alpha" in dump(after).decode()

@@ -39,6 +39,7 @@ log = logging.getLogger("bpaste.serve")
 
 PARSE_ERROR, INVALID_REQUEST, METHOD_NOT_FOUND, INVALID_PARAMS, INTERNAL_ERROR = -32700, -32600, -32601, -32602, -32603
 UPSTREAM_ERROR = -32000  # the upstream died, hung or answered garbage
+STARTUP_S = 30.0  # initialize may take at least this long (servers started through npx or uvx are slow to start)
 
 
 class UpstreamFailure(Exception):
@@ -217,11 +218,11 @@ class Proxy:
 
         if self.up.dead is not None:
             raise UpstreamFailure(self.up.dead)
+        wait = max(self.options.timeout, STARTUP_S)
         try:
-            return await asyncio.wait_for(
-                self.up.session.send_request(types.InitializeRequest(params=params), _raw()), self.options.timeout)
+            return await asyncio.wait_for(self.up.session.send_request(types.InitializeRequest(params=params), _raw()), wait)
         except asyncio.TimeoutError:
-            self._mark_dead(f"the upstream server did not answer initialize within {self.options.timeout:g} s")
+            self._mark_dead(f"the upstream server did not answer initialize within {wait:g} s")
             raise UpstreamFailure(self.up.dead) from None
 
     async def _tools_list(self, params: dict[str, Any] | None) -> dict[str, Any]:
