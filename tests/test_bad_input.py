@@ -184,6 +184,10 @@ OUTPUT_ACCEPTED = {
 
 # options with a closed set of values (and other one-off cases)
 OPTION_CASES: dict[str, Case] = {
+    "serve --policy": Case(lambda w: ["serve", "--policy", w.out("missing.json"), "--", "true"],
+                           r"missing.json does not exist; make a policy with `bpaste tune"),
+    "serve upstream": Case(lambda w: ["serve", "--", "no-such-mcp-server-here"],
+                           r"Cannot start the upstream server: 'no-such-mcp-server-here' is not an executable on PATH"),
     "ingest --format": Case(lambda w: ["ingest", str(w.logs), "-o", w.out("i"), "--format", "bogus"],
                             r"Unknown format 'bogus'; bpaste reads: auto, claude-code, .*native"),
     "synth --format": Case(lambda w: ["synth", "-o", w.out("s"), "--format", "bogus"],

@@ -1,0 +1,159 @@
+"""`bpaste serve` figures on a real mcp-server-sqlite (BPASTE_MCP_SQLITE, see tests/serve_support.py).
+
+Prints: the latency the proxy adds per call on a pass-through, a miss and a hit (p50/p99 over direct
+stdio; target < 1 ms p50 added); planning time per decision point; memory per open session; and the
+wall-time saving of the scripted workload (list_tables -> describe_table -> a slow read_query, think
+pauses between) with a policy tuned from the proxy's own log vs without it, paired over several runs.
+
+    BPASTE_MCP_SQLITE=.../mcp-server-sqlite python bench/bench_serve.py [--calls 300] [--runs 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import tracemalloc
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(REPO), str(REPO / "tests")]
+
+import serve_support as S  # noqa: E402
+
+
+def pct(xs: list[float], q: float) -> float:
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(q * len(xs)))]
+
+
+async def timed_calls(command: list[str], tool: str, args: dict, n: int, think: float = 0.0) -> list[float]:
+    out = []
+    async with S.client(command) as s:
+        for _ in range(5):
+            await s.call_tool(tool, args)
+        for _ in range(n):
+            t = time.perf_counter()
+            await s.call_tool(tool, args)
+            out.append(time.perf_counter() - t)
+            if think:
+                await asyncio.sleep(think)
+    return out
+
+
+def bpaste(*args: str, cwd: Path) -> None:
+    subprocess.run([sys.executable, "-m", "bpaste_cli", *args], cwd=cwd, env=S.env(), check=True, capture_output=True)
+
+
+async def workload(db: Path, *options: str) -> float:
+    async with S.client(S.proxied([EXE, "--db-path", str(db)], *options)) as s:
+        return sum(w for _, _, w in await S.sqlite_session(s, 0.15))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--calls", type=int, default=300)
+    ap.add_argument("--runs", type=int, default=5)
+    a = ap.parse_args()
+    global EXE
+    EXE = S.os.environ.get("BPASTE_MCP_SQLITE")
+    if not EXE:
+        sys.exit("set BPASTE_MCP_SQLITE to the mcp-server-sqlite executable (see tests/serve_support.py)")
+    work = Path(tempfile.mkdtemp(prefix="bench-serve-"))
+    (work / "safety.toml").write_text(S.SAFETY_TOML)
+    db = work / "a.db"
+    S.make_db(db, ["alpha", "zeta"])
+    up = [EXE, "--db-path", str(db)]
+
+    # the loop: log 16 sessions without a policy, ingest, mine, tune
+    async def collect():
+        for i in range(16):
+            d = work / f"log{i}.db"
+            S.make_db(d, [f"t{i % 3}", "zeta"])
+            await workload(d, "--log", str(work / "run.jsonl"))
+    asyncio.run(collect())
+    bpaste("ingest", "run.jsonl", "-o", "ds.bpaste", cwd=work)
+    bpaste("mine", "ds.bpaste", "-o", "patterns.bpaste", cwd=work)
+    bpaste("tune", "ds.bpaste", "--patterns", "patterns.bpaste", "-o", "policy.json", "--trials", "12", "--safety", "safety.toml",
+           "--device", "laptop", cwd=work)
+    policy = str(work / "policy.json")
+
+    q = {"query": "SELECT * FROM alpha"}
+    direct = asyncio.run(timed_calls(up, "read_query", q, a.calls))
+    passthru = asyncio.run(timed_calls(S.proxied(up), "read_query", q, a.calls))
+    # a miss: a policy in place, but a call it never speculates (a query no pattern predicts)
+    miss = asyncio.run(timed_calls(S.proxied(up, "--policy", policy), "read_query", q, a.calls))
+    # a hit: the policy speculates describe_table(first table) after list_tables; time that call
+    async def hits(command, n):
+        out = []
+        async with S.client(command) as s:
+            for _ in range(n):
+                await s.call_tool("list_tables", {})
+                await asyncio.sleep(0.05)
+                t = time.perf_counter()
+                await s.call_tool("describe_table", {"table_name": "alpha"})
+                out.append(time.perf_counter() - t)
+        return out
+    hit = asyncio.run(hits(S.proxied(up, "--policy", policy, "--summary", str(work / "hit.json")), a.calls // 3))
+    direct_pair = asyncio.run(hits(up, a.calls // 3))
+    print(f"per call, ms (p50 / p99) over {a.calls} calls of read_query:")
+    for name, xs in (("direct stdio", direct), ("pass-through", passthru), ("miss (policy)", miss)):
+        print(f"  {name:15s} {pct(xs, .5) * 1e3:7.3f} / {pct(xs, .99) * 1e3:7.3f}   added p50 "
+              f"{(pct(xs, .5) - pct(direct, .5)) * 1e3:+.3f}")
+    print(f"  describe_table after list_tables: direct {pct(direct_pair, .5) * 1e3:.3f} / {pct(direct_pair, .99) * 1e3:.3f}, "
+          f"through the policy {pct(hit, .5) * 1e3:.3f} / {pct(hit, .99) * 1e3:.3f}; summary "
+          f"{(work / 'hit.json').read_text().replace(chr(10), ' ')}")
+
+    # planning time per decision point and memory per open session, in process
+    from bpaste_cli.mine.api import Event
+    from bpaste_cli.policy import load_policy
+    from bpaste_cli.runtime import Speculator
+
+    async def in_process():
+        spec = Speculator(load_policy(Path(policy)), lambda tool, args: asyncio.sleep(0, result={"content": []}))
+        planner = spec.planner
+        times = []
+        for i in range(500):
+            s = spec.session(f"s{i}")
+            s.cursor.observe(Event("llm", step=0))
+            s.cursor.observe(Event("tool", step=0, tool="list_tables", args_json="{}", args_hash="x",
+                                   result_text="[{'name': 'alpha'}, {'name': 'zeta'}]", status="ok"))
+            t = time.perf_counter()
+            planner.plan(s, spec.now())
+            times.append(time.perf_counter() - t)
+        await spec.close()
+        tracemalloc.start()
+        spec = Speculator(load_policy(Path(policy)), lambda tool, args: asyncio.sleep(0, result={}))
+        before = tracemalloc.take_snapshot()
+        for i in range(1000):
+            spec.session(f"m{i}")
+        grown = sum(st.size_diff for st in tracemalloc.take_snapshot().compare_to(before, "filename"))
+        tracemalloc.stop()
+        await spec.close()
+        return times, grown / 1000
+
+    times, per_session = asyncio.run(in_process())
+    print(f"planning per decision point: p50 {pct(times, .5) * 1e3:.3f} ms, p99 {pct(times, .99) * 1e3:.3f} ms "
+          f"({len(times)} decision points)")
+    print(f"memory per open session: {per_session / 1024:.1f} KiB")
+
+    # paired wall time of the scripted workload, without and with the policy
+    saved = []
+    for r in range(a.runs):
+        d1, d2 = work / f"w{r}a.db", work / f"w{r}b.db"
+        S.make_db(d1, ["t0", "zeta"])
+        S.make_db(d2, ["t0", "zeta"])
+        without = asyncio.run(workload(d1))
+        with_p = asyncio.run(workload(d2, "--policy", policy))
+        saved.append(without - with_p)
+        print(f"  run {r + 1}: tool wait {without * 1e3:.1f} ms without, {with_p * 1e3:.1f} ms with the policy")
+    print(f"workload wall-time saving with the policy: mean {statistics.mean(saved) * 1e3:.1f} ms per session "
+          f"(min {min(saved) * 1e3:.1f}, max {max(saved) * 1e3:.1f}, {a.runs} paired runs)")
+
+
+if __name__ == "__main__":
+    main()
