@@ -59,5 +59,5 @@ def calibrate(
     per = ", ".join(f"{r} {s}" for r, s in cal.slots_by_class.items())
     out.print(f"slots: {cal.slots} (within {cal.tolerance:.0%}; per class {per}); memory budget "
               f"{cal.memory_budget_gb:g} GB ({cal.memory_fraction:.0%} of {cal.memory['available_gb']:.1f} GB available, "
-              f"{cal.memory["source"]})")
+              f"{cal.memory['source']})")
     out.print(f"wrote {output} (device profile {device.name!r}): bpaste replay DATASET --device {output} ...")

@@ -4,7 +4,7 @@ Public face: `calibrate` + `CalibrationConfig` (measure), `write_profile` / `pro
 profile it yields), and the workloads `bpaste live` re-enacts sessions with.
 """
 
-from bpaste_cli.lab.calibrate import Calibration, CalibrationConfig, Curve, calibrate
+from bpaste_cli.lab.calibration import Calibration, CalibrationConfig, Curve, calibrate
 from bpaste_cli.lab.profile import DEVICE_V2_JSON_SCHEMA, check_output, profile_toml, write_profile
 from bpaste_cli.lab.workloads import CpuBurn, FileRead, RemoteLLM, Sleep, StandInLLM
 

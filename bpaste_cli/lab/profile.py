@@ -21,7 +21,7 @@ from typing import Any
 from bpaste_cli.device import DEVICE_JSON_SCHEMA, DEVICE_SCHEMA_VERSION, TARGETS, Device, load_device
 from bpaste_cli.errors import BpasteError
 from bpaste_cli.fsutil import atomic_write_bytes
-from bpaste_cli.lab.calibrate import Calibration, Curve
+from bpaste_cli.lab.calibration import Calibration, Curve
 from bpaste_cli.lab.corun import RESOURCES
 
 _CURVE_ENTRY = {

@@ -109,7 +109,7 @@ class Calibration:
 
     def to_json(self) -> dict:
         curves = {t: {c: {"k": cv.ks, "slowdown": cv.slowdown, "spread_iqr": [list(s) for s in cv.spread],
-                          "alone_s": cv.alone_s, "coefficient": cv.slope}
+                          "alone_s": cv.alone_s, "coefficient": cv.slope, "ratios": cv.ratios}
                       for c, cv in by.items()} for t, by in self.curves.items()}
         doc = {k: v for k, v in asdict(self).items() if k != "curves"}
         return doc | {"slots": self.slots, "curves": curves}
