@@ -171,8 +171,8 @@ def test_real_llm_endpoint_is_timed_instead_of_the_stand_in(tmp_path):
     assert_structure(cal)
     assert cal.llm == "local"  # 127.0.0.1 is this machine
     assert server.url + "/v1" in cal.llm_target and "tiny-test-model" in cal.llm_target and cal.bandwidth_gbs is None
-    # one warm-up, then per class and k: a warm-up and the pairs' alone and loaded requests
-    assert answered == 1 + len(RESOURCES) * len(TINY["ks"]) * (1 + 2 * TINY["repetitions"])
+    # one warm-up, then per class and k the pairs' alone and loaded requests
+    assert answered == 1 + len(RESOURCES) * len(TINY["ks"]) * 2 * TINY["repetitions"]
     assert all(b["model"] == "tiny-test-model" and b["stream"] is False and b["temperature"] == 0 for b in bodies)
     device = write_profile(cal, tmp_path / "thor-like.toml")
     assert device.doc["hardware"]["llm_local"]["value"] == 1 and "chat completion" in device.doc["hardware"]["llm_local"]["source"]

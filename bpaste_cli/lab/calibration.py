@@ -48,7 +48,7 @@ class CalibrationConfig:
 
     @classmethod
     def quick(cls, **overrides) -> CalibrationConfig:
-        return cls(**({"repetitions": 3, "step_s": 0.08} | overrides))
+        return cls(**({"repetitions": 3, "step_s": 0.06} | overrides))
 
     def check(self) -> None:
         if self.llm is not None and self.llm not in LLM_MODES:
@@ -171,7 +171,6 @@ def calibrate(config: CalibrationConfig = CalibrationConfig(),
     bandwidth = None
     if config.llm_url:
         client = ChatClient(config.llm_url, config.llm_model, seed=config.seed)
-        client.complete(PROMPT)  # warm-up: model load, first-request caches
         llm_step: Callable[[], object] = lambda: client.complete(PROMPT)
         llm_target = f"a chat completion from {client.base} (model {client.model}, max_tokens {client.max_tokens})"
     elif llm_mode == "local":
@@ -196,9 +195,10 @@ def calibrate(config: CalibrationConfig = CalibrationConfig(),
     pairs: dict[tuple[str, str, int], list[tuple[float, float]]] = {}
     with tempfile.TemporaryDirectory(prefix="bpaste-calibrate-", dir=config.scratch_dir) as folder, \
             CoRunners(max(config.ks), Path(folder)) as jobs:
+        for step in steps.values():
+            step()  # warm-up beside nothing (caches, page faults, a server's first request)
         for resource, k, target in cells:
             step = steps[target]
-            step()  # warm-up beside nothing
             runs = []
             for rep in range(config.repetitions):
                 times = {}

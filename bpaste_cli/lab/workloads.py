@@ -120,7 +120,7 @@ class FileRead:
 
     resource = "io"
 
-    def __init__(self, folder: Path, name: str = "read", size_mb: int = 32) -> None:
+    def __init__(self, folder: Path, name: str = "read", size_mb: int = 16) -> None:
         self.path = Path(folder) / f"bpaste-lab-{name}-{os.getpid()}.bin"
         self.size = size_mb * 2**20
         self.rate = 0.0  # bytes per second alone
