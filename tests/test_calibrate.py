@@ -124,6 +124,10 @@ def test_workloads_are_fixed_work_sized_from_their_calibration(tmp_path):
     assert reader._offset == 2**20 + 5
     reader.calibrate(repeats=2)
     assert reader.rate > 0
+    reader._offset = 0
+    reader.rate = 2**20 / 0.01  # 1 MiB per 10 ms: run(0.025) reads 2.5 MiB, wrapping once
+    reader.run(0.025)
+    assert reader._offset == 2**19
     reader.remove()
     assert not reader.path.exists()
 

@@ -13,7 +13,7 @@ import os
 import time
 from pathlib import Path
 
-from bpaste_cli.lab.workloads import CpuBurn, FileRead
+from bpaste_cli.lab.workloads import CpuBurn, FileRead, Sleep
 
 RESOURCES = ("cpu", "io", "net")
 _START_TIMEOUT_S = 120.0  # spawning a worker and writing its scratch file on a slow, loaded machine
@@ -35,7 +35,7 @@ def _worker(index: int, folder: str, resource, run, busy, quit_, parent: int) ->
                 elif kind == "io":
                     reader.read(1 << 20)
                 else:
-                    time.sleep(0.005)
+                    Sleep.run(0.005)
             busy.clear()
     finally:
         if reader is not None:

@@ -95,7 +95,7 @@ def profile_toml(cal: Calibration, name: str, schema_version: int = DEVICE_SCHEM
         f"memory_gb = {_entry(round(float(cal.memory['total_gb']), 2), f'measurement: {on}: total memory ({memory_source})')}",
     ]
     if cal.bandwidth_gbs is not None:
-        lines.append(f"memory_bandwidth_gbs = {_entry(round(cal.bandwidth_gbs, 2), f'measurement: {on}: weight bytes per second of the stand-in LLM step alone (one thread, median of 9 timed batches), a lower bound on the memory bus')}")
+        lines.append(f"memory_bandwidth_gbs = {_entry(round(cal.bandwidth_gbs, 2), f'measurement: {on}: weight bytes per second of the stand-in LLM step alone (one thread, fastest of 9 timed batches), a lower bound on the memory bus')}")
     local = 1 if cal.llm == "local" else 0
     budget = f"measurement: {on}: {cal.memory_fraction:.0%} of the {available:.1f} GB available then ({memory_source})"
     lines += [

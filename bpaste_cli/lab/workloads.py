@@ -3,7 +3,8 @@
 `bpaste device calibrate` measures the device with them and `bpaste live` re-enacts logged sessions with
 them, so the interference a profile records is the interference the lab produces. Each workload is
 *fixed work* sized from a per-machine calibration to take a requested time when it runs alone: run
-beside other jobs it takes longer, and that stretch is what is measured.
+beside other jobs it takes longer, and that stretch is what is measured. Sizing takes the fastest of
+several timings, the least disturbed estimate on a machine other programs share.
 
 - `StandInLLM`: a CPU-bound stand-in for an on-device LLM decode step (not a language model).
 - `RemoteLLM`: a sleep, the stand-in for an LLM served elsewhere (it shares nothing local).
@@ -14,7 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import statistics
 import time
 from pathlib import Path
 
@@ -61,9 +61,9 @@ class StandInLLM:
                 x = y * (1.0 / (float(np.abs(y).max()) or 1.0))  # keep values bounded, as a norm layer does
 
     def calibrate(self, repeats: int = 9, batch_s: float = 0.03) -> StandInLLM:
-        """Time one pass alone (median over `repeats` batches of ~`batch_s`, after a warm-up); returns self."""
+        """Time one pass alone (fastest of `repeats` batches of ~`batch_s`, after a warm-up); returns self."""
         batch = max(1, round(batch_s / _timed(self._passes, 2) * 2))
-        self.pass_s = statistics.median(_timed(self._passes, batch) / batch for _ in range(repeats))
+        self.pass_s = min(_timed(self._passes, batch) / batch for _ in range(repeats))
         return self
 
     def passes_for(self, seconds: float) -> int:
@@ -103,7 +103,7 @@ class CpuBurn:
 
     def calibrate(self, repeats: int = 9, blocks: int = 200) -> CpuBurn:
         self.burn(blocks)
-        self.rate = blocks / statistics.median(_timed(self.burn, blocks) for _ in range(repeats))
+        self.rate = blocks / min(_timed(self.burn, blocks) for _ in range(repeats))
         return self
 
     def run(self, seconds: float) -> None:
@@ -148,9 +148,9 @@ class FileRead:
                 self._offset = (self._offset + got) % self.size
 
     def calibrate(self, repeats: int = 5) -> FileRead:
-        """Time whole cold passes over the file (median of `repeats`, after a warm-up); returns self."""
+        """Time whole cold passes over the file (fastest of `repeats`, after a warm-up); returns self."""
         self.read(self.size)
-        self.rate = self.size / statistics.median(_timed(self.read, self.size) for _ in range(repeats))
+        self.rate = self.size / min(_timed(self.read, self.size) for _ in range(repeats))
         return self
 
     def run(self, seconds: float) -> None:
@@ -165,5 +165,6 @@ class Sleep:
 
     resource = "net"
 
-    def run(self, seconds: float) -> None:
+    @staticmethod
+    def run(seconds: float) -> None:
         time.sleep(seconds)
