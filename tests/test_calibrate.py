@@ -132,6 +132,14 @@ def test_workloads_are_fixed_work_sized_from_their_calibration(tmp_path):
     assert not reader.path.exists()
 
 
+def test_a_failing_co_running_job_is_one_sentence(tmp_path):
+    from bpaste_cli.lab.corun import CoRunners
+
+    with CoRunners(1, tmp_path / "missing") as jobs:  # the io job cannot create its scratch file
+        with pytest.raises(BpasteError, match=r"stopped with status 1; check that .*missing is writable"):
+            jobs.run("io", 1)
+
+
 def test_config_is_checked():
     for bad, words in ((dict(llm="gpu"), "--llm"), (dict(ks=(2, 1)), "ascending"), (dict(repetitions=0), "positive"),
                        (dict(scratch_dir=Path("/nonexistent-bpaste")), "--scratch-dir")):
@@ -247,7 +255,8 @@ def test_replay_accepts_the_measured_profile(quick_run, tmp_path):
 
 def test_command_refuses_bad_output_before_measuring(quick_run):
     app, root, _, _ = quick_run
-    for target, words in ((root, "is a folder"), (root / "box.json", "does not end in .toml")):
-        result = CliRunner().invoke(app, ["device", "calibrate", "-o", str(target)])
+    for args, words in ((["-o", str(root)], "is a folder"), (["-o", str(root / "box.json")], "does not end in .toml"),
+                        (["-o", str(root / "b.toml"), "--llm", "gpu"], "use local or remote")):
+        result = CliRunner().invoke(app, ["device", "calibrate", *args])
         assert result.exit_code != 0 and isinstance(result.exception, BpasteError)
         assert words in str(result.exception)

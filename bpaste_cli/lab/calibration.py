@@ -158,40 +158,27 @@ def _slots(curves: dict[str, dict[str, Curve]], resource: str, tolerance: float)
     return slots
 
 
-def calibrate(config: CalibrationConfig = CalibrationConfig(),
-              progress: tuple[Callable[[int], None] | None, Callable[[int], None] | None] = (None, None)) -> Calibration:
-    """Measure this machine (takes minutes; `CalibrationConfig.quick()` well under one). `progress`:
-    (advance, set_total) callbacks counting paired runs."""
-    config.check()
-    advance, set_total = progress
-    started = time.perf_counter()
-    rng = random.Random(config.seed)
-    llm_mode = config.llm or ("local" if config.llm_url is None or is_local(config.llm_url) else "remote")
-
-    bandwidth = None
+def _llm_step(config: CalibrationConfig, llm_mode: str) -> tuple[Callable[[], object], str, float | None]:
+    """The authoritative LLM step to time, what it is (in words), and the stand-in's streaming rate."""
     if config.llm_url:
         client = ChatClient(config.llm_url, config.llm_model, seed=config.seed)
-        llm_step: Callable[[], object] = lambda: client.complete(PROMPT)
-        llm_target = f"a chat completion from {client.base} (model {client.model}, max_tokens {client.max_tokens})"
-    elif llm_mode == "local":
+        return (lambda: client.complete(PROMPT),
+                f"a chat completion from {client.base} (model {client.model}, max_tokens {client.max_tokens})", None)
+    if llm_mode == "local":
         stand_in = StandInLLM(seed=config.seed).calibrate()
-        bandwidth = stand_in.bandwidth_gbs()
-        llm_step = lambda: stand_in.step(config.step_s)
-        llm_target = (f"the CPU-bound stand-in LLM step (a stand-in, not a model: {stand_in.bytes_per_pass >> 20} MB "
-                      f"float32 matrix-vector passes on {stand_in.threads} thread; stresses cores and memory bandwidth), "
-                      f"{config.step_s:g} s alone")
-    else:
-        remote = RemoteLLM()
-        llm_step = lambda: remote.step(config.step_s)
-        llm_target = f"a {config.step_s:g} s sleep (the stand-in of a remote LLM)"
-    burn = CpuBurn().calibrate()
-    tool_target = f"a cpu-burning tool job (SHA-256 over a cache-resident block), {config.step_s:g} s alone"
-    steps = {"llm": llm_step, "tool": lambda: burn.run(config.step_s)}
+        return (lambda: stand_in.step(config.step_s),
+                f"the CPU-bound stand-in LLM step (a stand-in, not a model: {stand_in.bytes_per_pass >> 20} MB float32 "
+                f"matrix-vector passes on {stand_in.threads} thread; stresses cores and memory bandwidth), "
+                f"{config.step_s:g} s alone", stand_in.bandwidth_gbs())
+    remote = RemoteLLM()
+    return lambda: remote.step(config.step_s), f"a {config.step_s:g} s sleep (the stand-in of a remote LLM)", None
 
+
+def _paired_runs(config: CalibrationConfig, steps: dict[str, Callable[[], object]], advance: Callable[[int], None] | None,
+                 ) -> dict[tuple[str, str, int], list[tuple[float, float]]]:
+    """(target, resource, k) -> [(seconds alone, seconds beside k jobs)], pairs in alternating order."""
     cells = [(r, k, t) for r in RESOURCES for k in config.ks for t in TARGETS]
-    rng.shuffle(cells)  # no class or k always measured first, when the machine is freshest
-    if set_total:
-        set_total(len(cells) * config.repetitions)
+    random.Random(config.seed).shuffle(cells)  # no class or k always measured first, when the machine is freshest
     pairs: dict[tuple[str, str, int], list[tuple[float, float]]] = {}
     with tempfile.TemporaryDirectory(prefix="bpaste-calibrate-", dir=config.scratch_dir) as folder, \
             CoRunners(max(config.ks), Path(folder)) as jobs:
@@ -214,6 +201,23 @@ def calibrate(config: CalibrationConfig = CalibrationConfig(),
                 if advance:
                     advance(1)
             pairs[(target, resource, k)] = runs
+    return pairs
+
+
+def calibrate(config: CalibrationConfig = CalibrationConfig(),
+              progress: tuple[Callable[[int], None] | None, Callable[[int], None] | None] = (None, None)) -> Calibration:
+    """Measure this machine (takes minutes; `CalibrationConfig.quick()` well under one). `progress`:
+    (advance, set_total) callbacks counting paired runs."""
+    config.check()
+    advance, set_total = progress
+    started = time.perf_counter()
+    llm_mode = config.llm or ("local" if config.llm_url is None or is_local(config.llm_url) else "remote")
+    llm_step, llm_target, bandwidth = _llm_step(config, llm_mode)
+    burn = CpuBurn().calibrate()
+    tool_target = f"a cpu-burning tool job (SHA-256 over a cache-resident block), {config.step_s:g} s alone"
+    if set_total:
+        set_total(len(RESOURCES) * len(config.ks) * len(TARGETS) * config.repetitions)
+    pairs = _paired_runs(config, {"llm": llm_step, "tool": lambda: burn.run(config.step_s)}, advance)
 
     curves: dict[str, dict[str, Curve]] = {t: {} for t in TARGETS}
     for t in TARGETS:

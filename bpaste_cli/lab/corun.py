@@ -13,6 +13,7 @@ import os
 import time
 from pathlib import Path
 
+from bpaste_cli.errors import BpasteError
 from bpaste_cli.lab.workloads import CpuBurn, FileRead, Sleep
 
 RESOURCES = ("cpu", "io", "net")
@@ -46,6 +47,7 @@ class CoRunners:
     """Up to `size` worker processes; `run(resource, k)` starts k concurrent jobs, `stop()` ends them."""
 
     def __init__(self, size: int, folder: Path) -> None:
+        self._folder = folder
         ctx = mp.get_context("spawn")  # no fork of a process that may hold threads (servers, progress bars)
         self._resource = ctx.Value("i", 0)
         self._quit = ctx.Event()
@@ -77,9 +79,11 @@ class CoRunners:
         for e, p in events:
             while e.is_set() != state:
                 if not p.is_alive():
-                    raise RuntimeError(f"co-running worker {p.name} exited (status {p.exitcode})")
+                    raise BpasteError(f"A co-running job ({p.name}) stopped with status {p.exitcode}; check that "
+                                      f"{self._folder} is writable with 16 MB free per job (--scratch-dir), then run again.")
                 if time.monotonic() > deadline:
-                    raise RuntimeError(f"co-running worker {p.name} did not {'start' if state else 'stop'} in time")
+                    raise BpasteError(f"A co-running job ({p.name}) did not {'start' if state else 'stop'} within "
+                                      f"{_START_TIMEOUT_S:g} s; the machine is overloaded, run again when it is quieter.")
                 time.sleep(0.002)
 
     def run(self, resource: str, k: int) -> None:
