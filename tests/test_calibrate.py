@@ -16,6 +16,8 @@ from pathlib import Path
 import jsonschema
 import pytest
 import typer
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from bpaste_cli.device import load_device
@@ -64,6 +66,35 @@ def test_slots_are_the_longest_prefix_within_tolerance_for_both_targets():
     assert cal.slots_by_class == {"cpu": 1, "io": 8, "net": 8}
     assert cal.slots == 1
     assert fabricated(llm_cpu=(1.2, 1.1, 1.0, 1.0)).slots_by_class["cpu"] == 0  # k=1 already too slow: a prefix rule
+
+
+slowdowns = st.lists(st.floats(0.3, 20.0, allow_nan=False), min_size=4, max_size=4)
+
+
+@settings(max_examples=200, deadline=None)
+@given(c=st.floats(0.0, 3.0, allow_nan=False))
+def test_slope_recovers_an_exactly_linear_curve(c):
+    assert curve("llm", "cpu", [1 + c * k for k in (1, 2, 4, 8)]).slope == pytest.approx(c, abs=1e-9)
+
+
+@settings(max_examples=200, deadline=None)
+@given(llm_cpu=slowdowns, tool_cpu=slowdowns, tol=st.floats(0.01, 1.0), more=st.floats(0.0, 1.0))
+def test_slots_grow_with_tolerance_and_are_a_tested_k(llm_cpu, tool_cpu, tol, more):
+    curves = fabricated(llm_cpu=llm_cpu, tool_cpu=tool_cpu).curves
+    low, high = _slots(curves, "cpu", tol), _slots(curves, "cpu", tol + more)
+    assert low <= high and {low, high} <= {0, 1, 2, 4, 8}
+    assert all(max(llm_cpu[i], tool_cpu[i]) <= 1 + tol for i, k in enumerate((1, 2, 4, 8)) if k <= low)
+
+
+@settings(max_examples=300, deadline=None)
+@given(host=st.from_regex(r"[a-z][a-z0-9-]{0,20}(\.[a-z]{2,5})?", fullmatch=True), port=st.integers(1, 65535),
+       scheme=st.sampled_from(["http", "https"]), prefix=st.sampled_from(["", "/api", "/llm/x"]),
+       tail=st.sampled_from(["", "/", "/v1", "/v1/", "/v1/chat/completions", "/chat/completions", "/v1/completions"]))
+def test_endpoint_base_is_the_api_root_however_the_url_is_given(host, port, scheme, prefix, tail):
+    url = f"{scheme}://{host}:{port}{prefix}{tail}"
+    base = endpoint_base(url)
+    want = f"{scheme}://{host}:{port}{prefix}/v1"
+    assert base == want and endpoint_base(base) == base
 
 
 # --- the profile ------------------------------------------------------------------------------------------
