@@ -198,12 +198,34 @@ def test_stand_in_calibration_of_this_machine(tmp_path):
     cal = calibrate(CalibrationConfig(**TINY, scratch_dir=tmp_path, seed=3))
     assert_structure(cal)
     assert cal.llm == "local" and "stand-in" in cal.llm_target and cal.bandwidth_gbs > 0
-    # physics with a wide margin: jobs that only sleep do not double a CPU-bound step
-    assert max(cal.curves["llm"]["net"].slowdown) < 2.0
     assert not list(tmp_path.iterdir())  # the io jobs' scratch files are gone
     doc = cal.to_json()
     assert doc["seed"] == 3 and doc["curves"]["tool"]["io"]["k"] == [1, 2]
     json.dumps(doc)  # plain data
+
+
+def test_a_sleeping_job_does_not_double_the_stand_in_step(tmp_path):
+    """Physics with a wide margin, timed directly (not through `calibrate`): one job that only sleeps
+    leaves the cores to the CPU-bound step; the median of 9 alternating pairs stays far below 2x."""
+    import statistics
+    import time
+
+    from bpaste_cli.lab.corun import CoRunners
+
+    llm = StandInLLM(weights_mb=16).calibrate()
+    ratios = []
+    with CoRunners(1, tmp_path) as jobs:
+        for rep in range(9):
+            times = {}
+            for loaded in ((False, True) if rep % 2 == 0 else (True, False)):
+                if loaded:
+                    jobs.run("net", 1)
+                t0 = time.perf_counter()
+                llm.step(0.1)
+                times[loaded] = time.perf_counter() - t0
+                jobs.stop()
+            ratios.append(times[True] / times[False])
+    assert statistics.median(ratios) < 2.0, ratios
 
 
 def test_real_llm_endpoint_is_timed_instead_of_the_stand_in(tmp_path):
