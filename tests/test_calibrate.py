@@ -15,7 +15,6 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-import typer
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
