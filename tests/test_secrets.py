@@ -120,7 +120,7 @@ def test_no_secret_reaches_the_dataset_manifest_or_mined_rules(tmp_path):
     text = " ".join(ds.events["args_json"].drop_nulls().to_list()) + json.dumps(manifest)
     for raw in (token, "hunter2pass", AWS_SECRET):
         assert raw not in text and raw.encode() not in stored, raw
-    predictor, _, _ = mine_predictor(ds.events, ds.sessions["session_id"].to_list(), MineOptions(K=1, min_support=1))
+    predictor, _, _ = mine_predictor(ds.events, ds.sessions["session_id"].to_list(), MineOptions(max_context=1, min_support=1))
     rules = predictor.tables["rules"]
     consts = {(a, v) for k, a, v in zip(rules["kind"], rules["arg"], rules["value"]) if k == "const"}
     assert ("region", '"eu-west-1"') in consts  # seen in both sessions

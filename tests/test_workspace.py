@@ -339,7 +339,7 @@ def test_patterns_mined_again_stale_the_model(project: Path) -> None:
     from bpaste_cli.mine import MineOptions, mine
 
     ws = _ws(project)
-    mine(ws.dataset_dir, ws.patterns_dir, MineOptions(K=2))  # same dataset, other tables
+    mine(ws.dataset_dir, ws.patterns_dir, MineOptions(max_context=2))  # same dataset, other tables
     st = status(ws)
     assert st.artifact("patterns").stale == []
     assert [s.reason for s in st.artifact("model:thor").stale] == ["the patterns were mined again after the value model for thor was fitted"]
@@ -453,7 +453,7 @@ def test_resolution_refuses_stale_inputs_and_drops_a_stale_optional_model(projec
     from bpaste_cli.workspace import resolve
 
     ws = _ws(project)
-    mine(ws.dataset_dir, ws.patterns_dir, MineOptions(K=2))  # the model and policy are now stale
+    mine(ws.dataset_dir, ws.patterns_dir, MineOptions(max_context=2))  # the model and policy are now stale
     tune = resolve("tune")
     assert tune.model is None and "model" not in tune.taken
     assert tune.warnings == ["Tuning without the value model for thor (the patterns were mined again after the value model "
