@@ -309,9 +309,7 @@ def test_replay_never_speculates_a_writing_shell_command():
     import polars as pl
 
     from bpaste_cli.device import load_device
-    from bpaste_cli.replay import ReplayConfig, run_one
-    from bpaste_cli.replay.engine import prepare
-    from bpaste_cli.replay.value import LatencyStats
+    from bpaste_cli.replay import LatencyStats, ReplayConfig, prepare, run_session
     from bpaste_cli.trace.builder import SessionBuilder
     from bpaste_cli.trace.schema import EVENTS_SCHEMA, SESSIONS_SCHEMA
 
@@ -329,8 +327,8 @@ def test_replay_never_speculates_a_writing_shell_command():
     ss = pl.from_arrow(pa.Table.from_pylist([session], schema=SESSIONS_SCHEMA))
     (trace,), _ = prepare(ev, ss, T, frozenset({"read-only"}))
     stats = LatencyStats(think_s=2.0, tool_s={"Bash": 1.0}, default_tool_s=1.0)
-    result = run_one(trace, "oracle", load_device("server").without_interference(), ReplayConfig(), stats, T, None,
-                     keep_jobs=True)
+    result = run_session(trace, "oracle", load_device("server").without_interference(), ReplayConfig(), stats, T, None,
+                         keep_jobs=True)
     command_of = {n.key: orjson.loads(n.event.args_json)["command"] for n in trace.nodes if n.key}
     launched = [command_of.get(j.key) for j in result.jobs]
     assert launched and set(launched) == {"git status"}
