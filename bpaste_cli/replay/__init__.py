@@ -8,7 +8,7 @@ wall time; `beam` holds B-PASTE's pieces. A value model from `fit` is an argumen
 a registration. Other rooms import only from here.
 """
 
-from bpaste_cli.replay.arms import ARM_TYPES, ARMS, STRATEGIES, BPasteArm, OracleArm, OraclePredictor, PasteArm, SerialArm, make_arm
+from bpaste_cli.replay.arms import ARM_TYPES, ARMS, STRATEGIES, BPasteArm, CacheArm, OracleArm, OraclePredictor, PasteArm, SerialArm, make_arm
 from bpaste_cli.replay.beam import BeamConfig, BeamNode, BeamSettings, admit, best, build_beam, children, launch
 from bpaste_cli.replay.config import ReplayConfig
 from bpaste_cli.replay.context import Key, PlanningContext
@@ -35,7 +35,7 @@ from bpaste_cli.replay.value import (
 )
 
 __all__ = [
-    "ARMS", "ARM_TYPES", "RANKINGS", "SKIP_REASONS", "SPECULABLE", "STRATEGIES", "TOOL_FIELDS", "BPasteArm", "BeamConfig",
+    "ARMS", "ARM_TYPES", "RANKINGS", "SKIP_REASONS", "SPECULABLE", "STRATEGIES", "TOOL_FIELDS", "BPasteArm", "BeamConfig", "CacheArm",
     "BeamNode", "BeamSettings", "Job", "Key", "LatencyStats", "Node", "NodeTerms", "OracleArm", "OraclePredictor",
     "PasteArm", "Planner", "PlanningContext", "PrefixFeatures", "Prepared", "ReplayConfig", "ReplayReport", "Scorer",
     "SerialArm", "SessionResult", "SessionTrace", "Sim", "ValueModel", "admit", "assign_lane", "best", "bootstrap_ci",

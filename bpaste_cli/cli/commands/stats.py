@@ -14,13 +14,15 @@ from bpaste_cli.cli.app import app, out, percent, print_json, seconds
 def stats(
     dataset: Path = typer.Argument(..., help="A dataset directory made by `bpaste ingest`."),
     top: int = typer.Option(15, help="Tools to list, most called first."),
+    safety: Path = typer.Option(None, "--safety", help="A safety TOML file overriding the built-in table."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object instead of tables."),
 ) -> None:
     """Where the time goes: think vs tool latency vs human wait, per tool, and the speculation ceiling."""
+    from bpaste_cli.safety import load_safety
     from bpaste_cli.stats import compute_stats
     from bpaste_cli.trace.dataset import load_dataset
 
-    s = compute_stats(load_dataset(dataset))
+    s = compute_stats(load_dataset(dataset), load_safety(safety))
     if as_json:
         print_json("stats", s)
         return
@@ -54,3 +56,33 @@ def stats(
         )
     else:
         out.print("speculation ceiling: no timed sessions in this dataset (untimed logs still serve mining)")
+    print_coverage(s, t["tool_stall"])
+    ind = s["independent_sequential"]
+    if ind["runs"]:
+        out.print(f"independent sequential calls: {ind['calls']} read-only calls in {ind['runs']} runs could have been "
+                  f"issued at once, saving at most {seconds(ind['saving_s'])} ({percent(ind['share_of_agent_time'])} of agent time)")
+
+
+def print_coverage(c: dict, stall_s: float | None) -> None:
+    """The safety-coverage tables (`coverage.safety_coverage`): time per class, unknown tools and shell programs."""
+    table = Table(title="tool time by safety class (only read-only is speculated)")
+    for col in ("class", "calls", "tool time", "share", "critical path", "share of stall"):
+        table.add_column(col, justify="left" if col == "class" else "right")
+    for name, r in c["safety_classes"].items():
+        table.add_row(name, str(r["calls"]), seconds(r["tool_s"]), percent(r["share"]), seconds(r["critical_s"]),
+                      percent(r["critical_s"] / stall_s) if stall_s else "-")
+    out.print(table)
+    if c["unclassified_tools"]:
+        unk = Table(title="tools the safety table does not know (unknown: never speculated, they invalidate)")
+        for col in ("tool", "calls", "tool time", "critical path", "a --safety file line that would classify it"):
+            unk.add_column(col, justify="right" if col in ("calls", "tool time", "critical path") else "left")
+        for r in c["unclassified_tools"]:
+            unk.add_row(r["tool"], str(r["calls"]), seconds(r["tool_s"]), seconds(r["critical_s"]), "[tools] " + r["toml"])
+        out.print(unk)
+    if c["unknown_shell_programs"]:
+        sh = Table(title="what made shell commands unknown (program or construct)")
+        for col in ("program", "calls", "tool time", "critical path"):
+            sh.add_column(col, justify="left" if col == "program" else "right")
+        for r in c["unknown_shell_programs"]:
+            sh.add_row(r["program"], str(r["calls"]), seconds(r["tool_s"]), seconds(r["critical_s"]))
+        out.print(sh)
