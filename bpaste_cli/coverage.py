@@ -10,14 +10,12 @@ Definitions (seconds, timed sessions only; calls count every session):
 - `tool_s`: the summed logged latency of a class's calls; `share`: its fraction of all tool time;
 - `critical_s`: the tool stall of the batches whose last-finishing call (the one the agent waited for)
   is of that class — the class's part of the speculation ceiling (`stats.batch_stalls`).
-A what-if replays the split with the table overridden for one tool (marked read-only) or one shell program
-(enabled in `[shell] read_only`), under the oracle (perfect prediction, obeys safety) and bpaste.
+What classifying one of them would be worth is measured by replay (`replay.what_if`).
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import replace
 from typing import Any, Iterable
 
 import polars as pl
@@ -27,7 +25,6 @@ from bpaste_cli.stats import batch_stalls
 from bpaste_cli.trace.dataset import Dataset
 
 _BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
-_PROGRAM = re.compile(r"[A-Za-z0-9_.+-]+")
 
 
 def toml_line(tool: str, safety: str = "read-only", resource: str = "cpu") -> str:
@@ -96,33 +93,21 @@ def safety_coverage(dataset: Dataset, safety: SafetyTable, session_ids: Iterable
     }
 
 
-def what_if(dataset: Dataset, predictor: Any, coverage: dict[str, Any], *, device: Any, config: Any,
-            safety: SafetyTable, value_model: Any = None, top: int = 3) -> dict[str, Any]:
-    """The oracle's and bpaste's speedup on `config.split` as the table stands, and with each of the `top`
-    unclassified tools (then each of the `top` plain programs that made shell commands unknown) allowed in turn."""
-    from bpaste_cli.replay import replay  # the verb room; coverage is core and imports it only here
 
-    arms = ("serial", "oracle") + (("bpaste",) if predictor is not None else ())
-    cfg = replay(dataset, predictor, device=device, config=replace(config, arms=arms, bootstrap=0), safety=safety,
-                 value_model=value_model)
-
-    def speedups(rep: Any) -> dict[str, float]:
-        return {a: rep.arms[a]["speedup"] for a in arms if a != "serial"}
-
-    base = speedups(cfg)
-    changes: list[tuple[str, str, SafetyTable, str]] = []
-    for r in coverage["unclassified_tools"][:top]:
-        changes.append(("tool", r["tool"], safety.with_tool(r["tool"], "read-only"), r["toml"]))
-    for r in coverage["unknown_shell_programs"]:
-        if sum(kind == "program" for kind, *_ in changes) >= top:
-            break
-        if _PROGRAM.fullmatch(r["program"]):
-            changes.append(("program", r["program"], safety.with_shell_program(r["program"]),
-                            f'[shell] read_only = [..., "{r["program"]}"]'))
-    rows = []
-    for kind, name, table, line in changes:
-        got = speedups(replay(dataset, predictor, device=device, config=replace(config, arms=arms, bootstrap=0),
-                              safety=table, value_model=value_model))
-        rows.append({"kind": kind, "name": name, "toml": line} | {a: got[a] for a in base}
-                    | {f"{a}_gain": got[a] / base[a] - 1.0 for a in base})
-    return {"split": config.split, "baseline": base, "rows": rows}
+def blocked_sentence(coverage: dict[str, Any]) -> str:
+    """One sentence on where the critical-path tool time is by safety class and which unknown tools and shell
+    programs hold the most of it (what a user would classify first)."""
+    classes = coverage["safety_classes"]
+    stall = sum(r["critical_s"] for r in classes.values())
+    if stall <= 0:
+        return "no timed tool time on the critical path."
+    parts = [f"{name} {classes[name]['critical_s'] / stall:.1%}" for name in ("read-only", "mutating", "unknown")
+             if classes[name]["critical_s"] > 0]
+    text = "critical-path tool time by safety class: " + ", ".join(parts) + " (only read-only is speculated)"
+    top = [(r["tool"], r["critical_s"]) for r in coverage["unclassified_tools"][:2] if r["critical_s"] > 0]
+    top += [(f"shell {r['program']}", r["critical_s"]) for r in coverage["unknown_shell_programs"][:2] if r["critical_s"] > 0]
+    if top:
+        top.sort(key=lambda x: -x[1])
+        text += "; unknown and holding the most: " + ", ".join(f"{name} {s / stall:.1%}" for name, s in top[:3])
+        text += " (`bpaste replay --what-if 3` says what allowing each is worth)"
+    return text + "."

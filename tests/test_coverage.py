@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bpaste_cli.coverage import safety_coverage, toml_line, what_if
+from bpaste_cli.coverage import safety_coverage, toml_line
 from bpaste_cli.ingest import ingest
-from bpaste_cli.replay import ReplayConfig
+from bpaste_cli.replay import ReplayConfig, what_if
 from bpaste_cli.safety import load_safety
 from bpaste_cli.shell_safety import ShellRules, classify_command, unknown_reason
 from bpaste_cli.stats import compute_stats
@@ -119,3 +119,23 @@ def test_unknown_reason_explains_exactly_the_unknown_verdicts(command):
     reason = unknown_reason(command, RULES)
     assert (reason is not None) == (classify_command(command, RULES) == "unknown")
     assert reason is None or reason.strip()
+
+
+def test_replay_reports_coverage_and_what_if(tmp_path):
+    from bpaste_cli.replay import replay
+
+    ds = _dataset(tmp_path, LINES)
+    rep = replay(ds, None, device="server", config=ReplayConfig(arms=("serial", "oracle"), split="all", bootstrap=0),
+                 safety=SAFETY, what_if=1)
+    assert rep.coverage == safety_coverage(ds, SAFETY)
+    assert [(r["kind"], r["name"]) for r in rep.what_if["rows"]] == [("tool", "crawl"), ("program", "pytest")]
+    assert rep.to_json()["what_if"]["rows"][0]["oracle"] == pytest.approx(14 / 12)
+
+
+def test_report_page_shows_coverage_and_what_if(tmp_path):
+    from bpaste_cli.report import build_report
+
+    ds = _dataset(tmp_path, LINES)
+    page = build_report(ds, patterns="oracle", split="all", compare=(), bootstrap=0)
+    assert "Tools the safety table does not know" in page and 'crawl = { safety = &quot;read-only&quot;' in page
+    assert "What if one more tool or program were allowed" in page and "shell: pytest" in page

@@ -8,6 +8,7 @@ import typer
 from rich.table import Table
 
 from bpaste_cli.cli.app import app, out, percent, print_json, seconds
+from bpaste_cli.cli.coverage_view import print_coverage
 
 
 @app.command(epilog="Example: bpaste stats traces.bpaste --json")
@@ -62,27 +63,3 @@ def stats(
         out.print(f"independent sequential calls: {ind['calls']} read-only calls in {ind['runs']} runs could have been "
                   f"issued at once, saving at most {seconds(ind['saving_s'])} ({percent(ind['share_of_agent_time'])} of agent time)")
 
-
-def print_coverage(c: dict, stall_s: float | None) -> None:
-    """The safety-coverage tables (`coverage.safety_coverage`): time per class, unknown tools and shell programs."""
-    table = Table(title="tool time by safety class (only read-only is speculated)")
-    for col in ("class", "calls", "tool time", "share", "critical path", "share of stall"):
-        table.add_column(col, justify="left" if col == "class" else "right")
-    for name, r in c["safety_classes"].items():
-        table.add_row(name, str(r["calls"]), seconds(r["tool_s"]), percent(r["share"]), seconds(r["critical_s"]),
-                      percent(r["critical_s"] / stall_s) if stall_s else "-")
-    out.print(table)
-    if c["unclassified_tools"]:
-        unk = Table(title="tools the safety table does not know (unknown: never speculated, they invalidate)")
-        for col in ("tool", "calls", "tool time", "critical path", "a --safety file line that would classify it"):
-            unk.add_column(col, justify="right" if col in ("calls", "tool time", "critical path") else "left")
-        for r in c["unclassified_tools"]:
-            unk.add_row(r["tool"], str(r["calls"]), seconds(r["tool_s"]), seconds(r["critical_s"]), "[tools] " + r["toml"])
-        out.print(unk)
-    if c["unknown_shell_programs"]:
-        sh = Table(title="what made shell commands unknown (program or construct)")
-        for col in ("program", "calls", "tool time", "critical path"):
-            sh.add_column(col, justify="left" if col == "program" else "right")
-        for r in c["unknown_shell_programs"]:
-            sh.add_row(r["program"], str(r["calls"]), seconds(r["tool_s"]), seconds(r["critical_s"]))
-        out.print(sh)
