@@ -23,23 +23,28 @@ from bpaste_cli.mine.keys import USER_KEY, KeyFn
 from bpaste_cli.trace.canonical import canonical_json
 
 class ConstantCounts(Counter):
-    """How often each value (canonical JSON) was passed to one argument, and whether it was seen in more
-    than one session. A value of a single session is never offered as a constant rule: it cannot
+    """How often each value (canonical JSON) was passed to one argument, and in how many sessions. A value
+    of fewer than `min_sessions` sessions (default 2) is never offered as a constant rule: it cannot
     generalise, and it is how a secret typed once would reach a deployed policy."""
+
+    SESSIONS_KEPT = 16  # distinct sessions remembered per value (enough for any sensible --min-sessions)
 
     def __init__(self) -> None:
         super().__init__()
-        self._first: dict[str, Any] = {}  # value -> the first session it was seen in
-        self._shared: set[str] = set()  # values seen in two sessions or more
+        self._sessions: dict[str, set[Any]] = {}
 
     def add(self, value: str, session: Any) -> None:
         self[value] += 1
-        first = self._first.setdefault(value, session)
-        if first != session:
-            self._shared.add(value)
+        seen = self._sessions.setdefault(value, set())
+        if len(seen) < self.SESSIONS_KEPT:
+            seen.add(session)
 
-    def most_common(self, n: int | None = None) -> list[tuple[str, int]]:
-        shared = [(v, c) for v, c in super().most_common() if v in self._shared]
+    def sessions(self, value: str) -> int:
+        """Distinct sessions the value was seen in (at most SESSIONS_KEPT)."""
+        return len(self._sessions.get(value, ()))
+
+    def most_common(self, n: int | None = None, min_sessions: int = 2) -> list[tuple[str, int]]:
+        shared = [(v, c) for v, c in super().most_common() if self.sessions(v) >= min_sessions]
         return shared if n is None else shared[:n]
 
 
@@ -237,6 +242,23 @@ def discover(value: Any, state: SessionState, tools_window: int, max_pos: int) -
                 if item == key:
                     found.append(Rule("prompt", "", 0, kind, p, num))
     return found
+
+
+FAMILY_ORDER = ("result", "copy", "prompt", "repeat", "const", "none")  # the most data-driven first
+
+
+def family(rule: Rule) -> str:
+    """The data-flow family of a rule: `repeat` (the same call again, e.g. a test command re-run), `result
+    <item>` (a path, URL, id ... taken from an earlier result), `copy` (an argument of an earlier call: ids
+    copied across calls), `prompt` (from the user's message) or `const`."""
+    if rule.kind in ("repeat", "const", "copy", "prompt"):
+        return rule.kind
+    return "result " + ("json field" if rule.field.startswith("json:") else rule.field)
+
+
+def call_family(families: list[str]) -> str:
+    """A candidate's family from its arguments' families: the most data-driven one (`none`: no arguments)."""
+    return min(families, key=lambda f: FAMILY_ORDER.index(f.split(" ")[0])) if families else "none"
 
 
 def describe(rule: Rule, tool: str, arg: str) -> str:

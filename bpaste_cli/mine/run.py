@@ -1,8 +1,14 @@
 """`mine`: trace dataset -> pattern table, calibrated on validation, evaluated on test.
 
 Sessions are split once by `bpaste_cli.split` (hash of session id and seed). Mining sees only train;
-the calibration map is fitted on validation; the evaluation reports on test. The table written is
-the one evaluated (mined on train only), so replay, fit and tune can use validation and test honestly.
+the control-flow back-off (context length and shrinkage) is chosen on validation, where the calibration
+map is fitted too; the evaluation reports on test. The table written is the one evaluated (mined on
+train only), so replay, fit and tune can use validation and test honestly.
+
+Choosing the back-off: the candidates are the last-tool floor itself (context 1, no shrinkage, every
+context kept: the bigram next-tool table the evaluation compares with) and contexts 1..K with shrinkage
+ALPHAS. A mined candidate replaces the floor only when its next-tool top-1 on validation beats the
+floor's by more than noise (`_beats`), so held-out top-1 can fall below the floor only by chance.
 """
 
 from __future__ import annotations
@@ -14,9 +20,9 @@ from typing import Any
 
 import polars as pl
 
-from bpaste_cli.mine.evaluate import calibration_pairs, evaluate, fit_isotonic
+from bpaste_cli.mine.evaluate import calibration, calibration_pairs, evaluate, fit_isotonic, tool_hits
 from bpaste_cli.mine.keys import KEYS
-from bpaste_cli.mine.patterns import MineOptions, Rows, mine_predictor
+from bpaste_cli.mine.patterns import MineOptions, Rows, control_pass, control_table, mine_predictor
 from bpaste_cli.mine.predictor import PatternPredictor
 from bpaste_cli.mine.store import rule_words, write_table
 from bpaste_cli.errors import BpasteError
@@ -42,8 +48,8 @@ def mine(dataset: Path | Dataset, out: Path | None = None, options: MineOptions 
     """Mine `dataset`'s train split, calibrate on validation, evaluate on test, write the table to `out`."""
     if options.key not in KEYS:
         raise BpasteError(f"Unknown event key {options.key!r}; choose one of {', '.join(KEYS)}.")
-    if options.max_context < 1 or options.recent_calls < 1 or options.min_support < 1:
-        raise BpasteError("--context, --recent-calls and --min-support must each be at least 1.")
+    if options.max_context < 1 or options.recent_calls < 1 or options.min_support < 1 or options.min_sessions < 1:
+        raise BpasteError("--context, --recent-calls, --min-support and --min-sessions must each be at least 1.")
     if out is not None:
         check_replaceable(Path(out), "pattern-table", "mine")
     ds = dataset if isinstance(dataset, Dataset) else load_dataset(Path(dataset))
@@ -54,9 +60,13 @@ def mine(dataset: Path | Dataset, out: Path | None = None, options: MineOptions 
     t0 = time.perf_counter()
     predictor, floor, totals = mine_predictor(ds.events, ids["train"], options)
     mine_s = time.perf_counter() - t0
+    control_choice = validation = None
     if ids["validation"]:
-        predictor.calibration = fit_isotonic(calibration_pairs(predictor, Rows(ds.events, ids["validation"])))
+        val = Rows(ds.events, ids["validation"])
+        predictor, control_choice = choose_control(predictor, Rows(ds.events, ids["train"]), val, options)
+        predictor.calibration = fit_isotonic(calibration_pairs(predictor, val))
         predictor = PatternPredictor(predictor.params, predictor.tables, predictor.calibration)
+        validation = calibration(calibration_pairs(predictor, val))  # in-sample for the map: the check it fits
     result_eval = None
     if evaluate_test and ids["test"]:
         result_eval = evaluate(predictor, Rows(ds.events, ids["test"]), floor)
@@ -70,6 +80,8 @@ def mine(dataset: Path | Dataset, out: Path | None = None, options: MineOptions 
         "contexts": len(set(map(tuple, predictor.tables["control"]["context"]))),
         "rules": len(rules["tool"]),
         "calibration_points": len(predictor.calibration.get("x", [])),
+        "control_choice": control_choice,
+        "validation_calibration": validation,
         "mine_seconds": round(mine_s, 3),
     }
     strongest = strongest_patterns(predictor)
@@ -78,6 +90,39 @@ def mine(dataset: Path | Dataset, out: Path | None = None, options: MineOptions 
                                             "split": summary["split"], "train": totals, "eval": result_eval})
         summary["output"] = str(out)
     return MineResult(predictor, summary, result_eval, strongest)
+
+
+ALPHAS = (0.5, 2.0, 8.0)  # shrinkage of a context toward its suffix tried on validation
+
+
+def _beats(hits: int, floor_hits: int, n: int) -> bool:
+    """`hits` beats `floor_hits` out of `n` validation decisions by more than noise: by at least 2 decisions and
+    one binomial standard error of a difference of two rates near the floor's."""
+    p = floor_hits / n if n else 0.0
+    return hits - floor_hits >= max(2.0, (2 * n * p * (1 - p)) ** 0.5)
+
+
+def choose_control(predictor: PatternPredictor, train: Rows, val: Rows, options: MineOptions
+                   ) -> tuple[PatternPredictor, dict[str, Any]]:
+    """The predictor with the control-flow table chosen on validation (see the module docstring), and the choice."""
+    control, _, _ = control_pass(train, options)
+
+    def variant(k: int, alpha: float, min_support: int) -> PatternPredictor:
+        opt = MineOptions(**{**options.__dict__, "max_context": k, "alpha": alpha, "min_support": min_support})
+        params = predictor.params | {"K": k, "alpha": alpha, "control_min_support": min_support}
+        return PatternPredictor(params, predictor.tables | {"control": control_table(control, opt, k)})
+
+    floor = variant(1, 0.0, 1)
+    f1, f3, n = tool_hits(floor, val)
+    best, best_hits, label = floor, (f1, f3), "floor"
+    for k in range(1, options.max_context + 1):
+        for alpha in ALPHAS:
+            cand = variant(k, alpha, options.min_support)
+            h1, h3, _ = tool_hits(cand, val)
+            if _beats(h1, f1, n) and (h1, h3) > best_hits:
+                best, best_hits, label = cand, (h1, h3), f"context {k}, alpha {alpha:g}"
+    return best, {"chosen": label, "K": best.params["K"], "alpha": best.params["alpha"], "validation_decisions": n,
+                  "validation_tool_top1": best_hits[0] / n if n else None, "floor_validation_tool_top1": f1 / n if n else None}
 
 
 def strongest_patterns(predictor: PatternPredictor, n: int = 15) -> list[dict[str, Any]]:
