@@ -10,25 +10,42 @@ from bpaste_cli.mine.evaluate import fit_isotonic
 from bpaste_cli.mine.run import _beats
 
 
-def test_calibration_steps_need_thirty_pairs():
-    # 100 pairs at score 0.1 with 10 hits, then 3 at 0.99 all right: plain PAV maps 0.99 to 1.0 on 3 pairs;
-    # with 30 pairs per step the two pool into one step of 13 / 103
+def test_calibration_steps_need_enough_pairs():
+    # 100 pairs at score 0.1 with 10 hits, then 3 at 0.99 all right: plain PAV gives a step of 1.0 on 3 pairs;
+    # with 30 pairs per step (the default is MIN_BLOCK) the two pool into one step of 13 / 103 starting at 0.1
     pairs = [(0.1, int(i < 10)) for i in range(100)] + [(0.99, 1)] * 3
-    assert fit_isotonic(pairs, min_block=1)["y"] == pytest.approx([0.1, 1.0])
-    got = fit_isotonic(pairs)
-    assert got["y"] == pytest.approx([13 / 103]) and got["x"] == pytest.approx([(10 + 2.97) / 103])
-    # two well-supported steps stay apart
+    assert fit_isotonic(pairs, min_block=1) == {"x": [0.1, 0.99], "y": pytest.approx([0.1, 1.0]), "step": True}
+    assert fit_isotonic(pairs, min_block=30) == {"x": [0.1], "y": pytest.approx([13 / 103]), "step": True}
     two = [(0.1, int(i < 10)) for i in range(100)] + [(0.9, int(i < 24)) for i in range(30)]
-    assert fit_isotonic(two)["y"] == pytest.approx([0.1, 0.8])
+    assert fit_isotonic(two, min_block=30)["y"] == pytest.approx([0.1, 0.8])  # two well-supported steps stay apart
+    assert fit_isotonic(two)["y"] == pytest.approx([34 / 130])  # 100 per step: one
     assert fit_isotonic(pairs[:49]) == {"x": [], "y": []}  # fewer than 50 pairs: identity
 
 
-def test_a_mined_back_off_must_beat_the_floor_by_more_than_noise():
-    # 100 decisions, floor right in 50: the standard error of a difference is sqrt(2 * 100 * 0.25) = 7.07
-    assert not _beats(57, 50, 100) and _beats(58, 50, 100)
-    # tiny validation: at least 2 decisions more
-    assert not _beats(3, 2, 4) and _beats(4, 2, 4)  # sqrt(2 * 4 * 0.25) = 1.41 < 2: needs 2 more
-    assert not _beats(3, 2, 10) and _beats(4, 2, 10)  # sqrt(2 * 10 * 0.2 * 0.8) = 1.79 < 2
+def test_the_step_map_is_exact_on_the_pairs_it_was_fitted_on():
+    from bpaste_cli.mine.evaluate import calibration
+    from bpaste_cli.mine.predictor import PatternPredictor
+
+    pairs = [(i / 200, int(i % 7 == 0 or i > 150)) for i in range(200)]
+    cal = fit_isotonic(pairs)
+    p = PatternPredictor({"K": 1, "R": 1}, {"control": {"context": [], "n": [], "tool": [], "count": [], "prob": []},
+                                            "signatures": {"tool": [], "args": [], "count": [], "prob": []},
+                                            "rules": {c: [] for c in ("tool", "arg", "kind", "src", "rank", "field", "pos", "cast",
+                                                                      "value", "occurrences", "bindable", "exact", "rate")}}, cal)
+    for b in calibration([(p.calibrate(x), y) for x, y in pairs])["reliability"]:
+        assert b["mean_prob"] == pytest.approx(b["hit_rate"])
+    assert PatternPredictor.from_dict(p.to_dict()).calibrate(0.99) == p.calibrate(0.99)
+
+
+def test_a_mined_back_off_must_beat_the_floor_by_a_margin():
+    # paired on the same decisions: 5 wins, 3 losses -> 2 net of 32 decisions (>= 2 and >= 1%): beats
+    floor = [True] * 3 + [False] * 9 + [True] * 20
+    assert _beats([False] * 3 + [True] * 5 + [False] * 4 + [True] * 20, floor)
+    # 4 wins, 3 losses: one net decision: the floor stays
+    assert not _beats([False] * 3 + [True] * 4 + [False] * 5 + [True] * 20, floor)
+    # 300 decisions: 1% is 3 net wins
+    many = [False] * 300
+    assert not _beats([True] * 2 + [False] * 298, many) and _beats([True] * 3 + [False] * 297, many)
 
 
 def test_families_of_rules_and_calls():
