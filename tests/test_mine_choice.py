@@ -54,3 +54,36 @@ def test_families_of_rules_and_calls():
     assert [family(Rule(k)) for k in ("repeat", "const", "copy", "prompt")] == ["repeat", "const", "copy", "prompt"]
     assert call_family(["const", "result url", "copy"]) == "result url"  # the most data-driven argument
     assert call_family(["const", "prompt"]) == "prompt" and call_family([]) == "none"
+
+
+def test_a_test_command_re_run_with_the_edited_file_is_a_template_rule(ingest_paths, tmp_path):
+    """Edit(file) -> Bash("pytest -q <file>") in three sessions: the template rule binds the next file."""
+    import json
+
+    from bpaste_cli.mine import MineOptions
+    from bpaste_cli.mine.api import Event
+    from bpaste_cli.mine.patterns import mine_predictor
+
+    lines = []
+    for i in range(3):
+        f = f"tests/test_mod{i}.py"
+        lines += [{"session_id": f"s{i}", "kind": "user", "text": "fix it"}, {"session_id": f"s{i}", "kind": "llm"},
+                  {"session_id": f"s{i}", "kind": "tool", "tool": "Edit", "args": {"file_path": f, "new": f"x{i}"}, "result": "ok"},
+                  {"session_id": f"s{i}", "kind": "llm"},
+                  {"session_id": f"s{i}", "kind": "tool", "tool": "Bash", "args": {"command": f"pytest -q {f}"}, "result": "1 passed"},
+                  {"session_id": f"s{i}", "kind": "llm", "text": "done"}]
+    src = tmp_path / "t.jsonl"
+    src.write_text("".join(json.dumps(x) + "\n" for x in lines))
+    _, ds = ingest_paths([src])
+    p, _, _ = mine_predictor(ds.events, ds.sessions["session_id"].to_list(), MineOptions(max_context=1, min_support=2))
+    r = p.tables["rules"]
+    got = [(r["kind"][i], r["src"][i], r["field"][i], r["value"][i], r["exact"][i]) for i in range(len(r["tool"]))
+           if r["tool"][i] == "Bash"]
+    assert ("template", "Edit", "file_path", "pytest -q \x00", 3) in got
+    cur = p.cursor()
+    cur.observe(Event("user", text="fix"))
+    cur.observe(Event("llm", step=0))
+    cur.observe(Event("tool", 0, "Edit", '{"file_path":"src/new_test.py","new":"y"}', None, "ok", None, "ok"))
+    top = cur.predict(1)[0]
+    assert (top.tool, top.args_json, top.family) == ("Bash", '{"command":"pytest -q src/new_test.py"}', "template")
+    assert "pytest -q <its file_path>" in top.rule
