@@ -99,8 +99,9 @@ MIN_BLOCK = 100
 def fit_isotonic(pairs: list[tuple[float, int]], min_pairs: int = 50, min_block: int = MIN_BLOCK) -> dict[str, list[float]]:
     """Pool-adjacent-violators fit of hit rate on score (tied scores pooled), then adjacent steps pooled until each holds at least
     `min_block` pairs (still monotone: a pool of two neighbours lies between them); {} x/y (identity) with fewer
-    than `min_pairs`. A step function: `x` is each step's lowest score, `y` its hit rate (`step`: true), so
-    on the pairs it was fitted on every step's mean probability is exactly its hit rate."""
+    than `min_pairs`. A step function: `x` is each step's lowest score, `y` its hit rate (`step`: true) with
+    half a hit added in one more trial, so no candidate is ever certain or impossible (within 0.5 / 101 of
+    the hit rate: on the pairs it was fitted on every step's mean probability is its hit rate)."""
     if len(pairs) < min_pairs:
         return {"x": [], "y": []}
     tied: dict[float, list[float]] = {}  # equal scores are one point: their order must not make steps
@@ -121,7 +122,7 @@ def fit_isotonic(pairs: list[tuple[float, int]], min_pairs: int = 50, min_block:
         j = i - 1 if i == len(blocks) - 1 or (i > 0 and blocks[i - 1][2] <= blocks[i + 1][2]) else i + 1
         lo, hi = min(i, j), max(i, j)
         blocks[lo:hi + 1] = [[blocks[lo][0], blocks[lo][1] + blocks[hi][1], blocks[lo][2] + blocks[hi][2]]]
-    return {"x": [b[0] for b in blocks], "y": [b[1] / b[2] for b in blocks], "step": True}
+    return {"x": [b[0] for b in blocks], "y": [(b[1] + 0.5) / (b[2] + 1.0) for b in blocks], "step": True}
 
 
 def evaluate(predictor: PatternPredictor, rows: Rows, floor: ControlCounts) -> dict[str, Any]:
