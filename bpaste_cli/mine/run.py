@@ -49,8 +49,10 @@ def mine(dataset: Path | Dataset, out: Path | None = None, options: MineOptions 
     """Mine `dataset`'s train split, calibrate on validation, evaluate on test, write the table to `out`."""
     if options.key not in KEYS:
         raise BpasteError(f"Unknown event key {options.key!r}; choose one of {', '.join(KEYS)}.")
-    if options.max_context < 1 or options.recent_calls < 1 or options.min_support < 1 or options.min_sessions < 1:
-        raise BpasteError("--context, --recent-calls, --min-support and --min-sessions must each be at least 1.")
+    if options.max_context < 1 or options.recent_calls < 1 or options.min_support < 1:
+        raise BpasteError("--context, --recent-calls and --min-support must each be at least 1.")
+    if options.min_sessions < 1:
+        raise BpasteError("--min-sessions must be at least 1 (the number of training sessions a rule needs).")
     if out is not None:
         check_replaceable(Path(out), "pattern-table", "mine")
     ds = dataset if isinstance(dataset, Dataset) else load_dataset(Path(dataset))
