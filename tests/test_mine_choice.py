@@ -12,30 +12,15 @@ from bpaste_cli.mine.run import _beats
 
 def test_calibration_steps_need_enough_pairs():
     # 100 pairs at score 0.1 with 10 hits, then 3 at 0.99 all right: plain PAV gives a step of (3 + 0.5) / 4 on
-    # 3 pairs; with 30 pairs per step (the default is MIN_BLOCK) the two pool into one step of 13 hits in 103
-    # starting at 0.1. Every step's rate gets half a hit in one more trial.
+    # 3 pairs; with 30 pairs per step (MIN_BLOCK) the two pool into one step of 13 hits in 103 at the mean
+    # score (10 + 2.97) / 103. Every step's rate gets half a hit in one more trial.
     pairs = [(0.1, int(i < 10)) for i in range(100)] + [(0.99, 1)] * 3
-    assert fit_isotonic(pairs, min_block=1) == {"x": [0.1, 0.99], "y": pytest.approx([10.5 / 101, 3.5 / 4]), "step": True}
-    assert fit_isotonic(pairs, min_block=30) == {"x": [0.1], "y": pytest.approx([13.5 / 104]), "step": True}
+    assert fit_isotonic(pairs, min_block=1) == {"x": pytest.approx([0.1, 0.99]), "y": pytest.approx([10.5 / 101, 3.5 / 4])}
+    assert fit_isotonic(pairs) == {"x": pytest.approx([12.97 / 103]), "y": pytest.approx([13.5 / 104])}
     two = [(0.1, int(i < 10)) for i in range(100)] + [(0.9, int(i < 24)) for i in range(30)]
-    assert fit_isotonic(two, min_block=30)["y"] == pytest.approx([10.5 / 101, 24.5 / 31])  # two steps stay apart
-    assert fit_isotonic(two)["y"] == pytest.approx([34.5 / 131])  # 100 per step: one
+    assert fit_isotonic(two)["y"] == pytest.approx([10.5 / 101, 24.5 / 31])  # two steps of >= 30 stay apart
+    assert fit_isotonic(two, min_block=100)["y"] == pytest.approx([34.5 / 131])
     assert fit_isotonic(pairs[:49]) == {"x": [], "y": []}  # fewer than 50 pairs: identity
-
-
-def test_the_step_map_is_exact_on_the_pairs_it_was_fitted_on():
-    from bpaste_cli.mine.evaluate import calibration
-    from bpaste_cli.mine.predictor import PatternPredictor
-
-    pairs = [(i / 200, int(i % 7 == 0 or i > 150)) for i in range(200)]
-    cal = fit_isotonic(pairs)
-    p = PatternPredictor({"K": 1, "R": 1}, {"control": {"context": [], "n": [], "tool": [], "count": [], "prob": []},
-                                            "signatures": {"tool": [], "args": [], "count": [], "prob": []},
-                                            "rules": {c: [] for c in ("tool", "arg", "kind", "src", "rank", "field", "pos", "cast",
-                                                                      "value", "occurrences", "bindable", "exact", "rate")}}, cal)
-    for b in calibration([(p.calibrate(x), y) for x, y in pairs])["reliability"]:
-        assert b["mean_prob"] == pytest.approx(b["hit_rate"], abs=0.5 / 101)
-    assert PatternPredictor.from_dict(p.to_dict()).calibrate(0.99) == p.calibrate(0.99)
 
 
 def test_a_mined_back_off_must_beat_the_floor_by_a_margin():

@@ -91,17 +91,17 @@ def calibration_pairs(predictor: PatternPredictor, rows: Rows) -> list[tuple[flo
     return pairs
 
 
-# pairs per step of the calibration map: a step fitted on fewer is noise (a p of 1 from 3 hits); with 100 a
-# step's hit rate has a 95% interval within ±0.1 even at p = 0.5 (1.96 * sqrt(0.25 / 100) = 0.098)
-MIN_BLOCK = 100
+# pairs per step of the calibration map: a step fitted on fewer is noise (a p of 1 from 3 hits), one fitted on
+# many more blurs candidates of different scores together
+MIN_BLOCK = 30
 
 
 def fit_isotonic(pairs: list[tuple[float, int]], min_pairs: int = 50, min_block: int = MIN_BLOCK) -> dict[str, list[float]]:
     """Pool-adjacent-violators fit of hit rate on score (tied scores pooled), then adjacent steps pooled until each holds at least
     `min_block` pairs (still monotone: a pool of two neighbours lies between them); {} x/y (identity) with fewer
-    than `min_pairs`. A step function: `x` is each step's lowest score, `y` its hit rate (`step`: true) with
-    half a hit added in one more trial, so no candidate is ever certain or impossible (within 0.5 / 101 of
-    the hit rate: on the pairs it was fitted on every step's mean probability is its hit rate)."""
+    than `min_pairs`. `x` is each step's mean score, `y` its hit rate with half a hit added in one more trial,
+    so no candidate is ever certain or impossible; the predictor interpolates between steps, which keeps
+    candidates of different scores in order."""
     if len(pairs) < min_pairs:
         return {"x": [], "y": []}
     tied: dict[float, list[float]] = {}  # equal scores are one point: their order must not make steps
@@ -109,20 +109,20 @@ def fit_isotonic(pairs: list[tuple[float, int]], min_pairs: int = 50, min_block:
         t = tied.setdefault(x, [0.0, 0.0])
         t[0] += y
         t[1] += 1
-    blocks: list[list[float]] = []  # [lowest x, sum_y, n]
+    blocks: list[list[float]] = []  # [sum_x, sum_y, n]
     for x, (y, n) in sorted(tied.items()):
-        blocks.append([x, y, n])
+        blocks.append([x * n, y, n])
         while len(blocks) > 1 and blocks[-2][1] / blocks[-2][2] >= blocks[-1][1] / blocks[-1][2]:
             b = blocks.pop()
-            blocks[-1] = [blocks[-1][0], blocks[-1][1] + b[1], blocks[-1][2] + b[2]]
+            blocks[-1] = [blocks[-1][0] + b[0], blocks[-1][1] + b[1], blocks[-1][2] + b[2]]
     while len(blocks) > 1:
         i = min(range(len(blocks)), key=lambda j: blocks[j][2])
         if blocks[i][2] >= min_block:
             break
         j = i - 1 if i == len(blocks) - 1 or (i > 0 and blocks[i - 1][2] <= blocks[i + 1][2]) else i + 1
         lo, hi = min(i, j), max(i, j)
-        blocks[lo:hi + 1] = [[blocks[lo][0], blocks[lo][1] + blocks[hi][1], blocks[lo][2] + blocks[hi][2]]]
-    return {"x": [b[0] for b in blocks], "y": [(b[1] + 0.5) / (b[2] + 1.0) for b in blocks], "step": True}
+        blocks[lo:hi + 1] = [[blocks[lo][k] + blocks[hi][k] for k in range(3)]]
+    return {"x": [b[0] / b[2] for b in blocks], "y": [(b[1] + 0.5) / (b[2] + 1.0) for b in blocks]}
 
 
 def evaluate(predictor: PatternPredictor, rows: Rows, floor: ControlCounts) -> dict[str, Any]:

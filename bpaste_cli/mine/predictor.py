@@ -74,7 +74,6 @@ class PatternPredictor:
         for lst in self.rules.values():
             lst.sort(key=lambda e: (-e[1], e[0].kind == "const"))  # on a tie, state beats a constant
         self._cx, self._cy = list(self.calibration.get("x", [])), list(self.calibration.get("y", []))
-        self._step = bool(self.calibration.get("step"))  # a step map (x: each step's lowest score), else interpolated
 
     # -- the Predictor protocol ------------------------------------------------------------------
 
@@ -93,7 +92,7 @@ class PatternPredictor:
             "kind": PREDICTOR_KIND,
             "schema_version": PREDICTOR_SCHEMA_VERSION,
             "params": self.params,
-            "calibration": {"x": self._cx, "y": self._cy} | ({"step": True} if self._step else {}),
+            "calibration": {"x": self._cx, "y": self._cy},
             "tables": self.tables,
         }
 
@@ -113,8 +112,6 @@ class PatternPredictor:
         if not xs:
             return score
         i = bisect.bisect_right(xs, score)
-        if self._step:
-            return self._cy[max(i - 1, 0)]
         if i == 0:
             return self._cy[0]
         if i == len(xs):
