@@ -9,7 +9,12 @@ Shell tools are classified by `shell_safety.classify_command`: a command is read
 program in it is enabled in `[shell] read_only` and uses only the flags and operand shapes its grammar knows
 to be read-only (no write redirection either); one known mutator or writing flag makes it mutating; anything
 else (including redacted commands) is unknown. The default table below is TOML; a user file in the same
-format overrides or extends it (`load_safety(path)`).
+format overrides or extends it (`load_safety(path)`). A tool entry may carry `ttl_s`, how long (seconds)
+a result of that tool stays valid once it has finished: a speculative or cached result older than that
+is not served (replay falls back to its global `ttl_s` for tools without one), e.g.
+
+    [tools]
+    visit = { safety = "read-only", resource = "net", ttl_s = 300 }
 """
 
 from __future__ import annotations
@@ -24,14 +29,15 @@ from typing import Any
 import orjson
 
 from bpaste_cli.errors import BpasteError
-from bpaste_cli.shell_safety import ShellRules, classify_command
+from bpaste_cli.shell_safety import ShellRules, classify_command, unknown_reason
 
 SAFETY_CLASSES = ("read-only", "idempotent", "mutating", "unknown")
 RESOURCE_CLASSES = ("cpu", "io", "net", "gpu")
 INVALIDATING = frozenset({"mutating", "unknown"})
 
 DEFAULT_TABLE = """
-# tool name (exact, case-insensitive) or glob -> safety and resource class
+# tool name (exact, case-insensitive) or glob -> safety and resource class, optionally ttl_s (seconds a
+# finished result stays valid; default: replay's --ttl)
 [tools]
 Read = { safety = "read-only", resource = "io" }
 read_file = { safety = "read-only", resource = "io" }
@@ -130,6 +136,20 @@ class SafetyTable:
                 return value
         return None
 
+    def ttl(self, tool: str) -> float | None:
+        """How long a finished result of `tool` stays valid (its entry's `ttl_s`), None when the entry sets none."""
+        entry = self.entry(tool)
+        value = entry.get("ttl_s") if entry else None
+        return None if value is None else float(value)
+
+    def with_tool(self, tool: str, safety: str, resource: str | None = None, ttl_s: float | None = None) -> SafetyTable:
+        """A copy of this table with `tool` (an exact name) classified as `safety`: what-if analysis and overrides.
+        The resource class defaults to the tool's current one."""
+        entry: dict[str, Any] = {"safety": safety, "resource": resource or self.classify(tool, None).resource}
+        if ttl_s is not None:
+            entry["ttl_s"] = ttl_s
+        return SafetyTable(self.tools | {tool.lower(): entry}, list(self.globs), self.shell, self.default)
+
     def classify(self, tool: str, args_json: str | None) -> CallClass:
         """The safety and resource class of one call (cached by tool and arguments)."""
         key = (tool, args_json or "")
@@ -148,6 +168,24 @@ class SafetyTable:
         if entry.get("shell"):
             return CallClass(self.shell_safety(_command(args_json, self.shell["command_keys"])), resource)
         return CallClass(entry.get("safety", self.default.safety), resource)
+
+    def is_shell(self, tool: str) -> bool:
+        """The tool runs shell commands (its entry says `shell = true`)."""
+        entry = self.entry(tool)
+        return bool(entry and entry.get("shell"))
+
+    def shell_reason(self, tool: str, args_json: str | None) -> str | None:
+        """For a shell tool's call classified unknown, the program (or construct) that made it unknown."""
+        if not self.is_shell(tool):
+            return None
+        if self._rules is None:
+            self._rules = ShellRules.from_table(self.shell)
+        return unknown_reason(_command(args_json, self.shell["command_keys"]), self._rules)
+
+    def with_shell_program(self, program: str) -> SafetyTable:
+        """A copy of this table with `program` enabled in `[shell] read_only` (what-if analysis)."""
+        shell = dict(self.shell) | {"read_only": sorted(set(self.shell["read_only"]) | {program})}
+        return SafetyTable(dict(self.tools), list(self.globs), shell, self.default)
 
     def shell_safety(self, command: str | None) -> str:
         """read-only only when every program of the command provably is; see `shell_safety`."""
@@ -194,6 +232,9 @@ def _check(doc: dict[str, Any], where: str) -> None:
             raise BpasteError(f"{where}: tools.{name} has safety {entry.get('safety')!r}; use one of {', '.join(SAFETY_CLASSES)}.")
         if entry.get("resource", "cpu") not in RESOURCE_CLASSES:
             raise BpasteError(f"{where}: tools.{name} has resource {entry.get('resource')!r}; use one of {', '.join(RESOURCE_CLASSES)}.")
+        ttl = entry.get("ttl_s")
+        if ttl is not None and (isinstance(ttl, bool) or not isinstance(ttl, (int, float)) or not ttl > 0):
+            raise BpasteError(f"{where}: tools.{name} has ttl_s {ttl!r}; give a positive number of seconds, e.g. ttl_s = 300.")
 
 
 def load_safety(path: Path | str | None = None) -> SafetyTable:

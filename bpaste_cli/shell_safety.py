@@ -951,3 +951,78 @@ def _xargs(args: list[Word], rules: ShellRules) -> str:
 
 _WRAPPERS: dict[str, Callable[[list[Word], ShellRules], str]] = {
     "env": _env, "command": _command, "nice": _nice, "timeout": _timeout, "xargs": _xargs}
+
+
+# ---------------------------------------------------------------------------------------------- reasons
+
+
+def unknown_reason(command: str | None, rules: ShellRules) -> str | None:
+    """Why `classify_command` finds `command` unknown: the program (or shell construct, in parentheses) of
+    the first part whose verdict is unknown; None when the command is not unknown. It only explains: it walks
+    the same parts with the same checks, so it never changes a verdict."""
+    if classify_command(command, rules) != UNKNOWN:
+        return None
+    if not command:
+        return "(no command)"
+    if "[REDACTED" in command:
+        return "(redacted)"
+    lexer = _Lexer(command)
+    try:
+        tokens = lexer.tokens()
+    except _Unsure as exc:
+        return f"(shell syntax: {exc})"
+    if lexer.heredocs:
+        return "(shell syntax: here-document without a body)"
+    for body in [tokens, *lexer.nested]:
+        try:
+            found = _list_reason(body, rules)
+        except _Unsure as exc:
+            return f"(shell syntax: {exc})"
+        if found:
+            return found
+    return "(shell syntax)"
+
+
+def _list_reason(tokens: list[Any], rules: ShellRules) -> str | None:
+    words: list[Word] = []
+    i = 0
+    while i <= len(tokens):
+        t = tokens[i] if i < len(tokens) else None
+        i += 1
+        if isinstance(t, Word):
+            words.append(t)
+            continue
+        if t is not None and t.text in _Lexer._REDIRS:
+            if i < len(tokens) and isinstance(tokens[i], Word) and _redirect(t.text, tokens[i]) == UNKNOWN:
+                return f"(redirection {t.text})"
+            i += 1
+            continue
+        if words and _simple(words, rules) == UNKNOWN:
+            return _program(words)
+        words = []
+    return None
+
+
+def _program(words: list[Word]) -> str:
+    """The program a simple command runs, as the classifier names it (after assignments and reserved words)."""
+    while words and _ASSIGNMENT.match(words[0].prefix):
+        if _assignment(words[0]) == UNKNOWN:
+            return "(variable assignment)"
+        words = words[1:]
+    while words and words[0].literal and words[0].text in _RESERVED_PREFIX:
+        words = words[1:]
+    if not words:
+        return "(shell syntax)"
+    head = words[0]
+    if not head.literal or head.splits:
+        return "(program from a variable or expansion)"
+    name = head.text
+    if name in ("env", "command", "nice", "timeout", "xargs", "sudo") and len(words) > 1:
+        inner = [w for w in words[1:] if not (w.literal and w.text.startswith("-"))][1 if name == "timeout" else 0:]
+        if inner and inner[0].literal:
+            return f"{name} {inner[0].text.rsplit('/', 1)[-1]}"
+    name = name.rsplit("/", 1)[-1] if name.startswith(_TRUSTED_DIRS) else name
+    sub = next((w for w in words[1:] if not (w.literal and w.text.startswith("-"))), None)
+    if not name.strip():
+        return "(blank program name)"
+    return f"git {sub.text}" if name == "git" and sub is not None and sub.literal else name

@@ -61,17 +61,19 @@ def rules_of(p: PatternPredictor, tool: str, arg: str) -> dict[Rule, tuple[int, 
 
 def test_mined_rules_supports_and_probabilities_exact(grep_read):
     ids = grep_read.sessions["session_id"].to_list()
-    p, floor, totals = mine_predictor(grep_read.events, ids, MineOptions(max_context=1, min_support=1, alpha=2.0))
+    p, floor, totals = mine_predictor(grep_read.events, ids, MineOptions(max_context=1, min_support=1, alpha=2.0,
+                                                                         min_sessions=1))
     assert totals == {"sessions": 5, "decisions": 15, "calls": 10, "dataflow_sessions": 5}
     read = rules_of(p, "Read", "file_path")
     # 1st path of the latest Grep's result: applies 5 times, right 4 times; 2nd path: right once
     assert read[Rule("extract", "Grep", 1, "path", 1, "str")] == (5, 4, 0.8)
     assert read[Rule("extract", "Grep", 1, "path", 2, "str")] == (5, 1, 0.2)
-    # constants: each file path occurs in one session only -> no constant rule (it cannot generalise)
-    assert sum(1 for r in read if r.kind == "const") == 0
+    # constants: each file path occurs in one session only, kept here only because min_sessions is 1 (the 3
+    # most common of the 5 distinct paths; see the next test for the default)
+    assert sum(1 for r in read if r.kind == "const") == 3
     # Grep's pattern ("widget3") is not an item of the prompt ("find widget 3"), and each pattern occurs
-    # in one session: no rule at all
-    assert rules_of(p, "Grep", "pattern") == {}
+    # in one session: only its one-session constants (min_sessions 1 here)
+    assert {r.kind for r in rules_of(p, "Grep", "pattern")} == {"const"}
     # control flow: 15 decisions, Grep in 5, Read in 5; p0 = 1/3 each.
     # after <user> (5 decisions, Grep 5): (5 + 2 * 1/3) / (5 + 2) = 0.8095...
     # after Grep (5 decisions, Read 5): same; Grep after Grep: (0 + 2/3) / 7
@@ -92,6 +94,17 @@ def test_mined_rules_supports_and_probabilities_exact(grep_read):
     assert top[1].prob == pytest.approx(p_read * 0.2 * 0.2)
     assert top[0].args_hash == args_hash(top[0].args_json)
     assert top[0].rule == "Read(file_path = 1st path in the latest Grep's result)"
+
+
+def test_a_rule_needs_exact_hits_from_min_sessions_sessions(grep_read):
+    ids = grep_read.sessions["session_id"].to_list()
+    p, _, _ = mine_predictor(grep_read.events, ids, MineOptions(max_context=1, min_support=1))  # min_sessions 2
+    read = rules_of(p, "Read", "file_path")
+    # the 1st-path rule was right in sessions 0-3; the 2nd-path rule only in session 4: dropped
+    assert read == {Rule("extract", "Grep", 1, "path", 1, "str"): (5, 4, 0.8)}  # and no constant of one session
+    assert rules_of(p, "Grep", "pattern") == {}
+    p5, _, _ = mine_predictor(grep_read.events, ids, MineOptions(max_context=1, min_support=1, min_sessions=5))
+    assert rules_of(p5, "Read", "file_path") == {}  # 4 sessions < 5
 
 
 def test_min_support_drops_rare_rules(grep_read):
@@ -237,10 +250,11 @@ def test_fork_is_independent(grep_read):
 
 def test_isotonic_calibration_is_monotone_and_exact_on_blocks():
     pairs = [(0.1, 0), (0.2, 1), (0.3, 0), (0.9, 1), (0.8, 1)] * 20
-    cal = fit_isotonic(pairs)
-    assert cal["y"] == sorted(cal["y"])
-    # scores 0.1..0.3 pool into one block with 1 hit in 3; 0.8 and 0.9 are always hits
-    assert cal["y"] == pytest.approx([0.0, 0.5, 1.0]) or cal["y"][0] == pytest.approx(1 / 3)
+    cal = fit_isotonic(pairs, min_block=1)
+    assert cal["y"] == sorted(cal["y"]) and cal["x"] == pytest.approx([0.1, 0.25, 0.85])  # each step's mean score
+    # 0.1 never hits (20 pairs); 0.2 and 0.3 pool to 20 hits in 40; 0.8 and 0.9 always hit (40); each step's
+    # rate gets half a hit in one more trial
+    assert cal["y"] == pytest.approx([0.5 / 21, 20.5 / 41, 40.5 / 41])
     assert fit_isotonic(pairs[:10]) == {"x": [], "y": []}
 
 

@@ -339,3 +339,59 @@ def test_bootstrap_ci():
 
     rows = [SessionResult("a", 1.0, 1.0, 0.0), SessionResult("b", 2.0, 1.0, 0.0), SessionResult("c", 3.0, 1.0, 0.0)]
     assert summarize(rows, bootstrap=50)["speedup"] == 2.0
+
+
+REPEAT = {  # the identical Grep returns two steps later; 10 s think in between
+    "repeat": [
+        ("user", 0.0),
+        ("llm", 1.0),
+        ("tool", "Grep", {"pattern": "x"}, 1.0, 2.0, "r"),
+        ("llm", 12.0),
+        ("tool", "Grep", {"pattern": "x"}, 12.0, 13.0, "r"),
+        ("llm", 14.0),
+    ]
+}
+
+
+def _run_with(trace, arm, safety, predictor=None, stats=None, **cfg):
+    stats = stats or LatencyStats(think_s=10.0, tool_s={"Grep": 1.0}, default_tool_s=1.0)
+    return run_session(trace, arm, ZERO, ReplayConfig(**cfg), stats, safety, predictor, keep_jobs=True)
+
+
+def test_cache_serves_an_exact_repeat_within_its_ttl():
+    (tr,), _ = traces_of(REPEAT)
+    # the first Grep's result exists at 2; the second, asked at 12, is served from it at no latency:
+    # agent 14 - 1 = 13. With a 5 s TTL the result (2 + 5 = 7) has expired by 12: nothing changes.
+    hit = _run_with(tr, "cache", SAFETY, ttl_s=60.0)
+    assert (hit.hits, hit.agent_s, hit.wasted_s) == (1, 13.0, 0.0)
+    stale = _run_with(tr, "cache", SAFETY, ttl_s=5.0)
+    assert (stale.hits, stale.agent_s) == (0, 14.0)
+
+
+def test_a_tools_own_ttl_overrides_the_global_one(tmp_path):
+    (tr,), _ = traces_of(REPEAT)
+    f = tmp_path / "safety.toml"
+    f.write_text('[tools]\nGrep = { safety = "read-only", resource = "io", ttl_s = 20 }\n')
+    own = load_safety(f)
+    assert own.ttl("grep") == 20.0 and SAFETY.ttl("Grep") is None
+    assert _run_with(tr, "cache", own, ttl_s=5.0).agent_s == 13.0  # 2 + 20 >= 12: served
+    short = tmp_path / "short.toml"
+    short.write_text('[tools]\nGrep = { safety = "read-only", resource = "io", ttl_s = 5 }\n')
+    assert _run_with(tr, "cache", load_safety(short), ttl_s=60.0).agent_s == 14.0  # 2 + 5 < 12: expired
+    # paste speculating the second Grep at decision 1 (job 2 -> 3, asked at 12) obeys the same TTL
+    script = {1: [cand("Grep", {"pattern": "x"}, 0.9)]}
+    assert _run_with(tr, "paste", own, Scripted(script), ttl_s=5.0).hits == 1
+    assert _run_with(tr, "paste", load_safety(short), Scripted(script), ttl_s=60.0).hits == 0
+
+
+def test_cache_never_serves_across_a_mutation_or_from_a_mutating_batch():
+    edited = {"e": REPEAT["repeat"][:3] + [("llm", 5.0), ("tool", "Edit", {"path": "a"}, 5.0, 6.0, "ok")]
+              + REPEAT["repeat"][3:]}
+    (tr,), _ = traces_of(edited)
+    r = _run_with(tr, "cache", SAFETY)
+    assert r.hits == 0 and r.agent_s == tr.agent_time
+    same_batch = {"b": [("user", 0.0), ("llm", 1.0), ("tool", "Grep", {"pattern": "x"}, 1.0, 2.0, "r"),
+                        ("tool", "Edit", {"path": "a"}, 1.0, 2.0, "ok")] + REPEAT["repeat"][3:]}
+    (tr,), _ = traces_of(same_batch)
+    assert _run_with(tr, "cache", SAFETY).hits == 0  # the Grep may have read before or after the Edit
+

@@ -37,6 +37,7 @@ class Candidate:
     args_hash: str  # == bpaste_cli.trace.canonical.args_hash(args_json)
     prob: float  # P(this exact call is among the next step's calls)
     rule: str  # how the arguments were derived, in words
+    family: str = ""  # the data-flow family that bound it (`mine.dataflow.family`): repeat, result <item>, copy, prompt, const
 
 
 class PredictorCursor(Protocol):

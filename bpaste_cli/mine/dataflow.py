@@ -6,7 +6,10 @@ A rule says where one argument of a target tool comes from, relative to the mome
             of the r-th most recent call to tool S;
 - `prompt`  the p-th item of a kind (or the whole text) of the latest user message;
 - `const`   a constant value;
-- `repeat`  (whole call) the same arguments as the r-th most recent call to the same tool.
+- `repeat`  (whole call) the same arguments as the r-th most recent call to the same tool;
+- `template` a string with one slot filled by field F of (pos 0), or the p-th path / URL / id in the
+            result of, the r-th most recent call to tool S: the test loop's `pytest tests/test_x.py`
+            after an Edit of that file, `cat <path>` after a Glob, a URL built around an id.
 Rules only read `SessionState`, which holds what the agent has seen before the decision; they never
 invent a value: a rule whose source is absent binds nothing.
 """
@@ -23,29 +26,37 @@ from bpaste_cli.mine.keys import USER_KEY, KeyFn
 from bpaste_cli.trace.canonical import canonical_json
 
 class ConstantCounts(Counter):
-    """How often each value (canonical JSON) was passed to one argument, and whether it was seen in more
-    than one session. A value of a single session is never offered as a constant rule: it cannot
+    """How often each value (canonical JSON) was passed to one argument, and in how many sessions. A value
+    of fewer than `min_sessions` sessions (default 2) is never offered as a constant rule: it cannot
     generalise, and it is how a secret typed once would reach a deployed policy."""
+
+    SESSIONS_KEPT = 16  # distinct sessions remembered per value (enough for any sensible --min-sessions)
 
     def __init__(self) -> None:
         super().__init__()
-        self._first: dict[str, Any] = {}  # value -> the first session it was seen in
-        self._shared: set[str] = set()  # values seen in two sessions or more
+        self._sessions: dict[str, set[Any]] = {}
 
     def add(self, value: str, session: Any) -> None:
         self[value] += 1
-        first = self._first.setdefault(value, session)
-        if first != session:
-            self._shared.add(value)
+        seen = self._sessions.setdefault(value, set())
+        if len(seen) < self.SESSIONS_KEPT:
+            seen.add(session)
 
-    def most_common(self, n: int | None = None) -> list[tuple[str, int]]:
-        shared = [(v, c) for v, c in super().most_common() if v in self._shared]
+    def sessions(self, value: str) -> int:
+        """Distinct sessions the value was seen in (at most SESSIONS_KEPT)."""
+        return len(self._sessions.get(value, ()))
+
+    def most_common(self, n: int | None = None, min_sessions: int = 2) -> list[tuple[str, int]]:
+        shared = [(v, c) for v, c in super().most_common() if self.sessions(v) >= min_sessions]
         return shared if n is None else shared[:n]
 
 
 ROOT = "$"  # the pseudo-argument of a call whose arguments are not a JSON object
 START_KEY = "<start>"
 _ABSENT = object()
+SLOT = "\x00"  # where a template's value goes
+TEMPLATE_KINDS = ("path", "url", "id")  # result items a template slot may take
+MAX_TEMPLATE_CHARS = 500  # longer strings are not searched for a slot
 
 
 class Rule(NamedTuple):
@@ -202,6 +213,13 @@ def bind(rule: Rule, state: SessionState) -> Any:
         return _ABSENT
     if kind == "copy":
         return src.args.get(rule.field, _ABSENT)
+    if kind == "template":
+        if rule.pos == 0:
+            item = src.args.get(rule.field)
+        else:
+            got = src.items(rule.field)
+            item = got[rule.pos - 1] if len(got) >= rule.pos else None
+        return rule.value.replace(SLOT, item, 1) if isinstance(item, str) and item else _ABSENT
     items = src.items(rule.field)
     if len(items) < rule.pos:
         return _ABSENT
@@ -222,21 +240,57 @@ def discover(value: Any, state: SessionState, tools_window: int, max_pos: int) -
         return []
     num = "num" if isinstance(value, (int, float)) and not isinstance(value, bool) else "str"
     found: list[Rule] = []
+    templates: list[Rule] = []  # kept only when no rule reproduces the value whole
+    slotted = isinstance(value, str) and SLOT not in value and len(value) <= MAX_TEMPLATE_CHARS
     for tool, lst in state.by_tool.items():
         n = len(lst)
         for i in range(max(0, n - tools_window), n):
-            hits = lst[i].index(max_pos, V.ORDINAL_KINDS).get(key)
+            index = lst[i].index(max_pos, V.ORDINAL_KINDS)
+            hits = index.get(key)
+            rank = n - i
             if hits:
-                rank = n - i
                 for kind, field, pos, cast in hits:
                     found.append(Rule(kind, tool, rank, field, pos, num if cast == "?" else cast))
+            if slotted:
+                templates += _templates(value, index, tool, rank)
     if state.prompt is not None:
         for kind in V.ORDINAL_KINDS + ("whole",):
             items = state.prompt.items(kind)[:max_pos]
             for p, item in enumerate(items, 1):
                 if item == key:
                     found.append(Rule("prompt", "", 0, kind, p, num))
-    return found
+    return found or templates
+
+
+def _templates(value: str, index: dict[str, list[tuple[str, str, int, str]]], tool: str, rank: int) -> list[Rule]:
+    """Template rules that rebuild `value` around one string of an earlier call (an argument, or a path,
+    URL or id of its result) that occurs inside it."""
+    out = []
+    for item, hits in index.items():
+        if len(item) < 4 or item == value or item[0] == "\x00" or item not in value:
+            continue
+        for kind, field, pos, _ in hits:
+            if kind == "copy" or field in TEMPLATE_KINDS:
+                out.append(Rule("template", tool, rank, field, pos, "str", value.replace(item, SLOT, 1)))
+    return out
+
+
+FAMILY_ORDER = ("result", "template", "copy", "prompt", "repeat", "const", "none")  # the most data-driven first
+
+
+def family(rule: Rule) -> str:
+    """The data-flow family of a rule: `repeat` (the same call again, e.g. a test command re-run), `result
+    <item>` (a path, URL, id ... taken from an earlier result), `copy` (an argument of an earlier call: ids
+    copied across calls), `template` (a string built around such a value: a test command re-run with the
+    edited file), `prompt` (from the user's message) or `const`."""
+    if rule.kind in ("repeat", "const", "copy", "prompt", "template"):
+        return rule.kind
+    return "result " + ("json field" if rule.field.startswith("json:") else rule.field)
+
+
+def call_family(families: list[str]) -> str:
+    """A candidate's family from its arguments' families: the most data-driven one (`none`: no arguments)."""
+    return min(families, key=lambda f: FAMILY_ORDER.index(f.split(" ")[0])) if families else "none"
 
 
 def describe(rule: Rule, tool: str, arg: str) -> str:
@@ -248,6 +302,9 @@ def describe(rule: Rule, tool: str, arg: str) -> str:
         return f"{target}{rule.value})"
     if rule.kind == "copy":
         return f"{target}{rule.field} of the {_nth(rule.rank, 'latest')} {rule.src} call)"
+    if rule.kind == "template":
+        source = (f"its {rule.field}" if rule.pos == 0 else f"the {_nth(rule.pos)} {rule.field} in its result")
+        return f"{target}{rule.value.replace(SLOT, '<' + source + '>')!r} of the {_nth(rule.rank, 'latest')} {rule.src} call)"
     what = rule.field[5:] + " field" if rule.field.startswith("json:") else rule.field
     if rule.kind == "prompt":
         if rule.field == "whole":

@@ -12,6 +12,8 @@ Denominators, never mixed:
 - `decisions_all`: every decision point, including steps that emitted no call (final answers).
   Calibration (Brier score, reliability bins) is over `scored` = every (candidate, hit) pair of the
   top-5 lists at all these points, since at run time nobody knows whether the step will call a tool.
+- `families`: per data-flow family (`mine.dataflow.family`) of the candidates, how often it was the top-1
+  candidate / in the top 5 at a decision with a call, and how often that candidate was exactly right.
 """
 
 from __future__ import annotations
@@ -36,8 +38,9 @@ def floor_tools(floor: ControlCounts) -> dict[tuple[str, ...], list[str]]:
     return out
 
 
-def decisions(predictor: PatternPredictor, rows: Rows, k: int = max(KS)):
-    """Yield (candidates, tools, last tool, last call (tool, args_hash), truth set of (tool, args_hash)) per decision."""
+def decisions(predictor: PatternPredictor, rows: Rows, k: int = max(KS), calls: bool = True):
+    """Yield (candidates, tools, last tool, last call (tool, args_hash), truth set of (tool, args_hash)) per decision
+    (`calls=False`: no candidate calls, only the tool ranking)."""
     kinds, steps = rows.kind, rows.step  # type: ignore[attr-defined]
     for lo, hi in rows.sessions:
         cur = predictor.cursor()
@@ -46,7 +49,7 @@ def decisions(predictor: PatternPredictor, rows: Rows, k: int = max(KS)):
         while i < hi:
             kind = kinds[i]
             if kind == "llm":
-                cands, tools, last = cur.predict(k), cur.tools(k), cur.state.last
+                cands, tools, last = cur.predict(k) if calls else [], cur.tools(k), cur.state.last
                 j = i + 1
                 truth = set()
                 while j < hi and kinds[j] != "llm" and not (kinds[j] == "user" and rows.text[j]):  # type: ignore[attr-defined]
@@ -68,6 +71,18 @@ def _event(rows: Rows, i: int) -> Event:
     return Event("tool", r.step[i], r.tool[i], r.args_json[i], r.args_hash[i], r.result_text[i], None, r.status[i])
 
 
+def tool_hits(predictor: PatternPredictor, rows: Rows) -> tuple[list[bool], int]:
+    """(top-1 hit per decision, top-3 hits) of the next-tool ranking on `rows`' decisions that called a tool."""
+    top1, h3 = [], 0
+    for _, tools, _, _, truth in decisions(predictor, rows, 3, calls=False):
+        if truth:
+            names = {t for t, _ in truth}
+            ranked = [t for t, _ in tools]
+            top1.append(any(t in names for t in ranked[:1]))
+            h3 += any(t in names for t in ranked[:3])
+    return top1, h3
+
+
 def calibration_pairs(predictor: PatternPredictor, rows: Rows) -> list[tuple[float, int]]:
     """(probability, hit) for every top-5 candidate at every decision point."""
     pairs = []
@@ -76,17 +91,38 @@ def calibration_pairs(predictor: PatternPredictor, rows: Rows) -> list[tuple[flo
     return pairs
 
 
-def fit_isotonic(pairs: list[tuple[float, int]], min_pairs: int = 50) -> dict[str, list[float]]:
-    """Pool-adjacent-violators fit of hit rate on score; {} x/y (identity) with fewer than `min_pairs`."""
+# pairs per step of the calibration map: a step fitted on fewer is noise (a p of 1 from 3 hits), one fitted on
+# many more blurs candidates of different scores together
+MIN_BLOCK = 30
+
+
+def fit_isotonic(pairs: list[tuple[float, int]], min_pairs: int = 50, min_block: int = MIN_BLOCK) -> dict[str, list[float]]:
+    """Pool-adjacent-violators fit of hit rate on score (tied scores pooled), then adjacent steps pooled until each holds at least
+    `min_block` pairs (still monotone: a pool of two neighbours lies between them); {} x/y (identity) with fewer
+    than `min_pairs`. `x` is each step's mean score, `y` its hit rate with half a hit added in one more trial,
+    so no candidate is ever certain or impossible; the predictor interpolates between steps, which keeps
+    candidates of different scores in order."""
     if len(pairs) < min_pairs:
         return {"x": [], "y": []}
+    tied: dict[float, list[float]] = {}  # equal scores are one point: their order must not make steps
+    for x, y in pairs:
+        t = tied.setdefault(x, [0.0, 0.0])
+        t[0] += y
+        t[1] += 1
     blocks: list[list[float]] = []  # [sum_x, sum_y, n]
-    for x, y in sorted(pairs):
-        blocks.append([x, float(y), 1.0])
+    for x, (y, n) in sorted(tied.items()):
+        blocks.append([x * n, y, n])
         while len(blocks) > 1 and blocks[-2][1] / blocks[-2][2] >= blocks[-1][1] / blocks[-1][2]:
             b = blocks.pop()
             blocks[-1] = [blocks[-1][0] + b[0], blocks[-1][1] + b[1], blocks[-1][2] + b[2]]
-    return {"x": [b[0] / b[2] for b in blocks], "y": [b[1] / b[2] for b in blocks]}
+    while len(blocks) > 1:
+        i = min(range(len(blocks)), key=lambda j: blocks[j][2])
+        if blocks[i][2] >= min_block:
+            break
+        j = i - 1 if i == len(blocks) - 1 or (i > 0 and blocks[i - 1][2] <= blocks[i + 1][2]) else i + 1
+        lo, hi = min(i, j), max(i, j)
+        blocks[lo:hi + 1] = [[blocks[lo][k] + blocks[hi][k] for k in range(3)]]
+    return {"x": [b[0] / b[2] for b in blocks], "y": [(b[1] + 0.5) / (b[2] + 1.0) for b in blocks]}
 
 
 def evaluate(predictor: PatternPredictor, rows: Rows, floor: ControlCounts) -> dict[str, Any]:
@@ -94,6 +130,7 @@ def evaluate(predictor: PatternPredictor, rows: Rows, floor: ControlCounts) -> d
     ftab = floor_tools(floor)
     hit = Counter()
     per_tool: dict[str, Counter] = {}
+    fams: dict[str, Counter] = {}
     n_all = 0
     pairs: list[tuple[float, int]] = []
     for cands, tools, last, last_call, truth in decisions(predictor, rows):
@@ -109,6 +146,13 @@ def evaluate(predictor: PatternPredictor, rows: Rows, floor: ControlCounts) -> d
         hit["abstained"] += not cands
         rep = last_call is not None and last_call in truth
         hit["repeat_last_call"] += rep
+        for i, c in enumerate(cands):
+            f = fams.setdefault(c.family or "none", Counter())
+            f["offered_top1"] += i == 0
+            f["offered_top5"] += 1
+            if (c.tool, c.args_hash) in truth:
+                f["hits_top1"] += i == 0
+                f["hits_top5"] += 1
         for k in KS:
             hit[f"tool_top{k}"] += any(t in names for t in ranked_tools[:k])
             hit[f"call_top{k}"] += any(c in truth for c in calls[:k])
@@ -127,6 +171,8 @@ def evaluate(predictor: PatternPredictor, rows: Rows, floor: ControlCounts) -> d
         result[name] = hit[name] / n if n else None
     result["abstained"] = hit["abstained"]
     result |= calibration(pairs)
+    result["families"] = {name: {m: f[m] for m in ("offered_top1", "hits_top1", "offered_top5", "hits_top5")}
+                          for name, f in sorted(fams.items(), key=lambda kv: (-kv[1]["hits_top5"], kv[0]))}
     result["per_tool"] = {
         t: {"decisions": c["decisions"]} | {m: c[m] / c["decisions"] for m in sorted(c) if m != "decisions"}
         for t, c in sorted(per_tool.items(), key=lambda kv: (-kv[1]["decisions"], kv[0]))

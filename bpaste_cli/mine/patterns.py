@@ -41,6 +41,7 @@ class MineOptions:
     key: str = "tool"  # event key function (see keys.KEYS)
     alpha: float = 2.0  # shrinkage of a context toward its shorter suffix
     min_support: int = 3  # fewest decisions / exact hits for a context or rule to be kept
+    min_sessions: int = 2  # fewest distinct training sessions a rule's exact hits (a constant's uses) come from
     recent_calls: int = 3  # source calls considered per tool: the r-th most recent, r = 1..recent_calls
     max_pos: int = 10  # positions of extracted items considered (1st .. max_pos-th)
     max_rules: int = 8  # rules kept per (tool, argument)
@@ -220,8 +221,14 @@ def mine_predictor(events: pl.DataFrame, session_ids: list[str], opt: MineOption
     for ta, cnt in hits.items():
         cand[ta] = [r for r, n in sorted(cnt.items(), key=lambda kv: (-kv[1], kv[0])) if n >= opt.min_support][: 4 * opt.max_rules]
     occ: Counter[tuple[str, str]] = Counter({ta: sum(c.values()) for ta, c in consts.items()})
-    stats: dict[tuple[str, str], dict[Rule, list[int]]] = {ta: {r: [0, 0] for r in rs} for ta, rs in cand.items() if rs}
-    repeat = {t: {Rule("repeat", t, r): [0, 0] for r in range(1, opt.recent_calls + 1)} for t in sigs}
+    # per rule: [bindable, exact, sessions with an exact hit (up to min_sessions of them)]
+    stats: dict[tuple[str, str], dict[Rule, list[Any]]] = {ta: {r: [0, 0, set()] for r in rs} for ta, rs in cand.items() if rs}
+    repeat = {t: {Rule("repeat", t, r): [0, 0, set()] for r in range(1, opt.recent_calls + 1)} for t in sigs}
+
+    def hit(s: list[Any]) -> None:
+        s[1] += 1
+        if len(s[2]) < opt.min_sessions:
+            s[2].add(lo)
 
     def pass2(keys: tuple[str, ...], calls: list[Call]) -> None:
         for c in calls:
@@ -229,7 +236,8 @@ def mine_predictor(events: pl.DataFrame, session_ids: list[str], opt: MineOption
                 prev = st.recent(c.tool, rule.rank)
                 if prev is not None:
                     s[0] += 1
-                    s[1] += prev.args_hash == c.args_hash
+                    if prev.args_hash == c.args_hash:
+                        hit(s)
             for a, v in c.args.items():
                 rs = stats.get((c.tool, a))
                 if rs:
@@ -237,14 +245,15 @@ def mine_predictor(events: pl.DataFrame, session_ids: list[str], opt: MineOption
                         b = bind(rule, st)
                         if b is not ABSENT:
                             s[0] += 1
-                            s[1] += same(b, v)
+                            if same(b, v):
+                                hit(s)
 
     for lo, hi in sample:
         st = new_state()
         walk(rows, lo, hi, st, pass2)
 
     tables = {
-        "control": _control_table(control, opt),
+        "control": control_table(control, opt),
         "signatures": _signature_table(sigs, opt),
         "rules": _rule_table(stats, repeat, consts, occ, {t: sum(c.values()) for t, c in sigs.items()}, opt),
     }
@@ -255,9 +264,12 @@ def _columns(names: tuple[str, ...], rows: list[tuple[Any, ...]]) -> dict[str, l
     return {n: [r[i] for r in rows] for i, n in enumerate(names)}
 
 
-def _control_table(control: ControlCounts, opt: MineOptions) -> dict[str, list[Any]]:
+def control_table(control: ControlCounts, opt: MineOptions, max_len: int | None = None) -> dict[str, list[Any]]:
+    """The control table's columns (contexts of at most `max_len` keys, default all), smoothed by `opt.alpha`."""
     rows = []
     for ctx, n, tools in control.table(opt.alpha, opt.min_support, opt.top_tools):
+        if max_len is not None and len(ctx) > max_len:
+            continue
         for tool, count, p in tools:
             rows.append((list(ctx), n, tool, count, p))
     return _columns(CONTROL_COLUMNS, rows)
@@ -277,21 +289,23 @@ def _signature_table(sigs: dict[str, Counter[tuple[str, ...]]], opt: MineOptions
 def _rule_table(stats, repeat, consts, occ, calls: dict[str, int], opt: MineOptions) -> dict[str, list[Any]]:
     rows: list[tuple[Any, ...]] = []
 
-    def keep(tool: str, arg: str, found: list[tuple[Rule, int, int]], occurrences: int) -> None:
-        good = [(r, b, e) for r, b, e in found if e >= opt.min_support and e / b >= opt.min_rate]
+    def keep(tool: str, arg: str, found: list[tuple[Rule, int, int, int]], occurrences: int) -> None:
+        good = [(r, b, e) for r, b, e, n in found if e >= opt.min_support and e / b >= opt.min_rate and n >= opt.min_sessions]
         good.sort(key=lambda x: (-x[2] / x[1], -x[2], x[0]))
         for r, b, e in good[: opt.max_rules]:
             rows.append((tool, arg, *r, occurrences, b, e, e / b))
 
+    def constants(cnt: ConstantCounts, total: int) -> list[tuple[Rule, int, int, int]]:
+        return [(Rule("const", value=v), total, n, cnt.sessions(v)) for v, n in cnt.most_common(3, opt.min_sessions)]
+
     for (tool, arg), rs in sorted(stats.items()):
-        found = [(r, s[0], s[1]) for r, s in rs.items() if s[0]]
+        found = [(r, s[0], s[1], len(s[2])) for r, s in rs.items() if s[0]]
         total = occ[(tool, arg)]
-        found += [(Rule("const", value=v), total, n) for v, n in consts[(tool, arg)].most_common(3)]
-        keep(tool, arg, found, total)
+        keep(tool, arg, found + constants(consts[(tool, arg)], total), total)
     for (tool, arg), cnt in sorted(consts.items()):
         if (tool, arg) not in stats:
-            keep(tool, arg, [(Rule("const", value=v), occ[(tool, arg)], n) for v, n in cnt.most_common(3)], occ[(tool, arg)])
+            keep(tool, arg, constants(cnt, occ[(tool, arg)]), occ[(tool, arg)])
     for tool, rs in sorted(repeat.items()):
-        keep(tool, "*", [(r, s[0], s[1]) for r, s in rs.items() if s[0]], calls[tool])
+        keep(tool, "*", [(r, s[0], s[1], len(s[2])) for r, s in rs.items() if s[0]], calls[tool])
     return _columns(RULE_COLUMNS, rows)
 

@@ -23,7 +23,7 @@ import orjson
 from bpaste_cli.artifacts import ArtifactType, check_artifact
 from bpaste_cli.errors import BpasteError
 from bpaste_cli.mine.api import Candidate, Event
-from bpaste_cli.mine.dataflow import ABSENT, ROOT, Call, Rule, SessionState, bind, describe
+from bpaste_cli.mine.dataflow import ABSENT, ROOT, Call, Rule, SessionState, bind, call_family, describe, family
 from bpaste_cli.mine.keys import KEYS, NEEDS_ARGS
 from bpaste_cli.trace.canonical import args_hash, canonical_json
 
@@ -65,11 +65,11 @@ class PatternPredictor:
         for tool, args, p in zip(s["tool"], s["args"], s["prob"]):
             self.signatures.setdefault(tool, []).append((tuple(args), p))
         r = tables["rules"]
-        self.rules: dict[tuple[str, str], list[tuple[Rule, float, Any, str]]] = {}
+        self.rules: dict[tuple[str, str], list[tuple[Rule, float, Any, str, str]]] = {}
         for i in range(len(r["tool"])):
             rule = Rule(r["kind"][i], r["src"][i], r["rank"][i], r["field"][i], r["pos"][i], r["cast"][i], r["value"][i])
             const = orjson.loads(rule.value) if rule.kind == "const" else None
-            entry = (rule, r["rate"][i], const, describe(rule, r["tool"][i], r["arg"][i]))
+            entry = (rule, r["rate"][i], const, describe(rule, r["tool"][i], r["arg"][i]), family(rule))
             self.rules.setdefault((r["tool"][i], r["arg"][i]), []).append(entry)
         for lst in self.rules.values():
             lst.sort(key=lambda e: (-e[1], e[0].kind == "const"))  # on a tie, state beats a constant
@@ -126,34 +126,34 @@ class PatternPredictor:
                 return got
         return []
 
-    def _values(self, tool: str, arg: str, state: SessionState) -> list[tuple[Any, float, str]]:
-        out: list[tuple[Any, float, str]] = []
+    def _values(self, tool: str, arg: str, state: SessionState) -> list[tuple[Any, float, str, str]]:
+        out: list[tuple[Any, float, str, str]] = []
         seen: list[Any] = []
         left = 1.0
-        for rule, rate, const, words in self.rules.get((tool, arg), ()):
+        for rule, rate, const, words, fam in self.rules.get((tool, arg), ()):
             v = const if rule.kind == "const" else bind(rule, state)
             if v is ABSENT or v in seen and any(type(v) is type(s) and v == s for s in seen):
                 continue
             p = rate * left
             left -= p
             seen.append(v)
-            out.append((v, p, words))
+            out.append((v, p, words, fam))
             if len(out) >= VALUES_PER_ARG:
                 break
         return out
 
     def candidates(self, state: SessionState, k: int) -> list[Candidate]:
-        # tool + canonical args -> (score, tool, args_json, logged hash or None, rule); hashes are computed
-        # only for the k that are returned
-        best: dict[tuple[str, str], tuple[float, str, str, str | None, str]] = {}
+        # tool + canonical args -> (score, tool, args_json, logged hash or None, rule, family); hashes are
+        # computed only for the k that are returned
+        best: dict[tuple[str, str], tuple[float, str, str, str | None, str, str]] = {}
         for tool, pt in self.tool_dist(state.keys)[:TOOLS_PER_DECISION]:
-            for rule, rate, _, words in self.rules.get((tool, "*"), ()):
+            for rule, rate, _, words, _ in self.rules.get((tool, "*"), ()):
                 call = state.recent(tool, rule.rank)
                 if call is not None and call.args_json is not None:
-                    _offer(best, pt * rate, tool, call.args_json, call.args_hash, words)
-            values: dict[str, list[tuple[Any, float, str]]] = {}  # per argument: signatures share them
+                    _offer(best, pt * rate, tool, call.args_json, call.args_hash, words, "repeat")
+            values: dict[str, list[tuple[Any, float, str, str]]] = {}  # per argument: signatures share them
             for sig, ps in self.signatures.get(tool, ())[:SIGNATURES_PER_TOOL]:
-                beam: list[tuple[float, dict[str, Any], list[str]]] = [(pt * ps, {}, [])]
+                beam: list[tuple[float, dict[str, Any], list[tuple[str, str]]]] = [(pt * ps, {}, [])]
                 for arg in sig:
                     vals = values.get(arg)
                     if vals is None:
@@ -162,27 +162,29 @@ class PatternPredictor:
                         beam = []
                         break
                     beam = sorted(
-                        ((p * pv, {**bound, arg: v}, why + [words]) for p, bound, why in beam for v, pv, words in vals),
+                        ((p * pv, {**bound, arg: v}, why + [(words, fam)]) for p, bound, why in beam
+                         for v, pv, words, fam in vals),
                         key=lambda b: -b[0],
                     )[:k]
                 for score, bound, why in beam:
                     value = bound[ROOT] if sig == (ROOT,) else bound
-                    _offer(best, score, tool, canonical_json(value), None, "; ".join(why) if why else f"{tool}()")
+                    _offer(best, score, tool, canonical_json(value), None,
+                           "; ".join(w for w, _ in why) if why else f"{tool}()", call_family([f for _, f in why]))
         ranked = sorted(best.values(), key=lambda c: (-c[0], c[1], c[2]))[:k]
         out = []
-        for score, tool, aj, h, why in ranked:
+        for score, tool, aj, h, why, fam in ranked:
             p = self.calibrate(score)
             if p >= self.min_prob and p > 0:
-                out.append(Candidate(tool, aj, h or args_hash(aj), p, why))
+                out.append(Candidate(tool, aj, h or args_hash(aj), p, why, fam))
         return out
 
 
-def _offer(best: dict[tuple[str, str], tuple[float, str, str, str | None, str]], score: float, tool: str, aj: str, h: str | None,
-           why: str) -> None:
+def _offer(best: dict[tuple[str, str], tuple[float, str, str, str | None, str, str]], score: float, tool: str, aj: str,
+           h: str | None, why: str, fam: str) -> None:
     key = (tool, aj)  # a tuple: the strings keep their cached hashes (args can be long)
     old = best.get(key)
     if old is None or score > old[0]:
-        best[key] = (score, tool, aj, h, why)
+        best[key] = (score, tool, aj, h, why, fam)
 
 
 class PatternCursor:

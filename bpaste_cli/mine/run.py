@@ -1,8 +1,15 @@
 """`mine`: trace dataset -> pattern table, calibrated on validation, evaluated on test.
 
 Sessions are split once by `bpaste_cli.split` (hash of session id and seed). Mining sees only train;
-the calibration map is fitted on validation; the evaluation reports on test. The table written is
-the one evaluated (mined on train only), so replay, fit and tune can use validation and test honestly.
+the control-flow back-off (context length and shrinkage) is chosen on validation, where the calibration
+map is fitted too; the evaluation reports on test. The table written is the one evaluated (mined on
+train only), so replay, fit and tune can use validation and test honestly.
+
+Choosing the back-off: the candidates are the last-tool floor itself (context 1, no shrinkage, every
+context kept: the bigram next-tool table the evaluation compares with) and contexts 1..K with shrinkage
+ALPHAS. A mined candidate replaces the floor only when its next-tool top-1 on validation beats the
+floor's on the same decisions by a margin (`_beats`), so held-out top-1 falls below the floor only by
+the noise between validation and test.
 """
 
 from __future__ import annotations
@@ -14,9 +21,9 @@ from typing import Any
 
 import polars as pl
 
-from bpaste_cli.mine.evaluate import calibration_pairs, evaluate, fit_isotonic
+from bpaste_cli.mine.evaluate import calibration, calibration_pairs, evaluate, fit_isotonic, tool_hits
 from bpaste_cli.mine.keys import KEYS
-from bpaste_cli.mine.patterns import MineOptions, Rows, mine_predictor
+from bpaste_cli.mine.patterns import MineOptions, Rows, control_pass, control_table, mine_predictor
 from bpaste_cli.mine.predictor import PatternPredictor
 from bpaste_cli.mine.store import rule_words, write_table
 from bpaste_cli.errors import BpasteError
@@ -44,6 +51,8 @@ def mine(dataset: Path | Dataset, out: Path | None = None, options: MineOptions 
         raise BpasteError(f"Unknown event key {options.key!r}; choose one of {', '.join(KEYS)}.")
     if options.max_context < 1 or options.recent_calls < 1 or options.min_support < 1:
         raise BpasteError("--context, --recent-calls and --min-support must each be at least 1.")
+    if options.min_sessions < 1:
+        raise BpasteError("--min-sessions must be at least 1 (the number of training sessions a rule needs).")
     if out is not None:
         check_replaceable(Path(out), "pattern-table", "mine")
     ds = dataset if isinstance(dataset, Dataset) else load_dataset(Path(dataset))
@@ -54,9 +63,13 @@ def mine(dataset: Path | Dataset, out: Path | None = None, options: MineOptions 
     t0 = time.perf_counter()
     predictor, floor, totals = mine_predictor(ds.events, ids["train"], options)
     mine_s = time.perf_counter() - t0
+    control_choice = validation = None
     if ids["validation"]:
-        predictor.calibration = fit_isotonic(calibration_pairs(predictor, Rows(ds.events, ids["validation"])))
+        val = Rows(ds.events, ids["validation"])
+        predictor, control_choice = choose_control(predictor, Rows(ds.events, ids["train"]), val, options)
+        predictor.calibration = fit_isotonic(calibration_pairs(predictor, val))
         predictor = PatternPredictor(predictor.params, predictor.tables, predictor.calibration)
+        validation = calibration(calibration_pairs(predictor, val))  # in-sample for the map: the check it fits
     result_eval = None
     if evaluate_test and ids["test"]:
         result_eval = evaluate(predictor, Rows(ds.events, ids["test"]), floor)
@@ -70,6 +83,8 @@ def mine(dataset: Path | Dataset, out: Path | None = None, options: MineOptions 
         "contexts": len(set(map(tuple, predictor.tables["control"]["context"]))),
         "rules": len(rules["tool"]),
         "calibration_points": len(predictor.calibration.get("x", [])),
+        "control_choice": control_choice,
+        "validation_calibration": validation,
         "mine_seconds": round(mine_s, 3),
     }
     strongest = strongest_patterns(predictor)
@@ -78,6 +93,42 @@ def mine(dataset: Path | Dataset, out: Path | None = None, options: MineOptions 
                                             "split": summary["split"], "train": totals, "eval": result_eval})
         summary["output"] = str(out)
     return MineResult(predictor, summary, result_eval, strongest)
+
+
+ALPHAS = (0.5, 2.0, 8.0)  # shrinkage of a context toward its suffix tried on validation
+
+
+def _beats(hits: list[bool], floor_hits: list[bool]) -> bool:
+    """A ranking right at `hits` beats the floor, right at `floor_hits` (the same validation decisions): it wins
+    at least 2 more decisions than it loses, and 1% of them. Validation is held out from mining, so the choice
+    is an unbiased estimate; the margin keeps a tie, or a one-decision edge, on the floor."""
+    wins = sum(h and not f for h, f in zip(hits, floor_hits))
+    losses = sum(f and not h for h, f in zip(hits, floor_hits))
+    return wins - losses >= max(2.0, 0.01 * len(hits))
+
+
+def choose_control(predictor: PatternPredictor, train: Rows, val: Rows, options: MineOptions
+                   ) -> tuple[PatternPredictor, dict[str, Any]]:
+    """The predictor with the control-flow table chosen on validation (see the module docstring), and the choice."""
+    control, _, _ = control_pass(train, options)
+
+    def variant(k: int, alpha: float, min_support: int) -> PatternPredictor:
+        opt = MineOptions(**{**options.__dict__, "max_context": k, "alpha": alpha, "min_support": min_support})
+        params = predictor.params | {"K": k, "alpha": alpha, "control_min_support": min_support}
+        return PatternPredictor(params, predictor.tables | {"control": control_table(control, opt, k)})
+
+    floor = variant(1, 0.0, 1)
+    f1, f3 = tool_hits(floor, val)
+    n = len(f1)
+    best, best_hits, label = floor, (sum(f1), f3), "floor"
+    for k in range(1, options.max_context + 1):
+        for alpha in ALPHAS:
+            cand = variant(k, alpha, options.min_support)
+            h1, h3 = tool_hits(cand, val)
+            if _beats(h1, f1) and (sum(h1), h3) > best_hits:
+                best, best_hits, label = cand, (sum(h1), h3), f"context {k}, alpha {alpha:g}"
+    return best, {"chosen": label, "K": best.params["K"], "alpha": best.params["alpha"], "validation_decisions": n,
+                  "validation_tool_top1": best_hits[0] / n if n else None, "floor_validation_tool_top1": sum(f1) / n if n else None}
 
 
 def strongest_patterns(predictor: PatternPredictor, n: int = 15) -> list[dict[str, Any]]:

@@ -1,4 +1,5 @@
-"""The arms of a replay: serial (as logged), oracle (upper bound), paste (single call), bpaste (beam).
+"""The arms of a replay: serial (as logged), oracle (upper bound), paste (single call), bpaste (beam),
+cache (an exact repeat served from the earlier real result).
 
 Each arm is a planner: at every decision point (an LLM step's think start) it may launch speculative
 calls through its `PlanningContext` (`replay.context`); only calls whose safety class is allowed
@@ -80,6 +81,37 @@ class OracleArm:
                 nd = tr.nodes[i]
                 if nd.servable and i not in sim.claimed and i not in sim.served:
                     sim.start_job(nd.key, nd.tool, nd.resource, now, 1.0, 1, target=i)
+
+
+class CacheArm:
+    """A result cache of allowed (read-only) calls within a session, no prediction: a call identical (tool +
+    canonical arguments) to an earlier real call of the same invalidation epoch is served from that call's
+    result, at no latency, while the result is within its TTL (the tool's `ttl_s`, else `--ttl`). Results of a
+    batch that also held a mutating or unknown call are not kept. It measures what repeated identical calls
+    cost; it reads the simulator's record of real results, so it exists only in replay."""
+
+    name: ClassVar[str] = "cache"
+    needs_predictor: ClassVar[bool] = False
+    deployable: ClassVar[bool] = False
+    PARAMS: ClassVar[tuple[str, ...]] = ("ttl_s",)
+
+    @classmethod
+    def from_config(cls, config: ReplayConfig, stats: LatencyStats, value_model: ValueModel | None = None) -> CacheArm:
+        return cls()
+
+    @staticmethod
+    def suggest(trial: Any, ranks: tuple[str, ...]) -> dict[str, Any]:
+        return {}
+
+    def plan(self, sim: Sim) -> None:
+        now, step = sim.now, sim.step
+        for key, end in sim.results.items():
+            if end + sim.ttl_of(key[0]) < now or sim.pending(key):
+                continue
+            target = sim.match(key, step)
+            if target >= 0:
+                nd = sim.trace.nodes[target]
+                sim.start_job(key, nd.tool, nd.resource, end, 1.0, 1, target=target, duration=0.0, cached=True)
 
 
 @dataclass
@@ -193,7 +225,7 @@ class BPasteArm:
         return admitted
 
 
-ARM_TYPES: dict[str, Any] = {arm.name: arm for arm in (SerialArm, OracleArm, PasteArm, BPasteArm)}
+ARM_TYPES: dict[str, Any] = {arm.name: arm for arm in (SerialArm, OracleArm, PasteArm, BPasteArm, CacheArm)}
 ARMS = tuple(ARM_TYPES)
 STRATEGIES = tuple(name for name, arm in ARM_TYPES.items() if arm.deployable)  # what a policy may choose
 

@@ -13,7 +13,8 @@ replayed times are bit-for-bit the logged ones and the replayed agent time (wall
 Speculation. At each decision point (an LLM step's replayed think start) the arm launches speculative
 jobs. A job serves a real call only on exact identity (tool + args_hash) when it has started before the
 call is emitted, was planned in the same invalidation epoch (no mutating/unknown call in between) and
-has not expired (TTL after finishing): finished -> completed reuse (latency 0); running -> in-flight
+has not expired (TTL after finishing; per tool from the safety table's `ttl_s`, else the replay's global
+TTL): finished -> completed reuse (latency 0); running -> in-flight
 promotion (the call ends when the job does). Its duration is the logged latency of the real call it
 serves (planned as the first unserved identical servable call from the decision step on, in the same
 epoch; if another identical call of that epoch takes it, that call's latency is used instead); a job
@@ -55,6 +56,7 @@ class Job:
     served_node: int = -1
     completed: bool = False  # served after finishing (reuse) rather than in flight (promotion)
     cancel_t: float = INF
+    cached: bool = False  # an earlier real result served again (a result cache), not a new run
 
     @property
     def started(self) -> bool:
@@ -122,6 +124,7 @@ class Sim:
         device: Device,
         *,
         ttl: float = INF,
+        tool_ttl: Callable[[str], float | None] | None = None,
         slots: int | None = None,
         source: Any = None,
         classify: Callable[[str, str], Any] | None = None,
@@ -132,6 +135,9 @@ class Sim:
         self.trace = trace
         self.device = device
         self.ttl = ttl
+        self.tool_ttl = tool_ttl  # a tool's own TTL (None: the global one)
+        self._ttls: dict[str, float] = {}
+        self.results: dict[tuple[str, str], float] = {}  # servable key -> replayed end of its last real call, this epoch
         self.slots = device.slots if slots is None else slots
         self.source = source  # a PredictionSource, for arms that ask a predictor
         self.decision_node = 0
@@ -170,11 +176,20 @@ class Sim:
             return i if self.trace.epoch_of_step[nd.step] == ep else -1
         return -1
 
+    def ttl_of(self, tool: str) -> float:
+        """How long a finished result of `tool` stays valid: its own TTL, else the global one."""
+        ttl = self._ttls.get(tool)
+        if ttl is None:
+            own = self.tool_ttl(tool) if self.tool_ttl is not None else None
+            ttl = self._ttls[tool] = self.ttl if own is None else own
+        return ttl
+
     def pending(self, key: tuple[str, str]) -> bool:
         """A live or reusable job for `key` exists now (so launching another would duplicate it)."""
         now = self.now
+        ttl = self.ttl_of(key[0])
         for job in self.pool.get(key, ()):
-            if job.state == "pending" and job.bound and job.finish + self.ttl >= now:
+            if job.state == "pending" and job.bound and job.finish + ttl >= now:
                 return True
         return False
 
@@ -209,18 +224,21 @@ class Sim:
         depth: int,
         target: int | None = None,
         bound: bool = True,
+        duration: float | None = None,
+        cached: bool = False,
     ) -> Job:
         """Start a speculative job at `start` for the real call `target` (None: the one it would serve, by
-        `match`); its duration is the served call's logged latency, else the tool's typical latency."""
+        `match`); its duration is the served call's logged latency, else the tool's typical latency
+        (`duration` overrides both; `cached`: an earlier real result served again, at hand from `start`)."""
         if target is None:
             target = self.match(key, self.step) if bound else -1
         if target >= 0:
             nd = self.trace.nodes[target]
-            dur = nd.logged_end - nd.logged_start
+            dur = nd.logged_end - nd.logged_start if duration is None else duration
             self.claimed.add(target)
         else:
-            dur = self.latency(tool) if self.latency else 0.0
-        job = Job(key, tool, resource, start, start + dur, start + dur, prob, depth, self.step, target, bound)
+            dur = duration if duration is not None else self.latency(tool) if self.latency else 0.0
+        job = Job(key, tool, resource, start, start + dur, start + dur, prob, depth, self.step, target, bound, cached=cached)
         self.pool.setdefault(key, []).append(job)
         self.jobs.append(job)
         self.active.append(job)
@@ -241,6 +259,7 @@ class Sim:
                 if job.state == "pending":
                     self._cancel(job, t)
         self.pool.clear()
+        self.results.clear()
 
     def _interference(self, target: str, x: float, y: float) -> float:
         if y <= x or not self.active:
@@ -258,6 +277,7 @@ class Sim:
         jobs = self.pool.get(nd.key)
         if not jobs:
             return None
+        ttl = self.ttl_of(nd.tool)
         # the job planned for this very call first, then any other identical one of the same epoch
         for job in sorted(jobs, key=lambda j: j.target != nd.index) if len(jobs) > 1 else jobs:
             if job.state != "pending" or job.target < 0:
@@ -265,15 +285,16 @@ class Sim:
             if job.start > a:  # the agent asked first: the planned job is pointless
                 self._cancel(job, job.start)
                 continue
-            if job.finish + self.ttl < a:  # expired unused
+            if job.finish + ttl < a:  # expired unused
                 self._cancel(job, job.finish)
                 continue
             if job.target != nd.index:
                 # an identical call of the same epoch: its result and latency are this call's logged ones
                 self.claimed.discard(job.target)
                 job.target = nd.index
-                job.finish = job.end = job.start + (nd.logged_end - nd.logged_start)
-                if job.finish + self.ttl < a:
+                if not job.cached:  # a cached result stays at hand
+                    job.finish = job.end = job.start + (nd.logged_end - nd.logged_start)
+                if job.finish + ttl < a:
                     self._cancel(job, job.finish)
                     continue
             job.state = "served"
@@ -342,6 +363,9 @@ class Sim:
                     e_rep = nd.logged_end + shift + extra
             else:
                 e_rep = nd.logged_end + shift
+            if nd.kind == "tool" and nd.servable and 0 <= nd.step < len(tr.invalidating_step) \
+                    and not tr.invalidating_step[nd.step] and (job is None or not job.cached):
+                self.results[nd.key] = e_rep  # fresh results only; a batch that also mutates may change what it read
             heapq.heappush(heap, (nd.logged_end, e_rep))
             if e_rep > wall_rep:
                 wall_rep = e_rep

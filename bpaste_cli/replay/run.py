@@ -3,7 +3,8 @@
 `replay(dataset, predictor, device=..., config=...)` replays every timed session of one split under each
 arm (serial, oracle, paste, bpaste) and returns per-arm figures (speedup as Σ serial / Σ replayed agent
 time with a session-bootstrap CI, hidden stall, hits, promotions, misses, waste, amplification,
-interference, per tool), the "all tool time hidden" bound, and per-session rows. Untimed sessions are
+interference, per tool), the "all tool time hidden" bound, per-session rows, the split's safety coverage
+(`coverage.safety_coverage`) and, on request, what-if replays (`replay.whatif`). Untimed sessions are
 skipped and counted. A large split is prepared and replayed a chunk of sessions at a time.
 """
 
@@ -27,6 +28,7 @@ from bpaste_cli.replay.session import replay_traces, run_session
 from bpaste_cli.replay.timeline import write_timeline
 from bpaste_cli.replay.traces import SKIP_REASONS, SessionTrace
 from bpaste_cli.replay.value import LatencyStats, ValueModel
+from bpaste_cli.coverage import safety_coverage
 from bpaste_cli.safety import SafetyTable, load_safety
 from bpaste_cli.split import select_split
 from bpaste_cli.trace.dataset import Dataset, load_dataset
@@ -44,6 +46,8 @@ class ReplayReport:
     config: dict[str, Any]
     warnings: list[str] = field(default_factory=list)
     per_session: list[dict[str, Any]] = field(default_factory=list)
+    coverage: dict[str, Any] = field(default_factory=dict)
+    what_if: dict[str, Any] | None = None
 
     def write_per_session(self, path: Path) -> None:
         """The per-session rows as CSV, Parquet or JSONL (by the file's suffix), written atomically."""
@@ -67,6 +71,8 @@ class ReplayReport:
             "latency_stats": self.latency_stats,
             "config": self.config,
             "warnings": self.warnings,
+            "safety_coverage": self.coverage,
+            "what_if": self.what_if,
         }
 
 
@@ -82,9 +88,11 @@ def replay(
     value_model: ValueModel | None = None,
     progress: Callable[[int], None] | None = None,
     on_total: Callable[[int], None] | None = None,
+    what_if: int = 0,
 ) -> ReplayReport:
     """Replay the sessions of `config.split` under every arm of `config.arms` on `device` (`value_model`:
-    for `rank="model"`, a model from `fit`)."""
+    for `rank="model"`, a model from `fit`); `what_if`: also replay with each of that many unclassified
+    tools (and unknown shell programs) allowed in turn."""
     ds = dataset if isinstance(dataset, Dataset) else load_dataset(Path(dataset))
     dev = device if isinstance(device, Device) else load_device(device)
     safety = safety or load_safety()
@@ -116,7 +124,14 @@ def replay(
         if progress:
             progress(len(traces))
         kept += traces[: max(0, keep - len(kept))]
-    return _report(results, bound, dev, config, stats, skipped, warnings, timeline, kept)
+    report = _report(results, bound, dev, config, stats, skipped, warnings, timeline, kept)
+    report.coverage = safety_coverage(ds, safety, ids)
+    if what_if > 0:
+        from bpaste_cli.replay.whatif import what_if as run_what_if
+
+        report.what_if = run_what_if(ds, predictor, report.coverage, device=dev, config=config, safety=safety,
+                                     value_model=value_model, top=what_if)
+    return report
 
 
 def _report(results: dict[str, list[SessionResult]], bound: list[SessionResult], dev: Device, config: ReplayConfig,

@@ -45,6 +45,7 @@ def run_session(
         trace,
         device.without_interference() if oracle else device,
         ttl=float("inf") if oracle else config.ttl_s,
+        tool_ttl=None if oracle else safety.ttl,
         slots=10**9 if oracle else config.slots,
         source=source,
         classify=safety.classify,

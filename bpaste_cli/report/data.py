@@ -27,6 +27,7 @@ from bpaste_cli.stats import compute_stats, session_breakdown
 from bpaste_cli.trace.dataset import Dataset, load_dataset
 
 TIMELINE_ARMS = ("serial", "paste", "bpaste")
+WHAT_IF = 3  # unclassified tools (and unknown shell programs) the speedup section replays allowed, one at a time
 ARM_FIELDS = ("speedup", "speedup_ci95", "median_session_speedup", "agent_time_s", "serial_agent_time_s",
               "tool_stall_hidden_s", "real_calls", "hits", "inflight_promotions", "misses", "spec_started",
               "wasted_spec_s", "amplification", "interference_s", "sessions")
@@ -209,13 +210,14 @@ def replay_section(ds: Dataset, predictor: Any, devices: list[str], split: str, 
     out: dict[str, Any] = {"split": split, "seed": seed, "devices": {}, "per_session": [], "warnings": []}
     for i, device in enumerate(devices):
         rep = replay(ds, predictor, device=device, config=ReplayConfig(split=split, seed=seed, bootstrap=bootstrap),
-                     value_model=value_model)
+                     value_model=value_model, what_if=WHAT_IF if i == 0 else 0)
         out["devices"][rep.device] = {
             "arms": {name: {k: a[k] for k in ARM_FIELDS} for name, a in rep.arms.items()},
             "bound": rep.bounds["all_tool_time_hidden"], "sessions_replayed": rep.sessions_replayed,
             "sessions_skipped": rep.sessions_skipped,
         }
         if i == 0:
+            out["what_if"] = rep.what_if
             out["per_session"] = rep.per_session
             out["warnings"] = rep.warnings
             out["config"] = {k: rep.config[k] for k in ("top_k", "threshold", "beam_width", "beam_depth", "rank",

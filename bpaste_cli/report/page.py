@@ -110,7 +110,8 @@ def _time(d: dict[str, Any]) -> str:
             + f"<h3>Per session (the {len(d['sessions'])} with the most agent time)</h3>" + svg.session_bars(d["sessions"])
             + f"<h3>Per tool (the {len(tools)} most called): latency and critical path</h3>" + svg.tool_chart(tools)
             + _table(["tool", "calls", "errors", "p50", "p95", "critical-path share"],
-                     [[r["tool"], r["calls"], r["errors"], fmt_s(r["p50_s"]), fmt_s(r["p95_s"]), fmt_pct(r["critical_share"])] for r in tools]))
+                     [[r["tool"], r["calls"], r["errors"], fmt_s(r["p50_s"]), fmt_s(r["p95_s"]), fmt_pct(r["critical_share"])] for r in tools])
+            + _coverage(s))
     lead = ("Agent time = LLM think windows + tool stall (from a batch's first call to its last result: tool time "
             "that overlaps nothing today) + small gaps. Human waits (user turns, idle gaps, approvals) are kept but "
             "are not on the agent's path: speculation cannot shorten them. A batch's stall counts toward the tool "
@@ -161,6 +162,41 @@ def _timeline(d: dict[str, Any]) -> str:
     return _section("timeline", title, lead, svg.timeline(tl))
 
 
+def _coverage(s: dict[str, Any]) -> str:
+    """Tool time by safety class, the tools the safety table does not know and what made shell commands unknown."""
+    stall = s["time_s"]["tool_stall"]
+    body = ("<h3>By safety class: only read-only calls are ever speculated</h3>"
+            + _table(["class", "calls", "tool time", "share of tool time", "critical path", "share of tool stall"],
+                     [[name, r["calls"], fmt_s(r["tool_s"]), fmt_pct(r["share"]), fmt_s(r["critical_s"]),
+                       fmt_pct(r["critical_s"] / stall if stall else None)] for name, r in s["safety_classes"].items()]))
+    if s["unclassified_tools"]:
+        body += ("<h3>Tools the safety table does not know (unknown: never speculated)</h3>"
+                 + _table(["tool", "calls", "tool time", "critical path", "a --safety file line that would classify it"],
+                          [[r["tool"], r["calls"], fmt_s(r["tool_s"]), fmt_s(r["critical_s"]), f"[tools] {r['toml']}"]
+                           for r in s["unclassified_tools"]]))
+    if s["unknown_shell_programs"]:
+        body += ("<h3>What made shell commands unknown</h3>"
+                 + _table(["program or construct", "calls", "tool time", "critical path"],
+                          [[r["program"], r["calls"], fmt_s(r["tool_s"]), fmt_s(r["critical_s"])] for r in s["unknown_shell_programs"]]))
+    return body
+
+
+def _what_if(w: dict[str, Any] | None) -> str:
+    """What one more allowed tool or shell program would be worth (replayed, oracle and B-PASTE)."""
+    if not w or not w["rows"]:
+        return ""
+    arms = list(w["baseline"])
+    rows = [["(as the table stands)", *(f"{w['baseline'][a]:.3f}×" for a in arms), *("" for _ in arms), ""]]
+    rows += [[("shell: " if r["kind"] == "program" else "") + r["name"], *(f"{r[a]:.3f}×" for a in arms),
+              *(fmt_pct(r[f"{a}_gain"]) for a in arms), ("[tools] " if r["kind"] == "tool" else "add to ") + r["toml"]] for r in w["rows"]]
+    return ("<h3>What if one more tool or program were allowed</h3>"
+            '<p class="lead">The same split replayed with the safety table overridden for one tool (read-only) or one shell '
+            "program (enabled in [shell] read_only) at a time: what that classification decision is worth. Allow only what "
+            "really has no side effects.</p>"
+            + _table(["allow", *(ARM_NAMES.get(a, a) for a in arms), *(f"{ARM_NAMES.get(a, a)} gain" for a in arms),
+                      "line for a --safety file"], rows))
+
+
 def _speedup(d: dict[str, Any]) -> str:
     r = d["replay"]
     title = "4. Speedup"
@@ -193,7 +229,8 @@ def _speedup(d: dict[str, Any]) -> str:
                       "wasted", "amplification", "interference"], rows)
             + f"<h3>Per-session speedups on {esc(main)}</h3>"
             + '<p class="lead">Each dot is one session (box: quartiles, bar: median). The pooled speedup above weighs '
-              "sessions by their length; this shows how evenly the gain is spread.</p>" + strip)
+              "sessions by their length; this shows how evenly the gain is spread.</p>" + strip
+            + _what_if(r.get("what_if")))
     return _section("speedup", title, lead, body)
 
 

@@ -17,6 +17,7 @@ import polars as pl
 from optuna.trial import FrozenTrial, TrialState
 
 from bpaste_cli import __version__
+from bpaste_cli.coverage import blocked_sentence
 from bpaste_cli.device import load_device
 from bpaste_cli.errors import BpasteError
 from bpaste_cli.fsutil import file_sha256
@@ -65,6 +66,7 @@ class TuneResult:
     seconds: float
     dashboard: str
     warnings: list[str] = field(default_factory=list)
+    coverage: dict[str, Any] = field(default_factory=dict)  # the validation split's safety coverage
 
     def summary(self) -> dict[str, Any]:
         p = self.policy
@@ -72,7 +74,7 @@ class TuneResult:
             "output": str(self.output), "storage": self.storage, "study": self.study, "dashboard": self.dashboard,
             "trials_complete": self.trials_complete, "trials_run": self.trials_run, "seconds": round(self.seconds, 3),
             "trial": p["provenance"]["trial"], "parameters": p["parameters"], "validation": p["validation"],
-            "pareto": p["trials"]["pareto"], "warnings": self.warnings,
+            "pareto": p["trials"]["pareto"], "warnings": self.warnings, "safety_coverage": self.coverage,
         }
 
 
@@ -238,8 +240,10 @@ def tune(
     chosen = choose(complete, objectives, options.speedup_tolerance, options.min_gain)
     if chosen.params.get("slots") == 0 and len(objectives) == 1:
         best = max(_metric(t, "speedup") for t in complete if feasible(t))
-        warnings.append(f"no setting beat serial by {options.min_gain:.1%} on validation (best {best:.4f}x): the policy "
-                        "speculates nothing (slots 0); these logs leave little tool time a predictor can hide.")
+        nothing = (f"no setting beat serial by {options.min_gain:.1%} on validation (best {best:.4f}x): the policy "
+                   "speculates nothing (slots 0); ")
+    else:
+        nothing = ""
     params = dict(chosen.params) | {"allowed": ["read-only"], "fast_path": True}
     config = replay_config(params, split="validation", seed=options.seed, bootstrap=1000, arms=("serial", params["arm"]))
     report = replay(ds, predictor, device=device, config=config, safety=safety, value_model=model)
@@ -270,11 +274,13 @@ def tune(
             [t for t in complete if feasible(t)]))},
     )
     write_policy(output, doc)
+    if nothing:
+        warnings.append(nothing + "on the validation split, " + blocked_sentence(report.coverage))
     warnings += report.warnings
     if doc["validation"]["policy"]["speedup"] != _metric(chosen, "speedup"):
         warnings.append("the policy's replayed validation speedup differs from its trial's value (the study was made by another bpaste version?).")
     return TuneResult(output, doc, redact(url), name, len(complete), ran, time.perf_counter() - t0,
-                      f"optuna-dashboard {redact(url)}", warnings)
+                      f"optuna-dashboard {redact(url)}", warnings, report.coverage)
 
 
 def _value_model(options: TuneOptions, output: Path) -> dict[str, Any]:

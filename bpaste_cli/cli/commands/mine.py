@@ -20,6 +20,7 @@ def mine(
     k: int = typer.Option(3, "--context", "-K", help="Longest control-flow context, in event keys."),
     key: str = typer.Option("tool", "--key", help="Event key: tool, status (tool + error mark) or refined."),
     min_support: int = typer.Option(3, help="Fewest occurrences for a context or rule to be kept."),
+    min_sessions: int = typer.Option(2, "--min-sessions", help="Fewest training sessions a rule's exact hits must come from."),
     alpha: float = typer.Option(2.0, min=0.0, help="Shrinkage of a context toward its shorter suffix."),
     recent_calls: int = typer.Option(3, "--recent-calls", help="Source calls considered per tool (the r-th most recent, r <= this)."),
     rank: Optional[int] = typer.Option(None, "--rank", hidden=True, help="Deprecated spelling of --recent-calls."),
@@ -44,7 +45,7 @@ def mine(
         else:
             _patterns(patterns)
         return
-    options = MineOptions(max_context=k, key=key, alpha=alpha, min_support=min_support, recent_calls=recent_calls,
+    options = MineOptions(max_context=k, key=key, alpha=alpha, min_support=min_support, min_sessions=min_sessions, recent_calls=recent_calls,
                           max_pos=max_pos, min_prob=min_prob, seed=seed)
     result = run_mine(dataset, output, options)
     if as_json:
@@ -57,6 +58,10 @@ def mine(
         + (f" -> {output}" if output else "")
     )
     _patterns(result.strongest[: 40 if show else 10])
+    if s["control_choice"]:
+        c = s["control_choice"]
+        out.print(f"next-tool back-off chosen on validation ({c['validation_decisions']} decisions): {c['chosen']} "
+                  f"(top-1 {percent(c['validation_tool_top1'])}, floor {percent(c['floor_validation_tool_top1'])})")
     if result.eval:
         _eval(result.eval)
     else:
@@ -67,6 +72,15 @@ def _patterns(patterns: list[dict[str, Any]]) -> None:
     out.print("[bold]strongest patterns[/] (exact reproduction rate of the argument, of the cases it applied to):")
     for p in patterns:
         out.print(f"  {p['pattern']}", highlight=False)
+
+
+def _reliability(bins: list[dict[str, Any]]) -> None:
+    t = Table(title="reliability on test (bins of the calibrated probability; n >= 30 are meaningful)")
+    for c in ("bin", "n", "mean p", "hit rate"):
+        t.add_column(c, justify="right")
+    for b in bins:
+        t.add_row(b["bin"], str(b["n"]), f"{b['mean_prob']:.2f}", f"{b['hit_rate']:.2f}")
+    out.print(t)
 
 
 def _eval(e: dict[str, Any]) -> None:
@@ -80,6 +94,13 @@ def _eval(e: dict[str, Any]) -> None:
     out.print(t)
     brier = "-" if e["brier"] is None else f"{e['brier']:.4f}"
     out.print(f"calibration: Brier {brier} over {e['scored']} scored candidates; abstained at {e['abstained']} decisions")
+    _reliability(e["reliability"])
+    fam = Table(title="exact-call hits by data-flow family of the candidate")
+    for c in ("family", "top-1 offered", "top-1 right", "top-5 offered", "top-5 right"):
+        fam.add_column(c, justify="left" if c == "family" else "right")
+    for name, f in e["families"].items():
+        fam.add_row(name, str(f["offered_top1"]), str(f["hits_top1"]), str(f["offered_top5"]), str(f["hits_top5"]))
+    out.print(fam)
     per = Table(title="per tool (decisions whose step called the tool)")
     for c in ("tool", "decisions", "tool top-1", "floor top-1", "call top-1", "call top-3", "call top-5"):
         per.add_column(c, justify="left" if c == "tool" else "right")

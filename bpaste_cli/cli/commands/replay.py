@@ -8,7 +8,8 @@ from typing import Optional
 import typer
 from rich.table import Table
 
-from bpaste_cli.cli.app import app, count_progress, err, out, print_json, seconds
+from bpaste_cli.cli.app import app, count_progress, err, out, percent, print_json, seconds
+from bpaste_cli.cli.coverage_view import print_what_if
 
 
 @app.command(
@@ -37,9 +38,11 @@ def replay(
     per_session: Optional[Path] = typer.Option(None, "--per-session", help="Write per-session rows (.csv, .parquet or JSONL)."),
     policy: Optional[Path] = typer.Option(None, "--policy", help="A policy.json (from `bpaste tune`): replay its validation and "
                                           "test splits with its predictor, device, safety table and parameters."),
+    what_if: int = typer.Option(0, "--what-if", min=0, help="Also replay with each of the N top unclassified tools (and "
+                                "unknown shell programs) allowed: what each classification decision is worth."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object instead of tables."),
 ) -> None:
-    """Replay logged sessions under serial, oracle, PASTE and B-PASTE speculation, in virtual time."""
+    """Replay logged sessions under serial, oracle, PASTE, B-PASTE (and cache) speculation, in virtual time."""
     if policy is not None:
         return _replay_with_policy(dataset, policy, patterns, as_json)
     from bpaste_cli.errors import BpasteError
@@ -75,7 +78,7 @@ def replay(
     with count_progress(not as_json and err.is_terminal, "replaying sessions x arms") as (advance, set_total):
         report = run_replay(ds, predictor, device=device, config=config, safety=load_safety(safety), value_model=value_model,
                             timeline=timeline,
-                            timeline_sessions=timeline_sessions, progress=advance, on_total=set_total)
+                            timeline_sessions=timeline_sessions, progress=advance, on_total=set_total, what_if=what_if)
     report.warnings[:0] = warnings
     if report.sessions_replayed == 0:
         skipped = ", ".join(f"{n} {why.replace('_', ' ')}" for why, n in report.sessions_skipped.items() if n) or "none at all"
@@ -110,6 +113,13 @@ def replay(
             tools.add_row(tool, str(t["calls"]), str(t["hits"]), str(t["inflight_promotions"]), str(t["misses"]),
                           seconds(t["tool_stall_hidden_s"]), str(t["spec_started"]), seconds(t["wasted_spec_s"]))
         out.print(tools)
+    c = report.coverage
+    ro, stall = c["safety_classes"]["read-only"], sum(r["critical_s"] for r in c["safety_classes"].values())
+    out.print(f"speculable (read-only) calls hold {percent(ro['critical_s'] / stall if stall else None)} of this split's "
+              f"tool stall; " + (", ".join(f"{r['tool']} {seconds(r['critical_s'])}" for r in c["unclassified_tools"][:3])
+                                 + " are tools the safety table does not know (see `bpaste stats`, `--what-if`)"
+                                 if c["unclassified_tools"] else "every tool is in the safety table"))
+    print_what_if(report.what_if)
     skipped = {k: v for k, v in report.sessions_skipped.items() if v}
     human = next(iter(report.arms.values()))["human_wait_s"] if report.arms else 0.0
     skipped_text = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in skipped.items())

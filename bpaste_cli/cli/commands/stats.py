@@ -8,19 +8,22 @@ import typer
 from rich.table import Table
 
 from bpaste_cli.cli.app import app, out, percent, print_json, seconds
+from bpaste_cli.cli.coverage_view import print_coverage
 
 
 @app.command(epilog="Example: bpaste stats traces.bpaste --json")
 def stats(
     dataset: Path = typer.Argument(..., help="A dataset directory made by `bpaste ingest`."),
     top: int = typer.Option(15, help="Tools to list, most called first."),
+    safety: Path = typer.Option(None, "--safety", help="A safety TOML file overriding the built-in table."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object instead of tables."),
 ) -> None:
     """Where the time goes: think vs tool latency vs human wait, per tool, and the speculation ceiling."""
+    from bpaste_cli.safety import load_safety
     from bpaste_cli.stats import compute_stats
     from bpaste_cli.trace.dataset import load_dataset
 
-    s = compute_stats(load_dataset(dataset))
+    s = compute_stats(load_dataset(dataset), load_safety(safety))
     if as_json:
         print_json("stats", s)
         return
@@ -54,3 +57,9 @@ def stats(
         )
     else:
         out.print("speculation ceiling: no timed sessions in this dataset (untimed logs still serve mining)")
+    print_coverage(s, t["tool_stall"])
+    ind = s["independent_sequential"]
+    if ind["runs"]:
+        out.print(f"independent sequential calls: {ind['calls']} read-only calls in {ind['runs']} runs could have been "
+                  f"issued at once, saving at most {seconds(ind['saving_s'])} ({percent(ind['share_of_agent_time'])} of agent time)")
+

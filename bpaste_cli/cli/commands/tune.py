@@ -10,6 +10,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from bpaste_cli.cli.app import app, err, out, print_json
+from bpaste_cli.coverage import blocked_sentence
 
 
 @app.command(
@@ -92,5 +93,7 @@ def tune(
     out.print(f"{result.trials_complete} complete trials ({result.trials_run} run now) in {result.seconds:.1f} s; "
               f"policy written to {result.output}")
     out.print(f"study {result.study!r} in {result.storage}; inspect it with: [bold]{result.dashboard}[/]", highlight=False)
+    if result.coverage:
+        out.print("where the validation split's tool time is: " + blocked_sentence(result.coverage), highlight=False)
     for w in result.warnings:
         err.print(f"[yellow]warning:[/] {w}", highlight=False)

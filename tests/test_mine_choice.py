@@ -1,0 +1,75 @@
+"""The predictor never worse than its floor: back-off chosen on validation, calibration steps with enough
+support, and exact-call hits per data-flow family; values worked out by hand."""
+
+from __future__ import annotations
+
+import pytest
+
+from bpaste_cli.mine.dataflow import Rule, call_family, family
+from bpaste_cli.mine.evaluate import fit_isotonic
+from bpaste_cli.mine.run import _beats
+
+
+def test_calibration_steps_need_enough_pairs():
+    # 100 pairs at score 0.1 with 10 hits, then 3 at 0.99 all right: plain PAV gives a step of (3 + 0.5) / 4 on
+    # 3 pairs; with 30 pairs per step (MIN_BLOCK) the two pool into one step of 13 hits in 103 at the mean
+    # score (10 + 2.97) / 103. Every step's rate gets half a hit in one more trial.
+    pairs = [(0.1, int(i < 10)) for i in range(100)] + [(0.99, 1)] * 3
+    assert fit_isotonic(pairs, min_block=1) == {"x": pytest.approx([0.1, 0.99]), "y": pytest.approx([10.5 / 101, 3.5 / 4])}
+    assert fit_isotonic(pairs) == {"x": pytest.approx([12.97 / 103]), "y": pytest.approx([13.5 / 104])}
+    two = [(0.1, int(i < 10)) for i in range(100)] + [(0.9, int(i < 24)) for i in range(30)]
+    assert fit_isotonic(two)["y"] == pytest.approx([10.5 / 101, 24.5 / 31])  # two steps of >= 30 stay apart
+    assert fit_isotonic(two, min_block=100)["y"] == pytest.approx([34.5 / 131])
+    assert fit_isotonic(pairs[:49]) == {"x": [], "y": []}  # fewer than 50 pairs: identity
+
+
+def test_a_mined_back_off_must_beat_the_floor_by_a_margin():
+    # paired on the same decisions: 5 wins, 3 losses -> 2 net of 32 decisions (>= 2 and >= 1%): beats
+    floor = [True] * 3 + [False] * 9 + [True] * 20
+    assert _beats([False] * 3 + [True] * 5 + [False] * 4 + [True] * 20, floor)
+    # 4 wins, 3 losses: one net decision: the floor stays
+    assert not _beats([False] * 3 + [True] * 4 + [False] * 5 + [True] * 20, floor)
+    # 300 decisions: 1% is 3 net wins
+    many = [False] * 300
+    assert not _beats([True] * 2 + [False] * 298, many) and _beats([True] * 3 + [False] * 297, many)
+
+
+def test_families_of_rules_and_calls():
+    assert family(Rule("extract", "Grep", 1, "path", 1, "str")) == "result path"
+    assert family(Rule("extract", "search", 1, "json:items.url", 1, "str")) == "result json field"
+    assert [family(Rule(k)) for k in ("repeat", "const", "copy", "prompt")] == ["repeat", "const", "copy", "prompt"]
+    assert call_family(["const", "result url", "copy"]) == "result url"  # the most data-driven argument
+    assert call_family(["const", "prompt"]) == "prompt" and call_family([]) == "none"
+
+
+def test_a_test_command_re_run_with_the_edited_file_is_a_template_rule(ingest_paths, tmp_path):
+    """Edit(file) -> Bash("pytest -q <file>") in three sessions: the template rule binds the next file."""
+    import json
+
+    from bpaste_cli.mine import MineOptions
+    from bpaste_cli.mine.api import Event
+    from bpaste_cli.mine.patterns import mine_predictor
+
+    lines = []
+    for i in range(3):
+        f = f"tests/test_mod{i}.py"
+        lines += [{"session_id": f"s{i}", "kind": "user", "text": "fix it"}, {"session_id": f"s{i}", "kind": "llm"},
+                  {"session_id": f"s{i}", "kind": "tool", "tool": "Edit", "args": {"file_path": f, "new": f"x{i}"}, "result": "ok"},
+                  {"session_id": f"s{i}", "kind": "llm"},
+                  {"session_id": f"s{i}", "kind": "tool", "tool": "Bash", "args": {"command": f"pytest -q {f}"}, "result": "1 passed"},
+                  {"session_id": f"s{i}", "kind": "llm", "text": "done"}]
+    src = tmp_path / "t.jsonl"
+    src.write_text("".join(json.dumps(x) + "\n" for x in lines))
+    _, ds = ingest_paths([src])
+    p, _, _ = mine_predictor(ds.events, ds.sessions["session_id"].to_list(), MineOptions(max_context=1, min_support=2))
+    r = p.tables["rules"]
+    got = [(r["kind"][i], r["src"][i], r["field"][i], r["value"][i], r["exact"][i]) for i in range(len(r["tool"]))
+           if r["tool"][i] == "Bash"]
+    assert ("template", "Edit", "file_path", "pytest -q \x00", 3) in got
+    cur = p.cursor()
+    cur.observe(Event("user", text="fix"))
+    cur.observe(Event("llm", step=0))
+    cur.observe(Event("tool", 0, "Edit", '{"file_path":"src/new_test.py","new":"y"}', None, "ok", None, "ok"))
+    top = cur.predict(1)[0]
+    assert (top.tool, top.args_json, top.family) == ("Bash", '{"command":"pytest -q src/new_test.py"}', "template")
+    assert "pytest -q <its file_path>" in top.rule
