@@ -24,7 +24,7 @@ from bpaste_cli.policy.document import (
     write_policy,
 )
 from bpaste_cli.policy.replay import replay_policy
-from bpaste_cli.policy.schema import POLICY, POLICY_JSON_SCHEMA, POLICY_KIND, POLICY_SCHEMA_VERSION
+from bpaste_cli.policy.schema import MAX_SEED, POLICY, POLICY_JSON_SCHEMA, POLICY_KIND, POLICY_SCHEMA_VERSION
 
-__all__ = ["POLICY", "POLICY_JSON_SCHEMA", "POLICY_KIND", "POLICY_SCHEMA_VERSION", "Policy", "arm_from_policy",
+__all__ = ["MAX_SEED", "POLICY", "POLICY_JSON_SCHEMA", "POLICY_KIND", "POLICY_SCHEMA_VERSION", "Policy", "arm_from_policy",
            "build_policy", "load_policy", "replay_config", "read_policy_doc", "replay_policy", "unsafe_warning", "write_policy"]
