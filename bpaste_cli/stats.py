@@ -21,7 +21,7 @@ from typing import Any
 
 import polars as pl
 
-from bpaste_cli.trace.dataset import Dataset
+from bpaste_cli.trace import Dataset
 
 
 def _dur() -> pl.Expr:

@@ -447,7 +447,7 @@ def _sources_changed(ws: Workspace, manifest: dict[str, Any]) -> list[str]:
 
 
 def _dataset(ws: Workspace) -> tuple[Artifact, dict[str, Any] | None]:
-    from bpaste_cli.trace.dataset import read_manifest
+    from bpaste_cli.trace import read_manifest
 
     art = Artifact("dataset", ws.dataset_dir)
     try:
@@ -760,7 +760,7 @@ def resolve(
 def _study_key(got: Inputs, extra: dict[str, Any]) -> dict[str, Any]:
     """What a tune study depends on: the dataset, the patterns, the model, the seed, and the options in `extra`."""
     from bpaste_cli.fit import patterns_hash
-    from bpaste_cli.trace.dataset import read_manifest
+    from bpaste_cli.trace import read_manifest
 
     return {"dataset_hash": read_manifest(got.dataset)["dataset_hash"], "patterns_hash": patterns_hash(got.patterns),
             "model_sha256": file_sha256(got.model) if got.model else None, "seed": got.seed} | extra

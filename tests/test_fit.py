@@ -72,7 +72,7 @@ def _rows(root: Path, result, split: str = "validation"):
     from bpaste_cli.fit.examples import explore
     from bpaste_cli.replay import BeamConfig
     from bpaste_cli.split import select_split
-    from bpaste_cli.trace.dataset import load_dataset
+    from bpaste_cli.trace import load_dataset
 
     ds = load_dataset(root / "ds")
     safety, allowed, dev = load_safety(), frozenset({"read-only"}), load_device("thor")

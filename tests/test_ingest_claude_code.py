@@ -15,8 +15,7 @@ from hypothesis import strategies as st
 
 from bpaste_cli.ingest import SNIFF_BYTES, claude_code, detect_format, ingest
 from bpaste_cli.ingest.base import ReadContext, SkipReport
-from bpaste_cli.trace.builder import Limits
-from bpaste_cli.trace.dataset import load_dataset
+from bpaste_cli.trace import Limits, load_dataset
 
 T0 = datetime(2031, 5, 4, 10, 0, 0, tzinfo=timezone.utc)
 SID = "0f0e0d0c-1111-4222-8333-944455556666"  # invented

@@ -32,14 +32,7 @@ from bpaste_cli.fsutil import atomic_directory, check_replaceable, file_sha256, 
 from bpaste_cli.ingest import bfcl, chat, claude_code, codex, native, openhands, otlp, swe_agent
 from bpaste_cli.ingest.base import MAX_EXAMPLES, ReadContext, Skip, SkipReport, first_line_head, printable
 from bpaste_cli.ingest.secrets import scrub
-from bpaste_cli.trace.builder import Limits, SessionBuilder
-from bpaste_cli.trace.dataset import (
-    DatasetWriter,
-    base_manifest,
-    dataset_hash,
-    load_dataset,
-    read_manifest,
-)
+from bpaste_cli.trace import DatasetWriter, Limits, SessionBuilder, base_manifest, dataset_hash, load_dataset, read_manifest
 
 # Priority order for detection by content: the first reader whose sniff() accepts a file reads it.
 READERS: tuple[ModuleType, ...] = (claude_code, codex, openhands, otlp, swe_agent, bfcl, chat, native)

@@ -9,7 +9,7 @@ from bpaste_cli import __version__
 from bpaste_cli.fit import device_warnings
 from bpaste_cli.policy.document import load_policy, replay_config, unsafe_warning
 from bpaste_cli.replay import replay
-from bpaste_cli.trace.dataset import Dataset, load_dataset
+from bpaste_cli.trace import Dataset, load_dataset
 
 
 def replay_policy(dataset: Any, path: Path, *, bootstrap: int = 1000, allow_unsafe_classes: bool = False) -> dict[str, Any]:

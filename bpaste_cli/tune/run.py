@@ -26,7 +26,7 @@ from bpaste_cli.policy import MAX_SEED, build_policy, read_policy_doc, replay_co
 from bpaste_cli.replay import replay
 from bpaste_cli.safety import load_safety
 from bpaste_cli.split import select_split
-from bpaste_cli.trace.dataset import load_dataset
+from bpaste_cli.trace import load_dataset
 from bpaste_cli.tune.runner import (
     DIRECTIONS,
     complete_trials,

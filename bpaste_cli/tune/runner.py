@@ -34,7 +34,7 @@ from bpaste_cli.mine import load_predictor
 from bpaste_cli.policy import replay_config
 from bpaste_cli.replay import LatencyStats, ValueModel, prepare_split, replay_traces, summarize
 from bpaste_cli.safety import SafetyTable, load_safety
-from bpaste_cli.trace.dataset import Dataset, load_dataset
+from bpaste_cli.trace import Dataset, load_dataset
 from bpaste_cli.tune.space import suggest
 
 DIRECTIONS = {"speedup": "maximize", "waste": "minimize"}

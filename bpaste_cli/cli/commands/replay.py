@@ -47,7 +47,7 @@ def replay(
     from bpaste_cli.errors import BpasteError
     from bpaste_cli.replay import ReplayConfig, open_patterns, replay as run_replay
     from bpaste_cli.safety import load_safety
-    from bpaste_cli.trace.dataset import load_dataset
+    from bpaste_cli.trace import load_dataset
 
     arms = tuple(a.strip() for a in arm.split(",") if a.strip())
     if not arms:
