@@ -109,12 +109,11 @@ def _gone(pid: int) -> bool:
     return False
 
 
-def fail_dead_trials(study: optuna.Study) -> list[int]:
+def fail_dead_trials(study: optuna.Study) -> None:
     """Mark failed the running trials whose process is gone: those past the heartbeat's grace period (anywhere,
-    Optuna's `fail_stale_trials`) and those of a dead process on this host (at once). Returns their numbers."""
+    Optuna's `fail_stale_trials`) and those of a dead process on this host (at once)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        before = {t.number for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))}
         optuna.storages.fail_stale_trials(study)
     host = socket.gethostname() + ":"
     for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
@@ -124,8 +123,6 @@ def fail_dead_trials(study: optuna.Study) -> list[int]:
                 study._storage.set_trial_state_values(t._trial_id, state=TrialState.FAIL)
             except optuna.exceptions.UpdateFinishedTrialError:  # it finished (or another process failed it) meanwhile
                 pass
-    running = {t.number for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))}
-    return sorted(before - running)
 
 
 @dataclass
