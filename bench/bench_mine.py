@@ -23,7 +23,7 @@ from bpaste_cli.mine.api import Event
 from bpaste_cli.mine.patterns import MineOptions, Rows, mine_predictor
 from bpaste_cli.split import select_split
 from bpaste_cli.synth import ARCHETYPES, generate, write
-from bpaste_cli.trace.dataset import load_dataset
+from bpaste_cli.trace import load_dataset
 
 
 def corpus(cache: Path, sessions: int) -> Path:

@@ -32,7 +32,7 @@ from bpaste_cli.ingest import IngestOptions, ingest  # noqa: E402
 from bpaste_cli.mine import MineOptions, load_predictor, mine  # noqa: E402
 from bpaste_cli.replay import ARMS, ReplayConfig, prepare_split, run_session  # noqa: E402
 from bpaste_cli.safety import load_safety  # noqa: E402
-from bpaste_cli.trace.dataset import load_dataset  # noqa: E402
+from bpaste_cli.trace import load_dataset  # noqa: E402
 
 REAL = ("claude-code-spotter", "codex-localpush", "openhands")
 

@@ -5,6 +5,10 @@ where, and what to do.
 
 An `ArtifactType` describes one format; `check_artifact(doc, art, source)` checks a parsed document and
 `read_json_artifact(path, art)` reads and checks a JSON file.
+
+JSON Schema's `integer` accepts 4.0 and 1e30 (numbers with a zero fraction); the gate's validator does
+not: an integer field must hold a JSON integer, so `beam_width: 4.0` or a tree's `left: [1.0]` is refused
+here instead of crashing the replay that indexes or loops with it.
 """
 
 from __future__ import annotations
@@ -20,6 +24,17 @@ import orjson
 from bpaste_cli.errors import BpasteError
 
 UPGRADE = "upgrade bpaste (pip install -U bpaste)"
+
+
+def _is_integer(checker: Any, instance: Any) -> bool:
+    """JSON integers only: not 4.0, not 1e30, not true."""
+    return isinstance(instance, int) and not isinstance(instance, bool)
+
+
+StrictValidator = jsonschema.validators.extend(
+    jsonschema.Draft202012Validator,
+    type_checker=jsonschema.Draft202012Validator.TYPE_CHECKER.redefine("integer", _is_integer),
+)
 
 
 @dataclass(frozen=True)
@@ -38,7 +53,8 @@ class ArtifactType:
 
     @cached_property
     def validator(self) -> jsonschema.protocols.Validator:
-        return jsonschema.Draft202012Validator(self.schema)
+        return StrictValidator(self.schema)
+
 
 
 def check_artifact(doc: Any, art: ArtifactType, source: str, *, label: str | None = None) -> dict[str, Any]:

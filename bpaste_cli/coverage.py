@@ -22,7 +22,7 @@ import polars as pl
 
 from bpaste_cli.safety import SAFETY_CLASSES, SafetyTable
 from bpaste_cli.stats import batch_stalls
-from bpaste_cli.trace.dataset import Dataset
+from bpaste_cli.trace import Dataset
 
 _BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
 

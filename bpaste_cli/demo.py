@@ -76,7 +76,7 @@ def run_demo(
     from bpaste_cli.policy import replay_policy
     from bpaste_cli.report import write_report
     from bpaste_cli.stats import compute_stats
-    from bpaste_cli.trace.dataset import load_dataset
+    from bpaste_cli.trace import load_dataset
     from bpaste_cli.tune import TuneOptions, tune
 
     out = Path(out)

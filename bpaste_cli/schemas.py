@@ -15,7 +15,7 @@ from bpaste_cli.device import DEVICE_JSON_SCHEMA
 from bpaste_cli.fit import VALUE_MODEL_JSON_SCHEMA
 from bpaste_cli.fsutil import atomic_write_bytes
 from bpaste_cli.policy import POLICY_JSON_SCHEMA
-from bpaste_cli.trace.schema import events_json_schema, sessions_json_schema
+from bpaste_cli.trace import events_json_schema, sessions_json_schema
 from bpaste_cli.workspace import WORKSPACE_JSON_SCHEMA
 
 GENERATED: dict[str, Callable[[], dict[str, Any]]] = {

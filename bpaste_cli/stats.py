@@ -33,7 +33,7 @@ import orjson
 import polars as pl
 
 from bpaste_cli.safety import SafetyTable, load_safety
-from bpaste_cli.trace.dataset import Dataset
+from bpaste_cli.trace import Dataset
 
 NO_THINK_S = 1.0  # an LLM window this short emitted the next call without thinking
 

@@ -29,10 +29,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Literal
 
-import jsonschema
 import orjson
 
 from bpaste_cli import __version__
+from bpaste_cli.artifacts import ArtifactType, check_artifact
 from bpaste_cli.errors import BpasteError
 from bpaste_cli.fsutil import atomic_write_bytes, file_sha256
 
@@ -70,7 +70,8 @@ WORKSPACE_JSON_SCHEMA: dict[str, Any] = {
         },
     },
 }
-_VALIDATOR = jsonschema.Draft202012Validator(WORKSPACE_JSON_SCHEMA)
+WORKSPACE = ArtifactType(KIND, WORKSPACE_SCHEMA_VERSION, WORKSPACE_JSON_SCHEMA, "workspace manifest",
+                         "move it away or pass another --workspace", "repair it or delete it and run `bpaste ingest` again")
 
 _STALE = {"type": "object", "required": ["artifact", "reason", "fix"],
           "properties": {"artifact": {"type": "string"}, "reason": {"type": "string"}, "fix": {"type": "string"}}}
@@ -266,15 +267,7 @@ def read_workspace_manifest(root: Path) -> dict[str, Any]:
         raise BpasteError(f"{_shown(path)} is not valid JSON; repair it or delete it and run `bpaste ingest` again.") from None
     if not isinstance(doc, dict) or doc.get("kind") != KIND:
         raise BpasteError(f"{_shown(path)} is not a bpaste workspace manifest; move it away or pass another --workspace.")
-    version = doc.get("schema_version")
-    if isinstance(version, int) and not isinstance(version, bool) and version > WORKSPACE_SCHEMA_VERSION:
-        raise BpasteError(f"The workspace {_shown(Path(root))} has schema version {version}, newer than this bpaste understands "
-                          f"({WORKSPACE_SCHEMA_VERSION}); upgrade bpaste (pip install -U bpaste).")
-    error = next(iter(sorted(_VALIDATOR.iter_errors(doc), key=lambda e: list(e.path))), None)
-    if error is not None:
-        at = "/".join(str(p) for p in error.path) or "the top level"
-        raise BpasteError(f"The workspace manifest {_shown(path)} is invalid at {at}: {error.message}.")
-    return doc
+    return check_artifact(doc, WORKSPACE, _shown(path))
 
 
 def _write_manifest(root: Path, doc: dict[str, Any]) -> None:
@@ -447,7 +440,7 @@ def _sources_changed(ws: Workspace, manifest: dict[str, Any]) -> list[str]:
 
 
 def _dataset(ws: Workspace) -> tuple[Artifact, dict[str, Any] | None]:
-    from bpaste_cli.trace.dataset import read_manifest
+    from bpaste_cli.trace import read_manifest
 
     art = Artifact("dataset", ws.dataset_dir)
     try:
@@ -760,7 +753,7 @@ def resolve(
 def _study_key(got: Inputs, extra: dict[str, Any]) -> dict[str, Any]:
     """What a tune study depends on: the dataset, the patterns, the model, the seed, and the options in `extra`."""
     from bpaste_cli.fit import patterns_hash
-    from bpaste_cli.trace.dataset import read_manifest
+    from bpaste_cli.trace import read_manifest
 
     return {"dataset_hash": read_manifest(got.dataset)["dataset_hash"], "patterns_hash": patterns_hash(got.patterns),
             "model_sha256": file_sha256(got.model) if got.model else None, "seed": got.seed} | extra

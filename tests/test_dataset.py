@@ -18,7 +18,7 @@ import pytest
 from bpaste_cli.errors import BpasteError
 from bpaste_cli.ingest import IngestOptions, ingest
 from bpaste_cli.schemas import GENERATED, render
-from bpaste_cli.trace.dataset import load_dataset
+from bpaste_cli.trace import load_dataset
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -240,7 +240,10 @@ TOOL_ROW = 2  # native_session: user, llm, tool, ...
         (dict(events=lambda r: _set(r, TOOL_ROW, status="maybe")), "status 'maybe'"),
         (dict(events=lambda r: _set(r, 0, wait_reason="coffee")), "wait_reason 'coffee'"),
         (dict(sessions=lambda r: _set(r, 0, session_id="other")), "does not list"),
-        (dict(manifest=lambda m: {k: v for k, v in m.items() if k != "dataset_hash"}), "no valid dataset_hash"),
+        (dict(manifest=lambda m: {k: v for k, v in m.items() if k != "dataset_hash"}), "is invalid at the top level: .dataset_hash. is a required property"),
+        # through the one artifact gate: a version that is not a JSON integer, files that are not a list
+        (dict(manifest=lambda m: m | {"schema_version": "1"}), "has schema version '1', which no bpaste ever wrote"),
+        (dict(manifest=lambda m: m | {"files": {}}), "is invalid at files"),
     ],
 )
 def test_crafted_datasets_are_refused_in_one_sentence(tmp_path, craft, message):

@@ -72,7 +72,7 @@ def _rows(root: Path, result, split: str = "validation"):
     from bpaste_cli.fit.examples import explore
     from bpaste_cli.replay import BeamConfig
     from bpaste_cli.split import select_split
-    from bpaste_cli.trace.dataset import load_dataset
+    from bpaste_cli.trace import load_dataset
 
     ds = load_dataset(root / "ds")
     safety, allowed, dev = load_safety(), frozenset({"read-only"}), load_device("thor")
@@ -237,3 +237,49 @@ def test_replay_cli_ranks_by_model(world):
     assert doc["config"]["rank"] == "model"
     assert doc["arms"]["bpaste"]["speedup"] == pytest.approx(
         orjson.loads((root / "model.json").read_bytes())["metrics"]["rank_comparison"]["arms"]["model"]["speedup"])
+
+
+def _stump(value: float = 1.0) -> dict:
+    """One split on feature 0 at 0.5: x[0] <= 0.5 (or missing) -> `value`, else 2 * `value`."""
+    return {"feature": [0, 0, 0], "threshold": [0.5, 0.0, 0.0], "left": [1, 0, 0], "right": [2, 0, 0],
+            "missing_left": [True, False, False], "leaf": [False, True, True], "value": [0.0, value, 2 * value]}
+
+
+def _chain(levels: int) -> dict:
+    """A tree whose left branch goes `levels` splits deep: node i < levels splits into i + 1 and the leaf `levels` + 1."""
+    n = levels + 2
+    return {"feature": [0] * n, "threshold": [0.5] * n, "left": [i + 1 for i in range(levels)] + [0, 0],
+            "right": [levels + 1] * levels + [0, 0], "missing_left": [True] * n,
+            "leaf": [False] * levels + [True, True], "value": [0.0] * levels + [3.0, 7.0]}
+
+
+def test_value_model_loader_refuses_non_integers_and_oversized_trees(world, tmp_path):
+    """A float where an index belongs (JSON Schema's integer accepts 1.0) and trees past the size caps are one
+    sentence at load, not a crash or a slow beam in replay; models inside the caps load and predict by hand."""
+    from bpaste_cli.fit.model import MAX_DEPTH, MAX_NODES, MAX_TREES
+
+    root, _ = world
+    doc = orjson.loads((root / "model.json").read_bytes())
+
+    def with_trees(trees: list[dict]) -> dict:
+        return doc | {"model": {"type": "gbdt", "baseline": 0.25, "trees": trees}}
+
+    zeros, ones = [0.0] * len(FEATURES), [1.0] * len(FEATURES)
+    good = load_value_model(with_trees([_stump(1.0), _stump(10.0)]))
+    assert good.predict(zeros) == 0.25 + 1.0 + 10.0 and good.predict(ones) == 0.25 + 2.0 + 20.0
+    deep = load_value_model(with_trees([_chain(MAX_DEPTH)]))
+    assert deep.predict(zeros) == 0.25 + 3.0 and deep.predict(ones) == 0.25 + 7.0
+    float_link = _stump()
+    float_link["left"] = [1.0, 0, 0]
+    cases = {
+        "left [1.0]": (with_trees([float_link]), "is invalid at model"),
+        "too many trees": (with_trees([_stump()] * (MAX_TREES + 1)), f"more than the {MAX_TREES} this bpaste evaluates"),
+        "too many nodes": (with_trees([_chain(MAX_NODES)]), f"more than the {MAX_NODES} this bpaste evaluates"),
+        "too deep": (with_trees([_chain(MAX_DEPTH + 1)]), f"deeper than the {MAX_DEPTH} levels"),
+    }
+    for name, (bad, needle) in cases.items():
+        with pytest.raises(BpasteError, match=needle):
+            load_value_model(bad)
+        (tmp_path / "bad.json").write_bytes(orjson.dumps(bad))
+        _one_sentence(_cli("replay", str(root / "ds"), "--patterns", str(root / "pat"), "--arm", "bpaste", "--rank", "model",
+                           "--model", str(tmp_path / "bad.json")), needle.split(" this")[0])

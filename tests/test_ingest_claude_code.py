@@ -13,9 +13,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bpaste_cli.ingest import SNIFF_BYTES, claude_code, detect_format
+from bpaste_cli.ingest import SNIFF_BYTES, claude_code, detect_format, ingest
 from bpaste_cli.ingest.base import ReadContext, SkipReport
-from bpaste_cli.trace.builder import Limits
+from bpaste_cli.trace import Limits, load_dataset
 
 T0 = datetime(2031, 5, 4, 10, 0, 0, tzinfo=timezone.utc)
 SID = "0f0e0d0c-1111-4222-8333-944455556666"  # invented
@@ -552,3 +552,63 @@ def test_mutations_never_crash_and_every_line_is_accounted_for(tmp_path, lines):
         assert known or no in skipped, (no, raw[:120])
         if no in used:
             assert known
+
+
+# --- resumed sessions across --append ------------------------------------------------------------------
+
+def _resumed_logs(tmp_path: Path) -> tuple[Path, Path, str, str]:
+    """The old session's file (6 events) and the file that resumed it: a copy of those 6 records, then 8 events of its own."""
+    from test_ingest_robustness import NEW, OLD, cc_session, write
+
+    old = cc_session(OLD, 2)
+    new = cc_session(NEW, 3, t0=100.0)
+    return (write(tmp_path / "logs" / f"{OLD}.jsonl", old), write(tmp_path / "logs" / f"{NEW}.jsonl", old + new),
+            f"claude-code:{OLD}", f"claude-code:{NEW}")
+
+
+def _sessions(out: Path) -> dict[str, tuple[int, str]]:
+    ds = load_dataset(out)
+    return {sid: (n, Path(f).stem[:4]) for sid, n, f in ds.sessions.select("session_id", "n_events", "source_file").iter_rows()}
+
+
+def _file_rows(out: Path) -> dict[str, tuple[int, int, dict]]:
+    manifest = orjson.loads((out / "manifest.json").read_bytes())
+    return {Path(r["path"]).stem[:4]: (r["sessions"], r["events"], r["skipped_by_reason"]) for r in manifest["files"]}
+
+
+@pytest.mark.parametrize("first", ["resumed", "old"])
+def test_resumed_and_old_session_whole_in_either_order_across_append(tmp_path: Path, first: str) -> None:
+    """Ingest one of the two files, then --append the other (then both again, a no-op): either way the old session
+    comes from its own file, the new one has only its own 8 events, and the copy is counted once as a skip."""
+    old_file, new_file, old_id, new_id = _resumed_logs(tmp_path)
+    out = tmp_path / "ds"
+    a, b = (new_file, old_file) if first == "resumed" else (old_file, new_file)
+    ingest([a], out)
+    result = ingest([b], out, append=True)
+    expect = {old_id: (6, old_file.stem[:4]), new_id: (8, new_file.stem[:4])}
+    assert _sessions(out) == expect
+    assert (result.sessions, result.events, result.tool_calls) == (2, 14, 5)  # the copy's 6 events not counted twice
+    rows = _file_rows(out)
+    assert rows == {old_file.stem[:4]: (1, 6, {}), new_file.stem[:4]: (1, 8, {"copied_history": 1})}
+    manifest = orjson.loads((out / "manifest.json").read_bytes())
+    assert manifest["copied_sessions"] == {} and manifest["skipped_by_reason"] == {"copied_history": 1}
+    again = ingest([old_file, new_file], out, append=True)
+    assert _sessions(out) == expect and (again.sessions, again.events) == (2, 14) and _file_rows(out) == rows
+
+
+def test_a_kept_copy_survives_unrelated_appends(tmp_path: Path) -> None:
+    """Alone, the resumed file's copy is the only record of the old session: kept, listed as a copy, and kept
+    across an --append of another file until the old session's own file arrives."""
+    from test_ingest_robustness import cc_session, write
+
+    old_file, new_file, old_id, new_id = _resumed_logs(tmp_path)
+    out = tmp_path / "ds"
+    ingest([new_file], out)
+    other = write(tmp_path / "logs" / "3d3d3d3d-0000-4000-8000-000000000003.jsonl",
+                  cc_session("3d3d3d3d-0000-4000-8000-000000000003", 1, t0=300.0))
+    ingest([other], out, append=True)
+    assert _sessions(out)[old_id] == (6, new_file.stem[:4])
+    assert orjson.loads((out / "manifest.json").read_bytes())["copied_sessions"] == {old_id: str(new_file)}
+    ingest([old_file], out, append=True)
+    assert _sessions(out)[old_id] == (6, old_file.stem[:4]) and _sessions(out)[new_id] == (8, new_file.stem[:4])
+    assert orjson.loads((out / "manifest.json").read_bytes())["copied_sessions"] == {}

@@ -85,6 +85,10 @@ def test_previous_policy_is_enqueued(policy, workspace, tmp_path):
     assert got["validation"]["policy"]["speedup"] >= prev[0]["speedup"]
 
 
+BPASTE_PARAMS = {"arm": "bpaste", "beam_width": 4, "beam_depth": 2, "rank": "probability", "min_prob": 0.1,
+                 "interference_budget": 0.05}
+
+
 @pytest.mark.parametrize("damage, expect", [
     (lambda d: d.update(schema_version=2), "has schema version 2, newer than this bpaste understands (1)"),
     (lambda d: d.pop("schema_version"), "has no schema_version"),
@@ -92,6 +96,11 @@ def test_previous_policy_is_enqueued(policy, workspace, tmp_path):
     (lambda d: d["parameters"].update(slots=-1), "is invalid at parameters/slots"),
     (lambda d: d["parameters"].pop("beam_width", None) or d["parameters"].pop("top_k"), "is invalid at parameters"),
     (lambda d: d["predictor"].update(schema_version=99), "The predictor object has schema version 99, newer than this bpaste understands (1)"),
+    # JSON Schema's integer accepts 4.0 and 1e30; replay would crash on them (range(4.0), seeding with a float)
+    (lambda d: d["parameters"].update(BPASTE_PARAMS, beam_width=4.0), "is invalid at parameters/beam_width: 4.0 is not of type 'integer'"),
+    (lambda d: d["parameters"].update(slots=2.0), "is invalid at parameters/slots"),
+    (lambda d: d["provenance"].update(seed=1e30), "is invalid at provenance/seed"),
+    (lambda d: d["provenance"].update(seed=2**40), "is invalid at provenance/seed: 1099511627776 is greater than the maximum of 4294967295"),
 ])
 def test_damaged_policy_is_one_sentence(policy, tmp_path, damage, expect):
     doc = json.loads(policy.read_text())
@@ -99,6 +108,34 @@ def test_damaged_policy_is_one_sentence(policy, tmp_path, damage, expect):
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps(doc))
     assert expect in one_sentence_error(cli("policy", "validate", str(bad)))
+
+
+@pytest.mark.parametrize("allowed", [["read-only", "mutating"], ["unknown"], ["read-only", "idempotent", "mutating", "unknown"]])
+def test_unsafe_classes_need_an_acknowledgement(policy, workspace, tmp_path, allowed):
+    """A policy speculating mutating or unknown calls is refused by validate, replay --policy and load_policy (the
+    runtime's loader) unless acknowledged; acknowledged, it loads and says so."""
+    from bpaste_cli.errors import BpasteError
+    from bpaste_cli.policy import load_policy
+
+    doc = json.loads(policy.read_text())
+    doc["parameters"]["allowed"] = allowed
+    risky = tmp_path / "risky.json"
+    risky.write_text(json.dumps(doc))
+    unsafe = " and ".join(c for c in allowed if c in ("mutating", "unknown"))
+    needle = f"allows speculating {unsafe} tool calls"
+    assert needle in one_sentence_error(cli("policy", "validate", str(risky)))
+    assert needle in one_sentence_error(cli("replay", str(workspace / "ds"), "--policy", str(risky)))
+    with pytest.raises(BpasteError, match=needle):
+        load_policy(risky)
+    assert load_policy(risky, allow_unsafe_classes=True).parameters["allowed"] == allowed
+    got = cli_json("policy", "validate", str(risky), "--allow-unsafe-classes")
+    assert got["valid"] is True and got["warnings"] == [
+        f"the policy speculates {unsafe} tool calls (acknowledged with --allow-unsafe-classes): a wrong guess may change files or state."]
+    proc = cli("policy", "validate", str(risky), "--allow-unsafe-classes")
+    assert proc.returncode == 0 and "warning:" in proc.stderr and unsafe in proc.stderr
+    doc["parameters"]["allowed"] = ["read-only", "idempotent"]  # idempotent calls are safe to repeat: no acknowledgement
+    risky.write_text(json.dumps(doc))
+    assert cli_json("policy", "validate", str(risky))["warnings"] == []
 
 
 def test_bad_paths_are_one_sentence(workspace, tmp_path):

@@ -5,7 +5,8 @@ feature / threshold / left / right / missing_left / leaf / value; prediction = b
 summed in tree order exactly as scikit-learn does) and `linear` (StandardScaler + Ridge: mean, scale,
 coefficients, intercept). Loading parses JSON, checks kind and schema_version, validates the document
 against VALUE_MODEL_JSON_SCHEMA and the trees' structure (children after parents, so evaluation always
-ends), and evaluates numbers only.
+ends) and size (at most MAX_TREES trees of MAX_NODES nodes and MAX_DEPTH levels, so one prediction, made per
+beam candidate at run time, stays cheap), and evaluates numbers only.
 """
 
 from __future__ import annotations
@@ -26,6 +27,9 @@ from bpaste_cli.replay import PrefixFeatures
 KIND = "value-model"
 VALUE_MODEL_SCHEMA_VERSION = 1
 TREE_FIELDS = ("feature", "threshold", "left", "right", "missing_left", "leaf", "value")
+MAX_TREES = 2_000  # `bpaste fit` writes 200
+MAX_NODES = 8_191  # per tree; `bpaste fit` grows at most 29 (15 leaves)
+MAX_DEPTH = 64  # levels below the root; a 15-leaf tree has at most 14
 
 _NUM = {"type": "number"}
 _NUMS = {"type": "array", "items": _NUM}
@@ -165,16 +169,29 @@ class ValueModel:
 
 
 def _check_trees(model: dict[str, Any], n_features: int, where: str) -> None:
+    """Refuse trees that would not evaluate (bad links, loops) or would evaluate slowly (over the size caps)."""
+    if len(model["trees"]) > MAX_TREES:
+        raise BpasteError(f"{where} has {len(model['trees'])} trees, more than the {MAX_TREES} this bpaste evaluates; "
+                          "re-run `bpaste fit`.")
     for t_i, t in enumerate(model["trees"]):
         n = len(t["value"])
         if n == 0 or any(len(t[f]) != n for f in TREE_FIELDS):
             raise BpasteError(f"{where} has a malformed tree {t_i} (node arrays of different lengths); re-run `bpaste fit`.")
+        if n > MAX_NODES:
+            raise BpasteError(f"{where} has a tree ({t_i}) of {n} nodes, more than the {MAX_NODES} this bpaste evaluates; "
+                              "re-run `bpaste fit`.")
+        depth = [0] * n
         for i in range(n):
             if t["leaf"][i]:
                 continue
             if not (i < t["left"][i] < n and i < t["right"][i] < n and t["feature"][i] < n_features
                     and math.isfinite(t["threshold"][i])):
                 raise BpasteError(f"{where} has a malformed tree {t_i} at node {i}; re-run `bpaste fit`.")
+            for child in (t["left"][i], t["right"][i]):  # children come after parents, so depth[i] is final here
+                depth[child] = max(depth[child], depth[i] + 1)
+            if depth[i] + 1 > MAX_DEPTH:
+                raise BpasteError(f"{where} has a tree ({t_i}) deeper than the {MAX_DEPTH} levels this bpaste evaluates; "
+                                  "re-run `bpaste fit`.")
 
 
 def load_value_model(source: Path | str | dict[str, Any]) -> ValueModel:

@@ -25,7 +25,7 @@ from bpaste_cli.fit.model import ValueModel
 from bpaste_cli.fsutil import atomic_write_bytes
 from bpaste_cli.replay import RANKINGS, BeamConfig, LatencyStats, ReplayConfig, prepare_split, replay_traces, summarize
 from bpaste_cli.safety import SafetyTable, load_safety
-from bpaste_cli.trace.dataset import Dataset, load_dataset
+from bpaste_cli.trace import Dataset, load_dataset
 
 
 @dataclass(frozen=True)

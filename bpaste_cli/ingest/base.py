@@ -17,7 +17,7 @@ from typing import Any, BinaryIO, Callable, Iterator
 import orjson
 
 from bpaste_cli.errors import BpasteError
-from bpaste_cli.trace.builder import Limits, SessionBuilder
+from bpaste_cli.trace import Limits, SessionBuilder
 
 MAX_LINE_BYTES = 64 * 1024 * 1024
 MAX_EXAMPLES = 200

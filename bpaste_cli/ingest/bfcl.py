@@ -25,7 +25,7 @@ from typing import Any, Iterator
 import orjson
 
 from bpaste_cli.ingest.base import ReadContext, iter_jsonl
-from bpaste_cli.trace.builder import SessionBuilder
+from bpaste_cli.trace import SessionBuilder
 
 NAME = "bfcl"
 DESCRIPTION = (

@@ -44,7 +44,7 @@ from bpaste_cli.ingest.base import (
     parse_json_document,
     parse_time,
 )
-from bpaste_cli.trace.builder import SessionBuilder, result_to_text
+from bpaste_cli.trace import SessionBuilder, result_to_text
 
 NAME = "chat"
 DESCRIPTION = (

@@ -46,8 +46,7 @@ from typing import Any, Iterator
 import orjson
 
 from bpaste_cli.ingest.base import ReadContext, iter_jsonl, parse_time
-from bpaste_cli.trace.builder import SessionBuilder
-from bpaste_cli.trace.canonical import canonical_json
+from bpaste_cli.trace import SessionBuilder, canonical_json
 
 NAME = "claude-code"
 DESCRIPTION = (

@@ -41,7 +41,7 @@ from typing import Any, Iterator
 import orjson
 
 from bpaste_cli.ingest.base import ReadContext, content_text, iter_jsonl, parse_time
-from bpaste_cli.trace.builder import SessionBuilder
+from bpaste_cli.trace import SessionBuilder
 
 NAME = "codex"
 DESCRIPTION = "OpenAI Codex CLI rollouts: ~/.codex/sessions/YYYY/MM/DD/rollout-*.jsonl (current and early formats)."

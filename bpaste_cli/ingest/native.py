@@ -29,7 +29,7 @@ from typing import Any, Iterator
 import orjson
 
 from bpaste_cli.ingest.base import BOM, MAX_LINE_BYTES, ReadContext, iter_jsonl, parse_time
-from bpaste_cli.trace.builder import SessionBuilder
+from bpaste_cli.trace import SessionBuilder
 
 NAME = "native"
 DESCRIPTION = "bpaste's own JSONL, one event per line (README: 'Native JSONL'); write it from any agent."

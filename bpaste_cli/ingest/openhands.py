@@ -48,7 +48,7 @@ from bpaste_cli.ingest.base import (
     parse_json_document,
     parse_time,
 )
-from bpaste_cli.trace.builder import SessionBuilder
+from bpaste_cli.trace import SessionBuilder
 
 NAME = "openhands"
 DESCRIPTION = (

@@ -26,7 +26,7 @@ from typing import Any, Iterator
 import orjson
 
 from bpaste_cli.ingest.base import ReadContext, decode_arguments, iter_jsonl, looks_like_jsonl, parse_json_document
-from bpaste_cli.trace.builder import SessionBuilder
+from bpaste_cli.trace import SessionBuilder
 
 NAME = "otlp"
 DESCRIPTION = (

@@ -9,7 +9,9 @@ cannot be read (unreadable, broken link, vanished) is a counted, reported skip. 
 already in the dataset adds nothing, and a file that changed since it was read (a session log that grew)
 is read again: its sessions replace the ones read from it before. A Claude Code session resumed into a
 new file starts with a copy of the old session's history: that copy is kept only when the old session's
-own file is not among the inputs (whatever the order the files are read in).
+own file is not among the inputs (whatever the order the files are read in), and the manifest lists the
+sessions kept from a copy (`copied_sessions`), so that the old session's own file, arriving later by
+`--append`, replaces the copy instead of being skipped as a duplicate.
 """
 
 from __future__ import annotations
@@ -30,14 +32,7 @@ from bpaste_cli.fsutil import atomic_directory, check_replaceable, file_sha256, 
 from bpaste_cli.ingest import bfcl, chat, claude_code, codex, native, openhands, otlp, swe_agent
 from bpaste_cli.ingest.base import MAX_EXAMPLES, ReadContext, Skip, SkipReport, first_line_head, printable
 from bpaste_cli.ingest.secrets import scrub
-from bpaste_cli.trace.builder import Limits, SessionBuilder
-from bpaste_cli.trace.dataset import (
-    DatasetWriter,
-    base_manifest,
-    dataset_hash,
-    load_dataset,
-    read_manifest,
-)
+from bpaste_cli.trace import DatasetWriter, Limits, SessionBuilder, base_manifest, dataset_hash, load_dataset, read_manifest
 
 # Priority order for detection by content: the first reader whose sniff() accepts a file reads it.
 READERS: tuple[ModuleType, ...] = (claude_code, codex, openhands, otlp, swe_agent, bfcl, chat, native)
@@ -337,10 +332,14 @@ def ingest(
     totals = {"sessions": 0, "events": 0, "tool_calls": 0, "llm_steps": 0}
     copies: dict[str, SessionBuilder] = {}  # resumed sessions' copied history, by session id
 
+    kept_copies: dict[str, str] = {}  # session id -> the file whose copied history it was read from
     with atomic_directory(out) as tmp:
         writer = DatasetWriter(tmp)
+        held = None  # the previous dataset's sessions kept from a copy: written back at the end unless their own file came
         if previous is not None:
             sessions = previous.sessions.filter(~pl.col("source_file").is_in(list(reread)))
+            copied = pl.col("session_id").is_in(list(previous.manifest.get("copied_sessions", {})))
+            held, sessions = sessions.filter(copied), sessions.filter(~copied)
             events = previous.events.filter(pl.col("session_id").is_in(sessions["session_id"].implode()))
             writer.add_table(sessions.to_arrow(), events.to_arrow())
             session_ids.update(sessions["session_id"].to_list())
@@ -363,14 +362,28 @@ def ingest(
             file_rows.append(row)
             reported.append(row)
 
+        if held is not None:
+            for sid, source in held.select("session_id", "source_file").iter_rows():
+                row = _ingested_row(file_rows, source)
+                if sid in session_ids:  # the session's own file arrived: it replaces the copy read before
+                    _skip_copy(report, row, source, sid, previous.events.filter(pl.col("session_id") == sid))
+                    continue
+                kept = held.filter(pl.col("session_id") == sid)
+                kept_events = previous.events.filter(pl.col("session_id") == sid)
+                writer.add_table(kept.to_arrow(), kept_events.to_arrow())
+                session_ids.add(sid)
+                kept_copies[sid] = source
+                totals["sessions"] += 1
+                totals["events"] += kept_events.height
+                totals["tool_calls"] += int((kept_events["kind"] == "tool").sum())
+                totals["llm_steps"] += int((kept_events["kind"] == "llm").sum())
         for builder in sorted(copies.values(), key=lambda b: b.session_id):
-            row = next(r for r in file_rows if r.get("path") == builder.source_file and r.get("status") == "ingested")
-            if builder.session_id in session_ids:  # the resumed session's own file was read
-                report.add(builder.source_file, None, "copied_history", builder.session_id)
-                row["skipped"] += 1
-                row["skipped_by_reason"]["copied_history"] = row["skipped_by_reason"].get("copied_history", 0) + 1
+            row = _ingested_row(file_rows, builder.source_file)
+            if builder.session_id in session_ids:  # the resumed session's own file was read (now or before)
+                _skip_copy(report, row, builder.source_file, builder.session_id)
                 continue
             session_ids.add(builder.session_id)
+            kept_copies[builder.session_id] = builder.source_file
             session, events_rows = builder.finish()
             writer.add(session, events_rows)
             _count(row, session, events_rows)
@@ -394,10 +407,29 @@ def ingest(
             "skipped_by_reason": dict(sorted(by_reason.items())),
             "skipped_examples": examples,
             "files": file_rows,
+            "copied_sessions": dict(sorted(kept_copies.items())),
         }
         writer.close(manifest)
 
     return IngestResult(out, **totals, report=report, files=reported, dataset_hash=digest)
+
+
+def _ingested_row(file_rows: list[dict[str, Any]], path: str) -> dict[str, Any]:
+    return next(r for r in file_rows if r.get("path") == path and r.get("status") == "ingested")
+
+
+def _skip_copy(report: SkipReport, row: dict[str, Any], source: str, session_id: str,
+               written: pl.DataFrame | None = None) -> None:
+    """Count a copied history that is not kept on its file's row; `written`: its events as an earlier ingest
+    kept them, whose counts the file's row included and now gives back."""
+    report.add(source, None, "copied_history", session_id)
+    row["skipped"] += 1
+    row["skipped_by_reason"]["copied_history"] = row["skipped_by_reason"].get("copied_history", 0) + 1
+    if written is not None:
+        row["sessions"] -= 1
+        row["events"] -= written.height
+        row["tool_calls"] -= int((written["kind"] == "tool").sum())
+        row["llm_steps"] -= int((written["kind"] == "llm").sum())
 
 
 def _count(counts: dict[str, Any], session: dict[str, Any], events: list[dict[str, Any]]) -> None:

@@ -25,7 +25,7 @@ from typing import Any, Iterator
 import orjson
 
 from bpaste_cli.ingest.base import ReadContext, content_text, load_json_document
-from bpaste_cli.trace.builder import SessionBuilder
+from bpaste_cli.trace import SessionBuilder
 
 NAME = "swe-agent"
 DESCRIPTION = (

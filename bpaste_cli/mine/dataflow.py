@@ -23,7 +23,7 @@ import orjson
 
 from bpaste_cli.mine import values as V
 from bpaste_cli.mine.keys import USER_KEY, KeyFn
-from bpaste_cli.trace.canonical import canonical_json
+from bpaste_cli.trace import canonical_json
 
 class ConstantCounts(Counter):
     """How often each value (canonical JSON) was passed to one argument, and in how many sessions. A value

@@ -27,7 +27,7 @@ from bpaste_cli.mine.predictor import (
     SIGNATURE_COLUMNS,
     PatternPredictor,
 )
-from bpaste_cli.trace.canonical import canonical_json
+from bpaste_cli.trace import canonical_json
 
 COLUMNS = ("kind", "step", "tool", "args_json", "args_hash", "result_text", "status", "text")
 

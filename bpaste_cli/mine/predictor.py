@@ -25,7 +25,7 @@ from bpaste_cli.errors import BpasteError
 from bpaste_cli.mine.api import Candidate, Event
 from bpaste_cli.mine.dataflow import ABSENT, ROOT, Call, Rule, SessionState, bind, call_family, describe, family
 from bpaste_cli.mine.keys import KEYS, NEEDS_ARGS
-from bpaste_cli.trace.canonical import args_hash, canonical_json
+from bpaste_cli.trace import args_hash, canonical_json
 
 PREDICTOR_KIND = "bpaste-predictor"
 PREDICTOR_SCHEMA_VERSION = 1

@@ -29,7 +29,7 @@ from bpaste_cli.mine.store import rule_words, write_table
 from bpaste_cli.errors import BpasteError
 from bpaste_cli.fsutil import check_replaceable
 from bpaste_cli.split import DEFAULT_FRACTIONS, assign_splits
-from bpaste_cli.trace.dataset import Dataset, load_dataset
+from bpaste_cli.trace import Dataset, load_dataset
 
 
 @dataclass

@@ -7,7 +7,8 @@ provenance (bpaste version, dataset hash, pattern hash, seed, storage, study, tr
 figures it was chosen on with their bootstrap CI, and a summary of every trial. Plain JSON only: loading
 a policy never runs code from it.
 
-`load_policy(path)` -> `Policy`; `arm_from_policy(policy, stats)` -> the configured arm a speculator plans
+`load_policy(path)` -> `Policy` (a policy allowing mutating or unknown calls only with
+`allow_unsafe_classes=True`; `unsafe_warning(policy)` says so); `arm_from_policy(policy, stats)` -> the configured arm a speculator plans
 with; `build_policy` / `write_policy` (tune); `replay_policy` replays a dataset under a policy on its
 validation split (reproducing the recorded figure exactly) and on its test split.
 """
@@ -19,10 +20,11 @@ from bpaste_cli.policy.document import (
     load_policy,
     replay_config,
     read_policy_doc,
+    unsafe_warning,
     write_policy,
 )
 from bpaste_cli.policy.replay import replay_policy
-from bpaste_cli.policy.schema import POLICY, POLICY_JSON_SCHEMA, POLICY_KIND, POLICY_SCHEMA_VERSION
+from bpaste_cli.policy.schema import MAX_SEED, POLICY, POLICY_JSON_SCHEMA, POLICY_KIND, POLICY_SCHEMA_VERSION
 
-__all__ = ["POLICY", "POLICY_JSON_SCHEMA", "POLICY_KIND", "POLICY_SCHEMA_VERSION", "Policy", "arm_from_policy",
-           "build_policy", "load_policy", "replay_config", "read_policy_doc", "replay_policy", "write_policy"]
+__all__ = ["MAX_SEED", "POLICY", "POLICY_JSON_SCHEMA", "POLICY_KIND", "POLICY_SCHEMA_VERSION", "Policy", "arm_from_policy",
+           "build_policy", "load_policy", "replay_config", "read_policy_doc", "replay_policy", "unsafe_warning", "write_policy"]

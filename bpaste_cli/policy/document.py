@@ -17,7 +17,7 @@ from bpaste_cli.errors import BpasteError
 from bpaste_cli.fit import ValueModel, load_value_model
 from bpaste_cli.fsutil import atomic_write_bytes
 from bpaste_cli.mine import PatternPredictor
-from bpaste_cli.policy.schema import POLICY, POLICY_KIND, POLICY_SCHEMA_VERSION
+from bpaste_cli.policy.schema import POLICY, POLICY_KIND, POLICY_SCHEMA_VERSION, UNSAFE_CLASSES
 from bpaste_cli.replay import LatencyStats, ReplayConfig, make_arm
 from bpaste_cli.safety import SafetyTable, safety_doc, safety_from_doc
 
@@ -40,6 +40,19 @@ class Policy:
     @property
     def seed(self) -> int:
         return self.doc["provenance"]["seed"]
+
+def unsafe_classes(doc: dict[str, Any]) -> list[str]:
+    """The classes in the document's `allowed` that may change state (mutating, unknown)."""
+    return [c for c in doc["parameters"]["allowed"] if c in UNSAFE_CLASSES]
+
+
+def unsafe_warning(policy: Policy) -> list[str]:
+    """The warning to show for a policy whose unsafe classes were acknowledged (none when it has none)."""
+    unsafe = unsafe_classes(policy.doc)
+    if not unsafe:
+        return []
+    return [f"the policy speculates {' and '.join(unsafe)} tool calls (acknowledged with --allow-unsafe-classes): "
+            "a wrong guess may change files or state."]
 
 
 def write_policy(path: Path, doc: dict[str, Any]) -> None:
@@ -84,10 +97,16 @@ def check_value_model(doc: dict[str, Any], where: Path) -> dict[str, Any] | None
         raise BpasteError(f"The value model {target} is not valid JSON; re-run `bpaste fit`.") from None
 
 
-def load_policy(path: Path) -> Policy:
-    """Read and validate a policy: schema, predictor tables, device profile, safety table, value model."""
+def load_policy(path: Path, *, allow_unsafe_classes: bool = False) -> Policy:
+    """Read and validate a policy: schema, predictor tables, device profile, safety table, value model. A policy
+    whose `allowed` includes mutating or unknown calls is refused unless `allow_unsafe_classes` acknowledges it."""
     path = Path(path)
     doc = read_policy_doc(path)
+    unsafe = unsafe_classes(doc)
+    if unsafe and not allow_unsafe_classes:
+        raise BpasteError(f"The policy {path} allows speculating {' and '.join(unsafe)} tool calls, which may change files or "
+                          "state when a guess is wrong; set parameters.allowed to [\"read-only\"] (what `bpaste tune` writes), "
+                          "or pass --allow-unsafe-classes (allow_unsafe_classes=True) to accept the risk.")
     model_doc = check_value_model(doc, path)
     model = load_value_model(model_doc) if model_doc is not None else None
     predictor = PatternPredictor.from_dict(doc["predictor"])

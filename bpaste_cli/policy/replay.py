@@ -7,18 +7,19 @@ from typing import Any
 
 from bpaste_cli import __version__
 from bpaste_cli.fit import device_warnings
-from bpaste_cli.policy.document import load_policy, replay_config
+from bpaste_cli.policy.document import load_policy, replay_config, unsafe_warning
 from bpaste_cli.replay import replay
-from bpaste_cli.trace.dataset import Dataset, load_dataset
+from bpaste_cli.trace import Dataset, load_dataset
 
 
-def replay_policy(dataset: Any, path: Path, *, bootstrap: int = 1000) -> dict[str, Any]:
+def replay_policy(dataset: Any, path: Path, *, bootstrap: int = 1000, allow_unsafe_classes: bool = False) -> dict[str, Any]:
     """Replay `dataset` under the policy at `path` (arms serial + the policy's) on the validation split, which
-    reproduces the recorded figure when the dataset, seed and bpaste version are the same, and on test."""
+    reproduces the recorded figure when the dataset, seed and bpaste version are the same, and on test.
+    `allow_unsafe_classes`: accept a policy that speculates mutating or unknown calls (`load_policy`)."""
     ds = dataset if isinstance(dataset, Dataset) else load_dataset(Path(dataset))
-    pol = load_policy(path)
+    pol = load_policy(path, allow_unsafe_classes=allow_unsafe_classes)
     params = pol.parameters
-    warnings = []
+    warnings = unsafe_warning(pol)
     prov = pol.doc["provenance"]
     if prov["dataset_hash"] != ds.hash:
         warnings.append(f"the policy was tuned on another dataset ({prov['dataset_hash']}, this one is {ds.hash}): "

@@ -9,6 +9,8 @@ from bpaste_cli.safety import SAFETY_CLASSES
 
 POLICY_KIND = "bpaste-policy"
 POLICY_SCHEMA_VERSION = 1
+MAX_SEED = 2**32 - 1  # the samplers' and bootstrap's seed range: a larger seed is refused, not wrapped
+UNSAFE_CLASSES = ("mutating", "unknown")  # speculating these may change state; a policy allowing them needs an acknowledgement
 
 _NUM = {"type": "number"}
 _OPT_NUM = {"type": ["number", "null"]}
@@ -96,7 +98,7 @@ POLICY_JSON_SCHEMA: dict[str, Any] = {
             "properties": {
                 "dataset_hash": {"type": "string"},
                 "pattern_hash": {"type": "string", "pattern": "^[0-9a-f]{16}$"},
-                "seed": {"type": "integer", "minimum": 0},
+                "seed": {"type": "integer", "minimum": 0, "maximum": MAX_SEED},
                 "study": {"type": "string", "minLength": 1},
                 "trial": {"type": "integer", "minimum": 0},
                 "objectives": {"type": "array", "items": {"enum": ["speedup", "waste"]}, "minItems": 1},

@@ -17,7 +17,7 @@ from bpaste_cli.replay.traces import SessionTrace, prepare
 from bpaste_cli.replay.value import LatencyStats
 from bpaste_cli.safety import SafetyTable
 from bpaste_cli.split import select_split
-from bpaste_cli.trace.dataset import Dataset
+from bpaste_cli.trace import Dataset
 
 PREPARE_CHUNK = 2000  # sessions turned into traces at a time: a streamed pass holds one chunk's traces, not the corpus's
 SPECULABLE = frozenset({"read-only"})  # the safety classes speculated by default

@@ -31,7 +31,7 @@ from bpaste_cli.replay.value import LatencyStats, ValueModel
 from bpaste_cli.coverage import safety_coverage
 from bpaste_cli.safety import SafetyTable, load_safety
 from bpaste_cli.split import select_split
-from bpaste_cli.trace.dataset import Dataset, load_dataset
+from bpaste_cli.trace import Dataset, load_dataset
 
 
 @dataclass

@@ -18,7 +18,7 @@ from bpaste_cli.mine import Predictor
 from bpaste_cli.replay.config import ReplayConfig
 from bpaste_cli.replay.value import ValueModel
 from bpaste_cli.safety import SafetyTable
-from bpaste_cli.trace.dataset import Dataset
+from bpaste_cli.trace import Dataset
 
 _PROGRAM = re.compile(r"[A-Za-z0-9_.+-]+")  # a program a [shell] read_only entry can name
 

@@ -24,7 +24,7 @@ from bpaste_cli.errors import BpasteError
 from bpaste_cli.mine import USER_KEY, load_predictor, provenance_warnings, read_table_manifest, strongest_patterns
 from bpaste_cli.replay import assign_lane
 from bpaste_cli.stats import compute_stats, session_breakdown
-from bpaste_cli.trace.dataset import Dataset, load_dataset
+from bpaste_cli.trace import Dataset, load_dataset
 
 TIMELINE_ARMS = ("serial", "paste", "bpaste")
 WHAT_IF = 3  # unclassified tools (and unknown shell programs) the speedup section replays allowed, one at a time

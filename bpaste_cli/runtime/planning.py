@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 from bpaste_cli.mine.api import Candidate, Event
 from bpaste_cli.replay.beam import BeamNode, admit, build_beam
 from bpaste_cli.runtime.runlog import visible_result
-from bpaste_cli.trace.canonical import short_hash
+from bpaste_cli.trace import short_hash
 from bpaste_cli.replay.value import DEFAULT_LATENCY_S, DEFAULT_THINK_S, LatencyStats, shadow_price
 
 if TYPE_CHECKING:

@@ -53,7 +53,7 @@ class McpResultView(ResultView):
         content = result.get("content") if isinstance(result, dict) else None
         if isinstance(content, list) and content and all(isinstance(c, dict) and c.get("type") == "text" for c in content):
             return "\n".join(str(c.get("text", "")) for c in content)
-        from bpaste_cli.trace.builder import result_to_text
+        from bpaste_cli.trace import result_to_text
 
         return result_to_text(content if content is not None else result)
 

@@ -21,7 +21,7 @@ import orjson
 from bpaste_cli.errors import BpasteError
 from bpaste_cli.ingest.secrets import scrub
 from bpaste_cli.trace.builder import Limits, _scrub_value, result_to_text
-from bpaste_cli.trace.canonical import canonical_json
+from bpaste_cli.trace import canonical_json
 
 LIMITS = Limits()
 

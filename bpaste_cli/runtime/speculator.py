@@ -32,8 +32,7 @@ from bpaste_cli.fsutil import atomic_write_bytes
 from bpaste_cli.mine.api import Event
 from bpaste_cli.runtime.runlog import RunLog, visible_args_json, visible_result
 from bpaste_cli.safety import INVALIDATING, CallClass, SafetyTable, load_safety
-from bpaste_cli.trace.builder import result_to_text
-from bpaste_cli.trace.canonical import args_hash, canonical_json, short_hash
+from bpaste_cli.trace import args_hash, canonical_json, result_to_text, short_hash
 
 log = logging.getLogger("bpaste.runtime")
 

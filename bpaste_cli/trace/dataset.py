@@ -19,9 +19,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from bpaste_cli import __version__
+from bpaste_cli.artifacts import check_artifact
 from bpaste_cli.errors import BpasteError
 from bpaste_cli.fsutil import atomic_write_bytes
 from bpaste_cli.trace.schema import (
+    DATASET,
     EVENT_COLUMNS,
     EVENTS_SCHEMA,
     KINDS,
@@ -30,7 +32,6 @@ from bpaste_cli.trace.schema import (
     WAIT_REASONS,
     SCHEMA_VERSION,
     SESSIONS_SCHEMA,
-    check_schema_version,
     conform,
 )
 
@@ -122,7 +123,8 @@ class Dataset:
 
 
 def read_manifest(path: Path) -> dict[str, Any]:
-    """The manifest of the dataset at `path`, after checking that it is one bpaste can read."""
+    """The manifest of the dataset at `path`, after checking it through the artifact gate (kind, schema version,
+    schema)."""
     path = Path(path)
     if not path.exists():
         raise BpasteError(f"{path} does not exist; create a dataset with `bpaste ingest LOGS -o {path}`.")
@@ -138,17 +140,7 @@ def read_manifest(path: Path) -> dict[str, Any]:
         manifest = orjson.loads(manifest_path.read_bytes())
     except orjson.JSONDecodeError:
         raise BpasteError(f"{manifest_path} is not valid JSON; re-run `bpaste ingest` to rebuild the dataset.") from None
-    if not isinstance(manifest, dict) or manifest.get("kind") != "trace-dataset":
-        kind = manifest.get("kind") if isinstance(manifest, dict) else None
-        raise BpasteError(
-            f"{path} holds a {kind or 'different kind of'} artifact, not a trace dataset; "
-            "pass the directory written by `bpaste ingest`."
-        )
-    check_schema_version(manifest.get("schema_version"), f"The dataset {path}")
-    if not isinstance(manifest.get("dataset_hash"), str) or not isinstance(manifest.get("files"), list):
-        missing = "dataset_hash" if not isinstance(manifest.get("dataset_hash"), str) else "files"
-        raise BpasteError(f"{manifest_path} has no valid {missing}, so it was not written by bpaste ingest; re-run `bpaste ingest`.")
-    return manifest
+    return check_artifact(manifest, DATASET, str(path))
 
 
 def check_events(events: pl.DataFrame, sessions: pl.DataFrame, where: Path) -> None:

@@ -11,6 +11,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from bpaste_cli.artifacts import ArtifactType
 from bpaste_cli.errors import BpasteError
 
 SCHEMA_VERSION = 1
@@ -133,21 +134,23 @@ def sessions_json_schema() -> dict[str, Any]:
     return json_schema(SESSION_COLUMNS, "trace-sessions", "One row of sessions.parquet in a bpaste trace dataset.")
 
 
-def check_schema_version(found: Any, where: str) -> None:
-    """Reject data written by a schema this bpaste does not know, with one sentence saying what to do."""
-    if found is None:
-        raise BpasteError(f"{where} has no schema_version; it was not written by bpaste (re-run `bpaste ingest`).")
-    try:
-        version = int(found)
-    except (TypeError, ValueError):
-        raise BpasteError(f"{where} has schema_version {found!r}, which is not a number.") from None
-    if version > SCHEMA_VERSION:
-        raise BpasteError(
-            f"{where} has schema version {version}, newer than this bpaste understands ({SCHEMA_VERSION}); "
-            "upgrade bpaste (pip install -U bpaste)."
-        )
-    if version < 1:
-        raise BpasteError(f"{where} has schema version {version}, which no bpaste ever wrote.")
+DATASET_MANIFEST_SCHEMA: dict[str, Any] = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "$id": "urn:bpaste:schema:trace-dataset-manifest",
+    "title": "trace-dataset manifest",
+    "description": "manifest.json of a bpaste trace dataset (`bpaste ingest`): identity, options, counts, files read.",
+    "type": "object",
+    "required": ["kind", "schema_version", "dataset_hash", "files"],
+    "properties": {
+        "kind": {"const": "trace-dataset"},
+        "schema_version": {"type": "integer", "minimum": 1},
+        "dataset_hash": {"type": "string", "minLength": 1},
+        "files": {"type": "array", "items": {"type": "object"}},
+        "copied_sessions": {"type": "object", "additionalProperties": {"type": "string"}},
+    },
+}
+DATASET = ArtifactType("trace-dataset", SCHEMA_VERSION, DATASET_MANIFEST_SCHEMA, "trace dataset",
+                       "pass the directory written by `bpaste ingest`", "re-run `bpaste ingest` to rebuild it")
 
 
 def conform(table: pa.Table, schema: pa.Schema, where: str) -> pa.Table:

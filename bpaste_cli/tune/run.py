@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-import socket
+import signal
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,15 +23,26 @@ from bpaste_cli.errors import BpasteError
 from bpaste_cli.fsutil import file_sha256
 from bpaste_cli.fit import device_warnings, load_value_model
 from bpaste_cli.mine import load_predictor, pattern_hash, provenance_warnings, read_table_manifest
-from bpaste_cli.policy import build_policy, read_policy_doc, replay_config, write_policy
+from bpaste_cli.policy import MAX_SEED, build_policy, read_policy_doc, replay_config, write_policy
 from bpaste_cli.replay import replay
 from bpaste_cli.safety import load_safety
 from bpaste_cli.split import select_split
-from bpaste_cli.trace.dataset import load_dataset
-from bpaste_cli.tune.runner import DIRECTIONS, complete_trials, open_storage, quotas, redact, run_worker, worker_main
+from bpaste_cli.trace import load_dataset
+from bpaste_cli.tune.runner import (
+    DIRECTIONS,
+    complete_trials,
+    fail_dead_trials,
+    open_storage,
+    quotas,
+    redact,
+    run_worker,
+    worker_id,
+    worker_main,
+)
 from bpaste_cli.tune.space import known_points
 
 OBJECTIVES = (("speedup",), ("speedup", "waste"))
+STOP_S = 10.0  # how long stopped workers may take to finish their running trials before they are killed
 ATTRS = ("seed", "dataset_hash", "pattern_hash", "device", "objectives", "max_interference", "max_amplification", "model_sha256")
 
 
@@ -150,8 +161,9 @@ def _enqueue_known(study: optuna.Study, points: list[tuple[str, dict[str, Any]]]
 
 
 def _trial_rows(trials: list[FrozenTrial]) -> list[dict[str, Any]]:
+    """One row per finished trial (complete, failed, pruned); a trial still waiting or running elsewhere is not a result."""
     rows = []
-    for t in sorted(trials, key=lambda t: t.number):
+    for t in sorted((t for t in trials if t.state.is_finished()), key=lambda t: t.number):
         m = t.user_attrs.get("metrics", {})
         rows.append({
             "number": t.number, "state": t.state.name.lower(), "known": t.user_attrs.get("known"), "params": t.params,
@@ -178,6 +190,8 @@ def tune(
         raise BpasteError(f"--objectives {','.join(objectives)} is not supported; use speedup or speedup,waste.")
     if options.trials < 1 or options.workers < 1:
         raise BpasteError("--trials and --workers must each be at least 1.")
+    if not 0 <= options.seed <= MAX_SEED:
+        raise BpasteError(f"--seed {options.seed} is out of range; pass a seed from 0 to {MAX_SEED}.")
     if output.is_dir():
         raise BpasteError(f"-o {output} is a directory; pass the path of the policy file to write (e.g. {output / 'policy.json'}).")
     ds = load_dataset(Path(dataset))
@@ -207,6 +221,7 @@ def tune(
     output.parent.mkdir(parents=True, exist_ok=True)
     storage = open_storage(url)
     study = _open_study(storage, name, [DIRECTIONS[o] for o in objectives], attrs)
+    fail_dead_trials(study)  # a killed run's trials: failed now, so they neither block the known points nor count as running
     _enqueue_known(study, known_points(device.slots, previous))
     done = len(complete_trials(study))
     spec = {
@@ -235,6 +250,7 @@ def tune(
         done = len(complete_trials(study))
         ids = _run_processes(spec | {"quotas": quotas(options.trials - done, options.workers)}, options.workers, study, progress)
         ran += sum(1 for t in complete_trials(study) if t.user_attrs.get("worker") in ids)
+    fail_dead_trials(study)
     trials = study.get_trials(deepcopy=False)
     complete = [t for t in trials if t.state == TrialState.COMPLETE]
     chosen = choose(complete, objectives, options.speedup_tolerance, options.min_gain)
@@ -293,23 +309,36 @@ def _value_model(options: TuneOptions, output: Path) -> dict[str, Any]:
 
 def _run_processes(spec: dict[str, Any], workers: int, study: optuna.Study, progress) -> set[str]:
     """K spawned processes against the same storage (the parent only watches the study for the progress bar);
-    returns their worker ids (host:pid, as recorded on each trial)."""
+    returns their worker ids (host:pid, as recorded on each trial). They start with SIGINT ignored, so Ctrl-C
+    reaches only this process, which stops them (SIGTERM: finish the running trial; SIGKILL after STOP_S)."""
     ctx = multiprocessing.get_context("spawn")
-    procs = [ctx.Process(target=worker_main, args=(spec, i), daemon=True) for i in range(workers)]
-    for p in procs:
-        p.start()
+    procs = [ctx.Process(target=worker_main, args=(spec, i, os.getpid()), daemon=True) for i in range(workers)]
+    handler = signal.signal(signal.SIGINT, signal.SIG_IGN)  # inherited: a spawned Python keeps an ignored SIGINT ignored
+    try:
+        for p in procs:
+            p.start()
+    finally:
+        signal.signal(signal.SIGINT, handler)
     try:
         while any(p.is_alive() for p in procs):
             time.sleep(0.5)
             if progress:
                 trials = complete_trials(study)
                 progress(len(trials), spec["target"], _best_so_far(trials))
-    except BaseException:
+    except BaseException:  # Ctrl-C or an error here: stop the workers, fail what they leave running
         for p in procs:
             p.terminate()
+        deadline = time.monotonic() + STOP_S
+        for p in procs:
+            p.join(max(0.0, deadline - time.monotonic()))
+        for p in procs:
+            if p.is_alive():
+                p.kill()
+            p.join()
+        fail_dead_trials(study)
         raise
     failed = [p.exitcode for p in procs if p.exitcode != 0]
     if failed:
         raise BpasteError(f"{len(failed)} of {workers} tuning workers failed (exit codes {failed}); the trials they finished are "
                           "kept in the study: rerun the same command to resume.")
-    return {f"{socket.gethostname()}:{p.pid}" for p in procs}
+    return {worker_id(p.pid) for p in procs}

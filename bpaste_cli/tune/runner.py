@@ -2,13 +2,23 @@
 and run trials (the objective) until its quota is done or the study has enough complete trials.
 
 A worker is described by a plain dict (`spec`) so that `--workers K` can start K spawned processes that
-each rebuild their own state: Optuna studies are shared through the storage, never through memory.
+each rebuild their own state: Optuna studies are shared through the storage, never through memory. A
+spawned worker dies with the process that started it (`die_with_parent`), so killing `bpaste tune` never
+leaves workers running out their quota. A trial's worker (host:pid) is recorded as the trial is made
+(`_RecordsWorker`), so a trial whose process is gone is failed at once on this host (`fail_dead_trials`)
+rather than after the heartbeat's grace period.
 """
 
 from __future__ import annotations
 
+import logging
 import os
+import re
+import signal
 import socket
+import sys
+import threading
+import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +34,7 @@ from bpaste_cli.mine import load_predictor
 from bpaste_cli.policy import replay_config
 from bpaste_cli.replay import LatencyStats, ValueModel, prepare_split, replay_traces, summarize
 from bpaste_cli.safety import SafetyTable, load_safety
-from bpaste_cli.trace.dataset import Dataset, load_dataset
+from bpaste_cli.trace import Dataset, load_dataset
 from bpaste_cli.tune.space import suggest
 
 DIRECTIONS = {"speedup": "maximize", "waste": "minimize"}
@@ -81,6 +91,40 @@ def complete_trials(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
     return study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
 
 
+def worker_id(pid: int | None = None) -> str:
+    """How a trial records the process that runs it: host:pid."""
+    return f"{socket.gethostname()}:{pid or os.getpid()}"
+
+
+def _gone(pid: int) -> bool:
+    """Whether no process `pid` exists on this host (POSIX; elsewhere a process is never presumed gone)."""
+    if os.name != "posix":
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+def fail_dead_trials(study: optuna.Study) -> None:
+    """Mark failed the running trials whose process is gone: those past the heartbeat's grace period (anywhere,
+    Optuna's `fail_stale_trials`) and those of a dead process on this host (at once)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        optuna.storages.fail_stale_trials(study)
+    host = socket.gethostname() + ":"
+    for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        worker = t.user_attrs.get("worker", "")
+        if worker.startswith(host) and worker[len(host):].isdigit() and _gone(int(worker[len(host):])):
+            try:
+                study._storage.set_trial_state_values(t._trial_id, state=TrialState.FAIL)
+            except optuna.exceptions.UpdateFinishedTrialError:  # it finished (or another process failed it) meanwhile
+                pass
+
+
 @dataclass
 class Evaluator:
     """The validation sessions (prepared once per process), latency statistics from the training split,
@@ -118,15 +162,41 @@ class Evaluator:
         }
 
 
-def make_objective(ev: Evaluator, spec: dict[str, Any]) -> Callable[[optuna.Trial], Any]:
+class Signals:
+    """Where signals land in a running study. Ctrl-C (SIGINT) interrupts only the objective's evaluation (no
+    storage call in flight), where Optuna fails the trial it stops; arriving elsewhere (while a trial is asked
+    for, suggested or recorded, which could leave it running or a database transaction half done) it is held
+    until the next evaluation starts or the loop ends. SIGTERM (how a parent stops its spawned
+    workers) lets the running trial finish, then stops."""
+
+    def __init__(self) -> None:
+        self.inside = self.interrupted = self.stopping = False
+
+    def on_sigint(self, signum: int, frame: Any) -> None:
+        if self.inside:
+            raise KeyboardInterrupt
+        self.interrupted = True
+
+    def on_sigterm(self, signum: int, frame: Any) -> None:
+        self.stopping = True
+
+    def enter(self) -> None:
+        self.inside = True
+        if self.interrupted:
+            raise KeyboardInterrupt
+
+
+def make_objective(ev: Evaluator, spec: dict[str, Any], signals: Signals) -> Callable[[optuna.Trial], Any]:
     ranks, objectives = tuple(spec["ranks"]), tuple(spec["objectives"])
-    worker = f"{socket.gethostname()}:{os.getpid()}"
 
     def objective(trial: optuna.Trial):
         params = suggest(trial, ev.device.slots, ranks)
-        m = ev.evaluate(params)
+        signals.enter()
+        try:
+            m = ev.evaluate(params)
+        finally:
+            signals.inside = False
         trial.set_user_attr("metrics", m)
-        trial.set_user_attr("worker", worker)
         trial.set_constraint("interference", m["interference"] - spec["max_interference"])
         trial.set_constraint("amplification", m["amplification"] - spec["max_amplification"])
         return tuple(m[o] for o in objectives) if len(objectives) > 1 else m[objectives[0]]
@@ -134,11 +204,28 @@ def make_objective(ev: Evaluator, spec: dict[str, Any]) -> Callable[[optuna.Tria
     return objective
 
 
+class _RecordsWorker:
+    """Sampler mixin: a trial records its worker (host:pid) as soon as it exists (`before_trial` runs as the trial is
+    made), so that a trial whose process dies can be failed by `fail_dead_trials`."""
+
+    def before_trial(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+        study._storage.set_trial_user_attr(trial._trial_id, "worker", worker_id())
+        super().before_trial(study, trial)
+
+
+class _TPE(_RecordsWorker, optuna.samplers.TPESampler):
+    pass
+
+
+class _NSGAII(_RecordsWorker, optuna.samplers.NSGAIISampler):
+    pass
+
+
 def sampler(objectives: tuple[str, ...], seed: int) -> optuna.samplers.BaseSampler:
     """Seeded: TPE for one objective, NSGA-II for the Pareto front of several."""
     if len(objectives) > 1:
-        return optuna.samplers.NSGAIISampler(seed=seed)
-    return optuna.samplers.TPESampler(seed=seed)
+        return _NSGAII(seed=seed)
+    return _TPE(seed=seed)
 
 
 def load_inputs(spec: dict[str, Any]) -> tuple[Dataset, Any, Device, SafetyTable, ValueModel | None]:
@@ -149,10 +236,12 @@ def load_inputs(spec: dict[str, Any]) -> tuple[Dataset, Any, Device, SafetyTable
 
 
 def run_worker(spec: dict[str, Any], index: int, inputs: tuple | None = None,
-               callback: Callable[[optuna.Study, optuna.trial.FrozenTrial], None] | None = None) -> int:
+               callback: Callable[[optuna.Study, optuna.trial.FrozenTrial], None] | None = None,
+               stop_on_sigterm: bool = False) -> int:
     """Run up to `spec["quotas"][index]` trials of the study; stop early once the study holds
     `spec["target"]` complete trials (other processes, maybe on other machines, share it). Returns
-    the number of trials this process ran."""
+    the number of trials this process ran. `stop_on_sigterm`: SIGTERM means "finish the running trial, then
+    stop" (how the parent of spawned workers stops them), not "die mid-trial"."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     quota = spec["quotas"][index]
     if quota <= 0:
@@ -160,25 +249,80 @@ def run_worker(spec: dict[str, Any], index: int, inputs: tuple | None = None,
     ds, predictor, device, safety, model = inputs or load_inputs(spec)
     ev = Evaluator.build(ds, predictor, device, safety, spec["seed"], model)
     study = optuna.load_study(study_name=spec["study"], storage=open_storage(spec["storage"]),
-                              sampler=sampler(tuple(spec["objectives"]), spec["seed"] + index))
-    ran = 0
+                              sampler=sampler(tuple(spec["objectives"]), (spec["seed"] + index) % 2**32))
+    ran, signals = 0, Signals()
 
     def after(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
         nonlocal ran
         ran += 1
         if callback:
             callback(study, trial)
-        if len(complete_trials(study)) >= spec["target"]:
+        if len(complete_trials(study)) >= spec["target"] or signals.interrupted or signals.stopping:
             study.stop()
 
-    study.optimize(make_objective(ev, spec), n_trials=quota, callbacks=[after], gc_after_trial=False)
+    handled = {signal.SIGTERM: signals.on_sigterm} if stop_on_sigterm else {signal.SIGINT: signals.on_sigint}
+    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        handled.pop(signal.SIGINT, None)  # handlers are the main thread's; an ignored Ctrl-C stays ignored
+    previous = {sig: signal.signal(sig, h) for sig, h in handled.items()}
+    try:
+        study.optimize(make_objective(ev, spec, signals), n_trials=quota, callbacks=[after], gc_after_trial=False)
+    finally:
+        for sig, h in previous.items():
+            signal.signal(sig, h)
+    if signals.interrupted:
+        raise KeyboardInterrupt
     return ran
 
 
-def worker_main(spec: dict[str, Any], index: int) -> None:
-    """Entry point of a spawned worker process (`--workers K`)."""
+class _QuietInterrupts(logging.Filter):
+    """Drop Optuna's two "trial failed" warnings (one with a traceback) for a trial stopped by Ctrl-C: the CLI
+    says it in one line."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.interrupted: set[str] = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        trial = re.match(r"Trial (\d+) failed", record.getMessage())
+        if trial and record.exc_info and record.exc_info[0] and issubclass(record.exc_info[0], KeyboardInterrupt):
+            self.interrupted.add(trial.group(1))
+            return False
+        return not (trial and trial.group(1) in self.interrupted)
+
+
+logging.getLogger("optuna.study._optimize").addFilter(_QuietInterrupts())
+
+
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def die_with_parent(parent: int, poll_s: float = 1.0) -> None:
+    """End this process when `parent` ends, even by SIGKILL: Linux's parent-death signal (prctl PR_SET_PDEATHSIG),
+    and, everywhere, a daemon thread that polls the parent pid. If the parent is already gone, exit now."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        try:
+            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        except (OSError, AttributeError):  # no prctl in this libc: the poll below still works
+            pass
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(poll_s)
+        os._exit(1)
+
+    if os.getppid() != parent:
+        os._exit(1)
+    threading.Thread(target=watch, name="bpaste-parent-watch", daemon=True).start()
+
+
+def worker_main(spec: dict[str, Any], index: int, parent: int) -> None:
+    """Entry point of a spawned worker process (`--workers K`); `parent`: the pid of the `bpaste tune` that started it.
+    It is started with SIGINT ignored (Ctrl-C is the parent's to handle: it stops the workers with SIGTERM)."""
+    die_with_parent(parent)
     try:
-        run_worker(spec, index)
+        run_worker(spec, index, stop_on_sigterm=True)
     except BpasteError as exc:
         print(f"error: worker {index}: {exc}", flush=True)
         raise SystemExit(2) from None

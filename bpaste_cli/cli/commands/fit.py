@@ -30,7 +30,7 @@ def fit(
     from bpaste_cli.errors import BpasteError
     from bpaste_cli.fit import FitOptions, fit as run_fit
     from bpaste_cli.mine import open_table, pattern_hash
-    from bpaste_cli.trace.dataset import load_dataset
+    from bpaste_cli.trace import load_dataset
 
     if output.is_dir():
         raise BpasteError(f"-o {output} is a directory; pass the path of the JSON file to write.")

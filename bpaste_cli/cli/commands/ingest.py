@@ -26,7 +26,7 @@ def ingest(
 ) -> None:
     """Read agent logs (Claude Code, Codex, OpenHands, OTLP, OpenAI-style chat, native) into a dataset."""
     from bpaste_cli.ingest import IngestOptions, ingest as run_ingest
-    from bpaste_cli.trace.builder import Limits
+    from bpaste_cli.trace import Limits
 
     options = IngestOptions(
         format=fmt,

@@ -40,15 +40,17 @@ def replay(
                                           "test splits with its predictor, device, safety table and parameters."),
     what_if: int = typer.Option(0, "--what-if", min=0, help="Also replay with each of the N top unclassified tools (and "
                                 "unknown shell programs) allowed: what each classification decision is worth."),
+    allow_unsafe_classes: bool = typer.Option(False, "--allow-unsafe-classes", help="With --policy: accept a policy that "
+                                              "speculates mutating or unknown tool calls."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object instead of tables."),
 ) -> None:
     """Replay logged sessions under serial, oracle, PASTE, B-PASTE (and cache) speculation, in virtual time."""
     if policy is not None:
-        return _replay_with_policy(dataset, policy, patterns, as_json)
+        return _replay_with_policy(dataset, policy, patterns, as_json, allow_unsafe_classes)
     from bpaste_cli.errors import BpasteError
     from bpaste_cli.replay import ReplayConfig, open_patterns, replay as run_replay
     from bpaste_cli.safety import load_safety
-    from bpaste_cli.trace.dataset import load_dataset
+    from bpaste_cli.trace import load_dataset
 
     arms = tuple(a.strip() for a in arm.split(",") if a.strip())
     if not arms:
@@ -131,14 +133,14 @@ def replay(
         out.print(f"timeline written to {timeline} (open it in ui.perfetto.dev)")
 
 
-def _replay_with_policy(dataset: Path, policy: Path, patterns: str | None, as_json: bool) -> None:
+def _replay_with_policy(dataset: Path, policy: Path, patterns: str | None, as_json: bool, allow_unsafe_classes: bool) -> None:
     """`bpaste replay DATASET --policy policy.json`: the policy's validation figure (reproduced) and its test figure."""
     from bpaste_cli.errors import BpasteError
     from bpaste_cli.policy import replay_policy
 
     if patterns:
         raise BpasteError("--policy carries its own predictor tables; drop --patterns.")
-    result = replay_policy(dataset, policy)
+    result = replay_policy(dataset, policy, allow_unsafe_classes=allow_unsafe_classes)
     if as_json:
         print_json("replay-policy", result)
         return

@@ -21,7 +21,7 @@ def stats(
     """Where the time goes: think vs tool latency vs human wait, per tool, and the speculation ceiling."""
     from bpaste_cli.safety import load_safety
     from bpaste_cli.stats import compute_stats
-    from bpaste_cli.trace.dataset import load_dataset
+    from bpaste_cli.trace import load_dataset
 
     s = compute_stats(load_dataset(dataset), load_safety(safety))
     if as_json:

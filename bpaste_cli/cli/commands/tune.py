@@ -25,7 +25,7 @@ def tune(
     storage: Optional[str] = typer.Option(None, "--storage", help="Optuna storage URL (default: sqlite:///<output dir>/<stem>.optuna.db; "
                                           "postgresql://... shares one study between machines)."),
     study: Optional[str] = typer.Option(None, "--study", help="Study name (default: the output's stem)."),
-    seed: int = typer.Option(0, "--seed", min=0, help="Split seed and sampler seed (worker i uses seed + i)."),
+    seed: int = typer.Option(0, "--seed", min=0, max=2**32 - 1, help="Split seed and sampler seed (worker i uses seed + i)."),
     workers: int = typer.Option(1, "--workers", min=1, help="Local worker processes sharing the study."),
     objectives: str = typer.Option("speedup", "--objectives", help="speedup, or speedup,waste for a Pareto front (NSGA-II)."),
     previous: Optional[Path] = typer.Option(None, "--previous", help="A previous policy.json whose parameters are tried first."),
@@ -69,6 +69,10 @@ def tune(
 
     try:
         result = run_tune(dataset, patterns, output, options, progress=progress)
+    except KeyboardInterrupt:
+        err.print("interrupted: the complete trials are kept in the study; rerun the same command to resume.", highlight=False,
+                  soft_wrap=True)
+        raise typer.Exit(130) from None
     finally:
         if bar:
             bar.stop()
