@@ -29,7 +29,7 @@ from typing import Any, Awaitable, Callable, Mapping
 import orjson
 
 from bpaste_cli.fsutil import atomic_write_bytes
-from bpaste_cli.mine.api import Event
+from bpaste_cli.mine import Event
 from bpaste_cli.runtime.runlog import RunLog, visible_args_json, visible_result
 from bpaste_cli.safety import INVALIDATING, CallClass, SafetyTable, load_safety
 from bpaste_cli.trace.builder import result_to_text
