@@ -222,3 +222,133 @@ def test_a_malformed_answer_fails_that_call_and_the_session_goes_on(tmp_path):
     message, after = run(go())
     assert "malformed" in message
     assert "alpha" in dump(after).decode()
+
+
+def _commits(repo: Path) -> int:
+    out = subprocess.run(["git", "-C", str(repo), "rev-list", "--count", "HEAD"], capture_output=True, text=True, check=True)
+    return int(out.stdout)
+
+
+def _staged(repo: Path) -> bool:
+    return subprocess.run(["git", "-C", str(repo), "diff", "--cached", "--quiet"]).returncode != 0
+
+
+def _speculated(log: Path) -> list[dict]:
+    return [x for x in map(orjson.loads, log.read_bytes().splitlines()) if x["kind"] == "speculative"]
+
+
+def _learn(tmp_path: Path, log: str) -> Path:
+    """ingest + mine the pass-through log, then a policy with B-PASTE pinned on (serve_support.pinned_policy)."""
+    from serve_support import pinned_policy
+
+    (tmp_path / "safety.toml").write_text(SAFETY_TOML)
+    bpaste("ingest", log, "-o", "ds.bpaste", cwd=tmp_path)
+    bpaste("mine", "ds.bpaste", "-o", "patterns.bpaste", cwd=tmp_path)
+    return pinned_policy(tmp_path, tmp_path / "ds.bpaste", tmp_path / "patterns.bpaste", tmp_path / "safety.toml",
+                         tmp_path / "policy.json")
+
+
+def _after(policy: Path, calls: list[tuple[str, dict]], k: int = 1) -> list:
+    """The policy predictor's top-k candidates after `calls` (one step each)."""
+    from bpaste_cli.mine import Event
+    from bpaste_cli.policy import load_policy
+    from bpaste_cli.trace.canonical import args_hash, canonical_json
+
+    cur = load_policy(policy).predictor.cursor()
+    for step, (tool, args) in enumerate(calls):
+        cur.observe(Event("llm", step=step))
+        j = canonical_json(args)
+        cur.observe(Event("tool", step=step, tool=tool, args_json=j, args_hash=args_hash(j), result_text="", status="ok"))
+    found = cur.predict(k)
+    assert found, f"the policy predicts nothing after {[t for t, _ in calls]}"
+    return found
+
+
+def test_git_commit_is_never_executed_speculatively_even_after_a_perfect_pattern(tmp_path):
+    exe = server("git")
+    repo = tmp_path / "repo"
+    g = ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@example.com"]
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    (repo / "a.txt").write_text("0\n")
+    subprocess.run([*g, "add", "a.txt"], check=True)
+    subprocess.run([*g, "commit", "-qm", "first"], check=True)
+    rp = {"repo_path": str(repo)}
+
+    async def session(i: int, *options: str) -> None:
+        """git_status -> git_add -> git_commit -> git_log, the same arguments every time; at every think pause
+        the repository holds exactly what the real calls so far did."""
+        (repo / "a.txt").write_text(f"{i}\n")
+        before = _commits(repo)
+        async with client(proxied([exe, "--repository", str(repo)], *options)) as s:
+            for tool, args, commits, staged in (("git_status", rp, before, False),
+                                                ("git_add", rp | {"files": ["a.txt"]}, before, True),
+                                                ("git_commit", rp | {"message": "update"}, before + 1, False),
+                                                ("git_log", rp | {"max_count": 3}, before + 1, False)):
+                res = await s.call_tool(tool, args)
+                assert not res.is_error, dump(res)
+                await asyncio.sleep(THINK_S)
+                assert (_commits(repo), _staged(repo)) == (commits, staged), f"after {tool} in session {i}"
+
+    async def sessions(lo: int, hi: int, *options: str) -> None:
+        for i in range(lo, hi):
+            await session(i, *options)
+
+    run(sessions(1, 9, "--log", str(tmp_path / "run1.jsonl")))
+    policy = _learn(tmp_path, "run1.jsonl")
+    # the pattern is perfect: after git_status and git_add the policy's predictor is sure git_commit comes next
+    top = _after(policy, [("git_status", rp), ("git_add", rp | {"files": ["a.txt"]})])[0]
+    assert top.tool == "git_commit" and top.prob > 0.5 and orjson.loads(top.args_json) == rp | {"message": "update"}
+    run(sessions(9, 13, "--policy", str(policy), "--log", str(tmp_path / "run2.jsonl"), "--summary", str(tmp_path / "s.json")))
+    assert _commits(repo) == 1 + 12  # one commit per session: every one of them real
+    spec = _speculated(tmp_path / "run2.jsonl")
+    assert spec and {x["tool"] for x in spec} <= {"git_status", "git_log"}  # speculation was live, on reads only
+
+
+def test_write_file_is_never_speculated_and_a_read_after_it_is_never_served_from_before_it(tmp_path):
+    exe = server("filesystem")
+    root = tmp_path / "root"
+    root.mkdir()
+    x = root / "x.txt"
+    path = {"path": str(x)}
+
+    async def session(i: int, read_first: bool, *options: str) -> list[str]:
+        """list_directory [-> read_text_file(x)] -> write_file(x, "new") -> read_text_file(x), the same
+        arguments every session; returns the texts the reads returned."""
+        x.write_text("old")
+        texts = []
+        async with client(proxied([exe, str(root)], *options)) as s:
+            await s.call_tool("list_directory", {"path": str(root)})
+            await asyncio.sleep(THINK_S)
+            assert x.read_text() == "old", f"session {i}: x.txt changed before the real write"
+            if read_first:
+                texts.append((await s.call_tool("read_text_file", path)).content[0].text)
+                await asyncio.sleep(THINK_S)
+                assert x.read_text() == "old", f"session {i}: x.txt changed before the real write"
+            assert not (await s.call_tool("write_file", path | {"content": "new"})).is_error
+            assert x.read_text() == "new"
+            await asyncio.sleep(THINK_S)
+            texts.append((await s.call_tool("read_text_file", path)).content[0].text)
+        return texts
+
+    async def sessions(variants: list[bool], *options: str) -> list[list[str]]:
+        return [await session(i, v, *options) for i, v in enumerate(variants)]
+
+    first = run(sessions([True, False] * 4, "--log", str(tmp_path / "run1.jsonl")))
+    assert first == [["old", "new"], ["new"]] * 4
+    policy = _learn(tmp_path, "run1.jsonl")
+    # the predictor proposes the very write, arguments bound, likely enough for the policy's beam (min_prob 0.05)
+    found = _after(policy, [("list_directory", {"path": str(root)}), ("read_text_file", path)], k=3)
+    assert any(c.tool == "write_file" and c.prob >= 0.05 and orjson.loads(c.args_json) == path | {"content": "new"}
+               for c in found), found
+    # read_text_file(x) follows list_directory in half the sessions: the policy speculates it there, before
+    # the write; the read after the write must still see the new content
+    second = run(sessions([False, True] * 2, "--policy", str(policy), "--log", str(tmp_path / "run2.jsonl")))
+    assert second == [["new"], ["old", "new"]] * 2
+    lines = [orjson.loads(b) for b in (tmp_path / "run2.jsonl").read_bytes().splitlines()]
+    spec = [r for r in lines if r["kind"] == "speculative"]
+    assert not any(r["tool"] == "write_file" for r in spec)
+    writes = {r["session_id"]: r["t_start"] for r in lines if r["kind"] == "tool" and r["tool"] == "write_file"}
+    early = [r for r in spec if r["tool"] == "read_text_file" and r["t_start"] < writes[r["session_id"]]]
+    assert early, "the policy never speculated the read before the write: the test proves nothing"
+    after = [r for r in lines if r["kind"] == "tool" and r["tool"] == "read_text_file" and r["t_start"] > writes[r["session_id"]]]
+    assert all(r["result"] == "new" for r in after)
