@@ -25,8 +25,11 @@ REPO = Path(__file__).resolve().parent.parent
 SERVERS = {"sqlite": "BPASTE_MCP_SQLITE", "git": "BPASTE_MCP_GIT", "filesystem": "BPASTE_MCP_FILESYSTEM"}
 
 # The scripted workload: tables are listed, the first is described, then a slow read-only query runs
-# (a recursive count, so the tool takes long enough for speculation to matter) and, optionally, a write.
-SLOW_QUERY = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 3000000) SELECT count(*) AS n FROM c"
+# (a recursive count of 250 000 rows, ~0.15-0.3 s, so the tool takes long enough for speculation to matter)
+# and, optionally, a write. mcp-server-sqlite's read_query accepts only statements that start with SELECT
+# (anything else is an error result, which is never served), hence the CTE inside a scalar subquery.
+SLOW_QUERY = ("SELECT (WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 250000) "
+              "SELECT count(*) FROM c) AS n")
 
 SAFETY_TOML = """
 [tools]
