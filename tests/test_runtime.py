@@ -391,3 +391,55 @@ def test_latency_statistics_start_from_the_policy_and_follow_live_calls():
 
     assert fresh.think_s == LatencyStats.from_traces([]).think_s
 
+
+
+class ShellCursor:
+    """Predicts, after any call, four shell commands with high probability: two read-only, two not."""
+
+    COMMANDS = ("ls -la", "rm -rf build", "git status", "cat a > b")
+
+    def __init__(self, seen: bool = False) -> None:
+        self.seen = seen
+
+    def observe(self, event) -> None:
+        self.seen = self.seen or event.kind == "tool"
+
+    def predict(self, k: int = 5):
+        from bpaste_cli.mine import Candidate
+        from bpaste_cli.trace.canonical import args_hash, canonical_json
+
+        out = []
+        for c in self.COMMANDS if self.seen else ():
+            j = canonical_json({"command": c})
+            out.append(Candidate("Bash", j, args_hash(j), 0.9, "toy"))
+        return out[:k]
+
+    def fork(self):
+        return ShellCursor(self.seen)
+
+
+def test_a_shell_tool_is_speculated_only_when_the_classifier_calls_the_command_read_only():
+    from bpaste_cli.safety import load_safety as default_safety
+
+    class ShellPredictor:
+        def cursor(self):
+            return ShellCursor()
+
+    async def go():
+        ran = []
+
+        async def bash(tool, args):
+            ran.append(args["command"])
+            return "ok"
+
+        policy = toy_policy("paste", top_k=4, threshold=0.1)
+        policy.safety = default_safety(None)  # the shipped table: Bash is classed by the shell classifier
+        policy.predictor = ShellPredictor()
+        spec = Speculator(policy, bash)
+        await spec.call("s", "Bash", {"command": "pwd"})
+        await asyncio.sleep(0.1)
+        return ran, await spec.close()
+
+    ran, c = run(go())
+    assert sorted(ran[1:]) == ["git status", "ls -la"]  # rm and a redirection: never run speculatively
+    assert c["speculative_starts"] == 2
