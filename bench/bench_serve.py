@@ -3,7 +3,10 @@
 Prints: the latency the proxy adds per call on a pass-through, a miss and a hit (p50/p99 over direct
 stdio; target < 1 ms p50 added); planning time per decision point; memory per open session; and the
 wall-time saving of the scripted workload (list_tables -> describe_table -> a slow read_query, think
-pauses between) with a policy tuned from the proxy's own log vs without it, paired over several runs.
+pauses between) with a policy tuned from the proxy's own log vs without it, paired over several runs
+(the order alternates run by run so drift cancels). The slow query is a recursive count of 250 000 rows
+(`serve_support.SLOW_QUERY`, ~0.15-0.3 s), so the upstream latency speculation can hide stands well
+above the noise of process scheduling.
 
     BPASTE_MCP_SQLITE=.../mcp-server-sqlite python bench/bench_serve.py [--calls 300] [--runs 5]
 """
@@ -49,9 +52,12 @@ def bpaste(*args: str, cwd: Path) -> None:
     subprocess.run([sys.executable, "-m", "bpaste_cli", *args], cwd=cwd, env=S.env(), check=True, capture_output=True)
 
 
-async def workload(db: Path, *options: str) -> float:
+async def workload(db: Path, *options: str) -> tuple[float, float]:
+    """(wall seconds of one scripted session, seconds of it spent waiting on tools)."""
     async with S.client(S.proxied([EXE, "--db-path", str(db)], *options)) as s:
-        return sum(w for _, _, w in await S.sqlite_session(s, 0.15))
+        t = time.perf_counter()
+        waits = await S.sqlite_session(s, 0.15)
+        return time.perf_counter() - t, sum(w for _, _, w in waits)
 
 
 def main() -> None:
@@ -81,6 +87,11 @@ def main() -> None:
     bpaste("tune", "ds.bpaste", "--patterns", "patterns.bpaste", "-o", "policy.json", "--trials", "12", "--safety", "safety.toml",
            "--device", "laptop", cwd=work)
     policy = str(work / "policy.json")
+    import orjson
+
+    params = orjson.loads((work / "policy.json").read_bytes())["parameters"]
+    print(f"policy: {params['arm']}, slots {params['slots']}, " + ", ".join(f"{k} {v}" for k, v in params.items()
+                                                                             if k not in ("arm", "slots", "allowed")))
 
     q = {"query": "SELECT * FROM alpha"}
     direct = asyncio.run(timed_calls(up, "read_query", q, a.calls))
@@ -109,7 +120,8 @@ def main() -> None:
           f"{(work / 'hit.json').read_text().replace(chr(10), ' ')}")
 
     # planning time per decision point and memory per open session, in process
-    from bpaste_cli.mine.api import Event
+    from bpaste_cli.mine import Event
+    from bpaste_cli.trace.canonical import args_hash
     from bpaste_cli.policy import load_policy
     from bpaste_cli.runtime import Speculator
 
@@ -120,7 +132,7 @@ def main() -> None:
         for i in range(500):
             s = spec.session(f"s{i}")
             s.cursor.observe(Event("llm", step=0))
-            s.cursor.observe(Event("tool", step=0, tool="list_tables", args_json="{}", args_hash="x",
+            s.cursor.observe(Event("tool", step=0, tool="list_tables", args_json="{}", args_hash=args_hash("{}"),
                                    result_text="[{'name': 'alpha'}, {'name': 'zeta'}]", status="ok"))
             t = time.perf_counter()
             planner.plan(s, spec.now())
@@ -141,19 +153,26 @@ def main() -> None:
           f"({len(times)} decision points)")
     print(f"memory per open session: {per_session / 1024:.1f} KiB")
 
-    # paired wall time of the scripted workload, without and with the policy
-    saved = []
+    # paired wall time of the scripted workload, without and with the policy (order alternating)
+    saved, waits = [], []
     for r in range(a.runs):
         d1, d2 = work / f"w{r}a.db", work / f"w{r}b.db"
         S.make_db(d1, ["t0", "zeta"])
         S.make_db(d2, ["t0", "zeta"])
-        without = asyncio.run(workload(d1))
-        with_p = asyncio.run(workload(d2, "--policy", policy))
-        saved.append(without - with_p)
-        print(f"  run {r + 1}: tool wait {without * 1e3:.1f} ms without, {with_p * 1e3:.1f} ms with the policy")
+        if r % 2 == 0:
+            without = asyncio.run(workload(d1))
+            with_p = asyncio.run(workload(d2, "--policy", policy))
+        else:
+            with_p = asyncio.run(workload(d2, "--policy", policy))
+            without = asyncio.run(workload(d1))
+        saved.append(without[0] - with_p[0])
+        waits.append(without[1] - with_p[1])
+        print(f"  run {r + 1}: wall {without[0] * 1e3:.1f} ms without, {with_p[0] * 1e3:.1f} ms with the policy "
+              f"(tool wait {without[1] * 1e3:.1f} / {with_p[1] * 1e3:.1f} ms)")
+    sd = statistics.stdev(saved) if len(saved) > 1 else 0.0
     print(f"workload wall-time saving with the policy: mean {statistics.mean(saved) * 1e3:.1f} ms per session "
-          f"(min {min(saved) * 1e3:.1f}, max {max(saved) * 1e3:.1f}, {a.runs} paired runs)")
-
+          f"(sd {sd * 1e3:.1f}, min {min(saved) * 1e3:.1f}, max {max(saved) * 1e3:.1f}; tool wait saved "
+          f"{statistics.mean(waits) * 1e3:.1f} ms; {a.runs} paired runs)")
 
 if __name__ == "__main__":
     main()
