@@ -97,7 +97,8 @@ def main() -> None:
     direct = asyncio.run(timed_calls(up, "read_query", q, a.calls))
     passthru = asyncio.run(timed_calls(S.proxied(up), "read_query", q, a.calls))
     # a miss: a policy in place, but a call it never speculates (a query no pattern predicts)
-    miss = asyncio.run(timed_calls(S.proxied(up, "--policy", policy), "read_query", q, a.calls))
+    miss = asyncio.run(timed_calls(S.proxied(up, "--policy", policy, "--summary", str(work / "miss.json")), "read_query", q,
+                                   a.calls))
     # a hit: the policy speculates describe_table(first table) after list_tables; time that call
     async def hits(command, n):
         out = []
@@ -115,6 +116,10 @@ def main() -> None:
     for name, xs in (("direct stdio", direct), ("pass-through", passthru), ("miss (policy)", miss)):
         print(f"  {name:15s} {pct(xs, .5) * 1e3:7.3f} / {pct(xs, .99) * 1e3:7.3f}   added p50 "
               f"{(pct(xs, .5) - pct(direct, .5)) * 1e3:+.3f}")
+    m = orjson.loads((work / "miss.json").read_bytes())
+    print(f"  (the miss run: {m['speculative_starts']} speculative starts, {m['wasted_s'] * 1e3:.1f} ms of them wasted; "
+          "mcp-server-sqlite runs its queries on its event loop one at a time, so a speculative call it is busy with "
+          "delays the next real one)")
     print(f"  describe_table after list_tables: direct {pct(direct_pair, .5) * 1e3:.3f} / {pct(direct_pair, .99) * 1e3:.3f}, "
           f"through the policy {pct(hit, .5) * 1e3:.3f} / {pct(hit, .99) * 1e3:.3f}; summary "
           f"{(work / 'hit.json').read_text().replace(chr(10), ' ')}")
@@ -138,20 +143,30 @@ def main() -> None:
             planner.plan(s, spec.now())
             times.append(time.perf_counter() - t)
         await spec.close()
+        # memory: sessions that have each seen one batch and planned (their cursor state and speculative jobs)
+        spec = Speculator(load_policy(Path(policy)), lambda tool, args: asyncio.sleep(0, result={"content": []}))
         tracemalloc.start()
-        spec = Speculator(load_policy(Path(policy)), lambda tool, args: asyncio.sleep(0, result={}))
         before = tracemalloc.take_snapshot()
         for i in range(1000):
-            spec.session(f"m{i}")
+            await spec.call(f"m{i}", "list_tables", {})
+        await asyncio.sleep(0.05)  # the decision points plan, their speculative calls finish
         grown = sum(st.size_diff for st in tracemalloc.take_snapshot().compare_to(before, "filename"))
         tracemalloc.stop()
         await spec.close()
-        return times, grown / 1000
+        # the Speculator's own cost per real call, without the proxy's process hop (no-op tool, with a run log)
+        spec = Speculator(None, lambda tool, args: asyncio.sleep(0, result={"content": []}), log_path=work / "inproc.jsonl")
+        t = time.perf_counter()
+        for _ in range(3000):
+            await spec.call("x", "read_query", q)
+        own = (time.perf_counter() - t) / 3000
+        await spec.close()
+        return times, grown / 1000, own
 
-    times, per_session = asyncio.run(in_process())
+    times, per_session, own = asyncio.run(in_process())
     print(f"planning per decision point: p50 {pct(times, .5) * 1e3:.3f} ms, p99 {pct(times, .99) * 1e3:.3f} ms "
           f"({len(times)} decision points)")
-    print(f"memory per open session: {per_session / 1024:.1f} KiB")
+    print(f"memory per open session (one batch seen, planned): {per_session / 1024:.1f} KiB")
+    print(f"Speculator.call in process, pass-through with a run log: {own * 1e3:.3f} ms per call")
 
     # paired wall time of the scripted workload, without and with the policy (order alternating)
     saved, waits = [], []
