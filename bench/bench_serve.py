@@ -3,7 +3,10 @@
 Prints: the latency the proxy adds per call on a pass-through, a miss and a hit (p50/p99 over direct
 stdio; target < 1 ms p50 added); planning time per decision point; memory per open session; and the
 wall-time saving of the scripted workload (list_tables -> describe_table -> a slow read_query, think
-pauses between) with a policy tuned from the proxy's own log vs without it, paired over several runs.
+pauses between) with a policy tuned from the proxy's own log vs without it, paired over several runs
+(the order alternates run by run so drift cancels). The slow query is a recursive count of 250 000 rows
+(`serve_support.SLOW_QUERY`, ~0.15-0.3 s), so the upstream latency speculation can hide stands well
+above the noise of process scheduling.
 
     BPASTE_MCP_SQLITE=.../mcp-server-sqlite python bench/bench_serve.py [--calls 300] [--runs 5]
 """
@@ -49,9 +52,12 @@ def bpaste(*args: str, cwd: Path) -> None:
     subprocess.run([sys.executable, "-m", "bpaste_cli", *args], cwd=cwd, env=S.env(), check=True, capture_output=True)
 
 
-async def workload(db: Path, *options: str) -> float:
+async def workload(db: Path, *options: str) -> tuple[float, float]:
+    """(wall seconds of one scripted session, seconds of it spent waiting on tools)."""
     async with S.client(S.proxied([EXE, "--db-path", str(db)], *options)) as s:
-        return sum(w for _, _, w in await S.sqlite_session(s, 0.15))
+        t = time.perf_counter()
+        waits = await S.sqlite_session(s, 0.15)
+        return time.perf_counter() - t, sum(w for _, _, w in waits)
 
 
 def main() -> None:
@@ -81,12 +87,18 @@ def main() -> None:
     bpaste("tune", "ds.bpaste", "--patterns", "patterns.bpaste", "-o", "policy.json", "--trials", "12", "--safety", "safety.toml",
            "--device", "laptop", cwd=work)
     policy = str(work / "policy.json")
+    import orjson
+
+    params = orjson.loads((work / "policy.json").read_bytes())["parameters"]
+    print(f"policy: {params['arm']}, slots {params['slots']}, " + ", ".join(f"{k} {v}" for k, v in params.items()
+                                                                             if k not in ("arm", "slots", "allowed")))
 
     q = {"query": "SELECT * FROM alpha"}
     direct = asyncio.run(timed_calls(up, "read_query", q, a.calls))
     passthru = asyncio.run(timed_calls(S.proxied(up), "read_query", q, a.calls))
     # a miss: a policy in place, but a call it never speculates (a query no pattern predicts)
-    miss = asyncio.run(timed_calls(S.proxied(up, "--policy", policy), "read_query", q, a.calls))
+    miss = asyncio.run(timed_calls(S.proxied(up, "--policy", policy, "--summary", str(work / "miss.json")), "read_query", q,
+                                   a.calls))
     # a hit: the policy speculates describe_table(first table) after list_tables; time that call
     async def hits(command, n):
         out = []
@@ -104,12 +116,17 @@ def main() -> None:
     for name, xs in (("direct stdio", direct), ("pass-through", passthru), ("miss (policy)", miss)):
         print(f"  {name:15s} {pct(xs, .5) * 1e3:7.3f} / {pct(xs, .99) * 1e3:7.3f}   added p50 "
               f"{(pct(xs, .5) - pct(direct, .5)) * 1e3:+.3f}")
+    m = orjson.loads((work / "miss.json").read_bytes())
+    print(f"  (the miss run: {m['speculative_starts']} speculative starts, {m['wasted_s'] * 1e3:.1f} ms of them wasted; "
+          "mcp-server-sqlite runs its queries on its event loop one at a time, so a speculative call it is busy with "
+          "delays the next real one)")
     print(f"  describe_table after list_tables: direct {pct(direct_pair, .5) * 1e3:.3f} / {pct(direct_pair, .99) * 1e3:.3f}, "
           f"through the policy {pct(hit, .5) * 1e3:.3f} / {pct(hit, .99) * 1e3:.3f}; summary "
           f"{(work / 'hit.json').read_text().replace(chr(10), ' ')}")
 
     # planning time per decision point and memory per open session, in process
-    from bpaste_cli.mine.api import Event
+    from bpaste_cli.mine import Event
+    from bpaste_cli.trace.canonical import args_hash
     from bpaste_cli.policy import load_policy
     from bpaste_cli.runtime import Speculator
 
@@ -120,40 +137,57 @@ def main() -> None:
         for i in range(500):
             s = spec.session(f"s{i}")
             s.cursor.observe(Event("llm", step=0))
-            s.cursor.observe(Event("tool", step=0, tool="list_tables", args_json="{}", args_hash="x",
+            s.cursor.observe(Event("tool", step=0, tool="list_tables", args_json="{}", args_hash=args_hash("{}"),
                                    result_text="[{'name': 'alpha'}, {'name': 'zeta'}]", status="ok"))
             t = time.perf_counter()
             planner.plan(s, spec.now())
             times.append(time.perf_counter() - t)
         await spec.close()
+        # memory: sessions that have each seen one batch and planned (their cursor state and speculative jobs)
+        spec = Speculator(load_policy(Path(policy)), lambda tool, args: asyncio.sleep(0, result={"content": []}))
         tracemalloc.start()
-        spec = Speculator(load_policy(Path(policy)), lambda tool, args: asyncio.sleep(0, result={}))
         before = tracemalloc.take_snapshot()
         for i in range(1000):
-            spec.session(f"m{i}")
+            await spec.call(f"m{i}", "list_tables", {})
+        await asyncio.sleep(0.05)  # the decision points plan, their speculative calls finish
         grown = sum(st.size_diff for st in tracemalloc.take_snapshot().compare_to(before, "filename"))
         tracemalloc.stop()
         await spec.close()
-        return times, grown / 1000
+        # the Speculator's own cost per real call, without the proxy's process hop (no-op tool, with a run log)
+        spec = Speculator(None, lambda tool, args: asyncio.sleep(0, result={"content": []}), log_path=work / "inproc.jsonl")
+        t = time.perf_counter()
+        for _ in range(3000):
+            await spec.call("x", "read_query", q)
+        own = (time.perf_counter() - t) / 3000
+        await spec.close()
+        return times, grown / 1000, own
 
-    times, per_session = asyncio.run(in_process())
+    times, per_session, own = asyncio.run(in_process())
     print(f"planning per decision point: p50 {pct(times, .5) * 1e3:.3f} ms, p99 {pct(times, .99) * 1e3:.3f} ms "
           f"({len(times)} decision points)")
-    print(f"memory per open session: {per_session / 1024:.1f} KiB")
+    print(f"memory per open session (one batch seen, planned): {per_session / 1024:.1f} KiB")
+    print(f"Speculator.call in process, pass-through with a run log: {own * 1e3:.3f} ms per call")
 
-    # paired wall time of the scripted workload, without and with the policy
-    saved = []
+    # paired wall time of the scripted workload, without and with the policy (order alternating)
+    saved, waits = [], []
     for r in range(a.runs):
         d1, d2 = work / f"w{r}a.db", work / f"w{r}b.db"
         S.make_db(d1, ["t0", "zeta"])
         S.make_db(d2, ["t0", "zeta"])
-        without = asyncio.run(workload(d1))
-        with_p = asyncio.run(workload(d2, "--policy", policy))
-        saved.append(without - with_p)
-        print(f"  run {r + 1}: tool wait {without * 1e3:.1f} ms without, {with_p * 1e3:.1f} ms with the policy")
+        if r % 2 == 0:
+            without = asyncio.run(workload(d1))
+            with_p = asyncio.run(workload(d2, "--policy", policy))
+        else:
+            with_p = asyncio.run(workload(d2, "--policy", policy))
+            without = asyncio.run(workload(d1))
+        saved.append(without[0] - with_p[0])
+        waits.append(without[1] - with_p[1])
+        print(f"  run {r + 1}: wall {without[0] * 1e3:.1f} ms without, {with_p[0] * 1e3:.1f} ms with the policy "
+              f"(tool wait {without[1] * 1e3:.1f} / {with_p[1] * 1e3:.1f} ms)")
+    sd = statistics.stdev(saved) if len(saved) > 1 else 0.0
     print(f"workload wall-time saving with the policy: mean {statistics.mean(saved) * 1e3:.1f} ms per session "
-          f"(min {min(saved) * 1e3:.1f}, max {max(saved) * 1e3:.1f}, {a.runs} paired runs)")
-
+          f"(sd {sd * 1e3:.1f}, min {min(saved) * 1e3:.1f}, max {max(saved) * 1e3:.1f}; tool wait saved "
+          f"{statistics.mean(waits) * 1e3:.1f} ms; {a.runs} paired runs)")
 
 if __name__ == "__main__":
     main()

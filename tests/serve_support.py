@@ -25,8 +25,11 @@ REPO = Path(__file__).resolve().parent.parent
 SERVERS = {"sqlite": "BPASTE_MCP_SQLITE", "git": "BPASTE_MCP_GIT", "filesystem": "BPASTE_MCP_FILESYSTEM"}
 
 # The scripted workload: tables are listed, the first is described, then a slow read-only query runs
-# (a recursive count, so the tool takes long enough for speculation to matter) and, optionally, a write.
-SLOW_QUERY = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 3000000) SELECT count(*) AS n FROM c"
+# (a recursive count of 250 000 rows, ~0.15-0.3 s, so the tool takes long enough for speculation to matter)
+# and, optionally, a write. mcp-server-sqlite's read_query accepts only statements that start with SELECT
+# (anything else is an error result, which is never served), hence the CTE inside a scalar subquery.
+SLOW_QUERY = ("SELECT (WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 250000) "
+              "SELECT count(*) FROM c) AS n")
 
 SAFETY_TOML = """
 [tools]
@@ -148,3 +151,38 @@ for line in p.stdout:
 def with_pidfile(command: list[str], pidfile: Path) -> list[str]:
     """`command` started through sh, which records its pid (the pid the upstream then has) in `pidfile`."""
     return ["sh", "-c", f'echo $$ > "{pidfile}"; exec "$@"', "sh", *command]
+
+
+def pinned_policy(directory: Path, dataset: Path, patterns: Path, safety_toml: Path, out: Path) -> Path:
+    """A policy for the mined `patterns` with B-PASTE pinned on, built by `policy.build_policy` as tune builds
+    one (its figures from a replay of the training split), so a safety test does not depend on what a study
+    would pick from a handful of sessions: speculation is certainly live."""
+    from bpaste_cli import __version__
+    from bpaste_cli.device import load_device
+    from bpaste_cli.mine import load_predictor, pattern_hash
+    from bpaste_cli.policy import build_policy, replay_config, write_policy
+    from bpaste_cli.replay import prepare_split, replay
+    from bpaste_cli.safety import load_safety
+    from bpaste_cli.trace.dataset import load_dataset
+
+    ds, predictor, device, safety = load_dataset(dataset), load_predictor(patterns), load_device("laptop"), load_safety(safety_toml)
+    params = {"arm": "bpaste", "slots": 4, "ttl_s": 60.0, "allowed": ["read-only"], "fast_path": False, "beam_width": 3,
+              "beam_depth": 2, "rank": "probability", "min_prob": 0.05, "interference_budget": 1.0}
+    report = replay(ds, predictor, device=device, safety=safety, config=replay_config(
+        params, split="train", seed=0, bootstrap=0, arms=("serial", "bpaste")))
+    keep = ("speedup", "speedup_ci95", "agent_time_s", "serial_agent_time_s", "amplification", "interference_s",
+            "wasted_spec_s", "sessions")
+    doc = build_policy(
+        device=device, parameters=params, safety=safety, predictor=predictor, value_model=None,
+        provenance={"bpaste_version": __version__, "dataset": str(dataset), "dataset_hash": ds.hash, "patterns": str(patterns),
+                    "pattern_hash": pattern_hash(predictor), "seed": 0, "storage": "none", "study": "pinned", "trial": 0,
+                    "objectives": ["speedup"], "constraints": {"max_interference": 1.0, "max_amplification": 10.0},
+                    "selection": "pinned by the test"},
+        validation={"split": "validation", "sessions": report.sessions_replayed,
+                    "policy": {k: report.arms["bpaste"][k] for k in keep},
+                    "serial": {k: report.arms["serial"][k] for k in keep}, "baselines": {}},
+        trials={"complete": 0, "rows": [], "pareto": []},
+        latency=prepare_split(ds, "train", 0, safety).stats,
+    )
+    write_policy(out, doc)
+    return out

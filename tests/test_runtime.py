@@ -271,3 +271,175 @@ def test_the_run_log_scrubs_secrets_as_ingest_does(tmp_path):
     run(go())
     text = (tmp_path / "run.jsonl").read_text()
     assert key not in text and "<secret:" in text
+
+
+# -- planning: the policy's arm through the wall-clock planning context ---------------------------
+
+
+class ChainCursor:
+    """A toy predictor: after `start` it predicts `list` (p 0.9); after `list` returned NAME it predicts
+    read(path=NAME) (p 0.9), the argument bound from the result it observed."""
+
+    def __init__(self, last=None) -> None:
+        self.last = last
+
+    def observe(self, event) -> None:
+        if event.kind == "tool":
+            self.last = event
+
+    def predict(self, k: int = 5):
+        from bpaste_cli.mine import Candidate
+        from bpaste_cli.trace.canonical import args_hash, canonical_json
+
+        def cand(tool, args):
+            j = canonical_json(args)
+            return Candidate(tool, j, args_hash(j), 0.9, "toy")
+
+        if self.last is None:
+            return []
+        if self.last.tool == "start":
+            return [cand("list", {})]
+        if self.last.tool == "list" and self.last.result_text:
+            return [cand("read", {"path": self.last.result_text})]
+        return []
+
+    def fork(self):
+        return ChainCursor(self.last)
+
+
+class ChainPredictor:
+    def cursor(self):
+        return ChainCursor()
+
+
+def toy_policy(arm: str = "bpaste", latency: dict | None = None, **params):
+    from pathlib import Path
+
+    from bpaste_cli.device import load_device
+    from bpaste_cli.policy import Policy
+
+    safety = load_safety(None)
+    safety.tools.update({t: {"safety": "read-only", "resource": "io"} for t in ("start", "list", "read")})
+    safety._cache.clear()
+    base = {"arm": arm, "slots": 4, "ttl_s": 60.0, "allowed": ["read-only"], "fast_path": False}
+    if arm == "bpaste":
+        base |= {"beam_width": 2, "beam_depth": 2, "rank": "probability", "min_prob": 0.05, "interference_budget": 10.0}
+    else:
+        base |= {"top_k": 2, "threshold": 0.1}
+    doc = {"parameters": base | params, "provenance": {"seed": 0}}
+    if latency is not None:
+        doc["latency"] = latency
+    return Policy(Path("policy.json"), doc, ChainPredictor(), load_device("laptop"), safety, None)
+
+
+class ChainTools:
+    def __init__(self) -> None:
+        self.ran: list[tuple[str, dict]] = []
+
+    async def __call__(self, tool: str, args: dict):
+        self.ran.append((tool, args))
+        await asyncio.sleep(0.02)
+        return {"start": "go", "list": "a.txt", "read": f"contents of {args.get('path')}"}[tool]
+
+
+def test_bpaste_binds_a_deeper_node_from_its_parents_speculative_result():
+    async def go():
+        tools = ChainTools()
+        spec = Speculator(toy_policy("bpaste"), tools)
+        await spec.call("s", "start", {})
+        await asyncio.sleep(0.2)  # the model thinks; list runs speculatively, then read(a.txt) below it
+        listed = await spec.call("s", "list", {})
+        await asyncio.sleep(0.05)
+        read = await spec.call("s", "read", {"path": "a.txt"})
+        return listed, read, tools.ran, await spec.close()
+
+    listed, read, ran, c = run(go())
+    assert (listed, read) == ("a.txt", "contents of a.txt")
+    # each tool ran once: list and read(a.txt) speculatively, the latter bound from list's speculative result
+    assert ran == [("start", {}), ("list", {}), ("read", {"path": "a.txt"})]
+    assert (c["real_calls"], c["hits"], c["completed_reuse"], c["speculative_starts"]) == (3, 2, 2, 2)
+
+
+def test_paste_plans_only_the_next_step():
+    async def go():
+        tools = ChainTools()
+        spec = Speculator(toy_policy("paste"), tools)
+        await spec.call("s", "start", {})
+        await asyncio.sleep(0.2)
+        await spec.call("s", "list", {})  # a hit; its decision point then speculates read(a.txt)
+        await asyncio.sleep(0.2)
+        await spec.call("s", "read", {"path": "a.txt"})
+        return tools.ran, await spec.close()
+
+    ran, c = run(go())
+    assert ran == [("start", {}), ("list", {}), ("read", {"path": "a.txt"})]
+    assert (c["hits"], c["speculative_starts"]) == (2, 2)
+
+
+def test_latency_statistics_start_from_the_policy_and_follow_live_calls():
+    from bpaste_cli.runtime.planning import PRIOR_WEIGHT, OnlineLatency
+
+    policy = toy_policy(latency={"think_s": 7.0, "tool_s": {"list": 2.0}, "default_tool_s": 0.5})
+    stats = OnlineLatency(policy.latency)
+    assert (stats.think_s, stats.latency("list"), stats.latency("other")) == (7.0, 2.0, 0.5)
+    for _ in range(PRIOR_WEIGHT + 1):  # more live observations than the prior's weight: the median moves
+        stats.think(1.0)
+        stats.tool("list", 0.1)
+    assert (stats.think_s, stats.latency("list")) == (1.0, 0.1)
+    fresh = OnlineLatency(toy_policy().latency)  # a policy without statistics: replay's defaults
+    from bpaste_cli.replay import LatencyStats
+
+    assert fresh.think_s == LatencyStats.from_traces([]).think_s
+
+
+
+class ShellCursor:
+    """Predicts, after any call, four shell commands with high probability: two read-only, two not."""
+
+    COMMANDS = ("ls -la", "rm -rf build", "git status", "cat a > b")
+
+    def __init__(self, seen: bool = False) -> None:
+        self.seen = seen
+
+    def observe(self, event) -> None:
+        self.seen = self.seen or event.kind == "tool"
+
+    def predict(self, k: int = 5):
+        from bpaste_cli.mine import Candidate
+        from bpaste_cli.trace.canonical import args_hash, canonical_json
+
+        out = []
+        for c in self.COMMANDS if self.seen else ():
+            j = canonical_json({"command": c})
+            out.append(Candidate("Bash", j, args_hash(j), 0.9, "toy"))
+        return out[:k]
+
+    def fork(self):
+        return ShellCursor(self.seen)
+
+
+def test_a_shell_tool_is_speculated_only_when_the_classifier_calls_the_command_read_only():
+    from bpaste_cli.safety import load_safety as default_safety
+
+    class ShellPredictor:
+        def cursor(self):
+            return ShellCursor()
+
+    async def go():
+        ran = []
+
+        async def bash(tool, args):
+            ran.append(args["command"])
+            return "ok"
+
+        policy = toy_policy("paste", top_k=4, threshold=0.1)
+        policy.safety = default_safety(None)  # the shipped table: Bash is classed by the shell classifier
+        policy.predictor = ShellPredictor()
+        spec = Speculator(policy, bash)
+        await spec.call("s", "Bash", {"command": "pwd"})
+        await asyncio.sleep(0.1)
+        return ran, await spec.close()
+
+    ran, c = run(go())
+    assert sorted(ran[1:]) == ["git status", "ls -la"]  # rm and a redirection: never run speculatively
+    assert c["speculative_starts"] == 2

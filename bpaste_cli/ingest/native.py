@@ -17,6 +17,11 @@ entirely. Fields:
   together unless `after_previous` says otherwise)
 - any line may carry `parent_session_id` and `parent_call_id` (for sub-agents).
 
+Bookkeeping lines, which `bpaste serve` writes into its run log, are read and set aside (they are not
+events, and not skipped lines): `speculative` (one speculative call: `tool`, `args`, `depth`, `prob`,
+`t_start`, `t_end`, `outcome` = served / wasted / cancelled) and `note` (a sentence for people, no
+session). The real calls a speculative result served are ordinary `tool` lines (with `served`).
+
 Memory stays flat in the file's size: a first pass notes each session's last line, and a session is
 handed on as soon as that line is read (lines of many sessions may still interleave).
 """
@@ -34,6 +39,7 @@ from bpaste_cli.trace import SessionBuilder
 NAME = "native"
 DESCRIPTION = "bpaste's own JSONL, one event per line (README: 'Native JSONL'); write it from any agent."
 _KINDS = {"user", "llm", "tool"}
+BOOKKEEPING = {"speculative", "note"}  # run-log lines that are not events (see the module docstring)
 
 
 def _record(obj: Any) -> bool:
@@ -44,9 +50,12 @@ def sniff(head: bytes) -> bool:
     for raw in head.splitlines():
         if raw.strip():
             try:
-                return _record(orjson.loads(raw))
+                obj = orjson.loads(raw)
             except orjson.JSONDecodeError:
                 return False
+            if isinstance(obj, dict) and obj.get("kind") in BOOKKEEPING:
+                continue  # a run log may open with a note
+            return _record(obj)
     return False
 
 
@@ -88,6 +97,8 @@ def read(path: Path, ctx: ReadContext) -> Iterator[SessionBuilder]:
 
 def _add(obj: Any, line: int, ctx: ReadContext, sessions: dict[str, SessionBuilder]) -> str | None:
     """Add one line to its session; the session's id as written in the line (None when it has none)."""
+    if isinstance(obj, dict) and obj.get("kind") in BOOKKEEPING:
+        return obj["session_id"] if isinstance(obj.get("session_id"), str) else None
     if not isinstance(obj, dict) or not isinstance(obj.get("session_id"), str):
         ctx.skip(line, "missing_field", "session_id")
         return None

@@ -41,6 +41,13 @@ class Policy:
     def seed(self) -> int:
         return self.doc["provenance"]["seed"]
 
+    @property
+    def latency(self) -> LatencyStats | None:
+        """The training split's latency statistics the policy was tuned with (None: an older policy)."""
+        lat = self.doc.get("latency")
+        return None if lat is None else LatencyStats(lat["think_s"], dict(lat["tool_s"]), lat["default_tool_s"])
+
+
 def unsafe_classes(doc: dict[str, Any]) -> list[str]:
     """The classes in the document's `allowed` that may change state (mutating, unknown)."""
     return [c for c in doc["parameters"]["allowed"] if c in UNSAFE_CLASSES]
@@ -53,6 +60,11 @@ def unsafe_warning(policy: Policy) -> list[str]:
         return []
     return [f"the policy speculates {' and '.join(unsafe)} tool calls (acknowledged with --allow-unsafe-classes): "
             "a wrong guess may change files or state."]
+
+
+def latency_doc(stats: LatencyStats) -> dict[str, Any]:
+    """The policy's `latency` field: typical think time and per-tool latency (seconds)."""
+    return {"think_s": stats.think_s, "tool_s": dict(sorted(stats.tool_s.items())), "default_tool_s": stats.default_tool_s}
 
 
 def write_policy(path: Path, doc: dict[str, Any]) -> None:
@@ -134,7 +146,7 @@ def replay_config(params: dict[str, Any], *, split: str, seed: int, bootstrap: i
 def arm_from_policy(policy: Policy, stats: LatencyStats) -> Any:
     """The policy's arm (PasteArm or BPasteArm), configured by its parameters and value model, ready to plan
     through any `replay.PlanningContext`. `stats`: the think-time and tool-latency statistics it prices
-    speculation with (a policy does not carry them: from the training logs, or measured live)."""
+    speculation with (`Policy.latency` when the policy carries them, or measured live)."""
     config = replay_config(policy.parameters, split="validation", seed=policy.seed, bootstrap=0)
     return make_arm(policy.parameters["arm"], config, stats, policy.value_model)
 
@@ -149,8 +161,10 @@ def build_policy(
     provenance: dict[str, Any],
     validation: dict[str, Any],
     trials: dict[str, Any],
+    latency: LatencyStats | None = None,
 ) -> dict[str, Any]:
-    return {
+    """The policy document; `latency`: the statistics the trials were priced with (the training split's)."""
+    doc = {
         "kind": POLICY_KIND,
         "schema_version": POLICY_SCHEMA_VERSION,
         "bpaste_version": __version__,
@@ -164,5 +178,8 @@ def build_policy(
         "validation": validation,
         "trials": trials,
     }
+    if latency is not None:
+        doc["latency"] = latency_doc(latency)
+    return doc
 
 

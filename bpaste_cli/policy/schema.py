@@ -116,6 +116,16 @@ POLICY_JSON_SCHEMA: dict[str, Any] = {
                 "baselines": {"type": "object"},
             },
         },
+        "latency": {
+            "description": "Optional: the training split's typical (median) think time and per-tool latency in seconds, "
+                           "which the trials were priced with; a runtime starts from them and keeps learning.",
+            "type": "object", "required": ["think_s", "tool_s", "default_tool_s"], "additionalProperties": False,
+            "properties": {
+                "think_s": {"type": "number", "minimum": 0},
+                "tool_s": {"type": "object", "additionalProperties": {"type": "number", "minimum": 0}},
+                "default_tool_s": {"type": "number", "minimum": 0},
+            },
+        },
         "trials": {
             "type": "object", "required": ["complete", "rows", "pareto"],
             "properties": {

@@ -1,20 +1,20 @@
-"""Live planning: the policy's arm (replay's `PasteArm` / B-PASTE beam) plans through a wall-clock context.
+"""Live planning: the policy's arm plans through a wall-clock `replay.PlanningContext` (ARCHITECTURE.md §3).
 
-`LiveContext` answers what the arms ask of replay's `Sim` (`predict`, `classify`, `pending`, `load`,
-`slots`, `device`, `match`, `launch`) from one session of a running `Speculator`, at one decision point:
-predictions come from the session's predictor cursor (forked for hypothetical beam paths), load from the
-speculative jobs running now, launches start real speculative calls. This module is the only place
-where the runtime touches the arms, so it is the one to switch to replay's planning-context Protocol.
+`LivePlanner` builds the policy's arm once (`policy.arm_from_policy`: the very `PasteArm` / `BPasteArm`
+objects replay runs) and, at each decision point of a session, hands it a `LiveContext`: predictions from
+the session's predictor cursor (forked for hypothetical beam paths), safety from the Speculator's table,
+load from the speculative calls running now, launches that start real speculative calls.
 
-B-PASTE: the beam is built and admitted exactly as in replay (`replay.beam.build_beam`, `admit`); depth-1
-prefixes start at once, and a prefix of depth > 1 starts when its parent's speculative result arrives:
-a fork of the decision point's cursor observes the parent call with that result, and the child's
-arguments are bound from it by predicting again, as the predictor binds them from real results. Each
-admitted child is one slot under its parent; a re-prediction that is no longer allowed, likely enough
-(q = parent q x p >= min_prob) or new is not launched.
+A wall-clock context cannot know a result before its call has run: `known_result` is None, so the beam's
+nodes of depth > 1 come out unbound and `launch(bound=False)` is refused. The beam grows instead when a
+speculative result arrives: the arm's `observe` callback hands over the nodes it kept, and when an
+admitted node's call finishes with a servable result (same epoch), `BPasteArm.extend` predicts, scores,
+admits and launches its children, their arguments bound from that result as the predictor binds them
+from real results.
 
-Latency statistics (typical think time, per-tool latency) are learned online from the session's own
-real calls (medians of recent observations), starting from replay's defaults.
+Latency statistics (think time, per-tool latency) start from the policy's (the training split's, when
+the policy carries them; replay's defaults otherwise) and follow the live calls: each statistic is the
+median of its recent observations, with the policy's value counted as `PRIOR_WEIGHT` of them.
 """
 
 from __future__ import annotations
@@ -23,59 +23,84 @@ from collections import deque
 from statistics import median
 from typing import TYPE_CHECKING, Any
 
-from bpaste_cli.mine.api import Candidate, Event
-from bpaste_cli.replay.beam import BeamNode, admit, build_beam
+from bpaste_cli.mine import Candidate, Event
+from bpaste_cli.policy import arm_from_policy, replay_config
+from bpaste_cli.replay import BeamNode, Key, LatencyStats
 from bpaste_cli.runtime.runlog import visible_result
+from bpaste_cli.safety import CallClass
 from bpaste_cli.trace import short_hash
-from bpaste_cli.replay.value import DEFAULT_LATENCY_S, DEFAULT_THINK_S, LatencyStats, shadow_price
 
 if TYPE_CHECKING:
     from bpaste_cli.runtime.speculator import SessionState, SpecJob, Speculator
 
 RECENT = 200  # observations kept per latency statistic
+PRIOR_WEIGHT = 5  # the policy's statistic counts as this many observations
 
 
 class OnlineLatency(LatencyStats):
-    """LatencyStats whose medians follow the recent real calls and think windows."""
+    """LatencyStats that start from a prior (the policy's) and follow the recent live observations."""
 
-    def __init__(self) -> None:
-        super().__init__(DEFAULT_THINK_S, {}, DEFAULT_LATENCY_S)
+    def __init__(self, prior: LatencyStats | None = None) -> None:
+        prior = prior if prior is not None else LatencyStats.from_traces([])
+        super().__init__(prior.think_s, dict(prior.tool_s), prior.default_tool_s)
+        self.prior = prior
         self._think: deque[float] = deque(maxlen=RECENT)
         self._tools: dict[str, deque[float]] = {}
         self._all: deque[float] = deque(maxlen=RECENT)
 
+    @staticmethod
+    def _blend(prior: float | None, seen: deque[float]) -> float:
+        return median(list(seen) + ([prior] * PRIOR_WEIGHT if prior is not None else []))
+
     def think(self, seconds: float) -> None:
         self._think.append(seconds)
-        self.think_s = median(self._think)
+        self.think_s = self._blend(self.prior.think_s, self._think)
 
     def tool(self, tool: str, seconds: float) -> None:
         q = self._tools.setdefault(tool, deque(maxlen=RECENT))
         q.append(seconds)
         self._all.append(seconds)
-        self.tool_s[tool] = median(q)
-        self.default_tool_s = median(self._all)
+        self.tool_s[tool] = self._blend(self.prior.tool_s.get(tool), q)
+        self.default_tool_s = self._blend(self.prior.default_tool_s, self._all)
 
 
 class LiveContext:
-    """One decision point of one session, in the shape of replay's `Sim` (see the module docstring)."""
+    """`replay.PlanningContext` for one session at one decision point, on the wall clock."""
 
-    def __init__(self, planner: LivePlanner, s: SessionState, now: float) -> None:
+    def __init__(self, planner: LivePlanner, s: SessionState, now: float, base: Any = None,
+                 forks: dict | None = None) -> None:
         self.planner = planner
         self.spec = planner.spec
         self.session = s
-        self.now = now
-        self.device = planner.device
-        self.slots = planner.slots
         self.step = s.step
         self.epoch = s.epoch
-        self.base = s.cursor.fork()  # the decision point's state, for children bound later
-        self.candidates: dict[tuple[str, str], Candidate] = {}
-        self.launched: dict[tuple[str, str], SpecJob] = {}
-        self._forks: dict[tuple, Any] = {}
+        self._now = now
+        self.base = base if base is not None else s.cursor.fork()  # the decision point's predictor state
+        self._forks: dict[tuple, Any] = forks if forks is not None else {}
+        self.candidates: dict[Key, Candidate] = {}
+        self.launched: dict[Key, SpecJob] = {}
+
+    def later(self, now: float) -> LiveContext:
+        """The same decision point seen at `now` (when a speculative result arrives)."""
+        ctx = LiveContext(self.planner, self.session, now, self.base, self._forks)
+        ctx.step, ctx.epoch = self.step, self.epoch
+        ctx.candidates, ctx.launched = self.candidates, self.launched
+        return ctx
+
+    @property
+    def now(self) -> float:
+        return self._now
+
+    @property
+    def slots(self) -> int:
+        return self.planner.slots
+
+    @property
+    def device(self) -> Any:
+        return self.planner.device
 
     def predict(self, k: int, path: tuple = ()) -> tuple[Candidate, ...]:
-        cursor = self._cursor(path)
-        out = tuple(cursor.predict(k))
+        out = tuple(self._cursor(path).predict(k))
         for c in out:
             self.candidates.setdefault((c.tool, c.args_hash), c)
         return out
@@ -83,22 +108,23 @@ class LiveContext:
     def _cursor(self, path: tuple) -> Any:
         if not path:
             return self.base
-        key = tuple((c.tool, c.args_hash) for c, _ in path)
+        key = tuple((c.tool, c.args_hash, r.result_hash if r is not None else None) for c, r in path)
         cur = self._forks.get(key)
         if cur is None:
-            cand, _ = path[-1]
+            cand, seen = path[-1]
             cur = self._cursor(path[:-1]).fork()
-            observe_call(cur, self.step + len(path), cand, None, None)  # the result is not known yet
+            step = self.step + len(path)
+            cur.observe(Event("llm", step=step))
+            cur.observe(Event("tool", step=step, tool=cand.tool, args_json=cand.args_json, args_hash=cand.args_hash,
+                              result_text=seen.result_text if seen else None,
+                              result_hash=seen.result_hash if seen else None, status=seen.status if seen else None))
             self._forks[key] = cur
         return cur
 
-    def classify(self, tool: str, args_json: str | None):
+    def classify(self, tool: str, args_json: str | None) -> CallClass:
         return self.spec.classify(tool, args_json)
 
-    def pending(self, key: tuple[str, str], now: float) -> bool:
-        return key in self.launched or self.spec.pending(self.session, key, now)
-
-    def load(self, now: float) -> tuple[int, float]:
+    def load(self) -> tuple[int, float]:
         jm = self.device.job_memory_gb
         busy, mem = 0, 0.0
         for s in self.spec.sessions.values():
@@ -108,43 +134,47 @@ class LiveContext:
                     mem += jm.get(job.resource, 0.0)
         return busy, mem
 
-    def match(self, key: tuple[str, str], step: int) -> int:
-        return -1  # the future is not known live: no node is bound to a logged call
+    def pending(self, key: Key) -> bool:
+        return self.spec.pending(self.session, key, self.spec.now())
 
-    def launch(self, key: tuple[str, str], tool: str, resource: str, start: float, prob: float, depth: int,
-               target: int | None = None, bound: bool = True) -> SpecJob | None:
-        cand = self.candidates[key]
+    def known_result(self, key: Key) -> Event | None:
+        return None  # on the wall clock a result is known only once its call has run
+
+    def launch(self, key: Key, tool: str, resource: str, prob: float, depth: int, *,
+               after: Any = None, bound: bool = True) -> SpecJob | None:
+        """Start the call now; refused (None) when its arguments rest on an unknown result, when its parent
+        `after` is still running (the beam grows below a parent when its result arrives, `BPasteArm.extend`)
+        or when it would duplicate a pending call."""
+        if not bound or (after is not None and after.running):
+            return None
+        cand = self.candidates.get(key)
+        if cand is None:
+            return None
         job = self.spec.launch(self.session, tool, cand.args_json, prob, depth, resource, epoch=self.epoch)
         if job is not None:
             self.launched[key] = job
         return job
 
 
-def observe_call(cursor: Any, step: int, cand: Candidate, text: str | None, status: str | None) -> None:
-    """Feed a hypothetical step (one call, its result if known) to a forked cursor."""
-    cursor.observe(Event("llm", step=step))
-    cursor.observe(Event("tool", step=step, tool=cand.tool, args_json=cand.args_json, args_hash=cand.args_hash,
-                         result_text=text, result_hash=short_hash(text) if text is not None else None, status=status))
+def result_event(node: BeamNode, step: int, text: str) -> Event:
+    """The speculative result of `node` as the event a cursor observes (step: the hypothetical one)."""
+    c = node.cand
+    return Event("tool", step=step, tool=c.tool, args_json=c.args_json, args_hash=c.args_hash, result_text=text,
+                 result_hash=short_hash(text), status="ok")
 
 
 class LivePlanner:
     """The policy's arm, planning at each decision point of a running Speculator."""
 
     def __init__(self, policy: Any, spec: Speculator) -> None:
-        from bpaste_cli.policy import replay_config
-        from bpaste_cli.replay import _arm
-
         self.spec = spec
-        self.params = policy.parameters
         self.device = policy.device
-        if policy.value_model is not None:
-            from bpaste_cli.fit import use_model
-
-            use_model(policy.value_model, policy.device.name)
-        self.config = replay_config(self.params, split="test", seed=policy.seed, bootstrap=0)
-        self.slots = self.config.slots if self.config.slots is not None else self.device.slots
-        self.stats = OnlineLatency()
-        self.arm = _arm(self.params["arm"], self.config, self.stats)
+        config = replay_config(policy.parameters, split="validation", seed=policy.seed, bootstrap=0)
+        self.slots = config.slots if config.slots is not None else self.device.slots
+        self.stats = OnlineLatency(policy.latency)
+        self.arm = arm_from_policy(policy, self.stats)
+        if hasattr(self.arm, "extend"):
+            self.arm.observe = self._follow_beam
 
     def observe_think(self, seconds: float) -> None:
         self.stats.think(seconds)
@@ -153,59 +183,24 @@ class LivePlanner:
         self.stats.tool(tool, seconds)
 
     def plan(self, s: SessionState, now: float) -> None:
-        ctx = LiveContext(self, s, now)
-        if self.arm.name == "bpaste":
-            self._plan_beam(ctx, now)
-        else:
-            self.arm.plan(ctx, s.step, now)
+        self.arm.plan(LiveContext(self, s, now))
 
-    # -- B-PASTE ---------------------------------------------------------------------------------
+    def _follow_beam(self, ctx: LiveContext, nodes: list[BeamNode]) -> None:
+        """The beam's `observe` callback: grow below every admitted, launched node when its result arrives."""
+        for node in nodes:
+            self._follow(ctx, node)
 
-    def _plan_beam(self, ctx: LiveContext, now: float) -> None:
-        arm = self.arm
-        arm.now = now
-        busy, _ = ctx.load(now)
-        load = busy / max(ctx.slots, 1)
-        lam = shadow_price(load, arm.lambda_scale)
-        nodes = build_beam(ctx, arm, ctx.step, load, lam)
-        if not nodes:
+    def _follow(self, ctx: LiveContext, node: BeamNode) -> None:
+        job = node.job
+        if job is None or not node.admitted:
             return
-        admitted = admit(ctx, arm, nodes, now)
-        kids: dict[int, list[BeamNode]] = {}
-        for node in admitted:
-            if node.parent is not None:
-                kids.setdefault(id(node.parent), []).append(node)
-        for node in admitted:
-            if node.depth == 1:
-                job = ctx.launch(node.key, node.cand.tool, node.resource, now, node.terms.q, 1)
-                self._follow(ctx, job, node, node.cand, node.terms.q, ctx.base, kids)
 
-    def _follow(self, ctx: LiveContext, job: SpecJob | None, planned: BeamNode, cand: Candidate, q: float, cursor: Any,
-                kids: dict[int, list[BeamNode]]) -> None:
-        """When `job` (the call `cand` in the beam slot `planned`) finishes, bind the slot's admitted children
-        from its result and start them."""
-        children = kids.get(id(planned), [])
-        if job is None or not children:
-            return
-        cfg = self.arm.beam
-
-        def done(j: SpecJob) -> None:
+        def arrived(j: SpecJob) -> None:
             if not j.ok or ctx.session.epoch != ctx.epoch or self.spec.closed:
                 return
-            cur = cursor.fork()
-            observe_call(cur, ctx.step + planned.depth, cand, visible_result(self.spec.view.text(j.result), self.spec.keep_secrets), "ok")
-            slots = list(children)
-            for nxt in cur.predict(cfg.width):
-                if not slots:
-                    break
-                q_next = q * nxt.prob
-                key = (nxt.tool, nxt.args_hash)
-                cls = ctx.classify(nxt.tool, nxt.args_json)
-                if q_next < cfg.min_prob or cls.safety not in self.arm.allowed or ctx.pending(key, self.spec.now()):
-                    continue
-                slot = slots.pop(0)
-                ctx.candidates.setdefault(key, nxt)
-                child = ctx.launch(key, nxt.tool, cls.resource, self.spec.now(), q_next, planned.depth + 1)
-                self._follow(ctx, child, slot, nxt, q_next, cur, kids)
+            text = visible_result(self.spec.view.text(j.result), self.spec.keep_secrets)
+            later = ctx.later(self.spec.now())
+            for child in self.arm.extend(later, node, result_event(node, ctx.step + node.depth, text), set(ctx.launched)):
+                self._follow(later, child)
 
-        job.on_done.append(done)
+        job.on_done.append(arrived)

@@ -5,8 +5,8 @@ result was returned, i.e. the model began thinking; `t_end`: the batch's first e
 line per real call with its emission and result times, arguments and result, cut and scrubbed exactly as
 ingest cuts and scrubs them (`visible`), and `served` (`completed_reuse`, `inflight_promotion` or null).
 Every speculative start adds a `speculative` line with its outcome (`served`, `wasted`, `cancelled`) and
-its start and end; ingest does not turn those into events (it counts them as records it skipped), they
-are there for the run's own accounting. Each line is one write, flushed, so a killed run leaves whole
+its start and end; ingest reads those as bookkeeping (not events, not skipped lines): they are there
+for the run's own accounting. Each line is one write, flushed, so a killed run leaves whole
 lines. Times are epoch seconds.
 """
 

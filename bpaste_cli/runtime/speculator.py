@@ -29,7 +29,7 @@ from typing import Any, Awaitable, Callable, Mapping
 import orjson
 
 from bpaste_cli.fsutil import atomic_write_bytes
-from bpaste_cli.mine.api import Event
+from bpaste_cli.mine import Event
 from bpaste_cli.runtime.runlog import RunLog, visible_args_json, visible_result
 from bpaste_cli.safety import INVALIDATING, CallClass, SafetyTable, load_safety
 from bpaste_cli.trace import args_hash, canonical_json, result_to_text, short_hash
@@ -274,19 +274,28 @@ class Speculator:
             self.runlog.llm(s.id, t, s.batch_end)
 
     def _decision_point(self, s: SessionState) -> None:
-        """The batch's last result is back: the predictor observes it, then the arm plans."""
+        """The batch's last result is back. The predictor's observation and the arm's planning run on the
+        event loop's next turn, once the result has travelled on (planning is never on a real call's
+        path); callbacks run in order, so the cursor sees the batches in order, and a decision point
+        that a new batch overtook is observed but not planned (the model is no longer thinking)."""
         now = self.now()
         s.batch_end = now
         batch, s.batch = s.batch, []
         if s.cursor is None or self.planner is None or self.closed:
             return
+        asyncio.get_running_loop().call_soon(self._plan_after, s, s.step, batch, now)
+
+    def _plan_after(self, s: SessionState, step: int, batch: list[RealCall], now: float) -> None:
+        if self.closed:
+            return
         try:
-            s.cursor.observe(Event("llm", step=s.step))
+            s.cursor.observe(Event("llm", step=step))
             for c in batch:
-                s.cursor.observe(Event("tool", step=s.step, tool=c.tool, args_json=c.args_json,
+                s.cursor.observe(Event("tool", step=step, tool=c.tool, args_json=c.args_json,
                                        args_hash=args_hash(c.args_json), result_text=c.text,
                                        result_hash=short_hash(c.text or ""), status=c.status))
-            self.planner.plan(s, now)
+            if s.step == step and s.inflight == 0:
+                self.planner.plan(s, now)
         except Exception:
             log.exception("planning failed in session %s; nothing speculated at this decision point", s.id)
 

@@ -24,7 +24,7 @@ from bpaste_cli.fsutil import file_sha256
 from bpaste_cli.fit import device_warnings, load_value_model
 from bpaste_cli.mine import load_predictor, pattern_hash, provenance_warnings, read_table_manifest
 from bpaste_cli.policy import MAX_SEED, build_policy, read_policy_doc, replay_config, write_policy
-from bpaste_cli.replay import replay
+from bpaste_cli.replay import prepare_split, replay
 from bpaste_cli.safety import load_safety
 from bpaste_cli.split import select_split
 from bpaste_cli.trace import load_dataset
@@ -288,6 +288,7 @@ def tune(
         },
         trials={"complete": len(complete), "rows": _trial_rows(trials), "pareto": sorted(t.number for t in pareto(
             [t for t in complete if feasible(t)]))},
+        latency=prepare_split(ds, "validation", options.seed, safety).stats,  # what the trials were priced with
     )
     write_policy(output, doc)
     if nothing:
