@@ -5,10 +5,10 @@ profile it yields), and the workloads `bpaste live` re-enacts sessions with.
 """
 
 from bpaste_cli.lab.calibration import Calibration, CalibrationConfig, Curve, calibrate
-from bpaste_cli.lab.profile import DEVICE_V2_JSON_SCHEMA, check_output, profile_toml, write_profile
+from bpaste_cli.lab.profile import check_output, profile_toml, write_profile
 from bpaste_cli.lab.workloads import CpuBurn, FileRead, RemoteLLM, Sleep, StandInLLM
 
 __all__ = [
-    "Calibration", "CalibrationConfig", "Curve", "calibrate", "DEVICE_V2_JSON_SCHEMA", "check_output", "profile_toml",
+    "Calibration", "CalibrationConfig", "Curve", "calibrate", "check_output", "profile_toml",
     "write_profile", "CpuBurn", "FileRead", "RemoteLLM", "Sleep", "StandInLLM",
 ]
