@@ -37,6 +37,7 @@ VERB_RUNS: dict[str, list[str]] = {
     "report": ["report", "ds", "--patterns", "pat", "--policy", "policy.json", "--compare", "", "-o", "report.html"],
     "fit": ["fit", "ds", "--patterns", "pat", "-o", "model.json"],
     "demo": ["demo", "--out", "demo", "--samples", "corpus", "--trials", "3"],
+    "live": ["live", "ds", "--policy", "policy.json", "--sessions", "2", "--time-scale", "0.01", "--split", "all"],
 }
 # the verb (first word of argv) each kind comes from, where the two differ
 KIND_VERB = {"device-list": "device", "device-calibration": "device", "policy-validate": "policy", "replay-policy": "replay"}

@@ -132,7 +132,7 @@ class LivePlanner:
 
     def __init__(self, policy: Any, spec: Speculator) -> None:
         from bpaste_cli.policy import replay_config
-        from bpaste_cli.replay import _arm
+        from bpaste_cli.replay import make_arm as _arm
 
         self.spec = spec
         self.params = policy.parameters
