@@ -37,7 +37,7 @@ import orjson
 
 from bpaste_cli.device import Device
 from bpaste_cli.errors import BpasteError
-from bpaste_cli.lab.toolserver import Execution, ReplayToolServer, Script
+from bpaste_cli.lab.toolserver import Execution, Paced, ReplayToolServer, Script
 from bpaste_cli.lab.workloads import StandInLLM
 from bpaste_cli.policy import Policy, replay_config, write_policy
 from bpaste_cli.replay import ReplayConfig, SessionTrace, bootstrap_ci, prepare_split, run_session, summarize
@@ -173,26 +173,22 @@ def logged_span(trace: SessionTrace) -> float:
 # -- the live agent ------------------------------------------------------------------------------
 
 class Thinker:
-    """An LLM step for `seconds` of wall time: the CPU-bound stand-in (local LLM; fixed work sized to take
-    the step alone, then a wait to its deadline) or a sleep (remote LLM). Records its overruns."""
+    """An LLM step for `seconds` of wall time: the CPU-bound stand-in (local LLM; `Paced` work, so co-running
+    jobs stretch it past its deadline) or a sleep (remote LLM). Records its overruns; `learn` (the serial
+    arm) lets the stand-in's rate follow the machine's background load."""
 
     def __init__(self, local: bool) -> None:
-        self.llm = StandInLLM().calibrate() if local else None
+        self.llm = StandInLLM() if local else None
+        self.paced = Paced(self.llm.passes) if self.llm is not None else None
         self._pool = ThreadPoolExecutor(4, thread_name_prefix="bpaste-live-llm")
         self.overrun_s = 0.0
-
-    def _paced(self, seconds: float) -> None:
-        t0 = time.perf_counter()
-        self.llm.step(seconds)
-        left = seconds - (time.perf_counter() - t0)
-        if left > 0:
-            time.sleep(left)
+        self.learn = False
 
     async def think(self, seconds: float) -> None:
         t0 = time.perf_counter()
         if seconds > 0:
-            if self.llm is not None:
-                await asyncio.get_running_loop().run_in_executor(self._pool, self._paced, seconds)
+            if self.paced is not None:
+                await asyncio.get_running_loop().run_in_executor(self._pool, self.paced.run, seconds, self.learn)
             else:
                 await asyncio.sleep(seconds)
         self.overrun_s += max(0.0, time.perf_counter() - t0 - seconds)
@@ -288,7 +284,7 @@ def _account(en: Enactment, executions: list[Execution], thinker_overrun: float,
 async def enact_in_process(trace: SessionTrace, arm: str, pol: Policy | None, script: Script, thinker: Thinker,
                            scale: float, local: bool, work: Path) -> Enactment:
     """One session under one arm through an in-process Speculator."""
-    server = ReplayToolServer(script)
+    server = ReplayToolServer(script, learn=pol is None)
     log_path = work / f"{arm}-{trace.session_id[:40]}.jsonl".replace("/", "_")
     spec = Speculator(pol, executor=server.execute, log_path=log_path)
     planning = [0.0, 0]
@@ -305,7 +301,7 @@ async def enact_in_process(trace: SessionTrace, arm: str, pol: Policy | None, sc
 
         spec.planner.plan = timed
     sid = trace.session_id
-    thinker.overrun_s = 0.0
+    thinker.overrun_s, thinker.learn = 0.0, pol is None
     try:
         span, late = await drive(trace, lambda tool, args: spec.call(sid, tool, args), thinker, scale, server.real_tasks)
     finally:
@@ -398,7 +394,7 @@ async def enact_via_mcp(trace: SessionTrace, arm: str, pol: Policy | None, scrip
         async def call(tool: str, args: Any) -> Any:
             return await client.request("tools/call", {"name": tool, "arguments": args if isinstance(args, dict) else {}})
 
-        thinker.overrun_s = 0.0
+        thinker.overrun_s, thinker.learn = 0.0, pol is None
         span, late = await drive(trace, call, thinker, scale)
     finally:
         await client.close()

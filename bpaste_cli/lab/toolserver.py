@@ -5,9 +5,9 @@ A call is looked up by identity (tool + canonical arguments hash): it takes the 
 that identity it has not given out yet (a speculative call takes it as a real call would, and a real call
 served from speculation never reaches the server, so each occurrence is answered once); a call the log
 never made (a misprediction) takes the tool's typical latency and answers a placeholder — it is waste.
-The latency is spent as the call's resource class spends it: CPU work for cpu-class tools (fixed work
-sized to take the latency alone, then a wait up to the deadline if it finished early, so co-running
-jobs stretch it and nothing shortens it), a sleep for io and net. Every execution is recorded
+The latency is spent as the call's resource class spends it: CPU work for cpu-class tools (`Paced`:
+fixed work sized to take the latency at the rate this machine gives it now, then a wait to the
+deadline, so co-running jobs stretch it and nothing shortens it), a sleep for io and net. Every execution is recorded
 (`Execution`) with its intended and actual duration, which is how live measures stretch and timer error.
 
 In process, `ReplayToolServer.execute` is a Speculator's executor. `python -m bpaste_cli.lab.toolserver
@@ -20,10 +20,12 @@ from __future__ import annotations
 import asyncio
 import sys
 import time
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from statistics import median
+from typing import Any, Callable
 
 import orjson
 
@@ -60,7 +62,7 @@ class Script:
     resource: dict[str, str]
     default_s: float
     time_scale: float
-    cpu_rate: float = 0.0  # CpuBurn blocks per second alone (0: not calibrated yet)
+    cpu_rate: float = 0.0  # CpuBurn blocks per second on this machine now (0: not measured yet)
 
     @staticmethod
     def key(tool: str, args: Any) -> str:
@@ -86,13 +88,13 @@ class ReplayToolServer:
     _given: dict[str, int] = field(default_factory=dict)
     _pool: ThreadPoolExecutor | None = None
 
+    learn: bool = False  # follow the machine's rate from real calls that run alone (the serial arm)
+
     def __post_init__(self) -> None:
-        self._burn = CpuBurn()
-        self._burn.rate = self.script.cpu_rate
-        if self._burn.rate <= 0:
-            self._burn.calibrate()
-            self.script.cpu_rate = self._burn.rate
+        self.paced = Paced(CpuBurn.burn, self.script.cpu_rate)
+        self.script.cpu_rate = self.paced.rate
         self._pool = ThreadPoolExecutor(_THREADS, thread_name_prefix="bpaste-live-tool")
+        self._cpu_running = 0
 
     def _next(self, tool: str, args: Any) -> tuple[float, str, str, str, bool]:
         key = Script.key(tool, args)
@@ -116,25 +118,64 @@ class ReplayToolServer:
         seconds = lat * self.script.time_scale
         t0 = time.perf_counter()
         if resource == "cpu":
-            await asyncio.get_running_loop().run_in_executor(self._pool, paced_burn, self._burn, seconds)
+            self._cpu_running += 1
+            learn = self.learn and real is not False and self._cpu_running == 1
+            try:
+                await asyncio.get_running_loop().run_in_executor(self._pool, self.paced.run, seconds, learn)
+            finally:
+                self._cpu_running -= 1
         else:
             await asyncio.sleep(seconds)
         self.executions.append(Execution(tool, resource, seconds, time.perf_counter() - t0, logged, real))
         return text, status
 
     def close(self) -> None:
+        self.script.cpu_rate = self.paced.rate
         if self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)
 
 
-def paced_burn(burn: CpuBurn, seconds: float) -> None:
-    """CPU work that takes `seconds` alone, then a wait to the deadline if it finished early."""
-    t0 = time.perf_counter()
-    if seconds > 0:
-        burn.run(seconds)
-    left = seconds - (time.perf_counter() - t0)
-    if left > 0:
-        time.sleep(left)
+class Paced:
+    """Fixed work that takes `seconds` at the rate this machine gives it now, then a wait to the deadline.
+
+    A fixed amount of work is what co-running jobs stretch (a deadline alone would hide them); sizing it
+    from the rate *now* keeps other programs' load from passing for interference. The rate starts from
+    short timed batches (median) and, with `learn` (runs with nothing speculative beside them), follows
+    the median of recent runs. Nothing ends before its deadline."""
+
+    RECENT = 25
+
+    def __init__(self, work: Callable[[int], None], rate: float = 0.0, batch_s: float = 0.04) -> None:
+        self.work = work
+        self.rate = rate if rate > 0 else self.measure(work, batch_s)
+        self._seen: deque[float] = deque(maxlen=self.RECENT)
+
+    @staticmethod
+    def measure(work: Callable[[int], None], batch_s: float, repeats: int = 5) -> float:
+        """Units per second of `work` now: the median of `repeats` batches of about `batch_s`."""
+        def timed(n: int) -> float:
+            t = time.perf_counter()
+            work(n)
+            return max(time.perf_counter() - t, 1e-9)
+
+        n = 1
+        while (t := timed(n)) < batch_s / 4 and n < 10**8:
+            n *= 4
+        n = max(1, round(n * batch_s / t))
+        return median(n / timed(n) for _ in range(repeats))
+
+    def run(self, seconds: float, learn: bool = False) -> None:
+        t0 = time.perf_counter()
+        if seconds > 0:
+            units = max(1, round(self.rate * seconds))
+            self.work(units)
+            took = time.perf_counter() - t0
+            if learn and took > 0:
+                self._seen.append(units / took)
+                self.rate = median(self._seen)
+        left = seconds - (time.perf_counter() - t0)
+        if left > 0:
+            time.sleep(left)
 
 
 # -- the MCP stdio server ----------------------------------------------------------------------------
