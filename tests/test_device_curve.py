@@ -6,7 +6,11 @@ import json
 import subprocess
 import sys
 
+from dataclasses import replace
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bpaste_cli.device import load_device
 from bpaste_cli.errors import BpasteError
@@ -83,3 +87,28 @@ def test_a_policy_keeps_the_curve_of_its_device(tmp_path):
     doc = tomllib.loads(profile_toml(fabricated(), "box", schema_version=2))
     d = device_from_doc(doc, "policy.json", name="box")
     assert d.slowdown("llm", "cpu", 3) == pytest.approx(1.3) and d.curve["tool"]["cpu"][0] == (1, 2, 4, 8)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.integers(1, 64), st.floats(0.5, 20.0)), min_size=1, max_size=6, unique_by=lambda p: p[0]),
+       st.integers(0, 80))
+def test_slowdown_passes_through_every_measured_point_and_stays_between_neighbours(points, k):
+    """Checked against the definition directly: at a measured k the curve's value (never below 1); between two
+    measured k a value between theirs; 1 at k = 0."""
+    from bpaste_cli.device import load_device
+
+    points = sorted(points)
+    ks, ss = tuple(p[0] for p in points), tuple(p[1] for p in points)
+    d = load_device("thor")
+    d = replace(d, curve={"llm": {"cpu": (ks, ss)}})
+    for kk, s in points:
+        assert d.slowdown("llm", "cpu", kk) == pytest.approx(max(1.0, s))
+    full_k, full_s = (0, *ks), (1.0, *ss)
+    v = d.slowdown("llm", "cpu", k)
+    if k == 0:
+        assert v == 1.0
+    elif k <= ks[-1]:
+        i = next(i for i, x in enumerate(full_k) if x >= k)
+        lo, hi = sorted((full_s[i - 1], full_s[i]))
+        assert max(1.0, lo) - 1e-9 <= v <= max(1.0, hi) + 1e-9
+    assert v >= 1.0
