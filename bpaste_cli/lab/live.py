@@ -38,7 +38,7 @@ import orjson
 from bpaste_cli.device import Device
 from bpaste_cli.errors import BpasteError
 from bpaste_cli.lab.toolserver import Execution, Paced, ReplayToolServer, Script
-from bpaste_cli.lab.workloads import StandInLLM
+from bpaste_cli.lab.workloads import CpuBurn, StandInLLM
 from bpaste_cli.policy import Policy, replay_config, write_policy
 from bpaste_cli.replay import ReplayConfig, SessionTrace, bootstrap_ci, prepare_split, run_session, summarize
 from bpaste_cli.runtime import Speculator
@@ -174,21 +174,19 @@ def logged_span(trace: SessionTrace) -> float:
 
 class Thinker:
     """An LLM step for `seconds` of wall time: the CPU-bound stand-in (local LLM; `Paced` work, so co-running
-    jobs stretch it past its deadline) or a sleep (remote LLM). Records its overruns; `learn` (the serial
-    arm) lets the stand-in's rate follow the machine's background load."""
+    jobs stretch it past its deadline) or a sleep (remote LLM). Records its overruns."""
 
     def __init__(self, local: bool) -> None:
         self.llm = StandInLLM() if local else None
         self.paced = Paced(self.llm.passes) if self.llm is not None else None
         self._pool = ThreadPoolExecutor(4, thread_name_prefix="bpaste-live-llm")
         self.overrun_s = 0.0
-        self.learn = False
 
     async def think(self, seconds: float) -> None:
         t0 = time.perf_counter()
         if seconds > 0:
             if self.paced is not None:
-                await asyncio.get_running_loop().run_in_executor(self._pool, self.paced.run, seconds, self.learn)
+                await asyncio.get_running_loop().run_in_executor(self._pool, self.paced.run, seconds)
             else:
                 await asyncio.sleep(seconds)
         self.overrun_s += max(0.0, time.perf_counter() - t0 - seconds)
@@ -284,7 +282,7 @@ def _account(en: Enactment, executions: list[Execution], thinker_overrun: float,
 async def enact_in_process(trace: SessionTrace, arm: str, pol: Policy | None, script: Script, thinker: Thinker,
                            scale: float, local: bool, work: Path) -> Enactment:
     """One session under one arm through an in-process Speculator."""
-    server = ReplayToolServer(script, learn=pol is None)
+    server = ReplayToolServer(script)
     log_path = work / f"{arm}-{trace.session_id[:40]}.jsonl".replace("/", "_")
     spec = Speculator(pol, executor=server.execute, log_path=log_path)
     planning = [0.0, 0]
@@ -301,7 +299,7 @@ async def enact_in_process(trace: SessionTrace, arm: str, pol: Policy | None, sc
 
         spec.planner.plan = timed
     sid = trace.session_id
-    thinker.overrun_s, thinker.learn = 0.0, pol is None
+    thinker.overrun_s = 0.0
     try:
         span, late = await drive(trace, lambda tool, args: spec.call(sid, tool, args), thinker, scale, server.real_tasks)
     finally:
@@ -394,7 +392,7 @@ async def enact_via_mcp(trace: SessionTrace, arm: str, pol: Policy | None, scrip
         async def call(tool: str, args: Any) -> Any:
             return await client.request("tools/call", {"name": tool, "arguments": args if isinstance(args, dict) else {}})
 
-        thinker.overrun_s, thinker.learn = 0.0, pol is None
+        thinker.overrun_s = 0.0
         span, late = await drive(trace, call, thinker, scale)
     finally:
         await client.close()
@@ -462,27 +460,45 @@ def live(ds: Dataset, policy: Policy, *, device: Device | None = None, safety: S
                                       value_model=pol.value_model if pol is not None else None) for t in traces]
 
     # live: order-balanced, paired per session
+    load_before = _load()
     thinker = Thinker(local)
     enact = enact_via_mcp if options.via_mcp else enact_in_process
     runs: dict[str, list[Enactment]] = {name: [] for name in arm_names}
     t_start = time.perf_counter()
     try:
         with tempfile.TemporaryDirectory(prefix="bpaste-live-") as tmp:
-            cpu_rate = 0.0
             for i, tr in enumerate(traces):
                 order = arm_names if i % 2 == 0 else arm_names[::-1]
+                cpu_rate = Paced.measure(CpuBurn.burn)  # the machine's rate now, the same for every arm
+                if thinker.paced is not None:
+                    thinker.paced.rate = Paced.measure(thinker.paced.work)
                 for name in order:
                     script = script_for(tr, prepared.stats, options.time_scale)
                     script.cpu_rate = cpu_rate
                     en = asyncio.run(enact(tr, name, policies[name], script, thinker, options.time_scale, local, Path(tmp)))
-                    cpu_rate = script.cpu_rate or cpu_rate
                     runs[name].append(en)
                     if progress:
                         progress(1)
     finally:
         thinker.close()
     wall = time.perf_counter() - t_start
-    return _report(ds, policy, device, options, traces, runs, replayed, resolution, local, wall, prepared.warnings)
+    warnings = list(prepared.warnings)
+    load = [load_before, _load()]
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    if any(x is not None and x > cores for x in load):
+        warnings.append(f"the machine was busy (load average {max(x for x in load if x is not None):.1f} on {cores} cores): "
+                        "CPU work ran late for reasons no arm caused; rerun when the machine is quiet, or prefer ratios.")
+    report = _report(ds, policy, device, options, traces, runs, replayed, resolution, local, wall, warnings)
+    report["load_average"] = load
+    return report
+
+
+def _load() -> float | None:
+    """The 1-minute load average (None where the OS has none): a busy machine measures busy."""
+    try:
+        return os.getloadavg()[0]
+    except (AttributeError, OSError):
+        return None
 
 
 def _report(ds: Dataset, policy: Policy, device: Device, options: LiveOptions, traces: list[SessionTrace],

@@ -20,7 +20,6 @@ from __future__ import annotations
 import asyncio
 import sys
 import time
-from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -88,13 +87,10 @@ class ReplayToolServer:
     _given: dict[str, int] = field(default_factory=dict)
     _pool: ThreadPoolExecutor | None = None
 
-    learn: bool = False  # follow the machine's rate from real calls that run alone (the serial arm)
-
     def __post_init__(self) -> None:
         self.paced = Paced(CpuBurn.burn, self.script.cpu_rate)
         self.script.cpu_rate = self.paced.rate
         self._pool = ThreadPoolExecutor(_THREADS, thread_name_prefix="bpaste-live-tool")
-        self._cpu_running = 0
 
     def _next(self, tool: str, args: Any) -> tuple[float, str, str, str, bool]:
         key = Script.key(tool, args)
@@ -118,19 +114,13 @@ class ReplayToolServer:
         seconds = lat * self.script.time_scale
         t0 = time.perf_counter()
         if resource == "cpu":
-            self._cpu_running += 1
-            learn = self.learn and real is not False and self._cpu_running == 1
-            try:
-                await asyncio.get_running_loop().run_in_executor(self._pool, self.paced.run, seconds, learn)
-            finally:
-                self._cpu_running -= 1
+            await asyncio.get_running_loop().run_in_executor(self._pool, self.paced.run, seconds)
         else:
             await asyncio.sleep(seconds)
         self.executions.append(Execution(tool, resource, seconds, time.perf_counter() - t0, logged, real))
         return text, status
 
     def close(self) -> None:
-        self.script.cpu_rate = self.paced.rate
         if self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)
 
@@ -139,19 +129,16 @@ class Paced:
     """Fixed work that takes `seconds` at the rate this machine gives it now, then a wait to the deadline.
 
     A fixed amount of work is what co-running jobs stretch (a deadline alone would hide them); sizing it
-    from the rate *now* keeps other programs' load from passing for interference. The rate starts from
-    short timed batches (median) and, with `learn` (runs with nothing speculative beside them), follows
-    the median of recent runs. Nothing ends before its deadline."""
+    from the rate *now* (`measure`, median of short timed batches, taken again before each session so
+    every arm of a session gets the same) keeps other programs' load from passing for interference.
+    Nothing ends before its deadline."""
 
-    RECENT = 25
-
-    def __init__(self, work: Callable[[int], None], rate: float = 0.0, batch_s: float = 0.04) -> None:
+    def __init__(self, work: Callable[[int], None], rate: float = 0.0) -> None:
         self.work = work
-        self.rate = rate if rate > 0 else self.measure(work, batch_s)
-        self._seen: deque[float] = deque(maxlen=self.RECENT)
+        self.rate = rate if rate > 0 else self.measure(work)
 
     @staticmethod
-    def measure(work: Callable[[int], None], batch_s: float, repeats: int = 5) -> float:
+    def measure(work: Callable[[int], None], batch_s: float = 0.04, repeats: int = 5) -> float:
         """Units per second of `work` now: the median of `repeats` batches of about `batch_s`."""
         def timed(n: int) -> float:
             t = time.perf_counter()
@@ -164,15 +151,10 @@ class Paced:
         n = max(1, round(n * batch_s / t))
         return median(n / timed(n) for _ in range(repeats))
 
-    def run(self, seconds: float, learn: bool = False) -> None:
+    def run(self, seconds: float) -> None:
         t0 = time.perf_counter()
         if seconds > 0:
-            units = max(1, round(self.rate * seconds))
-            self.work(units)
-            took = time.perf_counter() - t0
-            if learn and took > 0:
-                self._seen.append(units / took)
-                self.rate = median(self._seen)
+            self.work(max(1, round(self.rate * seconds)))
         left = seconds - (time.perf_counter() - t0)
         if left > 0:
             time.sleep(left)
