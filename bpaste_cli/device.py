@@ -5,12 +5,17 @@ users pass their own path). Every number is `{ value = ..., source = "..." }` so
 it comes from a datasheet, a measurement, or a stated assumption. Interference coefficient
 `interference.<target>.<class>` = fractional slowdown of the authoritative `target` (llm step or tool)
 per concurrently running speculative job of resource `class` (so 0.05 = 5% slower per job).
+
+Schema version 2 adds an optional measured curve, `interference_curve.<target>.<class> = { k = [...],
+slowdown = [...], source }`: the factor by which k concurrent jobs of a class stretch the target, where
+slowdown is rarely linear in k (`bpaste device calibrate` writes it). Version 1 files read unchanged.
 """
 
 from __future__ import annotations
 
+import bisect
 import tomllib
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -19,7 +24,8 @@ from bpaste_cli.artifacts import ArtifactType, check_artifact
 from bpaste_cli.errors import BpasteError
 from bpaste_cli.safety import RESOURCE_CLASSES
 
-DEVICE_SCHEMA_VERSION = 1
+DEVICE_SCHEMA_VERSION = 2
+READABLE_VERSIONS = (1, 2)
 TARGETS = ("llm", "tool")
 
 
@@ -44,14 +50,25 @@ def _group(names: tuple[str, ...]) -> dict[str, Any]:
     }
 
 
+_CURVE_ENTRY = {
+    "type": "object",
+    "properties": {
+        "k": {"type": "array", "items": {"type": "integer", "minimum": 1}, "minItems": 1, "uniqueItems": True},
+        "slowdown": {"type": "array", "items": {"type": "number", "minimum": 0}, "minItems": 1},
+        "source": {"type": "string", "minLength": 1},
+    },
+    "required": ["k", "slowdown", "source"],
+    "additionalProperties": False,
+}
+
 DEVICE_JSON_SCHEMA: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
-    "$id": "urn:bpaste:schema:device:1",
+    "$id": "urn:bpaste:schema:device:2",
     "title": "device",
     "description": "A bpaste device profile (TOML): speculative slack and interference, every number with its source.",
     "type": "object",
     "properties": {
-        "schema_version": {"const": DEVICE_SCHEMA_VERSION},
+        "schema_version": {"enum": list(READABLE_VERSIONS)},
         "name": {"type": "string", "minLength": 1},
         "description": {"type": "string"},
         "hardware": {"type": "object", "additionalProperties": _number(None)},
@@ -61,6 +78,14 @@ DEVICE_JSON_SCHEMA: dict[str, Any] = {
             "type": "object",
             "properties": {t: _group(RESOURCE_CLASSES) for t in TARGETS},
             "required": list(TARGETS),
+            "additionalProperties": False,
+        },
+        "interference_curve": {
+            "description": "slowdown(k) beside k concurrent speculative jobs of a class (k ascending; "
+                           "slowdown(0) = 1); where present it replaces the linear coefficient (version 2).",
+            "type": "object",
+            "properties": {t: {"type": "object", "properties": {c: _CURVE_ENTRY for c in RESOURCE_CLASSES},
+                               "additionalProperties": False} for t in TARGETS},
             "additionalProperties": False,
         },
     },
@@ -81,11 +106,26 @@ class Device:
     interference: dict[str, dict[str, float]]
     doc: dict[str, Any]  # the profile as written, sources included
     path: str
+    curve: dict[str, dict[str, tuple[tuple[int, ...], tuple[float, ...]]]] = field(default_factory=dict)
+
+    def slowdown(self, target: str, resource: str, k: int) -> float:
+        """Factor by which k concurrent speculative jobs of `resource` stretch the authoritative `target`:
+        interpolated from the measured curve through (0, 1), extended past its last k along its last
+        segment; 1 + coefficient * k without a curve."""
+        if k <= 0:
+            return 1.0
+        points = self.curve.get(target, {}).get(resource)
+        if points is None:
+            return 1.0 + self.interference[target][resource] * k
+        ks, ss = (0, *points[0]), (1.0, *points[1])
+        i = bisect.bisect_left(ks, k, 1, len(ks) - 1)
+        k0, k1, s0, s1 = ks[i - 1], ks[i], ss[i - 1], ss[i]
+        return max(1.0, s0 + (s1 - s0) * (k - k0) / (k1 - k0))
 
     def without_interference(self) -> Device:
         """The same device with every coefficient 0 (the oracle arm, invariant tests)."""
         zero = {t: {c: 0.0 for c in RESOURCE_CLASSES} for t in TARGETS}
-        return replace(self, interference=zero)
+        return replace(self, interference=zero, curve={})
 
     def sources(self) -> list[tuple[str, Any, str]]:
         """(dotted name, value, source) for every number in the profile."""
@@ -112,6 +152,21 @@ def _values(group: dict[str, Any]) -> dict[str, float]:
     return {k: float(v["value"]) for k, v in group.items()}
 
 
+def read_curve(doc: dict[str, Any], where: str) -> dict[str, dict[str, tuple[tuple[int, ...], tuple[float, ...]]]]:
+    """The measured slowdown(k) curves of a schema-valid profile document (empty for version 1)."""
+    if doc["schema_version"] == 1 and "interference_curve" in doc:
+        raise BpasteError(f"The device profile {where} has interference_curve, which needs schema_version = 2.")
+    curve: dict[str, dict[str, tuple[tuple[int, ...], tuple[float, ...]]]] = {}
+    for t, by in doc.get("interference_curve", {}).items():
+        for c, entry in by.items():
+            ks, ss = tuple(entry["k"]), tuple(float(x) for x in entry["slowdown"])
+            if len(ks) != len(ss) or list(ks) != sorted(ks):
+                raise BpasteError(f"The device profile {where} has interference_curve.{t}.{c} with k not ascending "
+                                  "or not one slowdown per k; list k ascending and one slowdown for each.")
+            curve.setdefault(t, {})[c] = (ks, ss)
+    return curve
+
+
 DEVICE = ArtifactType(None, DEVICE_SCHEMA_VERSION, DEVICE_JSON_SCHEMA, "device profile",
                       "pass a device name or a TOML profile", "see `bpaste device show thor` for the format",
                       path_sep=".")
@@ -133,6 +188,7 @@ def device_from_doc(doc: Any, where: str, *, name: str | None = None, label: str
         interference={t: _values(doc["interference"][t]) for t in TARGETS},
         doc=doc,
         path=where,
+        curve=read_curve(doc, where),
     )
 
 

@@ -237,6 +237,12 @@ OPTION_CASES: dict[str, Case] = {
                                   r"-o .*empty_dir is a directory; pass the path of the HTML file to write"),
     "replay untimed": Case(lambda w: ["replay", w.untimed_ds, "--arm", "serial", "--split", "all"],
                            r"The all split of .*untimed_ds has no session replay can time \(12 untimed\); replay needs logs with timestamps"),
+    "live --policy missing": Case(lambda w: ["live", str(w.ds), "--policy", w.missing_policy + ".json"],
+                                  r"missing_policy.json does not exist; make a policy with `bpaste tune"),
+    "live --time-scale 0": Case(lambda w: ["live", str(w.ds), "--policy", w.missing_policy + ".json", "--time-scale", "0"],
+                                r"--time-scale 0 is not positive; pass a factor such as 0.1"),
+    "live --arm": Case(lambda w: ["live", str(w.ds), "--policy", w.missing_policy + ".json", "--arm", "oracle"],
+                       r"Unknown live arm 'oracle'; choose from paste, bpaste"),
     "demo --samples missing": Case(lambda w: ["demo", "--out", w.out("demo"), "--samples", w.missing_logs],
                                    r"missing_logs is not a directory of agent logs; pass the sample_traces folder or omit --samples"),
 }

@@ -19,9 +19,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from bpaste_cli.device import load_device
+from bpaste_cli.device import DEVICE_JSON_SCHEMA, DEVICE_SCHEMA_VERSION, load_device
 from bpaste_cli.errors import BpasteError
-from bpaste_cli.lab import (DEVICE_V2_JSON_SCHEMA, Calibration, CalibrationConfig, CpuBurn, Curve, FileRead,
+from bpaste_cli.lab import (Calibration, CalibrationConfig, CpuBurn, Curve, FileRead,
                             StandInLLM, calibrate, profile_toml, write_profile)
 from bpaste_cli.lab.calibration import _slots
 from bpaste_cli.lab.openai_client import ChatClient, endpoint_base, is_local
@@ -115,19 +115,18 @@ def test_v1_profile_loads_with_the_reader_and_every_number_has_its_source(tmp_pa
     src = dict((n, s) for n, _, s in rows)["interference.llm.cpu"]
     assert "measured on box, 2026-01-02 03:04 UTC" in src and "n=5" in src and "median" in src
     assert "k=1 1.100 [1.045-1.155]" in src and "k=8 1.800" in src  # the curve survives in the v1 source
-    assert device.doc["schema_version"] == 1
+    assert device.doc["schema_version"] == DEVICE_SCHEMA_VERSION == 2
 
 
 def test_v2_profile_carries_the_curve_and_matches_its_schema():
     doc = tomllib.loads(profile_toml(fabricated(), "box", schema_version=2))
-    jsonschema.validate(doc, DEVICE_V2_JSON_SCHEMA)
+    jsonschema.validate(doc, DEVICE_JSON_SCHEMA)
     entry = doc["interference_curve"]["llm"]["cpu"]
     assert (entry["k"], entry["slowdown"]) == ([1, 2, 4, 8], [1.1, 1.2, 1.4, 1.8])
     assert doc["interference"]["llm"]["cpu"]["value"] == pytest.approx(0.1)  # old readers keep a coefficient
-    v1 = tomllib.loads(profile_toml(fabricated(), "box"))
-    assert "interference_curve" not in v1
-    with pytest.raises(jsonschema.ValidationError):
-        jsonschema.validate(v1, DEVICE_V2_JSON_SCHEMA)  # a v1 file is not mistaken for v2
+    v1 = tomllib.loads(profile_toml(fabricated(), "box", schema_version=1))
+    assert "interference_curve" not in v1 and v1["schema_version"] == 1
+    jsonschema.validate(v1, DEVICE_JSON_SCHEMA)  # the reader still reads version 1
 
 
 def test_remote_llm_profile_says_so():

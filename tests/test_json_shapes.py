@@ -30,15 +30,17 @@ VERB_RUNS: dict[str, list[str]] = {
     "replay": ["replay", "ds", "--patterns", "pat", "--split", "all"],
     "device-list": ["device", "list"],
     "device": ["device", "show", "orin"],
+    "device-calibration": ["device", "calibrate", "-o", "this-box.toml", "--quick"],
     "tune": ["tune", "ds", "--patterns", "pat", "-o", "policy.json", "--trials", "4"],
     "policy-validate": ["policy", "validate", "policy.json"],
     "replay-policy": ["replay", "ds", "--policy", "policy.json"],
     "report": ["report", "ds", "--patterns", "pat", "--policy", "policy.json", "--compare", "", "-o", "report.html"],
     "fit": ["fit", "ds", "--patterns", "pat", "-o", "model.json"],
     "demo": ["demo", "--out", "demo", "--samples", "corpus", "--trials", "3"],
+    "live": ["live", "ds", "--policy", "policy.json", "--sessions", "2", "--time-scale", "0.01", "--split", "all"],
 }
 # the verb (first word of argv) each kind comes from, where the two differ
-KIND_VERB = {"device-list": "device", "policy-validate": "policy", "replay-policy": "replay"}
+KIND_VERB = {"device-list": "device", "device-calibration": "device", "policy-validate": "policy", "replay-policy": "replay"}
 
 
 def _cli(argv: list[str], cwd: Path) -> dict:

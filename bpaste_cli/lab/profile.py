@@ -1,57 +1,27 @@
 """Write a calibration as a device profile (TOML), every number with the measurement it comes from.
 
-Schema version 1 (what `bpaste_cli.device` reads today) holds one linear coefficient per target and class:
+Schema version 1 holds one linear coefficient per target and class:
 the calibration writes the least-squares slope of slowdown(k) − 1 over k, and lists the measured
 slowdown(k) in its source. Version 2 adds the curve itself, a table replay can interpolate:
 
     [interference_curve.llm]
     cpu = { k = [1, 2, 4, 8], slowdown = [1.02, 1.35, 2.1, 3.9], source = "measurement: ..." }
 
-`DEVICE_V2_JSON_SCHEMA` is that extension of the v1 schema; v2 keeps every v1 table, so a v2 reader
-reads v1 files unchanged (no curve: the linear coefficients, as before).
+Version 2 keeps every v1 table, so an old reader's coefficients stay meaningful; `bpaste_cli.device`
+reads both (a v1 file has no curve: the linear coefficients, as before).
 """
 
 from __future__ import annotations
 
-import copy
 import json
 from pathlib import Path
 from typing import Any
 
-from bpaste_cli.device import DEVICE_JSON_SCHEMA, DEVICE_SCHEMA_VERSION, TARGETS, Device, load_device
+from bpaste_cli.device import DEVICE_SCHEMA_VERSION, TARGETS, Device, load_device
 from bpaste_cli.errors import BpasteError
 from bpaste_cli.fsutil import atomic_write_bytes
 from bpaste_cli.lab.calibration import Calibration, Curve
 from bpaste_cli.lab.corun import RESOURCES
-
-_CURVE_ENTRY = {
-    "type": "object",
-    "properties": {
-        "k": {"type": "array", "items": {"type": "integer", "minimum": 1}, "minItems": 1, "uniqueItems": True},
-        "slowdown": {"type": "array", "items": {"type": "number", "minimum": 0}, "minItems": 1},
-        "source": {"type": "string", "minLength": 1},
-    },
-    "required": ["k", "slowdown", "source"],
-    "additionalProperties": False,
-}
-
-
-def _v2_schema() -> dict[str, Any]:
-    schema = copy.deepcopy(DEVICE_JSON_SCHEMA)
-    schema["$id"] = "urn:bpaste:schema:device:2"
-    schema["properties"]["schema_version"] = {"const": 2}
-    schema["properties"]["interference_curve"] = {
-        "description": "slowdown(k) of the authoritative target beside k concurrent speculative jobs of a class "
-                       "(k ascending; slowdown(0) = 1); where present it replaces the linear coefficient.",
-        "type": "object",
-        "properties": {t: {"type": "object", "properties": {c: _CURVE_ENTRY for c in RESOURCES},
-                           "additionalProperties": False} for t in TARGETS},
-        "additionalProperties": False,
-    }
-    return schema
-
-
-DEVICE_V2_JSON_SCHEMA = _v2_schema()
 
 # Not measured by the calibration: the memory a real tool job takes, and anything on a GPU.
 _JOB_MEMORY_GB = {"cpu": 0.5, "io": 0.1, "net": 0.05, "gpu": 2.0}

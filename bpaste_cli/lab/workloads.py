@@ -53,7 +53,7 @@ class StandInLLM:
     def bytes_per_pass(self) -> int:
         return self.weights.nbytes
 
-    def _passes(self, n: int) -> None:
+    def passes(self, n: int) -> None:
         with threadpool_limits(self.threads):
             x = self.x
             for _ in range(n):
@@ -62,8 +62,8 @@ class StandInLLM:
 
     def calibrate(self, repeats: int = 9, batch_s: float = 0.03) -> StandInLLM:
         """Time one pass alone (fastest of `repeats` batches of ~`batch_s`, after a warm-up); returns self."""
-        batch = max(1, round(batch_s / _timed(self._passes, 2) * 2))
-        self.pass_s = min(_timed(self._passes, batch) / batch for _ in range(repeats))
+        batch = max(1, round(batch_s / _timed(self.passes, 2) * 2))
+        self.pass_s = min(_timed(self.passes, batch) / batch for _ in range(repeats))
         return self
 
     def passes_for(self, seconds: float) -> int:
@@ -73,7 +73,7 @@ class StandInLLM:
 
     def step(self, seconds: float) -> None:
         """The work that takes `seconds` alone on this machine."""
-        self._passes(self.passes_for(seconds))
+        self.passes(self.passes_for(seconds))
 
     def bandwidth_gbs(self) -> float:
         """Weight bytes streamed per second alone (a lower bound on the memory bus for `threads` threads)."""

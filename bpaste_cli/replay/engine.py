@@ -262,8 +262,13 @@ class Sim:
         self.results.clear()
 
     def _interference(self, target: str, x: float, y: float) -> float:
+        """Seconds the speculative jobs overlapping [x, y] add to authoritative work there: linear in the
+        jobs running (coefficient per job), or, with a measured curve, the integral over [x, y] of
+        sum over classes of (slowdown(k_class(t)) - 1)."""
         if y <= x or not self.active:
             return 0.0
+        if self.device.curve.get(target):
+            return self._curve_interference(target, x, y)
         coef = self.device.interference[target]
         extra = 0.0
         for job in self.active:
@@ -271,6 +276,23 @@ class Sim:
             hi = job.end if job.end < y else y
             if hi > lo:
                 extra += coef[job.resource] * (hi - lo)
+        return extra
+
+    def _curve_interference(self, target: str, x: float, y: float) -> float:
+        edges = []
+        for job in self.active:
+            lo = job.start if job.start > x else x
+            hi = job.end if job.end < y else y
+            if hi > lo:
+                edges += ((lo, 1, job.resource), (hi, -1, job.resource))
+        edges.sort(key=lambda e: (e[0], e[1]))
+        counts: dict[str, int] = {}
+        extra, t = 0.0, x
+        for when, step, resource in edges:
+            if when > t:
+                extra += sum(self.device.slowdown(target, c, n) - 1.0 for c, n in counts.items() if n) * (when - t)
+            t = when
+            counts[resource] = counts.get(resource, 0) + step
         return extra
 
     def _serve(self, nd: Node, a: float) -> Job | None:
