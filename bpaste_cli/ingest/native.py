@@ -46,6 +46,10 @@ def _record(obj: Any) -> bool:
     return isinstance(obj, dict) and isinstance(obj.get("session_id"), str) and obj.get("kind") in _KINDS
 
 
+def _bookkeeping(obj: Any) -> bool:
+    return isinstance(obj, dict) and isinstance(obj.get("kind"), str) and obj["kind"] in BOOKKEEPING
+
+
 def sniff(head: bytes) -> bool:
     for raw in head.splitlines():
         if raw.strip():
@@ -53,7 +57,7 @@ def sniff(head: bytes) -> bool:
                 obj = orjson.loads(raw)
             except orjson.JSONDecodeError:
                 return False
-            if isinstance(obj, dict) and obj.get("kind") in BOOKKEEPING:
+            if _bookkeeping(obj):
                 continue  # a run log may open with a note
             return _record(obj)
     return False
@@ -97,7 +101,7 @@ def read(path: Path, ctx: ReadContext) -> Iterator[SessionBuilder]:
 
 def _add(obj: Any, line: int, ctx: ReadContext, sessions: dict[str, SessionBuilder]) -> str | None:
     """Add one line to its session; the session's id as written in the line (None when it has none)."""
-    if isinstance(obj, dict) and obj.get("kind") in BOOKKEEPING:
+    if _bookkeeping(obj):
         return obj["session_id"] if isinstance(obj.get("session_id"), str) else None
     if not isinstance(obj, dict) or not isinstance(obj.get("session_id"), str):
         ctx.skip(line, "missing_field", "session_id")
