@@ -4,6 +4,7 @@ bad input is one sentence and exit status 2."""
 from __future__ import annotations
 
 import json
+import sys
 import shutil
 from pathlib import Path
 
@@ -125,6 +126,7 @@ def test_unsafe_classes_need_an_acknowledgement(policy, workspace, tmp_path, all
     needle = f"allows speculating {unsafe} tool calls"
     assert needle in one_sentence_error(cli("policy", "validate", str(risky)))
     assert needle in one_sentence_error(cli("replay", str(workspace / "ds"), "--policy", str(risky)))
+    assert needle in one_sentence_error(cli("serve", "--policy", str(risky), "--", sys.executable, "-c", "pass"))
     with pytest.raises(BpasteError, match=needle):
         load_policy(risky)
     assert load_policy(risky, allow_unsafe_classes=True).parameters["allowed"] == allowed

@@ -183,6 +183,21 @@ def test_expired_results_are_not_served():
     assert c["wasted_s"] > 0.0
 
 
+def test_a_tools_own_ttl_from_the_safety_table_overrides_the_policys():
+    async def go():
+        tools = Tools()
+        spec = spec_for(tools, ttl=60.0)
+        spec.safety.tools["read"] = {"safety": "read-only", "resource": "io", "ttl_s": 0.05}
+        spec.safety._cache.clear()
+        launch(spec, "s", "read", {"path": "a"})
+        await asyncio.sleep(0.12)
+        await spec.call("s", "read", {"path": "a"})  # expired by the tool's 0.05 s, though the policy says 60 s
+        return tools.ran, spec.counters()
+
+    ran, c = run(go())
+    assert len(ran) == 2 and c["hits"] == 0
+
+
 def test_a_hint_can_only_make_a_tool_less_eligible():
     async def go():
         tools = Tools()

@@ -87,6 +87,7 @@ class ServeOptions:
     timeout: float = 120.0
     advertise_read_only: bool = False
     keep_secrets: bool = False
+    allow_unsafe_classes: bool = False  # a policy speculating mutating/unknown calls is refused without it
     env: dict[str, str] | None = None
     cwd: Path | None = None
 
@@ -351,9 +352,13 @@ async def _stdio_streams() -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
 
 async def serve(options: ServeOptions) -> dict[str, Any]:
     """Run `bpaste serve` on this process's stdin/stdout; returns the counters when the client leaves."""
-    from bpaste_cli.policy import load_policy
+    from bpaste_cli.policy import load_policy, unsafe_warning
 
-    policy = load_policy(options.policy) if options.policy is not None else None
+    policy = None
+    if options.policy is not None:
+        policy = load_policy(options.policy, allow_unsafe_classes=options.allow_unsafe_classes)
+        for warning in unsafe_warning(policy):
+            log.warning(warning)
     proxy = Proxy(options, policy)
     reader, writer = await _stdio_streams()
     return await proxy.run(reader, writer)

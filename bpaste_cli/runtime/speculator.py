@@ -319,11 +319,17 @@ class Speculator:
 
     # -- serving ---------------------------------------------------------------------------------
 
+    def ttl_of(self, tool: str) -> float:
+        """How long a finished speculative result of `tool` may be served: the safety table's `ttl_s` for the tool,
+        else the policy's TTL (as replay's simulator does)."""
+        ttl = self.safety.ttl(tool)
+        return self.ttl if ttl is None else ttl
+
     def _reusable(self, s: SessionState, key: tuple[str, str], now: float) -> SpecJob | None:
         job = s.jobs.get(key)
         if job is None or job.claimed or job.closed or job.epoch != s.epoch:
             return None
-        if not job.running and (not job.ok or job.t_finish + self.ttl < now):
+        if not job.running and (not job.ok or job.t_finish + self.ttl_of(job.tool) < now):
             self._close_job(s, job, "wasted", job.t_finish)
             return None
         return job
@@ -350,7 +356,7 @@ class Speculator:
         job = s.jobs.get(key)
         if job is None or job.closed or job.claimed or job.epoch != s.epoch:
             return False
-        return job.running or (job.ok and job.t_finish + self.ttl >= now)
+        return job.running or (job.ok and job.t_finish + self.ttl_of(job.tool) >= now)
 
     def launch(self, s: SessionState, tool: str, args_json: str, prob: float, depth: int, resource: str,
                epoch: int | None = None) -> SpecJob | None:

@@ -42,6 +42,8 @@ def serve(
     advertise_read_only: bool = typer.Option(False, "--advertise-read-only", help="List the tools the policy classes "
                                              "read-only with readOnlyHint: true (clients then run them in parallel)."),
     keep_secrets: bool = typer.Option(False, "--keep-secrets", help="Do not replace secret-shaped values in the run log."),
+    allow_unsafe_classes: bool = typer.Option(False, "--allow-unsafe-classes", help="Accept a policy that speculates "
+                                              "mutating or unknown tool calls (a wrong guess may change files or state)."),
 ) -> None:
     """Put speculation in front of an MCP server: forward initialize, tools/list and tools/call, serve hits."""
     from bpaste_cli.runtime.proxy import ServeOptions, serve as run_serve
@@ -54,7 +56,8 @@ def serve(
         logger.setLevel(logging.DEBUG if state["debug"] else logging.WARNING)
         logger.propagate = False
     options = ServeOptions(command=command, policy=policy, log=log_path, summary=summary, timeout=timeout,
-                           advertise_read_only=advertise_read_only, keep_secrets=keep_secrets)
+                           advertise_read_only=advertise_read_only, keep_secrets=keep_secrets,
+                           allow_unsafe_classes=allow_unsafe_classes)
     if shutil.which(command[0]) is None:
         raise BpasteError(f"Cannot start the upstream server: {command[0]!r} is not an executable on PATH; check the "
                           "command after `--`.")
