@@ -35,10 +35,11 @@ NO_ENV: dict[str, str] = {}
 # --- locating -----------------------------------------------------------------------------------------------------
 
 def test_no_workspace_says_how_to_make_one(tmp_path: Path) -> None:
-    with pytest.raises(BpasteError, match=r"no bpaste workspace \(\.bpaste/\) in .* run `bpaste ingest DIR-OF-AGENT-LOGS`"):
+    with pytest.raises(BpasteError, match=r"no bpaste workspace \(\.bpaste/\) in .* pass your agent logs' files, folders or "
+                       r"globs to `bpaste ingest` to make one here"):
         locate(cwd=tmp_path, environ=NO_ENV)
     (tmp_path / "logs").mkdir()
-    with pytest.raises(BpasteError, match=r"run `bpaste ingest logs` to make one, or pass --workspace DIR\.$"):
+    with pytest.raises(BpasteError, match=r"run `bpaste ingest logs` to make one here, or name one with --workspace\.$"):
         locate(cwd=tmp_path, environ=NO_ENV)
 
 
@@ -88,7 +89,8 @@ def test_named_folder_errors_say_what_to_pass(tmp_path: Path) -> None:
     locate(create=True, cwd=tmp_path, environ=NO_ENV)
     with pytest.raises(BpasteError, match=r"is a project folder, not a workspace; name its workspace: --workspace .*\.bpaste\.$"):
         locate(tmp_path, cwd=tmp_path, environ=NO_ENV)
-    with pytest.raises(BpasteError, match=r"BPASTE_WORKSPACE .*nowhere is not a bpaste workspace yet; make it with `bpaste ingest"):
+    with pytest.raises(BpasteError, match=r"BPASTE_WORKSPACE .*nowhere is not a bpaste workspace yet; make it: pass your agent "
+                       r"logs' files, folders or globs to `bpaste ingest` while BPASTE_WORKSPACE names it\."):
         locate(cwd=tmp_path, environ={ENV_VAR: str(tmp_path / "nowhere")})
     (tmp_path / "file").write_text("x")
     with pytest.raises(BpasteError, match="is a file; name the folder"):
@@ -186,7 +188,8 @@ def test_one_study_per_set_of_inputs(tmp_path: Path) -> None:
 def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A project folder with `logs/` (the sample traces) and a workspace holding dataset, patterns, a value model
     and a policy for thor, each written the way the workspace verbs will write them."""
-    from bpaste_cli.fit import FitOptions, fit, patterns_hash
+    from bpaste_cli.fit import FitOptions, fit
+    from bpaste_cli.workspace import pattern_table_hash
     from bpaste_cli.ingest import ingest
     from bpaste_cli.mine import load_predictor, mine
     from bpaste_cli.tune import TuneOptions, tune
@@ -201,7 +204,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
         ws.record_ingest(["logs"])
         mine(ws.dataset_dir, ws.patterns_dir)
         fit(ws.dataset_dir, load_predictor(ws.patterns_dir), device="thor", out=ws.model_path("thor"), options=FitOptions(),
-            provenance={"patterns": str(ws.patterns_dir), "patterns_hash": patterns_hash(ws.patterns_dir)})
+            provenance={"patterns": str(ws.patterns_dir), "patterns_hash": pattern_table_hash(ws.patterns_dir)})
         storage, study = ws.study("thor", {"test": 1})
         tune(ws.dataset_dir, ws.patterns_dir, ws.policy_path("thor"),
              TuneOptions(device="thor", trials=3, storage=storage, study=study, model=ws.model_path("thor")))
@@ -339,7 +342,7 @@ def test_patterns_mined_again_stale_the_model(project: Path) -> None:
     from bpaste_cli.mine import MineOptions, mine
 
     ws = _ws(project)
-    mine(ws.dataset_dir, ws.patterns_dir, MineOptions(K=2))  # same dataset, other tables
+    mine(ws.dataset_dir, ws.patterns_dir, MineOptions(max_context=2))  # same dataset, other tables
     st = status(ws)
     assert st.artifact("patterns").stale == []
     assert [s.reason for s in st.artifact("model:thor").stale] == ["the patterns were mined again after the value model for thor was fitted"]
@@ -394,7 +397,7 @@ def test_every_path_given_needs_no_workspace(tmp_path: Path, monkeypatch: pytest
         assert got.workspace is None and got.taken == () and got.warnings == [] and got.seed == 0, verb
         assert (got.dataset, got.output) == (given.get("dataset"), given.get("output")), verb
     assert resolve("replay", dataset=d, need_patterns=False).patterns is None  # serial only: no patterns needed
-    with pytest.raises(BpasteError, match=r"run `bpaste ingest DIR-OF-AGENT-LOGS` to make one"):
+    with pytest.raises(BpasteError, match=r"pass your agent logs' files, folders or globs to `bpaste ingest` to make one"):
         resolve("stats")
 
 
@@ -453,7 +456,7 @@ def test_resolution_refuses_stale_inputs_and_drops_a_stale_optional_model(projec
     from bpaste_cli.workspace import resolve
 
     ws = _ws(project)
-    mine(ws.dataset_dir, ws.patterns_dir, MineOptions(K=2))  # the model and policy are now stale
+    mine(ws.dataset_dir, ws.patterns_dir, MineOptions(max_context=2))  # the model and policy are now stale
     tune = resolve("tune")
     assert tune.model is None and "model" not in tune.taken
     assert tune.warnings == ["Tuning without the value model for thor (the patterns were mined again after the value model "
