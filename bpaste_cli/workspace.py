@@ -764,6 +764,12 @@ def resolve(
     return got
 
 
+def tune_study_inputs(objectives: tuple[str, ...] | list[str], max_interference: float, max_amplification: float) -> dict[str, Any]:
+    """The options of `tune` besides its inputs that make a different study (`resolve`'s `study_inputs`), so the
+    verb and the demo name the same study for the same run."""
+    return {"objectives": list(objectives), "max_interference": max_interference, "max_amplification": max_amplification}
+
+
 def _study_key(got: Inputs, extra: dict[str, Any]) -> dict[str, Any]:
     """What a tune study depends on: the dataset, the patterns, the model, the seed, and the options in `extra`."""
     from bpaste_cli.trace.dataset import read_manifest

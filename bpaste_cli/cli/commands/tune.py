@@ -56,13 +56,12 @@ def tune(
             raise
         raise BpasteError("bpaste tune needs Optuna, which is not installed; pip install 'optuna>=5'.") from None
 
-    from bpaste_cli.workspace import resolve
+    from bpaste_cli.workspace import resolve, tune_study_inputs
 
     objective_names = tuple(o.strip() for o in objectives.split(",") if o.strip())
     got = resolve("tune", workspace=workspace, device=device, dataset=dataset, patterns=patterns, model=model, output=output,
                   seed=seed, storage=storage, study=study,
-                  study_inputs={"objectives": list(objective_names), "max_interference": max_interference,
-                                "max_amplification": max_amplification})
+                  study_inputs=tune_study_inputs(objective_names, max_interference, max_amplification))
     dataset, patterns, output = got.dataset, got.patterns, got.output
     warn(got.warnings)
     options = TuneOptions(
