@@ -43,7 +43,7 @@ KIND = "bpaste-workspace"
 WORKSPACE_SCHEMA_VERSION = 1
 DEFAULT_DEVICE = "thor"
 # how to make a dataset when no logs are known: a template in words, since no command would work as printed
-INGEST_IN_WORDS = "pass your agent logs' files, folders or globs to `bpaste ingest`"
+INGEST_IN_WORDS = "pass your agent logs' files, folders or globs to bpaste ingest"
 
 WORKSPACE_JSON_SCHEMA: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -636,8 +636,9 @@ def preflight(ws: Workspace, verb: str, *, device: str | Path | None = None, use
             raise BpasteError(art.error)
         for s in art.stale:
             if table[kind] == "refuse":
-                raise BpasteError(f"The workspace's {kind} {'for ' + dev + ' ' if dev else ''}is stale ({s.reason}), so "
-                                  f"`bpaste {verb}` would give a wrong result: run `{s.fix}` first.")
+                raise BpasteError(f"The workspace's {kind} {'for ' + dev + ' ' if dev else ''}"
+                                  f"{'are' if kind == 'patterns' else 'is'} stale ({s.reason}), so {verb} would give a "
+                                  f"wrong result: run `{s.fix}` first.")
             warnings.append(s.sentence())
     return warnings
 

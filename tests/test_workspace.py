@@ -36,7 +36,7 @@ NO_ENV: dict[str, str] = {}
 
 def test_no_workspace_says_how_to_make_one(tmp_path: Path) -> None:
     with pytest.raises(BpasteError, match=r"no bpaste workspace \(\.bpaste/\) in .* pass your agent logs' files, folders or "
-                       r"globs to `bpaste ingest` to make one here"):
+                       r"globs to bpaste ingest to make one here"):
         locate(cwd=tmp_path, environ=NO_ENV)
     (tmp_path / "logs").mkdir()
     with pytest.raises(BpasteError, match=r"run `bpaste ingest logs` to make one here, or name one with --workspace\.$"):
@@ -90,7 +90,7 @@ def test_named_folder_errors_say_what_to_pass(tmp_path: Path) -> None:
     with pytest.raises(BpasteError, match=r"is a project folder, not a workspace; name its workspace: --workspace .*\.bpaste\.$"):
         locate(tmp_path, cwd=tmp_path, environ=NO_ENV)
     with pytest.raises(BpasteError, match=r"BPASTE_WORKSPACE .*nowhere is not a bpaste workspace yet; make it: pass your agent "
-                       r"logs' files, folders or globs to `bpaste ingest` while BPASTE_WORKSPACE names it\."):
+                       r"logs' files, folders or globs to bpaste ingest while BPASTE_WORKSPACE names it\."):
         locate(cwd=tmp_path, environ={ENV_VAR: str(tmp_path / "nowhere")})
     (tmp_path / "file").write_text("x")
     with pytest.raises(BpasteError, match="is a file; name the folder"):
@@ -283,8 +283,8 @@ def test_reingesting_new_logs_makes_everything_downstream_stale(project: Path) -
     jsonschema.validate(st.to_json(), STATUS_JSON_SCHEMA)
     assert preflight(ws, "mine") == [] and preflight(ws, "stats") == []
     for verb in ("fit", "tune", "replay", "report"):
-        with pytest.raises(BpasteError, match=rf"patterns is stale \(the dataset changed after the patterns were mined\), so "
-                                              rf"`bpaste {verb}` would give a wrong result: run `bpaste mine` first\.$"):
+        with pytest.raises(BpasteError, match=rf"patterns are stale \(the dataset changed after the patterns were mined\), so "
+                                              rf"{verb} would give a wrong result: run `bpaste mine` first\.$"):
             preflight(ws, verb, device="thor")
     # with the patterns given explicitly, replay still checks the workspace policy, which only warns
     assert preflight(ws, "replay", device="thor", uses=("dataset", "policy")) == [
@@ -397,7 +397,7 @@ def test_every_path_given_needs_no_workspace(tmp_path: Path, monkeypatch: pytest
         assert got.workspace is None and got.taken == () and got.warnings == [] and got.seed == 0, verb
         assert (got.dataset, got.output) == (given.get("dataset"), given.get("output")), verb
     assert resolve("replay", dataset=d, need_patterns=False).patterns is None  # serial only: no patterns needed
-    with pytest.raises(BpasteError, match=r"pass your agent logs' files, folders or globs to `bpaste ingest` to make one"):
+    with pytest.raises(BpasteError, match=r"pass your agent logs' files, folders or globs to bpaste ingest to make one"):
         resolve("stats")
 
 

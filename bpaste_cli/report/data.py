@@ -187,7 +187,8 @@ def timeline_section(ds: Dataset, predictor: Any, device: str, split: str, seed:
                f"of its agent time (B-PASTE saves {gain[session][1]:.1f} s)")
     else:
         if ds.sessions.filter(pl.col("session_id") == session).height == 0:
-            raise BpasteError(f"The dataset has no session {session!r}; `bpaste replay {ds.path} --patterns P --per-session rows.csv` lists the timed ones.")
+            raise BpasteError(f"The dataset has no session {session!r}; pass one of the session_id values that replay's "
+                              "--per-session rows list (those are the timed ones).")
         why = f"chosen with --session (it is in the {split_of(session, seed)} split)"
     safety = safety or load_safety()
     prepared = prepare_split(ds, split, seed, safety, allowed=frozenset(config.allowed), sessions=[session])

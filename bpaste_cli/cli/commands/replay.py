@@ -92,17 +92,14 @@ def replay(
     ds.require_tool_calls("there is nothing to speculate")
     predictor, warnings = None, list(got.warnings)
     if patterns:
-        predictor, warnings = open_patterns(patterns, ds.hash, seed, "the replayed sessions")
-    elif any(a in ("paste", "bpaste") for a in arms):
-        raise BpasteError("The paste and bpaste arms need --patterns (a table from `bpaste mine DATASET -o DIR`, or `oracle`).")
+        predictor, pattern_warnings = open_patterns(patterns, ds.hash, seed, "the replayed sessions")
+        warnings += pattern_warnings
     value_model = None
     if model is not None:
         from bpaste_cli.fit import device_warnings, load_value_model
 
         value_model = load_value_model(model)
         warnings += device_warnings(value_model, device)
-    elif rank == "model":
-        raise BpasteError("--rank model needs --model, a value model file from `bpaste fit DATASET --patterns P -o MODEL`.")
     config = ReplayConfig(
         arms=arms, split=split, seed=seed, ttl_s=ttl, slots=slots, top_k=top_k, threshold=threshold,
         beam_width=beam_width, beam_depth=depth, rank=rank, min_prob=min_prob, lambda_scale=lambda_scale,
