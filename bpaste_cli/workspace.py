@@ -159,7 +159,7 @@ class Workspace:
         digest = hashlib.sha256(orjson.dumps(inputs, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS)).hexdigest()[:10]
         storage = self.root / "studies" / f"{key}.optuna.db"
         storage.parent.mkdir(parents=True, exist_ok=True)
-        return f"sqlite:///{storage.resolve()}", f"{key}-{digest}"
+        return f"sqlite:///{storage if not storage.is_absolute() else storage.resolve()}", f"{key}-{digest}"
 
     # resolution: the paths a verb uses when the user gave none, or one sentence saying what to run
     def cmd(self, verb: str) -> str:
@@ -318,6 +318,12 @@ def _init(path: Path, found: Found) -> Workspace:
     return Workspace(path, found)
 
 
+def _relative(path: Path, cwd: Path | None) -> Path:
+    """A workspace found from the current folder, relative to it (`.bpaste`, `../.bpaste`): the paths the verbs
+    print then read as the user would type them."""
+    return Path(os.path.relpath(path)) if cwd is None else path
+
+
 def locate(workspace: Path | str | None = None, *, create: bool = False, cwd: Path | None = None,
            environ: dict[str, str] | None = None) -> Workspace:
     """The workspace a verb works in: `workspace` (the --workspace option), else $BPASTE_WORKSPACE, else `.bpaste/`
@@ -332,9 +338,9 @@ def locate(workspace: Path | str | None = None, *, create: bool = False, cwd: Pa
     for folder in (here, *here.parents):
         if _is_workspace(folder / DIR_NAME):
             read_workspace_manifest(folder / DIR_NAME)
-            return Workspace(folder / DIR_NAME, "found")
+            return Workspace(_relative(folder / DIR_NAME, cwd), "found")
     if create:
-        return _init(here / DIR_NAME, "created")
+        return _init(_relative(here / DIR_NAME, cwd), "created")
     make = "run `bpaste ingest logs`" if (here / "logs").is_dir() else INGEST_IN_WORDS
     raise BpasteError(f"There is no bpaste workspace ({DIR_NAME}/) in {_shown(here)} or any folder above it: "
                       f"{make} to make one here, or name one with --workspace.")

@@ -228,7 +228,11 @@ def project(built: Path, tmp_path: Path):
 
 
 def _ws(project: Path) -> Workspace:
-    return locate(cwd=project, environ=NO_ENV)
+    """The project's workspace as the verbs find it from the project folder (the cwd): `.bpaste`, relative."""
+    assert Path.cwd() == project
+    ws = locate(environ=NO_ENV)
+    assert ws.root == Path(DIR_NAME)
+    return ws
 
 
 def test_a_fresh_workspace_is_current_and_says_how_each_artifact_was_made(project: Path) -> None:
@@ -407,7 +411,7 @@ def test_ingest_creates_the_workspace_and_repeats_the_recorded_logs(tmp_path: Pa
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv(ENV_VAR, raising=False)
     got = resolve("ingest", paths=["logs"])
-    assert got.workspace.root == (tmp_path / DIR_NAME).absolute() and got.output == got.workspace.dataset_dir
+    assert got.workspace.root == Path(DIR_NAME) and got.output == got.workspace.dataset_dir
     with pytest.raises(BpasteError, match="bpaste ingest needs the logs to read"):
         resolve("ingest")
     got.workspace.record_ingest(["logs"], ["--format", "codex"])
