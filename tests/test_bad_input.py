@@ -203,7 +203,7 @@ OPTION_CASES: dict[str, Case] = {
     "replay --rank": Case(lambda w: ["replay", str(w.ds), "--patterns", str(w.pat), "--arm", "bpaste", "--rank", "bogus"],
                           r"Unknown ranking 'bogus'; choose one of probability, value"),
     "replay without --patterns": Case(lambda w: ["replay", str(w.ds), "--arm", "paste"],
-                                      r"The paste and bpaste arms need --patterns \(a table from `bpaste mine DATASET -o DIR`, or `oracle`\)"),
+                                      r"The paste and bpaste arms need --patterns: a pattern table \(`bpaste mine .*ds -o patterns.bpaste` makes one\) or `oracle`"),
     "replay --safety": Case(lambda w: ["replay", str(w.ds), "--arm", "serial", "--safety", w.missing_safety],
                             r"The safety file .*missing_safety does not exist"),
     "replay --per-session dir": Case(lambda w: ["replay", str(w.ds), "--arm", "serial", "--per-session", w.empty_dir],

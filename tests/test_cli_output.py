@@ -67,10 +67,11 @@ def test_replay_refuses_what_a_policy_fixes_and_applies_the_device(project: Path
 
 
 @pytest.mark.parametrize("command, sentence", [
-    ("bpaste replay ds --patterns pat --split bogus", "--split 'bogus' is not a split; pass one of train, validation, test, all."),
-    ("bpaste replay ds --policy policy.json --split bogus", "--split 'bogus' is not a split"),
-    ("bpaste replay ds --patterns pat --arm serial,magic", "names an unknown arm 'magic'"),
-    ("bpaste report ds -o r.html --split bogus", "--split 'bogus' is not a split"),
+    ("bpaste replay ds --patterns pat --split bogus", "Unknown split 'bogus'; choose train, validation, test or all."),
+    ("bpaste replay ds --policy policy.json --split bogus", "Unknown split 'bogus'"),
+    ("bpaste replay ds --policy policy.json --arm serial,magic", "Unknown arm 'magic'; choose from serial, oracle, paste, bpaste"),
+    ("bpaste report ds -o r.html --split bogus", "Unknown split 'bogus'"),
+    ("bpaste replay ds --arm paste", "need --patterns: a pattern table (`bpaste mine ds -o patterns.bpaste` makes one)"),
 ])
 def test_invalid_values_are_refused_in_one_sentence(project: Path, command: str, sentence: str) -> None:
     run = bpaste(command, project)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 from typing import Optional
 
@@ -62,12 +63,13 @@ def replay(
     from bpaste_cli.workspace import resolve
 
     if split not in SPLIT_CHOICES:
-        raise BpasteError(f"--split {split!r} is not a split; pass one of {', '.join(SPLIT_CHOICES)}.")
+        raise BpasteError(f"Unknown split {split!r}; choose train, validation, test or all.")
     arms = tuple(a.strip() for a in arm.split(",") if a.strip())
-    unknown = [a for a in arms if a not in ARM_TYPES]
-    if not arms or unknown:
-        raise BpasteError(f"--arm {arm!r} names {'an unknown arm ' + repr(unknown[0]) if unknown else 'no arm'}; pass a "
-                          f"comma-separated list of {', '.join(ARM_TYPES)}.")
+    if not arms:
+        raise BpasteError("--arm names no arm; pass a comma-separated list of serial, oracle, paste, bpaste.")
+    unknown = next((a for a in arms if a not in ARM_TYPES), None)
+    if unknown is not None:  # checked here too, so that --policy never meets an arm it would not use
+        raise BpasteError(f"Unknown arm {unknown!r}; choose from {', '.join(ARM_TYPES)}.")
     if policy is not None:
         given = [flag for name, flag in POLICY_FIXES.items() if _given(ctx, name)]
         if given:
@@ -83,9 +85,17 @@ def replay(
     for path, option in ((per_session, "--per-session"), (timeline, "--timeline")):
         if path is not None and path.is_dir():
             raise BpasteError(f"{option} {path} is a directory; pass the path of a file to write.")
+    need_patterns = patterns is None and any(a in ("paste", "bpaste") for a in arms)
+    need_model = model is None and rank == "model"
+    if dataset is not None and (need_patterns or need_model) and not _has_workspace(workspace):
+        if need_patterns:  # the dataset is the user's own, and there is no workspace to take patterns from
+            raise BpasteError(f"The paste and bpaste arms need --patterns: a pattern table (`bpaste mine "
+                              f"{shlex.quote(str(dataset))} -o patterns.bpaste` makes one) or `oracle`.")
+        raise BpasteError(f"--rank model needs --model, a value model (`bpaste fit {shlex.quote(str(dataset))} --patterns "
+                          f"{shlex.quote(patterns or 'patterns.bpaste')} -o model.json` makes one).")
     got = resolve("replay", workspace=workspace, device=device, dataset=dataset,
                   patterns=None if patterns is None else Path(patterns), model=model, seed=seed,
-                  need_patterns=any(a in ("paste", "bpaste") for a in arms), need_model=rank == "model")
+                  need_patterns=need_patterns, need_model=need_model)
     dataset, model, seed = got.dataset, got.model, got.seed
     patterns = patterns if patterns is not None or got.patterns is None else str(got.patterns)
     ds = load_dataset(dataset)
@@ -164,6 +174,18 @@ def replay(
     warn(report.warnings)
     if timeline:
         out.print(f"timeline written to {timeline} (open it in ui.perfetto.dev)")
+
+
+def _has_workspace(workspace: Path | None) -> bool:
+    """Whether a workspace can be found (or is named), to take what the user did not give from it."""
+    from bpaste_cli.errors import BpasteError
+    from bpaste_cli.workspace import locate
+
+    try:
+        locate(workspace)
+    except BpasteError:
+        return workspace is not None  # a named but broken workspace: let resolve say what is wrong with it
+    return True
 
 
 def _given(ctx: typer.Context, name: str) -> bool:

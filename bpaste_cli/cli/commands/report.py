@@ -41,7 +41,7 @@ def report(
     from bpaste_cli.workspace import resolve
 
     if split not in ("train", "validation", "test", "all"):
-        raise BpasteError(f"--split {split!r} is not a split; pass one of train, validation, test, all.")
+        raise BpasteError(f"Unknown split {split!r}; choose train, validation, test or all.")
     got = resolve("report", workspace=workspace, device=device, dataset=dataset,
                   patterns=None if patterns is None else Path(patterns), policy=policy, output=output, seed=seed)
     output = got.output
