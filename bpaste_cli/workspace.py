@@ -302,6 +302,9 @@ def _named(path: Path, found: Found, create: bool) -> Workspace:
         raise BpasteError(f"{how} {_shown(path)} is a file; name the folder bpaste keeps its artifacts in.")
     if _is_workspace(path / DIR_NAME):
         raise BpasteError(f"{how} {_shown(path)} is a project folder, not a workspace; name its workspace: {how} {_shown(path / DIR_NAME)}.")
+    if path.is_dir() and any(path.iterdir()):
+        raise BpasteError(f"{how} {_shown(path)} already holds files but no {MANIFEST_FILE}, so it is not a bpaste workspace; "
+                          "name the .bpaste folder that bpaste ingest made, or a new folder.")
     if not create:
         where = f"with --workspace {shlex.quote(_shown(path))}" if found == "flag" else f"while {ENV_VAR} names it"
         raise BpasteError(f"{how} {_shown(path)} is not a bpaste workspace yet; make it: {INGEST_IN_WORDS} {where}.")

@@ -239,6 +239,13 @@ OPTION_CASES: dict[str, Case] = {
                            r"The all split of .*untimed_ds has no session replay can time \(12 untimed\); replay needs logs with timestamps"),
     "demo --samples missing": Case(lambda w: ["demo", "--out", w.out("demo"), "--samples", w.missing_logs],
                                    r"missing_logs is not a directory of agent logs; pass the sample_traces folder or omit --samples"),
+    "status --workspace missing": Case(lambda w: ["status", "--workspace", w.missing_ws],
+                                       r"missing_ws is not a bpaste workspace yet; make it: pass your agent logs' files, "
+                                       r"folders or globs to bpaste ingest with --workspace .*missing_ws\."),
+    "status --workspace a file": Case(lambda w: ["status", "--workspace", str(w.logs)],
+                                      r"--workspace .*sessions.jsonl is a file; name the folder bpaste keeps its artifacts in"),
+    "mine --workspace not a workspace": Case(lambda w: ["mine", "--workspace", str(w.ds)],
+                                             r"ds already holds files but no workspace.json, so it is not a bpaste workspace"),
 }
 
 
