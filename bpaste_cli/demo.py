@@ -1,10 +1,11 @@
 """`bpaste demo`: the whole pipeline on the bundled sample traces, each step's key figure as it completes.
 
 ingest -> stats -> mine -> fit -> tune (a small budget) -> replay (under the tuned policy) -> report.
-Every step is the same library call its own verb makes; the demo only chains them into one folder:
-`dataset/`, `patterns/`, `value-model.json`, `policy.json` (+ its Optuna SQLite study), `report.html`.
-The sample traces are read from `./sample_traces` when it holds the committed set, and otherwise
-regenerated (byte-identical) into the output folder, so the demo works from any directory.
+Every step is the same library call its own verb makes, into a workspace (`<out>/.bpaste/`, see `workspace`)
+laid out as the verbs lay it out: `dataset/`, `patterns/`, `models/<device>.json`, `policies/<device>.json`
+(+ its Optuna study in `studies/`), `report.html`; so `bpaste status`, `bpaste replay` and the other verbs
+carry on from it. The sample traces are read from `./sample_traces` when it holds the committed set, and
+otherwise regenerated (byte-identical) into the output folder, so the demo works from any directory.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ class DemoResult:
     steps: list[DemoStep]
     paths: dict[str, str]
     seconds: float
+    next: list[str] = field(default_factory=list)  # verbs that carry on from the demo's workspace, as commands
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -39,6 +41,7 @@ class DemoResult:
             "seconds": round(self.seconds, 2),
             "steps": [{"name": s.name, "seconds": round(s.seconds, 2), "figure": s.figure, **s.data} for s in self.steps],
             "paths": self.paths,
+            "next": self.next,
         }
 
 
@@ -71,7 +74,7 @@ def run_demo(
     """Run every step into `out`; `on_start(name)` before and `on_step(step)` after each one."""
     from bpaste_cli.fit import FitOptions, fit
     from bpaste_cli.ingest import ingest
-    from bpaste_cli.mine import load_predictor, mine
+    from bpaste_cli.mine import load_predictor, mine, pattern_hash
     from bpaste_cli.mine import MineOptions
     from bpaste_cli.policy import replay_policy
     from bpaste_cli.report import write_report
@@ -79,18 +82,22 @@ def run_demo(
     from bpaste_cli.trace import load_dataset
     from bpaste_cli.tune import TuneOptions, tune
 
+    from bpaste_cli.workspace import DIR_NAME, locate, resolve, tune_study_inputs
+
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise BpasteError(f"{out} is a file; the demo writes a folder, choose another --out.")
     out.mkdir(parents=True, exist_ok=True)
     t_all = time.perf_counter()
     steps: list[DemoStep] = []
+    ws = locate(out / DIR_NAME, create=True)
     paths = {
-        "dataset": out / "dataset",
-        "patterns": out / "patterns",
-        "model": out / "value-model.json",
-        "policy": out / "policy.json",
-        "report": out / "report.html",
+        "workspace": ws.root,
+        "dataset": ws.dataset_dir,
+        "patterns": ws.patterns_dir,
+        "model": ws.model_path(device),
+        "policy": ws.policy_path(device),
+        "report": ws.report_path(),
     }
 
     def step(name: str, work: Callable[[], tuple[str, dict[str, Any]]]) -> None:
@@ -107,6 +114,7 @@ def run_demo(
 
     def do_ingest():
         r = ingest([logs], paths["dataset"])
+        ws.record_ingest([logs])
         return (f"{r.sessions} sessions, {r.tool_calls} tool calls from {logs} ({r.report.total} lines skipped)",
                 {"sessions": r.sessions, "tool_calls": r.tool_calls, "skipped": r.report.total})
 
@@ -126,7 +134,8 @@ def run_demo(
     def do_fit():
         predictor = load_predictor(paths["patterns"])
         r = fit(paths["dataset"], predictor, device=device, options=FitOptions(seed=seed), out=paths["model"],
-                provenance={"patterns": str(paths["patterns"])})
+                provenance={"patterns": str(paths["patterns"]), "patterns_hash": pattern_hash(predictor)})
+        ws.record_device(device)
         m = r.metrics
         held = m["candidates"][m["chosen"]][m["chosen_on"]]
         return (f"value model: {m['chosen']}, Spearman {held['spearman']:.2f} on {m['chosen_on']} rows",
@@ -135,8 +144,11 @@ def run_demo(
     model = None
 
     def do_tune():
-        r = tune(paths["dataset"], paths["patterns"], paths["policy"],
-                 TuneOptions(device=device, trials=trials, seed=seed, model=model))
+        defaults = TuneOptions()
+        got = resolve("tune", workspace=ws.root, device=device, seed=seed, model=model,
+                      study_inputs=tune_study_inputs(defaults.objectives, defaults.max_interference, defaults.max_amplification))
+        r = tune(got.dataset, got.patterns, got.output,
+                 TuneOptions(device=device, trials=trials, seed=seed, model=got.model, storage=got.storage, study=got.study))
         v = r.policy["validation"]["policy"]
         lo, hi = v["speedup_ci95"]
         return (f"{r.trials_complete} trials; chosen trial {r.policy['provenance']['trial']}: validation speedup "
@@ -166,4 +178,5 @@ def run_demo(
     step("tune", do_tune)
     step("replay", do_replay)
     step("report", do_report)
-    return DemoResult(out, steps, {k: str(v) for k, v in paths.items()}, time.perf_counter() - t_all)
+    return DemoResult(out, steps, {k: str(v) for k, v in paths.items()}, time.perf_counter() - t_all,
+                      [ws.cmd("status"), ws.device_cmd("replay", device)])

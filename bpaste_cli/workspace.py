@@ -42,6 +42,8 @@ MANIFEST_FILE = "workspace.json"
 KIND = "bpaste-workspace"
 WORKSPACE_SCHEMA_VERSION = 1
 DEFAULT_DEVICE = "thor"
+# how to make a dataset when no logs are known: a template in words, since no command would work as printed
+INGEST_IN_WORDS = "pass your agent logs' files, folders or globs to bpaste ingest"
 
 WORKSPACE_JSON_SCHEMA: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -158,7 +160,7 @@ class Workspace:
         digest = hashlib.sha256(orjson.dumps(inputs, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS)).hexdigest()[:10]
         storage = self.root / "studies" / f"{key}.optuna.db"
         storage.parent.mkdir(parents=True, exist_ok=True)
-        return f"sqlite:///{storage.resolve()}", f"{key}-{digest}"
+        return f"sqlite:///{storage if not storage.is_absolute() else storage.resolve()}", f"{key}-{digest}"
 
     # resolution: the paths a verb uses when the user gave none, or one sentence saying what to run
     def cmd(self, verb: str) -> str:
@@ -189,20 +191,24 @@ class Workspace:
         devices = dict(doc.get("devices") or {}) | {device_key(device): str(Path(device).resolve())}
         _write_manifest(self.root, doc | {"devices": devices})
 
-    def ingest_cmd(self) -> str:
-        """The `bpaste ingest` command that (re)builds the dataset: the recorded logs' paths, or `logs` if there is one."""
+    def ingest_cmd(self) -> str | None:
+        """The `bpaste ingest` command that (re)builds the dataset: the recorded logs' paths, or `logs` if there is
+        one; None when no logs are known (then say INGEST_IN_WORDS)."""
         record = self.manifest().get("ingest")
         if record:
             args = [shlex.quote(_shown(Path(p))) for p in record["paths"]] + [shlex.quote(f) for f in record.get("flags", [])]
             return self.cmd("ingest " + " ".join(args))
         base = self.root.parent
         logs = base / "logs"
-        return self.cmd(f"ingest {shlex.quote(_shown(logs))}" if logs.is_dir() else "ingest DIR-OF-AGENT-LOGS")
+        return self.cmd(f"ingest {shlex.quote(_shown(logs))}") if logs.is_dir() else None
 
     def dataset(self) -> Path:
         """The workspace's dataset, or one sentence saying how to make it."""
         if not (self.dataset_dir / "manifest.json").is_file():
-            raise BpasteError(f"There is no dataset in the workspace {_shown(self.root)}: run `{self.ingest_cmd()}`.")
+            cmd = self.ingest_cmd()
+            raise BpasteError(f"There is no dataset in the workspace {_shown(self.root)}: "
+                              + (f"run `{cmd}`." if cmd else INGEST_IN_WORDS + (f" with --workspace {shlex.quote(_shown(self.root))}."
+                                                                                  if self.found == "flag" else ".")))
         return self.dataset_dir
 
     def patterns(self) -> Path:
@@ -289,9 +295,12 @@ def _named(path: Path, found: Found, create: bool) -> Workspace:
         raise BpasteError(f"{how} {_shown(path)} is a file; name the folder bpaste keeps its artifacts in.")
     if _is_workspace(path / DIR_NAME):
         raise BpasteError(f"{how} {_shown(path)} is a project folder, not a workspace; name its workspace: {how} {_shown(path / DIR_NAME)}.")
+    if path.is_dir() and any(path.iterdir()):
+        raise BpasteError(f"{how} {_shown(path)} already holds files but no {MANIFEST_FILE}, so it is not a bpaste workspace; "
+                          "name the .bpaste folder that bpaste ingest made, or a new folder.")
     if not create:
-        raise BpasteError(f"{how} {_shown(path)} is not a bpaste workspace yet; make it with "
-                          f"`bpaste ingest DIR-OF-AGENT-LOGS --workspace {shlex.quote(_shown(path))}`.")
+        where = f"with --workspace {shlex.quote(_shown(path))}" if found == "flag" else f"while {ENV_VAR} names it"
+        raise BpasteError(f"{how} {_shown(path)} is not a bpaste workspace yet; make it: {INGEST_IN_WORDS} {where}.")
     return _init(path, found)
 
 
@@ -303,6 +312,12 @@ def _init(path: Path, found: Found) -> Workspace:
     _write_manifest(path, {"kind": KIND, "schema_version": WORKSPACE_SCHEMA_VERSION, "bpaste_version": __version__,
                            "created_at": _now()})
     return Workspace(path, found)
+
+
+def _relative(path: Path, cwd: Path | None) -> Path:
+    """A workspace found from the current folder, relative to it (`.bpaste`, `../.bpaste`): the paths the verbs
+    print then read as the user would type them."""
+    return Path(os.path.relpath(path)) if cwd is None else path
 
 
 def locate(workspace: Path | str | None = None, *, create: bool = False, cwd: Path | None = None,
@@ -319,12 +334,12 @@ def locate(workspace: Path | str | None = None, *, create: bool = False, cwd: Pa
     for folder in (here, *here.parents):
         if _is_workspace(folder / DIR_NAME):
             read_workspace_manifest(folder / DIR_NAME)
-            return Workspace(folder / DIR_NAME, "found")
+            return Workspace(_relative(folder / DIR_NAME, cwd), "found")
     if create:
-        return _init(here / DIR_NAME, "created")
-    logs = "logs" if (here / "logs").is_dir() else "DIR-OF-AGENT-LOGS"
+        return _init(_relative(here / DIR_NAME, cwd), "created")
+    make = "run `bpaste ingest logs`" if (here / "logs").is_dir() else INGEST_IN_WORDS
     raise BpasteError(f"There is no bpaste workspace ({DIR_NAME}/) in {_shown(here)} or any folder above it: "
-                      f"run `bpaste ingest {logs}` to make one, or pass --workspace DIR.")
+                      f"{make} to make one here, or name one with --workspace.")
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -454,7 +469,7 @@ def _dataset(ws: Workspace) -> tuple[Artifact, dict[str, Any] | None]:
                 "options": m.get("options"), "ingested_from": record.get("paths")}
     changes = _sources_changed(ws, m)
     if changes:
-        art.stale.append(Stale("dataset", f"the logs changed after they were ingested ({', '.join(changes)})", ws.ingest_cmd()))
+        art.stale.append(Stale("dataset", f"the logs changed after they were ingested ({', '.join(changes)})", ws.ingest_cmd() or ws.cmd("ingest --help")))
     return art, m
 
 
@@ -472,7 +487,8 @@ def _patterns(ws: Workspace, ds: dict[str, Any] | None) -> tuple[Artifact, dict[
                 "seed": m.get("seed"), "parameters": m.get("parameters"), "train_sessions": (m.get("train") or {}).get("sessions"),
                 "test_call_top1": ev.get("call_top1")}
     if ds is None:
-        art.stale.append(Stale("patterns", "the dataset the patterns were mined from is missing", ws.ingest_cmd()))
+        art.stale.append(Stale("patterns", "the dataset the patterns were mined from is missing",
+                               ws.ingest_cmd() or ws.cmd("ingest --help")))
     elif m.get("dataset_hash") != ds.get("dataset_hash"):
         art.stale.append(Stale("patterns", "the dataset changed after the patterns were mined", ws.cmd("mine")))
     return art, m
@@ -483,7 +499,7 @@ def _devices(folder: Path) -> list[str]:
 
 
 def _model(ws: Workspace, device: str, ds: dict[str, Any] | None, pat: dict[str, Any] | None) -> Artifact:
-    from bpaste_cli.fit import load_value_model, patterns_hash
+    from bpaste_cli.fit import load_value_model
 
     path = ws.root / "models" / f"{device}.json"
     art = Artifact(f"model:{device}", path)
@@ -502,7 +518,7 @@ def _model(ws: Workspace, device: str, ds: dict[str, Any] | None, pat: dict[str,
         art.stale.append(Stale(art.name, f"the value model in {path.name} was fitted for device {prov.get('device')!r}", fix))
     if ds is not None and prov.get("dataset_hash") != ds.get("dataset_hash"):
         art.stale.append(Stale(art.name, f"the dataset changed after the value model for {device} was fitted", fix))
-    elif pat is not None and prov.get("patterns_hash") and prov["patterns_hash"] != _read(patterns_hash, ws.patterns_dir):
+    elif pat is not None and prov.get("patterns_hash") and prov["patterns_hash"] != _read(pattern_table_hash, ws.patterns_dir):
         art.stale.append(Stale(art.name, f"the patterns were mined again after the value model for {device} was fitted", fix))
     return art
 
@@ -552,10 +568,10 @@ def _report(ws: Workspace) -> Artifact | None:
     return art
 
 
-def _pattern_hash(path: Path) -> str:
-    """The pattern hash a policy records for the predictor of the pattern table at `path`."""
-    from bpaste_cli.mine import load_predictor
-    from bpaste_cli.policy import pattern_hash
+def pattern_table_hash(path: Path) -> str:
+    """The identity of the pattern table at `path` (`mine.pattern_hash` of its predictor): what a value model
+    and a policy record as the patterns they were made with."""
+    from bpaste_cli.mine import load_predictor, pattern_hash
 
     return pattern_hash(load_predictor(path))
 
@@ -574,7 +590,7 @@ def status(ws: Workspace) -> WorkspaceStatus:
     phash = None
     if policies and pat is not None:
         try:
-            phash = _read(_pattern_hash, ws.patterns_dir)
+            phash = _read(pattern_table_hash, ws.patterns_dir)
         except BpasteError as exc:
             pat_art.error = str(exc)  # type: ignore[union-attr]
     artifacts += [_policy(ws, d, ds, pat, phash) for d in policies]
@@ -583,7 +599,7 @@ def status(ws: Workspace) -> WorkspaceStatus:
     if (report := _report(ws)) is not None:
         artifacts.append(report)
     nxt = []
-    if ds is None:
+    if ds is None and ws.ingest_cmd():
         nxt.append(ws.ingest_cmd())
     elif pat is None:
         nxt.append(ws.cmd("mine"))
@@ -622,8 +638,9 @@ def preflight(ws: Workspace, verb: str, *, device: str | Path | None = None, use
             raise BpasteError(art.error)
         for s in art.stale:
             if table[kind] == "refuse":
-                raise BpasteError(f"The workspace's {kind} {'for ' + dev + ' ' if dev else ''}is stale ({s.reason}), so "
-                                  f"`bpaste {verb}` would give a wrong result: run `{s.fix}` first.")
+                raise BpasteError(f"The workspace's {kind} {'for ' + dev + ' ' if dev else ''}"
+                                  f"{'are' if kind == 'patterns' else 'is'} stale ({s.reason}), so {verb} would give a "
+                                  f"wrong result: run `{s.fix}` first.")
             warnings.append(s.sentence())
     return warnings
 
@@ -688,11 +705,11 @@ def resolve(
     if verb == "ingest":
         if output is not None and paths:
             return got
-        ws = got.workspace = locate(workspace, create=output is None)
+        ws = got.workspace = locate(workspace, create=output is None and bool(paths))
         if not paths:
             record = ws.manifest().get("ingest")
             if not record:
-                raise BpasteError("bpaste ingest needs the logs to read (files, folders or globs), e.g. `bpaste ingest logs`.")
+                raise BpasteError(f"bpaste ingest needs the logs to read: {INGEST_IN_WORDS}.")
             got.paths = list(record["paths"])
         got.output = output or ws.dataset_dir
         return got
@@ -750,10 +767,15 @@ def resolve(
     return got
 
 
+def tune_study_inputs(objectives: tuple[str, ...] | list[str], max_interference: float, max_amplification: float) -> dict[str, Any]:
+    """The options of `tune` besides its inputs that make a different study (`resolve`'s `study_inputs`), so the
+    verb and the demo name the same study for the same run."""
+    return {"objectives": list(objectives), "max_interference": max_interference, "max_amplification": max_amplification}
+
+
 def _study_key(got: Inputs, extra: dict[str, Any]) -> dict[str, Any]:
     """What a tune study depends on: the dataset, the patterns, the model, the seed, and the options in `extra`."""
-    from bpaste_cli.fit import patterns_hash
     from bpaste_cli.trace import read_manifest
 
-    return {"dataset_hash": read_manifest(got.dataset)["dataset_hash"], "patterns_hash": patterns_hash(got.patterns),
+    return {"dataset_hash": read_manifest(got.dataset)["dataset_hash"], "patterns_hash": _read(pattern_table_hash, got.patterns),
             "model_sha256": file_sha256(got.model) if got.model else None, "seed": got.seed} | extra

@@ -203,7 +203,7 @@ OPTION_CASES: dict[str, Case] = {
     "replay --rank": Case(lambda w: ["replay", str(w.ds), "--patterns", str(w.pat), "--arm", "bpaste", "--rank", "bogus"],
                           r"Unknown ranking 'bogus'; choose one of probability, value"),
     "replay without --patterns": Case(lambda w: ["replay", str(w.ds), "--arm", "paste"],
-                                      r"The paste and bpaste arms need --patterns \(a table from `bpaste mine DATASET -o DIR`, or `oracle`\)"),
+                                      r"The paste and bpaste arms need --patterns: a pattern table \(`bpaste mine .*ds -o patterns.bpaste` makes one\) or `oracle`"),
     "replay --safety": Case(lambda w: ["replay", str(w.ds), "--arm", "serial", "--safety", w.missing_safety],
                             r"The safety file .*missing_safety does not exist"),
     "replay --per-session dir": Case(lambda w: ["replay", str(w.ds), "--arm", "serial", "--per-session", w.empty_dir],
@@ -245,6 +245,13 @@ OPTION_CASES: dict[str, Case] = {
                        r"Unknown live arm 'oracle'; choose from paste, bpaste"),
     "demo --samples missing": Case(lambda w: ["demo", "--out", w.out("demo"), "--samples", w.missing_logs],
                                    r"missing_logs is not a directory of agent logs; pass the sample_traces folder or omit --samples"),
+    "status --workspace missing": Case(lambda w: ["status", "--workspace", w.missing_ws],
+                                       r"missing_ws is not a bpaste workspace yet; make it: pass your agent logs' files, "
+                                       r"folders or globs to bpaste ingest with --workspace .*missing_ws\."),
+    "status --workspace a file": Case(lambda w: ["status", "--workspace", str(w.logs)],
+                                      r"--workspace .*sessions.jsonl is a file; name the folder bpaste keeps its artifacts in"),
+    "mine --workspace not a workspace": Case(lambda w: ["mine", "--workspace", str(w.ds)],
+                                             r"ds already holds files but no workspace.json, so it is not a bpaste workspace"),
 }
 
 

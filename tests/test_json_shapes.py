@@ -38,6 +38,7 @@ VERB_RUNS: dict[str, list[str]] = {
     "fit": ["fit", "ds", "--patterns", "pat", "-o", "model.json"],
     "demo": ["demo", "--out", "demo", "--samples", "corpus", "--trials", "3"],
     "live": ["live", "ds", "--policy", "policy.json", "--sessions", "2", "--time-scale", "0.01", "--split", "all"],
+    "status": ["status", "--workspace", "demo/.bpaste"],
 }
 # the verb (first word of argv) each kind comes from, where the two differ
 KIND_VERB = {"device-list": "device", "device-calibration": "device", "policy-validate": "policy", "replay-policy": "replay"}
@@ -57,9 +58,12 @@ def outputs(tmp_path_factory) -> dict[str, dict]:
     serial = ["synth", "ingest", "stats", "mine", "mine --show", "tune", "policy-validate"]  # each needs the one before
     for name in serial:
         done[name] = _cli(VERB_RUNS[name], cwd)
-    rest = [n for n in VERB_RUNS if n not in serial]
+    after = ["status"]  # reads the workspace the demo writes
+    rest = [n for n in VERB_RUNS if n not in serial + after]
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
         done.update(zip(rest, pool.map(lambda n: _cli(VERB_RUNS[n], cwd), rest)))
+    for name in after:
+        done[name] = _cli(VERB_RUNS[name], cwd)
     return done
 
 
@@ -101,9 +105,25 @@ def test_every_verb_has_a_json_run():
     ("mine", lambda d: d.update(eval="good")),
     ("synth", lambda d: d.update(kind="synthesis")),
     ("device", lambda d: d.pop("bpaste")),
+    ("status", lambda d: d["fixes"].append("mine again")),
+    ("status", lambda d: d["artifacts"][0].pop("stale")),
 ])
 def test_the_schema_rejects_a_damaged_shape(outputs, name, damage):
     """The schema is not vacuous: the real output with one required piece broken fails validation."""
     doc = copy.deepcopy(outputs[name])
     damage(doc)
     assert not VALIDATOR.is_valid(doc)
+
+
+def test_the_status_schema_is_the_workspace_one():
+    """The schema file's `status` shape is the one `bpaste status` is built against (defined once, in workspace.py)."""
+    from bpaste_cli.workspace import STATUS_JSON_SCHEMA
+
+    assert SCHEMA["$defs"]["status"] == json.loads(json.dumps(STATUS_JSON_SCHEMA))
+
+
+def test_the_status_of_the_demo_workspace_is_current(outputs):
+    doc = outputs["status"]
+    names = {a["name"] for a in doc["artifacts"]}
+    assert {"dataset", "patterns", "policy:thor", "report"} <= names
+    assert doc["stale"] == [] and doc["fixes"] == [] and doc["next"] == []

@@ -35,10 +35,11 @@ NO_ENV: dict[str, str] = {}
 # --- locating -----------------------------------------------------------------------------------------------------
 
 def test_no_workspace_says_how_to_make_one(tmp_path: Path) -> None:
-    with pytest.raises(BpasteError, match=r"no bpaste workspace \(\.bpaste/\) in .* run `bpaste ingest DIR-OF-AGENT-LOGS`"):
+    with pytest.raises(BpasteError, match=r"no bpaste workspace \(\.bpaste/\) in .* pass your agent logs' files, folders or "
+                       r"globs to bpaste ingest to make one here"):
         locate(cwd=tmp_path, environ=NO_ENV)
     (tmp_path / "logs").mkdir()
-    with pytest.raises(BpasteError, match=r"run `bpaste ingest logs` to make one, or pass --workspace DIR\.$"):
+    with pytest.raises(BpasteError, match=r"run `bpaste ingest logs` to make one here, or name one with --workspace\.$"):
         locate(cwd=tmp_path, environ=NO_ENV)
 
 
@@ -88,7 +89,8 @@ def test_named_folder_errors_say_what_to_pass(tmp_path: Path) -> None:
     locate(create=True, cwd=tmp_path, environ=NO_ENV)
     with pytest.raises(BpasteError, match=r"is a project folder, not a workspace; name its workspace: --workspace .*\.bpaste\.$"):
         locate(tmp_path, cwd=tmp_path, environ=NO_ENV)
-    with pytest.raises(BpasteError, match=r"BPASTE_WORKSPACE .*nowhere is not a bpaste workspace yet; make it with `bpaste ingest"):
+    with pytest.raises(BpasteError, match=r"BPASTE_WORKSPACE .*nowhere is not a bpaste workspace yet; make it: pass your agent "
+                       r"logs' files, folders or globs to bpaste ingest while BPASTE_WORKSPACE names it\."):
         locate(cwd=tmp_path, environ={ENV_VAR: str(tmp_path / "nowhere")})
     (tmp_path / "file").write_text("x")
     with pytest.raises(BpasteError, match="is a file; name the folder"):
@@ -186,7 +188,8 @@ def test_one_study_per_set_of_inputs(tmp_path: Path) -> None:
 def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A project folder with `logs/` (the sample traces) and a workspace holding dataset, patterns, a value model
     and a policy for thor, each written the way the workspace verbs will write them."""
-    from bpaste_cli.fit import FitOptions, fit, patterns_hash
+    from bpaste_cli.fit import FitOptions, fit
+    from bpaste_cli.workspace import pattern_table_hash
     from bpaste_cli.ingest import ingest
     from bpaste_cli.mine import load_predictor, mine
     from bpaste_cli.tune import TuneOptions, tune
@@ -201,7 +204,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
         ws.record_ingest(["logs"])
         mine(ws.dataset_dir, ws.patterns_dir)
         fit(ws.dataset_dir, load_predictor(ws.patterns_dir), device="thor", out=ws.model_path("thor"), options=FitOptions(),
-            provenance={"patterns": str(ws.patterns_dir), "patterns_hash": patterns_hash(ws.patterns_dir)})
+            provenance={"patterns": str(ws.patterns_dir), "patterns_hash": pattern_table_hash(ws.patterns_dir)})
         storage, study = ws.study("thor", {"test": 1})
         tune(ws.dataset_dir, ws.patterns_dir, ws.policy_path("thor"),
              TuneOptions(device="thor", trials=3, storage=storage, study=study, model=ws.model_path("thor")))
@@ -225,7 +228,11 @@ def project(built: Path, tmp_path: Path):
 
 
 def _ws(project: Path) -> Workspace:
-    return locate(cwd=project, environ=NO_ENV)
+    """The project's workspace as the verbs find it from the project folder (the cwd): `.bpaste`, relative."""
+    assert Path.cwd() == project
+    ws = locate(environ=NO_ENV)
+    assert ws.root == Path(DIR_NAME)
+    return ws
 
 
 def test_a_fresh_workspace_is_current_and_says_how_each_artifact_was_made(project: Path) -> None:
@@ -280,8 +287,8 @@ def test_reingesting_new_logs_makes_everything_downstream_stale(project: Path) -
     jsonschema.validate(st.to_json(), STATUS_JSON_SCHEMA)
     assert preflight(ws, "mine") == [] and preflight(ws, "stats") == []
     for verb in ("fit", "tune", "replay", "report"):
-        with pytest.raises(BpasteError, match=rf"patterns is stale \(the dataset changed after the patterns were mined\), so "
-                                              rf"`bpaste {verb}` would give a wrong result: run `bpaste mine` first\.$"):
+        with pytest.raises(BpasteError, match=rf"patterns are stale \(the dataset changed after the patterns were mined\), so "
+                                              rf"{verb} would give a wrong result: run `bpaste mine` first\.$"):
             preflight(ws, verb, device="thor")
     # with the patterns given explicitly, replay still checks the workspace policy, which only warns
     assert preflight(ws, "replay", device="thor", uses=("dataset", "policy")) == [
@@ -394,7 +401,7 @@ def test_every_path_given_needs_no_workspace(tmp_path: Path, monkeypatch: pytest
         assert got.workspace is None and got.taken == () and got.warnings == [] and got.seed == 0, verb
         assert (got.dataset, got.output) == (given.get("dataset"), given.get("output")), verb
     assert resolve("replay", dataset=d, need_patterns=False).patterns is None  # serial only: no patterns needed
-    with pytest.raises(BpasteError, match=r"run `bpaste ingest DIR-OF-AGENT-LOGS` to make one"):
+    with pytest.raises(BpasteError, match=r"pass your agent logs' files, folders or globs to bpaste ingest to make one"):
         resolve("stats")
 
 
@@ -404,7 +411,7 @@ def test_ingest_creates_the_workspace_and_repeats_the_recorded_logs(tmp_path: Pa
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv(ENV_VAR, raising=False)
     got = resolve("ingest", paths=["logs"])
-    assert got.workspace.root == (tmp_path / DIR_NAME).absolute() and got.output == got.workspace.dataset_dir
+    assert got.workspace.root == Path(DIR_NAME) and got.output == got.workspace.dataset_dir
     with pytest.raises(BpasteError, match="bpaste ingest needs the logs to read"):
         resolve("ingest")
     got.workspace.record_ingest(["logs"], ["--format", "codex"])

@@ -12,15 +12,17 @@ import sys
 from bpaste_cli.cli import commands  # noqa: F401  (registers the verbs)
 from bpaste_cli.cli.app import app, err, state
 from bpaste_cli.errors import BpasteError
+from bpaste_cli.help_format import help_command
 
 
 def main() -> None:
     """Entry point: run the app; a user-facing error becomes one sentence on stderr and exit status 2.
 
-    Usage errors (unknown option, missing argument) are Typer's own, also exit status 2.
+    Usage errors (unknown option, missing argument) are Typer's own, also exit status 2. `--help` is laid out
+    for the terminal's width (`help_command`).
     """
     try:
-        app()
+        help_command(app)(prog_name="bpaste")
     except BpasteError as exc:
         if state["debug"]:
             raise

@@ -13,7 +13,6 @@ from typing import Any, Callable, Iterator
 
 import orjson
 import typer
-from rich.console import Console
 from rich.progress import (
     BarColumn,
     DownloadColumn,
@@ -25,6 +24,7 @@ from rich.progress import (
 )
 
 from bpaste_cli import __version__
+from bpaste_cli.help_format import OutputConsole
 
 app = typer.Typer(
     name="bpaste",
@@ -34,8 +34,8 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-out = Console()
-err = Console(stderr=True)
+out = OutputConsole()  # tables never cut a number: full width off a terminal, fitted in one
+err = OutputConsole(stderr=True)
 state = {"debug": False}
 
 
@@ -51,6 +51,18 @@ def _root(
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks instead of one-sentence errors."),
 ) -> None:
     state["debug"] = debug
+
+
+def workspace_option() -> Any:
+    """The per-verb `--workspace DIR` option (BPASTE_WORKSPACE is read by `workspace.locate`, not by Typer)."""
+    return typer.Option(None, "--workspace", help="The workspace folder (.bpaste) to use instead of the one found from "
+                        "here (or $BPASTE_WORKSPACE).")
+
+
+def warn(warnings: list[str]) -> None:
+    """Print each warning sentence on stderr."""
+    for w in warnings:
+        err.print(f"[yellow]warning:[/] {w}", highlight=False, soft_wrap=True)
 
 
 def print_json(kind: str, payload: dict[str, Any]) -> None:

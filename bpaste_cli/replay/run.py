@@ -20,6 +20,7 @@ import polars as pl
 from bpaste_cli.device import Device, load_device
 from bpaste_cli.fsutil import atomic_write_bytes
 from bpaste_cli.mine import Predictor
+from bpaste_cli.replay.arms import OraclePredictor
 from bpaste_cli.replay.config import ReplayConfig
 from bpaste_cli.replay.engine import SessionResult
 from bpaste_cli.replay.metrics import summarize
@@ -99,7 +100,7 @@ def replay(
     allowed = frozenset(config.allowed)
     ids = select_split(ds.sessions, config.split, config.seed)
     warnings = []
-    if config.split in ("train", "all"):
+    if config.split in ("train", "all") and predictor is not None and not isinstance(predictor, OraclePredictor):
         warnings.append(
             f"split {config.split!r} includes the sessions patterns are mined from (train): "
             "these figures are optimistic; report on `test`."

@@ -168,7 +168,7 @@ def timeline_arm(trace: Any, res: Any) -> dict[str, Any]:
 
 
 def timeline_section(ds: Dataset, predictor: Any, device: str, split: str, seed: int, session: str | None,
-                     per_session: list[dict[str, Any]], value_model: Any = None) -> dict[str, Any] | None:
+                     per_session: list[dict[str, Any]], value_model: Any = None, safety: Any = None) -> dict[str, Any] | None:
     """Serial, PASTE and B-PASTE replays of one session, kept job by job."""
     from bpaste_cli.device import load_device
     from bpaste_cli.replay import ReplayConfig, prepare_split, run_session
@@ -188,9 +188,10 @@ def timeline_section(ds: Dataset, predictor: Any, device: str, split: str, seed:
                f"of its agent time (B-PASTE saves {gain[session][1]:.1f} s)")
     else:
         if ds.sessions.filter(pl.col("session_id") == session).height == 0:
-            raise BpasteError(f"The dataset has no session {session!r}; `bpaste replay {ds.path} --patterns P --per-session rows.csv` lists the timed ones.")
+            raise BpasteError(f"The dataset has no session {session!r}; pass one of the session_id values that replay's "
+                              "--per-session rows list (those are the timed ones).")
         why = f"chosen with --session (it is in the {split_of(session, seed)} split)"
-    safety = load_safety()
+    safety = safety or load_safety()
     prepared = prepare_split(ds, split, seed, safety, allowed=frozenset(config.allowed), sessions=[session])
     if not prepared.traces:
         raise BpasteError(f"The session {session!r} has no complete timestamps, so it cannot be replayed; pick a timed one.")
@@ -203,14 +204,14 @@ def timeline_section(ds: Dataset, predictor: Any, device: str, split: str, seed:
 
 
 def replay_section(ds: Dataset, predictor: Any, devices: list[str], split: str, seed: int, bootstrap: int,
-                   value_model: Any = None) -> dict[str, Any]:
+                   value_model: Any = None, safety: Any = None) -> dict[str, Any]:
     """Per device: per-arm speedups with CIs and the all-tools-hidden bound; per-session rows of the first."""
     from bpaste_cli.replay import ReplayConfig, replay
 
     out: dict[str, Any] = {"split": split, "seed": seed, "devices": {}, "per_session": [], "warnings": []}
     for i, device in enumerate(devices):
         rep = replay(ds, predictor, device=device, config=ReplayConfig(split=split, seed=seed, bootstrap=bootstrap),
-                     value_model=value_model, what_if=WHAT_IF if i == 0 else 0)
+                     value_model=value_model, what_if=WHAT_IF if i == 0 else 0, safety=safety)
         out["devices"][rep.device] = {
             "arms": {name: {k: a[k] for k in ARM_FIELDS} for name, a in rep.arms.items()},
             "bound": rep.bounds["all_tool_time_hidden"], "sessions_replayed": rep.sessions_replayed,
@@ -260,15 +261,19 @@ def gather(
     top_tools: int = 12,
     bootstrap: int = 1000,
     value_model: Any = None,
+    safety: Any = None,
+    hints: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """The report's data: provenance, time, patterns, timeline, replay per device, policy (None when absent).
-    `value_model` (from `fit`): what the replays' `model` ranking would score with."""
+    `value_model` (from `fit`): what the replays' `model` ranking would score with; `safety`: the safety table
+    the replays use (default: the built-in one); `hints`: the commands that make a missing section's input,
+    by section ("patterns", "policy"), as the page should print them (default: commands with explicit paths)."""
     ds = dataset if isinstance(dataset, Dataset) else load_dataset(Path(dataset))
     stats = compute_stats(ds)
     breakdown = session_breakdown(ds).head(top_sessions)
     data: dict[str, Any] = {
         "provenance": provenance(ds), "stats": stats, "sessions": breakdown.to_dicts(), "top_tools": top_tools,
-        "patterns": None, "replay": None, "timeline": None, "policy": None, "warnings": [],
+        "patterns": None, "replay": None, "timeline": None, "policy": None, "warnings": [], "hints": dict(hints or {}),
         "options": {"patterns": patterns, "policy": str(policy) if policy else None, "device": device,
                     "compare": list(compare), "session": session, "split": split, "seed": seed},
     }
@@ -276,10 +281,10 @@ def gather(
         data["patterns"], predictor, warnings = pattern_section(patterns, ds, seed)
         data["warnings"] += warnings
         devices = list(dict.fromkeys([device, *compare]))
-        data["replay"] = replay_section(ds, predictor, devices, split, seed, bootstrap, value_model)
+        data["replay"] = replay_section(ds, predictor, devices, split, seed, bootstrap, value_model, safety)
         data["warnings"] += data["replay"]["warnings"]
         data["timeline"] = timeline_section(ds, predictor, device, split, seed, session, data["replay"]["per_session"],
-                                            value_model)
+                                            value_model, safety)
     if policy:
         data["policy"] = read_policy(policy)
     return data

@@ -8,6 +8,8 @@ not executed) so the numbers can be read back by scripts and tests.
 
 from __future__ import annotations
 
+import shlex
+
 from typing import Any
 
 import orjson
@@ -57,6 +59,19 @@ def _table(head: list[str], rows: list[list[Any]]) -> str:
 
 def _cards(items: list[tuple[str, str]]) -> str:
     return '<div class="cards">' + "".join(f'<div class="card"><b>{esc(v)}</b><span>{esc(k)}</span></div>' for k, v in items) + "</div>"
+
+
+def _hint(d: dict[str, Any], section: str) -> str:
+    """The command that makes a missing section's input, runnable as printed: the one the caller gave (a
+    workspace's), else one with the report's own paths."""
+    if section in d.get("hints", {}):
+        return d["hints"][section]
+    dataset = shlex.quote(str(d["provenance"]["dataset"]))
+    if section == "patterns":
+        return f"bpaste mine {dataset} -o patterns.bpaste"
+    patterns = d["options"]["patterns"]
+    patterns = shlex.quote(patterns) if patterns and patterns != "oracle" else "patterns.bpaste"
+    return f"bpaste tune {dataset} --patterns {patterns} --device {shlex.quote(d['options']['device'])} -o policy.json"
 
 
 def _missing(what: str, command: str) -> str:
@@ -126,7 +141,7 @@ def _patterns(d: dict[str, Any]) -> str:
         what = ("the replay used the oracle predictor, which has no mined patterns." if d["options"]["patterns"] == "oracle"
                 else "patterns need a pattern table (--patterns).")
         return _section("patterns", title, "Control-flow and data-flow regularities the predictor uses.",
-                        _missing(what, f"bpaste mine {d['provenance']['dataset']} -o patterns.bpaste"))
+                        _missing(what, _hint(d, "patterns")))
     ev = p["eval"]
     body = ""
     if ev:
@@ -202,8 +217,7 @@ def _speedup(d: dict[str, Any]) -> str:
     title = "4. Speedup"
     if r is None:
         return _section("speedup", title, "Replayed speedup per arm and device.",
-                        _missing("speedups need a pattern table (--patterns) to replay with.",
-                                 f"bpaste mine {d['provenance']['dataset']} -o patterns.bpaste"))
+                        _missing("speedups need a pattern table (--patterns) to replay with.", _hint(d, "patterns")))
     main = next(iter(r["devices"]))
     m = r["devices"][main]
     if not m["sessions_replayed"]:
@@ -243,7 +257,7 @@ def _policy(d: dict[str, Any]) -> str:
     title = "5. Policy"
     if p is None:
         return _section("policy", title, "The tuned policy, how it was chosen, and its provenance.",
-                        _missing("no policy was given (--policy policy.json).", f"bpaste tune {d['provenance']['dataset']} -o policy.json"))
+                        _missing("no policy was given (--policy policy.json).", _hint(d, "policy")))
     body = f'<div class="two"><div><h3>Parameters</h3>{_kv(p["parameters"])}</div><div><h3>Provenance</h3>{_kv(p["provenance"])}</div></div>'
     body += f"<h3>Validation metrics it was chosen on</h3>{_kv(p['validation'])}"
     if p["trials"]:

@@ -9,9 +9,10 @@ import typer
 from bpaste_cli.cli.app import app, err, out, print_json
 
 
-@app.command(epilog="Example: bpaste demo --out demo-out && xdg-open demo-out/report.html")
+@app.command(epilog="Example: bpaste demo --out demo-out && xdg-open demo-out/.bpaste/report.html")
 def demo(
-    out_dir: Path = typer.Option(Path("bpaste-demo"), "--out", help="Folder for the dataset, patterns, model, policy and report."),
+    out_dir: Path = typer.Option(Path("bpaste-demo"), "--out", help="Project folder: the dataset, patterns, model, policy and "
+                                 "report go to its workspace, <out>/.bpaste."),
     samples: Path = typer.Option(None, "--samples", help="Logs to use instead of the bundled sample traces."),
     device: str = typer.Option("thor", "--device", help="A built-in device (see `bpaste device list`) or a TOML profile."),
     trials: int = typer.Option(30, "--trials", min=1, help="Optuna trials for tune (small: this is a demo)."),
@@ -41,8 +42,10 @@ def demo(
     if as_json:
         print_json("demo", result.summary())
         return
-    out.print(f"\ndone in {result.seconds:.0f} s; everything is in {result.out}/:")
+    out.print(f"\ndone in {result.seconds:.0f} s; everything is in the workspace {result.paths['workspace']}/:", highlight=False)
     for name, path in result.paths.items():
-        out.print(f"  {name:9s} {path}")
+        if name != "workspace":
+            out.print(f"  {name:9s} {path}", highlight=False)
     report = Path(result.paths["report"]).resolve()
-    out.print(f"\nopen the report:  xdg-open {report}   (or: python -m webbrowser file://{report})")
+    out.print(f"\nopen the report:  xdg-open {report}   (or: python -m webbrowser file://{report})", highlight=False)
+    out.print("carry on from it:  " + "    ".join(result.next), highlight=False)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Optional
 
 import typer
 from rich.table import Table
 
-from bpaste_cli.cli.app import app, count_progress, err, out, print_json, seconds
+from bpaste_cli.cli.app import app, count_progress, err, out, print_json, seconds, warn, workspace_option
 
 
 def _num(x: float | None, fmt: str = "{:.3f}") -> str:
@@ -15,31 +16,44 @@ def _num(x: float | None, fmt: str = "{:.3f}") -> str:
 
 
 @app.command(
-    epilog="Example: bpaste fit traces.bpaste --patterns patterns.bpaste --device thor -o value-model.json, "
+    epilog="Examples: bpaste fit   (the workspace's dataset and patterns -> its model for thor)    |    "
+    "bpaste fit traces.bpaste --patterns patterns.bpaste --device thor -o value-model.json, "
     "then: bpaste replay traces.bpaste --patterns patterns.bpaste --rank model --model value-model.json",
 )
 def fit(
-    dataset: Path = typer.Argument(..., help="A trace dataset directory (from `bpaste ingest`)."),
-    patterns: Path = typer.Option(..., "--patterns", help="The pattern table (from `bpaste mine`) the beam predicts with."),
+    dataset: Optional[Path] = typer.Argument(None, help="A trace dataset directory (from `bpaste ingest`; default: the "
+                                             "workspace's)."),
+    patterns: Optional[Path] = typer.Option(None, "--patterns", help="The pattern table (from `bpaste mine`) the beam "
+                                            "predicts with (default: the workspace's)."),
     device: str = typer.Option("thor", "--device", help="A built-in device (see `bpaste device list`) or a TOML profile."),
-    output: Path = typer.Option(..., "-o", "--output", help="The value-model JSON file to write."),
-    seed: int = typer.Option(0, "--seed", min=0, help="Split seed (use the one the patterns were mined with)."),
+    output: Optional[Path] = typer.Option(None, "-o", "--output", help="The value-model JSON file to write (default: the "
+                                          "workspace's models/<device>.json)."),
+    seed: Optional[int] = typer.Option(None, "--seed", min=0, help="Split seed (default: the one the patterns were "
+                                       "mined with, else 0)."),
+    safety: Optional[Path] = typer.Option(None, "--safety", help="A TOML file overriding the safety table."),
+    workspace: Optional[Path] = workspace_option(),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object instead of tables."),
 ) -> None:
     """Learn each branch prefix's critical-path saving from replays of the train split; compare rankings on validation."""
     from bpaste_cli.errors import BpasteError
     from bpaste_cli.fit import FitOptions, fit as run_fit
     from bpaste_cli.mine import open_table, pattern_hash
+    from bpaste_cli.safety import load_safety
     from bpaste_cli.trace import load_dataset
+    from bpaste_cli.workspace import resolve
 
+    got = resolve("fit", workspace=workspace, device=device, dataset=dataset, patterns=patterns, output=output, seed=seed)
+    dataset, patterns, output, seed = got.dataset, got.patterns, got.output, got.seed
     if output.is_dir():
         raise BpasteError(f"-o {output} is a directory; pass the path of the JSON file to write.")
     ds = load_dataset(dataset)
+    table = load_safety(safety)
     predictor, warnings = open_table(patterns, ds.hash, seed, "the validation sessions the rankings are compared on")
+    warnings = got.warnings + warnings
     provenance = {"patterns": str(patterns), "patterns_hash": pattern_hash(predictor)}
     with count_progress(not as_json and err.is_terminal, "replaying for branch values") as (advance, set_total):
-        result = run_fit(ds, predictor, device=device, options=FitOptions(seed=seed), out=output, provenance=provenance,
-                         progress=advance, on_total=set_total)
+        result = run_fit(ds, predictor, device=device, options=FitOptions(seed=seed), safety=table, out=output,
+                         provenance=provenance, progress=advance, on_total=set_total)
     m = result.metrics
     if as_json:
         print_json("fit", {"output": str(output), "metrics": m, "provenance": result.model.meta["provenance"], "warnings": warnings})
@@ -65,5 +79,4 @@ def fit(
     else:
         out.print("[yellow]no timed validation sessions: rankings not compared[/]")
     out.print(f"chosen: [bold]{m['chosen']}[/] ({m['why']}) -> {output}")
-    for w in warnings:
-        err.print(f"[yellow]warning:[/] {w}", highlight=False)
+    warn(warnings)

@@ -8,15 +8,18 @@ from typing import Any, Optional
 import typer
 from rich.table import Table
 
-from bpaste_cli.cli.app import app, err, out, percent, print_json
+from bpaste_cli.cli.app import app, err, out, percent, print_json, warn, workspace_option
 
 
 @app.command(
-    epilog="Examples: bpaste mine traces.bpaste -o patterns.bpaste    |    bpaste mine patterns.bpaste --show",
+    epilog="Examples: bpaste mine   (the workspace's dataset -> its patterns)    |    "
+    "bpaste mine traces.bpaste -o patterns.bpaste    |    bpaste mine patterns.bpaste --show",
 )
 def mine(
-    dataset: Path = typer.Argument(..., help="A trace dataset (from `bpaste ingest`), or a pattern table with --show."),
-    output: Optional[Path] = typer.Option(None, "-o", "--output", help="The pattern table directory to write."),
+    dataset: Optional[Path] = typer.Argument(None, help="A trace dataset (from `bpaste ingest`), or a pattern table with "
+                                             "--show (default: the workspace's; a dataset given without -o is only evaluated)."),
+    output: Optional[Path] = typer.Option(None, "-o", "--output", help="The pattern table directory to write "
+                                          "(default with no DATASET: the workspace's patterns)."),
     k: int = typer.Option(3, "--context", "-K", help="Longest control-flow context, in event keys."),
     key: str = typer.Option("tool", "--key", help="Event key: tool, status (tool + error mark) or refined."),
     min_support: int = typer.Option(3, help="Fewest occurrences for a context or rule to be kept."),
@@ -26,18 +29,24 @@ def mine(
     rank: Optional[int] = typer.Option(None, "--rank", hidden=True, help="Deprecated spelling of --recent-calls."),
     max_pos: int = typer.Option(10, help="Positions of extracted items considered (1st .. this)."),
     min_prob: float = typer.Option(0.0, min=0.0, max=1.0, help="Withhold candidates below this calibrated probability."),
-    seed: int = typer.Option(0, help="Seed of the train/validation/test session split."),
+    seed: Optional[int] = typer.Option(None, min=0, help="Seed of the train/validation/test session split (default 0)."),
     show: bool = typer.Option(False, "--show", help="List the strongest patterns in words."),
+    workspace: Optional[Path] = workspace_option(),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object instead of tables."),
 ) -> None:
     """Mine control-flow and data-flow patterns on the train split; evaluate next-call prediction on test."""
     from bpaste_cli.mine import MineOptions, is_pattern_table, load_predictor, mine as run_mine, read_table_manifest, strongest_patterns
+    from bpaste_cli.workspace import locate, resolve
 
     if rank is not None:
         err.print("[yellow]deprecated:[/] `bpaste mine --rank` is now --recent-calls (replay's --rank is the beam's ranking); "
                   "the old spelling still works for now.", highlight=False)
         recent_calls = rank
-    if show and output is None and is_pattern_table(dataset):
+    if show and output is None and dataset is None:
+        workspace_patterns = locate(workspace).patterns_dir
+        if is_pattern_table(workspace_patterns):
+            dataset = workspace_patterns  # `bpaste mine --show`: the workspace's patterns, as they are
+    if show and output is None and dataset is not None and is_pattern_table(dataset):
         manifest = read_table_manifest(dataset)
         patterns = strongest_patterns(load_predictor(dataset), 40)
         if as_json:
@@ -45,8 +54,11 @@ def mine(
         else:
             _patterns(patterns)
         return
+    got = resolve("mine", workspace=workspace, dataset=dataset, output=output, seed=seed)
+    dataset, output = got.dataset, got.output
     options = MineOptions(max_context=k, key=key, alpha=alpha, min_support=min_support, min_sessions=min_sessions, recent_calls=recent_calls,
-                          max_pos=max_pos, min_prob=min_prob, seed=seed)
+                          max_pos=max_pos, min_prob=min_prob, seed=got.seed)
+    warn(got.warnings)
     result = run_mine(dataset, output, options)
     if as_json:
         print_json("mine", {"summary": result.summary, "patterns": result.strongest, "eval": result.eval})

@@ -3,27 +3,32 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Optional
 
 import typer
 from rich.table import Table
 
-from bpaste_cli.cli.app import app, out, percent, print_json, seconds
+from bpaste_cli.cli.app import app, out, percent, print_json, seconds, warn, workspace_option
 from bpaste_cli.cli.coverage_view import print_coverage
 
 
-@app.command(epilog="Example: bpaste stats traces.bpaste --json")
+@app.command(epilog="Examples: bpaste stats   (the workspace's dataset)    |    bpaste stats traces.bpaste --json")
 def stats(
-    dataset: Path = typer.Argument(..., help="A dataset directory made by `bpaste ingest`."),
+    dataset: Optional[Path] = typer.Argument(None, help="A dataset directory made by `bpaste ingest` (default: the workspace's)."),
     top: int = typer.Option(15, help="Tools to list, most called first."),
     safety: Path = typer.Option(None, "--safety", help="A safety TOML file overriding the built-in table."),
+    workspace: Optional[Path] = workspace_option(),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object instead of tables."),
 ) -> None:
     """Where the time goes: think vs tool latency vs human wait, per tool, and the speculation ceiling."""
     from bpaste_cli.safety import load_safety
     from bpaste_cli.stats import compute_stats
     from bpaste_cli.trace import load_dataset
+    from bpaste_cli.workspace import resolve
 
-    s = compute_stats(load_dataset(dataset), load_safety(safety))
+    got = resolve("stats", workspace=workspace, dataset=dataset)
+    warn(got.warnings)
+    s = compute_stats(load_dataset(got.dataset), load_safety(safety))
     if as_json:
         print_json("stats", s)
         return

@@ -9,27 +9,34 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from bpaste_cli.cli.app import app, err, out, print_json
+from bpaste_cli.cli.app import app, err, out, print_json, warn, workspace_option
 from bpaste_cli.coverage import blocked_sentence
 
 
 @app.command(
-    epilog="Example: bpaste tune traces.bpaste --patterns patterns.bpaste --device thor --trials 100 --workers 2 -o policy.json",
+    epilog="Examples: bpaste tune --device thor   (the workspace's dataset, patterns and model -> its policy for thor)    |    "
+    "bpaste tune traces.bpaste --patterns patterns.bpaste --device thor --trials 100 --workers 2 -o policy.json",
 )
 def tune(
-    dataset: Path = typer.Argument(..., help="A trace dataset (from `bpaste ingest`)."),
-    patterns: Path = typer.Option(..., "--patterns", help="A pattern table (from `bpaste mine`) mined on the same dataset and seed."),
-    output: Path = typer.Option(..., "-o", "--output", help="The policy file to write (policy.json)."),
+    dataset: Optional[Path] = typer.Argument(None, help="A trace dataset (from `bpaste ingest`; default: the workspace's)."),
+    patterns: Optional[Path] = typer.Option(None, "--patterns", help="A pattern table (from `bpaste mine`) mined on the same "
+                                            "dataset and seed (default: the workspace's)."),
+    output: Optional[Path] = typer.Option(None, "-o", "--output", help="The policy file to write (default: the workspace's "
+                                          "policies/<device>.json)."),
     device: str = typer.Option("thor", "--device", help="A built-in device (see `bpaste device list`) or a TOML profile."),
     trials: int = typer.Option(100, "--trials", help="Complete trials the study should hold (resumed trials count)."),
-    storage: Optional[str] = typer.Option(None, "--storage", help="Optuna storage URL (default: sqlite:///<output dir>/<stem>.optuna.db; "
-                                          "postgresql://... shares one study between machines)."),
-    study: Optional[str] = typer.Option(None, "--study", help="Study name (default: the output's stem)."),
-    seed: int = typer.Option(0, "--seed", min=0, max=2**32 - 1, help="Split seed and sampler seed (worker i uses seed + i)."),
+    storage: Optional[str] = typer.Option(None, "--storage", help="Optuna storage URL (default: sqlite:///<output dir>/<stem>.optuna.db, "
+                                          "in a workspace studies/<device>.optuna.db; postgresql://... shares one study "
+                                          "between machines)."),
+    study: Optional[str] = typer.Option(None, "--study", help="Study name (default: the output's stem; in a workspace one "
+                                        "per set of inputs)."),
+    seed: Optional[int] = typer.Option(None, "--seed", min=0, max=2**32 - 1, help="Split seed and sampler seed, worker i uses seed + i "
+                                       "(default: the patterns' split seed, else 0)."),
     workers: int = typer.Option(1, "--workers", min=1, help="Local worker processes sharing the study."),
     objectives: str = typer.Option("speedup", "--objectives", help="speedup, or speedup,waste for a Pareto front (NSGA-II)."),
     previous: Optional[Path] = typer.Option(None, "--previous", help="A previous policy.json whose parameters are tried first."),
-    model: Optional[Path] = typer.Option(None, "--model", help="A value model (from `bpaste fit`): adds the `model` ranking."),
+    model: Optional[Path] = typer.Option(None, "--model", help="A value model (from `bpaste fit`): adds the `model` ranking "
+                                         "(default: the workspace's for the device, if fitted)."),
     model_by_path: bool = typer.Option(False, "--model-by-path", help="Reference the model from the policy (relative path + "
                                        "sha256) instead of embedding it."),
     safety: Optional[Path] = typer.Option(None, "--safety", help="A TOML file overriding the safety table."),
@@ -37,6 +44,7 @@ def tune(
     max_amplification: float = typer.Option(3.0, "--max-amplification", help="Constraint: speculative starts per real call."),
     min_gain: float = typer.Option(0.001, "--min-gain", min=0.0, max=1.0,
                                    help="Keep serial (slots 0) unless the best setting is at least this much faster (0.001 = 0.1%)."),
+    workspace: Optional[Path] = workspace_option(),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object instead of tables."),
 ) -> None:
     """Tune speculation for a device: search beam, ranking, thresholds, slots and TTL on the validation split."""
@@ -49,9 +57,17 @@ def tune(
             raise
         raise BpasteError("bpaste tune needs Optuna, which is not installed; pip install 'optuna>=5'.") from None
 
+    from bpaste_cli.workspace import resolve, tune_study_inputs
+
+    objective_names = tuple(o.strip() for o in objectives.split(",") if o.strip())
+    got = resolve("tune", workspace=workspace, device=device, dataset=dataset, patterns=patterns, model=model, output=output,
+                  seed=seed, storage=storage, study=study,
+                  study_inputs=tune_study_inputs(objective_names, max_interference, max_amplification))
+    dataset, patterns, output = got.dataset, got.patterns, got.output
+    warn(got.warnings)
     options = TuneOptions(
-        device=device, trials=trials, storage=storage, study=study, seed=seed, workers=workers,
-        objectives=tuple(o.strip() for o in objectives.split(",") if o.strip()), previous=previous, model=model,
+        device=device, trials=trials, storage=got.storage, study=got.study, seed=got.seed, workers=workers,
+        objectives=objective_names, previous=previous, model=got.model,
         model_by_path=model_by_path, safety=safety,
         max_interference=max_interference, max_amplification=max_amplification, min_gain=min_gain,
     )
@@ -99,5 +115,4 @@ def tune(
     out.print(f"study {result.study!r} in {result.storage}; inspect it with: [bold]{result.dashboard}[/]", highlight=False)
     if result.coverage:
         out.print("where the validation split's tool time is: " + blocked_sentence(result.coverage), highlight=False)
-    for w in result.warnings:
-        err.print(f"[yellow]warning:[/] {w}", highlight=False)
+    warn(result.warnings)
