@@ -19,23 +19,9 @@ from bpaste_cli.errors import BpasteError
 from bpaste_cli.ingest import IngestOptions, ingest
 from bpaste_cli.schemas import GENERATED, render
 from bpaste_cli.trace import load_dataset
+from native_support import native_session
 
 REPO = Path(__file__).resolve().parent.parent
-
-
-def native_session(sid: str, n_steps: int, t0: float = 0.0) -> list[dict]:
-    """A small native session: user turn, then steps of think 2 s + one 1 s Read call."""
-    lines = [{"session_id": sid, "kind": "user", "t": t0, "text": "start"}]
-    t = t0
-    for i in range(n_steps):
-        t += 2
-        lines.append({"session_id": sid, "kind": "llm", "t_end": t})
-        lines.append({"session_id": sid, "kind": "tool", "tool": "Read", "args": {"file_path": f"f{i}.py"},
-                      "t_start": t, "t_end": t + 1, "result": f"content {i}"})
-        t += 1
-    t += 2
-    lines.append({"session_id": sid, "kind": "llm", "t_end": t, "text": "done"})
-    return lines
 
 
 def write_jsonl(path: Path, records: list[dict]) -> Path:

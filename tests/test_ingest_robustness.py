@@ -21,6 +21,7 @@ from bpaste_cli.ingest.base import ReadContext, SkipReport
 from bpaste_cli.stats import compute_stats, session_breakdown
 from bpaste_cli.trace.builder import Limits
 from bpaste_cli.trace.dataset import load_dataset
+from native_support import native_session
 
 REPO = Path(__file__).resolve().parent.parent
 T0 = datetime(2031, 5, 4, 10, 0, 0, tzinfo=timezone.utc)
@@ -57,20 +58,6 @@ def write(path: Path, records: list, *, prefix: bytes = b"") -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(prefix + b"".join((r if isinstance(r, bytes) else orjson.dumps(r)) + b"\n" for r in records))
     return path
-
-
-def native_session(sid: str, n_steps: int, t0: float = 0.0) -> list[dict]:
-    """user turn, then steps of think 2 s + one 1 s Read call, then an answer: 2 + 2 * n_steps events."""
-    lines = [{"session_id": sid, "kind": "user", "t": t0, "text": "start"}]
-    t = t0
-    for i in range(n_steps):
-        t += 2
-        lines.append({"session_id": sid, "kind": "llm", "t_end": t})
-        lines.append({"session_id": sid, "kind": "tool", "tool": "Read", "args": {"file_path": f"f{i}.py"},
-                      "t_start": t, "t_end": t + 1, "result": f"content {i}"})
-        t += 1
-    lines.append({"session_id": sid, "kind": "llm", "t_end": t + 2, "text": "done"})
-    return lines
 
 
 def manifest_of(out: Path) -> dict:
