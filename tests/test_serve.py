@@ -118,7 +118,8 @@ def test_full_loop_log_ingest_mine_tune_then_serve_hits_and_never_speculate_a_wr
     policy = orjson.loads((tmp_path / "policy.json").read_bytes())
     # the training split's statistics travel with the policy: the slow query is the slow tool, the think pause shows
     lat = policy["latency"]
-    assert lat["tool_s"]["read_query"] > 0.1 > lat["tool_s"]["list_tables"] and THINK_S <= lat["think_s"] < 1.0
+    assert max(lat["tool_s"], key=lat["tool_s"].get) == "read_query"  # however fast the machine is
+    assert lat["tool_s"]["read_query"] > 3 * lat["tool_s"]["list_tables"] and THINK_S <= lat["think_s"] < 1.0
     # 3: with the policy, four proxies at once, all writing one summary (each on exit: the last one stays)
     second = run(sessions(4, "b", "--policy", str(tmp_path / "policy.json"), "--log", str(tmp_path / "run2.jsonl"), "--summary",
                           str(tmp_path / "s2.json")))
