@@ -69,13 +69,17 @@ def _study(out: Path) -> optuna.Study:
     return optuna.load_study(study_name=out.stem, storage=f"sqlite:///{_db(out)}")
 
 
-def _running(out: Path) -> list[int]:
-    """Numbers of the RUNNING trials, read without creating anything while bpaste tune sets the storage up."""
+def _running(out: Path, with_worker: bool = False) -> list[int]:
+    """Numbers of the RUNNING trials (`with_worker`: those whose worker id is recorded), read without creating
+    anything while bpaste tune sets the storage up."""
     if not _db(out).exists():
         return []
+    query = "SELECT number FROM trials WHERE state = 'RUNNING'"
+    if with_worker:
+        query += " AND trial_id IN (SELECT trial_id FROM trial_user_attributes WHERE key = 'worker')"
     try:
         with contextlib.closing(sqlite3.connect(f"file:{_db(out)}?mode=ro", uri=True, timeout=5)) as db:
-            return [n for (n,) in db.execute("SELECT number FROM trials WHERE state = 'RUNNING' ORDER BY number")]
+            return [n for (n,) in db.execute(query + " ORDER BY number")]
     except sqlite3.OperationalError:  # no trials table yet
         return []
 
@@ -98,8 +102,10 @@ def test_sigkill_of_tune_takes_its_workers_with_it(workspace, tmp_path):
 
 
 def test_a_killed_trial_is_failed_on_resume_and_never_listed_as_running(workspace, tmp_path):
-    out = tmp_path / "p.json"
-    for _ in range(5):  # the trial seen running may finish before the kill lands: then try again
+    for attempt in range(5):
+        # the trial seen running may finish before the kill lands, or the kill may land before the trial's worker id
+        # is recorded (such a trial waits for the heartbeat's grace period): then try again on a fresh study
+        out = tmp_path / f"p{attempt}.json"
         proc = _start(workspace, out)
         try:
             _wait(lambda: len(_running(out)) == 1, "a trial running", proc=proc)
@@ -108,7 +114,7 @@ def test_a_killed_trial_is_failed_on_resume_and_never_listed_as_running(workspac
             proc.kill()
             proc.wait()
         killed = _running(out)
-        if killed:
+        if killed and _running(out, with_worker=True) == killed:
             break
     study = _study(out)
     assert len(killed) == 1  # SIGKILL left it RUNNING, with a fresh heartbeat (well within the grace period)
