@@ -220,22 +220,19 @@ class Workspace:
 
     def model(self, device: str | Path = DEFAULT_DEVICE, *, required: bool = False) -> Path | None:
         """The value model fitted for `device`; None when there is none (it is optional) unless `required`."""
-        path = self.model_path(device)
-        if path.is_file():
-            return path
-        if required:
-            raise BpasteError(f"There is no value model for {device_key(device)} in the workspace {_shown(self.root)}: "
-                              f"run `{self.device_cmd('fit', device)}`.")
-        return None
+        return self._per_device(self.model_path(device), "value model", "fit", device, required)
 
     def policy(self, device: str | Path = DEFAULT_DEVICE, *, required: bool = False) -> Path | None:
         """The policy tuned for `device`; None when there is none unless `required`."""
-        path = self.policy_path(device)
+        return self._per_device(self.policy_path(device), "policy", "tune", device, required)
+
+    def _per_device(self, path: Path, what: str, verb: str, device: str | Path, required: bool) -> Path | None:
+        """`path` when it exists; else None, or (when `required`) one sentence naming the verb that makes it."""
         if path.is_file():
             return path
         if required:
-            raise BpasteError(f"There is no policy for {device_key(device)} in the workspace {_shown(self.root)}: "
-                              f"run `{self.device_cmd('tune', device)}`.")
+            raise BpasteError(f"There is no {what} for {device_key(device)} in the workspace {_shown(self.root)}: "
+                              f"run `{self.device_cmd(verb, device)}`.")
         return None
 
     def split_seed(self) -> int | None:
