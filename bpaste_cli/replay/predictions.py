@@ -74,7 +74,7 @@ class PredictionSource:
     def predict(self, step: int, upto: int, k: int, path: tuple[tuple[Candidate, Event | None], ...] = ()) -> tuple[Candidate, ...]:
         """Top-k candidates at decision `step` (node index `upto` = its llm event) after `path`:
         hypothetical calls, each with the real event whose result it observed (None: unknown)."""
-        key: PathKey = tuple((c.tool, c.args_hash, r.result_hash if r else None) for c, r in path)
+        key: PathKey = tuple((c.tool, c.args_hash, r.result_hash if r else None) for c, r in path) if path else ()
         full = (self._fingerprint, step, key)
         hit = self._cache.get(full)
         if hit is None:
