@@ -5,7 +5,8 @@ arm (serial, oracle, paste, bpaste) and returns per-arm figures (speedup as Σ s
 time with a session-bootstrap CI, hidden stall, hits, promotions, misses, waste, amplification,
 interference, per tool), the "all tool time hidden" bound, per-session rows, the split's safety coverage
 (`coverage.safety_coverage`) and, on request, what-if replays (`replay.whatif`). Untimed sessions are
-skipped and counted. A large split is prepared and replayed a chunk of sessions at a time.
+skipped and counted. A large split is prepared and replayed a chunk of sessions at a time, in this
+process or spread over worker processes (`replay.parallel`).
 """
 
 from __future__ import annotations
@@ -24,10 +25,10 @@ from bpaste_cli.replay.arms import OraclePredictor
 from bpaste_cli.replay.config import ReplayConfig
 from bpaste_cli.replay.engine import SessionResult
 from bpaste_cli.replay.metrics import summarize
-from bpaste_cli.replay.prepared import chunks, split_stats, timed_count
-from bpaste_cli.replay.session import replay_traces, run_session
+from bpaste_cli.replay.parallel import Run, merge, replay_chunks
+from bpaste_cli.replay.prepared import split_stats, timed_count
 from bpaste_cli.replay.timeline import write_timeline
-from bpaste_cli.replay.traces import SKIP_REASONS, SessionTrace
+from bpaste_cli.replay.traces import SessionTrace
 from bpaste_cli.replay.value import LatencyStats, ValueModel
 from bpaste_cli.coverage import safety_coverage
 from bpaste_cli.safety import SafetyTable, load_safety
@@ -90,10 +91,12 @@ def replay(
     progress: Callable[[int], None] | None = None,
     on_total: Callable[[int], None] | None = None,
     what_if: int = 0,
+    workers: int = 1,
 ) -> ReplayReport:
     """Replay the sessions of `config.split` under every arm of `config.arms` on `device` (`value_model`:
     for `rank="model"`, a model from `fit`); `what_if`: also replay with each of that many unclassified
-    tools (and unknown shell programs) allowed in turn."""
+    tools (and unknown shell programs) allowed in turn; `workers` > 1: sessions spread over that many
+    processes (`replay.parallel`), with the same figures."""
     ds = dataset if isinstance(dataset, Dataset) else load_dataset(Path(dataset))
     dev = device if isinstance(device, Device) else load_device(device)
     safety = safety or load_safety()
@@ -110,21 +113,9 @@ def replay(
     if on_total:
         on_total(timed_count(ds, ids) * (len(config.arms) + 1))
     keep = timeline_sessions if timeline else 0
-    results: dict[str, list[SessionResult]] = {name: [] for name in config.arms}
-    bound: list[SessionResult] = []
-    skipped = dict.fromkeys(SKIP_REASONS, 0)
-    kept: list[SessionTrace] = []  # the traces a timeline draws
-    for traces, chunk_skipped in chunks(ds, safety, allowed, ids):
-        for why, n in chunk_skipped.items():
-            skipped[why] += n
-        chunk = replay_traces(traces, predictor, dev, config, stats, safety, value_model=value_model,
-                              keep_jobs_for=keep - len(kept), progress=progress, shared_cache=False)
-        for name, rows in chunk.items():
-            results[name] += rows
-        bound += [run_session(tr, "serial", dev, config, stats, safety, hide_all_tools=True) for tr in traces]
-        if progress:
-            progress(len(traces))
-        kept += traces[: max(0, keep - len(kept))]
+    run = Run(predictor, dev, config, stats, safety, allowed, value_model, keep)
+    done = merge(replay_chunks(ds, ids, run, workers, progress), config.arms, keep)
+    results, bound, skipped, kept = done.results, done.bound, done.skipped, done.kept
     report = _report(results, bound, dev, config, stats, skipped, warnings, timeline, kept)
     report.coverage = safety_coverage(ds, safety, ids)
     if what_if > 0:
