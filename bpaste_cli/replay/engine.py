@@ -185,9 +185,12 @@ class Sim:
 
     def pending(self, key: tuple[str, str]) -> bool:
         """A live or reusable job for `key` exists now (so launching another would duplicate it)."""
+        jobs = self.pool.get(key)
+        if not jobs:
+            return False
         now = self.now
         ttl = self.ttl_of(key[0])
-        for job in self.pool.get(key, ()):
+        for job in jobs:
             if job.state == "pending" and job.bound and job.finish + ttl >= now:
                 return True
         return False
