@@ -47,9 +47,25 @@ class ReplayReport:
     latency_stats: dict[str, Any]
     config: dict[str, Any]
     warnings: list[str] = field(default_factory=list)
-    per_session: list[dict[str, Any]] = field(default_factory=list)
+    results: dict[str, list[SessionResult]] = field(default_factory=dict, repr=False)  # per arm (per-tool rows: in `arms`)
     coverage: dict[str, Any] = field(default_factory=dict)
     what_if: dict[str, Any] | None = None
+
+    @property
+    def per_session(self) -> list[dict[str, Any]]:
+        """One row per arm and session (built when asked for: a one-off replay of a large corpus that only
+        prints its figures never holds them)."""
+        rows = []
+        for name, results in self.results.items():
+            for r in results:
+                rows.append({
+                    "arm": name, "session_id": r.session_id, "serial_agent_s": r.serial_s, "agent_s": r.agent_s,
+                    "speedup": r.serial_s / r.agent_s if r.agent_s > 0 else 1.0, "human_wait_s": r.human_s,
+                    "real_calls": r.real_calls, "hits": r.hits, "inflight_promotions": r.promotions, "misses": r.misses,
+                    "spec_started": r.spec_started, "tool_stall_hidden_s": r.hidden_s, "wasted_spec_s": r.wasted_s,
+                    "interference_s": r.interference_s,
+                })
+        return rows
 
     def write_per_session(self, path: Path) -> None:
         """The per-session rows as CSV, Parquet or JSONL (by the file's suffix), written atomically."""
@@ -133,16 +149,9 @@ def _report(results: dict[str, list[SessionResult]], bound: list[SessionResult],
     arms = {name: summarize(rows, bootstrap=config.bootstrap, seed=config.seed) for name, rows in results.items()}
     bound_summary = summarize(bound, bootstrap=config.bootstrap, seed=config.seed)
     bounds = {"all_tool_time_hidden": {k: bound_summary[k] for k in ("speedup", "speedup_ci95", "agent_time_s")}}
-    per_session = []
-    for name, rows in results.items():
+    for rows in results.values():
         for r in rows:
-            per_session.append({
-                "arm": name, "session_id": r.session_id, "serial_agent_s": r.serial_s, "agent_s": r.agent_s,
-                "speedup": r.serial_s / r.agent_s if r.agent_s > 0 else 1.0, "human_wait_s": r.human_s,
-                "real_calls": r.real_calls, "hits": r.hits, "inflight_promotions": r.promotions, "misses": r.misses,
-                "spec_started": r.spec_started, "tool_stall_hidden_s": r.hidden_s, "wasted_spec_s": r.wasted_s,
-                "interference_s": r.interference_s,
-            })
+            r.per_tool = {}  # summarized above; a per-session row does not show it
     if timeline:
         runs = [(name, tr, r) for name, rows in results.items() for tr, r in zip(kept, rows) if r.jobs is not None]
         write_timeline(timeline, runs)
@@ -156,5 +165,5 @@ def _report(results: dict[str, list[SessionResult]], bound: list[SessionResult],
         latency_stats={"think_s": stats.think_s, "default_tool_s": stats.default_tool_s, "tools": len(stats.tool_s)},
         config=asdict(config) | {"arms": list(config.arms), "allowed": list(config.allowed)},
         warnings=warnings,
-        per_session=per_session,
+        results=results,
     )
