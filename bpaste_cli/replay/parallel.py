@@ -90,8 +90,8 @@ def _replay_in_worker(ids: list[str]) -> ChunkResult:
 
 def replay_chunks(ds: Dataset, ids: list[str], run: Run, workers: int = 1,
                   progress: Callable[[int], None] | None = None) -> Iterator[ChunkResult]:
-    """The chunks of `ids` replayed, in order; with `workers` > 1 in that many spawned processes (`progress`
-    then advances a chunk at a time)."""
+    """The chunks of `ids` replayed, in order; with `workers` > 1 in that many spawned processes, which read
+    the dataset from `ds.path` (`progress` then advances a chunk at a time)."""
     chunks = chunk_ids(ids, workers)
     if workers <= 1 or len(chunks) <= 1:
         for part in chunks:
