@@ -19,11 +19,12 @@ def _device_name(device: str | Path) -> str:
 
 
 def replay_policy(dataset: Any, path: Path, *, device: str | Path | None = None, bootstrap: int = 1000,
-                  allow_unsafe_classes: bool = False) -> dict[str, Any]:
+                  allow_unsafe_classes: bool = False, workers: int = 1) -> dict[str, Any]:
     """Replay `dataset` under the policy at `path` (arms serial + the policy's) on the validation split, which
     reproduces the recorded figure when the dataset, seed and bpaste version are the same, and on test.
     `device`: replay on another device than the policy's (its figures then are not expected to reproduce).
-    `allow_unsafe_classes`: accept a policy that speculates mutating or unknown calls (`load_policy`)."""
+    `allow_unsafe_classes`: accept a policy that speculates mutating or unknown calls (`load_policy`); `workers`:
+    processes the sessions are spread over (the same figures)."""
     ds = dataset if isinstance(dataset, Dataset) else load_dataset(Path(dataset))
     pol = load_policy(path, allow_unsafe_classes=allow_unsafe_classes)
     params = pol.parameters
@@ -45,7 +46,7 @@ def replay_policy(dataset: Any, path: Path, *, device: str | Path | None = None,
     for split in ("validation", "test"):
         config = replay_config(params, split=split, seed=pol.seed, bootstrap=bootstrap, arms=("serial", params["arm"]))
         splits[split] = replay(ds, pol.predictor, device=dev, config=config, safety=pol.safety,
-                               value_model=pol.value_model).to_json()
+                               value_model=pol.value_model, workers=workers).to_json()
     recorded = pol.doc["validation"]["policy"]["speedup"]
     reproduced = splits["validation"]["arms"][params["arm"]]["speedup"]
     return {
@@ -65,7 +66,8 @@ def replay_policy(dataset: Any, path: Path, *, device: str | Path | None = None,
     }
 
 
-def policy_arm(ds: Dataset, path: Path, *, split: str, seed: int, bootstrap: int = 1000) -> tuple[dict[str, Any] | None, list[str]]:
+def policy_arm(ds: Dataset, path: Path, *, split: str, seed: int, bootstrap: int = 1000,
+               workers: int = 1) -> tuple[dict[str, Any] | None, list[str]]:
     """The policy at `path` replayed on `split` of `ds` (seed `seed`), as one arm's metrics to show beside the
     other arms of a replay (the replay's own warnings cover the split), and warnings; None (with the reason) when its split seed differs, since then its
     predictor's training sessions may be among the replayed ones."""
@@ -75,6 +77,7 @@ def policy_arm(ds: Dataset, path: Path, *, split: str, seed: int, bootstrap: int
                       f"out (replay with --seed {pol.seed} to see it)."]
     params = pol.parameters
     config = replay_config(params, split=split, seed=seed, bootstrap=bootstrap, arms=(params["arm"],))
-    rep = replay(ds, pol.predictor, device=pol.device, config=config, safety=pol.safety, value_model=pol.value_model)
+    rep = replay(ds, pol.predictor, device=pol.device, config=config, safety=pol.safety, value_model=pol.value_model,
+                 workers=workers)
     arm = rep.to_json()["arms"][params["arm"]]
     return {"path": str(path), "arm": params["arm"], "device": pol.device.name, "parameters": params, **arm}, []

@@ -140,11 +140,7 @@ class PasteArm:
         return {"top_k": trial.suggest_int("top_k", 1, 5), "threshold": trial.suggest_float("threshold", 0.02, 0.8)}
 
     def plan(self, ctx: PlanningContext) -> None:
-        busy, mem = ctx.load()
-        slots = ctx.slots
-        lam = shadow_price(busy / max(slots, 1), self.lambda_scale)
-        think = self.stats.think_s
-        scored = []
+        found = []
         for c in ctx.predict(self.top_k):
             if c.prob < self.threshold:
                 continue
@@ -152,11 +148,19 @@ class PasteArm:
             if cls.safety not in self.allowed:
                 continue
             key = (c.tool, c.args_hash)
-            if ctx.pending(key):
-                continue
+            if not ctx.pending(key):
+                found.append((c, cls.resource, key))
+        if not found:  # the load is asked only when there is something to price
+            return
+        busy, mem = ctx.load()
+        slots = ctx.slots
+        lam = shadow_price(busy / max(slots, 1), self.lambda_scale)
+        think = self.stats.think_s
+        scored = []
+        for c, resource, key in found:
             u = paste_utility(c.prob, self.stats.latency(c.tool), think, lam)
             if u > 0:
-                scored.append((u, c, cls.resource, key))
+                scored.append((u, c, resource, key))
         scored.sort(key=lambda x: -x[0])
         device = ctx.device
         jm = device.job_memory_gb

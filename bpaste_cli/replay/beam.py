@@ -18,7 +18,7 @@ from typing import Any
 
 from bpaste_cli.mine import Candidate, Event
 from bpaste_cli.replay.context import PlanningContext
-from bpaste_cli.replay.value import LatencyStats, NodeTerms, PrefixFeatures, Scorer, chain_terms
+from bpaste_cli.replay.value import ChainState, LatencyStats, NodeTerms, PrefixFeatures, Scorer, chain_start, next_terms
 
 
 @dataclass(slots=True, eq=False)
@@ -37,6 +37,7 @@ class BeamNode:
     admitted: bool = False
     job: Any = None  # the context's handle once launched
     path_nodes: list[BeamNode] = field(default_factory=list)
+    state: ChainState = (1.0, 0.0, 0.0)  # the value recursion after this node (`value.next_terms`)
 
 
 @dataclass(frozen=True)
@@ -61,30 +62,31 @@ class BeamSettings:
 
 def _node(ctx: PlanningContext, bs: BeamSettings, cand: Candidate, parent: BeamNode | None, load: float,
           lam: float) -> BeamNode | None:
+    """The beam node of `cand` below `parent`, or None when refused (its prefix's probability is below
+    `min_prob`, checked first by `children` as the cheapest refusal; a class not speculated; already pending)."""
     cls = ctx.classify(cand.tool, cand.args_json)
     if cls.safety not in bs.allowed:
         return None
     key = (cand.tool, cand.args_hash)
     if ctx.pending(key):
         return None
-    path = (parent.path_nodes if parent else []) + [None]
-    chain = [n.cand for n in path[:-1]] + [cand]
-    resources = [n.resource for n in path[:-1]] + [cls.resource]
-    lat = [bs.stats.latency(c.tool) for c in chain]
-    llm, tool = ctx.device.interference["llm"], ctx.device.interference["tool"]
-    terms = chain_terms([c.prob for c in chain], lat, [(llm[r], tool[r]) for r in resources], bs.stats.think_s, lam)
-    mine = terms[-1]
-    if mine.q < bs.config.min_prob:
-        return None
+    stats = bs.stats
+    think = stats.think_s
+    resource = cls.resource
+    interference = ctx.device.interference
+    mine, state = next_terms(parent.state if parent is not None else chain_start(think), cand.prob,
+                             stats.latency(cand.tool), interference["llm"][resource], interference["tool"][resource],
+                             think, lam)
+    ancestors = parent.path_nodes if parent is not None else []
     bound = parent is None or (parent.bound and parent.result is not None)
     feats = PrefixFeatures(
-        q=mine.q, depth=len(chain), prob=cand.prob, latency_s=mine.s, lead_s=mine.lead, think_s=bs.stats.think_s,
-        load=load, lam=lam, resource=cls.resource, tool=cand.tool, value=sum(t.value for t in terms),
-        slack_s=sum(lat),
+        q=mine.q, depth=len(ancestors) + 1, prob=cand.prob, latency_s=mine.s, lead_s=mine.lead, think_s=think,
+        load=load, lam=lam, resource=resource, tool=cand.tool, value=sum([n.terms.value_at(lam) for n in ancestors] + [mine.value]),
+        slack_s=sum([n.terms.s for n in ancestors] + [mine.s]),
     )
-    node = BeamNode(cand, key, cls.resource, parent, len(chain), bound, mine, feats,
-                    ctx.known_result(key) if bound else None)
-    node.path_nodes = (parent.path_nodes if parent else []) + [node]
+    node = BeamNode(cand, key, resource, parent, len(ancestors) + 1, bound, mine, feats,
+                    ctx.known_result(key) if bound else None, state=state)
+    node.path_nodes = ancestors + [node]
     node.score = bs.scorer.score(feats)
     return node
 
@@ -113,8 +115,9 @@ def children(ctx: PlanningContext, bs: BeamSettings, parent: BeamNode | None, lo
     keys are not in `taken`, in the predictor's order (`best` keeps a level's top `width`). A wall-clock
     planner calls this when a parent's speculative result arrives (`BPasteArm.extend` sets `parent.result`)."""
     path = _path(parent) if parent is not None else ()
+    q, min_prob = (parent.terms.q if parent is not None else 1.0), bs.config.min_prob
     return [n for c in ctx.predict(bs.config.width, path)
-            if (n := _node(ctx, bs, c, parent, load, lam)) is not None and n.key not in taken]
+            if not q * c.prob < min_prob and (n := _node(ctx, bs, c, parent, load, lam)) is not None and n.key not in taken]
 
 
 def build_beam(ctx: PlanningContext, bs: BeamSettings, load: float, lam: float) -> list[BeamNode]:

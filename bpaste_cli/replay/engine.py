@@ -26,7 +26,6 @@ when the interval starts).
 
 from __future__ import annotations
 
-import heapq
 from dataclasses import dataclass, field, fields
 from typing import Any, Callable, Protocol
 
@@ -186,9 +185,12 @@ class Sim:
 
     def pending(self, key: tuple[str, str]) -> bool:
         """A live or reusable job for `key` exists now (so launching another would duplicate it)."""
+        jobs = self.pool.get(key)
+        if not jobs:
+            return False
         now = self.now
         ttl = self.ttl_of(key[0])
-        for job in self.pool.get(key, ()):
+        for job in jobs:
             if job.state == "pending" and job.bound and job.finish + ttl >= now:
                 return True
         return False
@@ -330,45 +332,48 @@ class Sim:
 
     def run(self, planner: Planner | None) -> SessionResult:
         tr = self.trace
-        heap: list[tuple[float, float]] = []
-        flog = frep = 0.0
+        ends = [0.0] * len(tr.nodes)  # replayed end of each node
+        released, front = tr.released, tr.logged_front
+        frep = 0.0
         wall_rep = 0.0
         res = SessionResult(tr.session_id, tr.agent_time, tr.agent_time, tr.human)
         per_tool = res.per_tool
+        for tool, n in tr.tool_calls.items():
+            per_tool[tool] = ToolCounts(calls=n)
+        res.real_calls = sum(tr.tool_calls.values())
         times: list[tuple[float, float]] | None = [] if self.keep_jobs else None
+        hide_all = self.hide_all_tools
+        results = self.results
         for nd in tr.nodes:
-            while heap and heap[0][0] <= nd.logged_start:
-                el, er = heapq.heappop(heap)
-                if el > flog:
-                    flog = el
-                if er > frep:
-                    frep = er
-            shift = frep - flog
+            i = nd.index
+            for j in released[i]:
+                if ends[j] > frep:
+                    frep = ends[j]
+            shift = frep - front[i]
             s_rep = nd.logged_start + shift
-            if nd.kind == "llm":
+            kind = nd.kind
+            if kind == "llm":
                 self.step = nd.step
-                self.decision_node = nd.index
+                self.decision_node = i
                 self.now = s_rep
                 if self.active:
                     self.active = [j for j in self.active if j.end > s_rep]
                 if planner is not None:
                     planner.plan(self)
-                extra = self._interference("llm", s_rep, s_rep + (nd.logged_end - nd.logged_start))
-                self.interference_s += extra
-                e_rep = nd.logged_end + shift + extra
-            elif nd.kind == "tool":
-                if tr.first_tool_of_step.get(nd.step) == nd.index and tr.invalidating_step[nd.step]:
+                if self.active:
+                    extra = self._interference("llm", s_rep, s_rep + nd.duration)
+                    self.interference_s += extra
+                    e_rep = nd.logged_end + shift + extra
+                else:
+                    e_rep = nd.logged_end + shift
+            elif kind == "tool":
+                if nd.invalidates:
                     self._invalidate(s_rep)
-                lat = nd.logged_end - nd.logged_start
-                t = per_tool.get(nd.tool)
-                if t is None:
-                    t = per_tool[nd.tool] = ToolCounts()
-                t.calls += 1
-                res.real_calls += 1
-                job = self._serve(nd, s_rep) if nd.servable else None
+                job = self._serve(nd, s_rep) if nd.servable and nd.key in self.pool else None
                 if job is not None:
+                    t = per_tool[nd.tool]
                     e_rep = s_rep if job.completed else job.finish
-                    hidden = lat - (e_rep - s_rep)
+                    hidden = nd.duration - (e_rep - s_rep)
                     res.hidden_s += hidden
                     t.tool_stall_hidden_s += hidden
                     if job.completed:
@@ -377,18 +382,19 @@ class Sim:
                     else:
                         res.promotions += 1
                         t.inflight_promotions += 1
-                elif self.hide_all_tools:
+                elif hide_all:
                     e_rep = s_rep
-                else:
-                    extra = self._interference("tool", s_rep, s_rep + lat)
+                elif self.active:
+                    extra = self._interference("tool", s_rep, s_rep + nd.duration)
                     self.interference_s += extra
                     e_rep = nd.logged_end + shift + extra
+                else:
+                    e_rep = nd.logged_end + shift
+                if nd.fresh_result and (job is None or not job.cached):
+                    results[nd.key] = e_rep  # fresh results only; a batch that also mutates may change what it read
             else:
                 e_rep = nd.logged_end + shift
-            if nd.kind == "tool" and nd.servable and 0 <= nd.step < len(tr.invalidating_step) \
-                    and not tr.invalidating_step[nd.step] and (job is None or not job.cached):
-                self.results[nd.key] = e_rep  # fresh results only; a batch that also mutates may change what it read
-            heapq.heappush(heap, (nd.logged_end, e_rep))
+            ends[i] = e_rep
             if e_rep > wall_rep:
                 wall_rep = e_rep
             if times is not None:

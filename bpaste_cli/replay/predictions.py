@@ -16,15 +16,29 @@ from bpaste_cli.mine import Candidate, Event, PredictorCursor
 
 K_MAX = 8  # candidates cached per question; k above this is clamped
 MAX_ENTRIES = 2_000_000
-_CACHES: weakref.WeakKeyDictionary[Any, dict] = weakref.WeakKeyDictionary()
+_CACHES: weakref.WeakKeyDictionary[Any, AnswerCache] = weakref.WeakKeyDictionary()
 
 PathKey = tuple[tuple[str, str, str | None], ...]
 
 
-def cache_for(predictor: Any) -> dict | None:
+class AnswerCache:
+    """A predictor's answers, one dict per session (by its fingerprint): a real decision point's answer under
+    its step, a beam path's under (step, path key); at most MAX_ENTRIES answers in all."""
+
+    __slots__ = ("sessions", "entries")
+
+    def __init__(self) -> None:
+        self.sessions: dict[tuple, dict[Any, tuple[Candidate, ...]]] = {}
+        self.entries = 0
+
+
+def cache_for(predictor: Any) -> AnswerCache | None:
     """The shared answer cache of `predictor` (None if it cannot be weakly referenced)."""
     try:
-        return _CACHES.setdefault(predictor, {})
+        cache = _CACHES.get(predictor)
+        if cache is None:
+            cache = _CACHES[predictor] = AnswerCache()
+        return cache
     except TypeError:
         return None
 
@@ -32,16 +46,20 @@ def cache_for(predictor: Any) -> dict | None:
 class PredictionSource:
     """One session's predictions: at the real decision points and after hypothetical beam paths."""
 
-    def __init__(self, predictor: Any, trace: Any, cache: dict | None) -> None:
+    def __init__(self, predictor: Any, trace: Any, cache: AnswerCache | None) -> None:
         self._predictor = predictor
         self._trace = trace
-        self._cache = cache if cache is not None else {}
+        self._cache = cache if cache is not None else AnswerCache()
         self._cursor: PredictorCursor | None = None
         self._fed = 0
         self._forks: dict[tuple[int, PathKey], PredictorCursor] = {}
         self._forks_step = -1
         # the same session id ingested differently (other options, other logs) must not share answers
-        self._fingerprint = (trace.session_id, len(trace.nodes), trace.wall, trace.agent_time)
+        fingerprint = (trace.session_id, len(trace.nodes), trace.wall, trace.agent_time)
+        answers = self._cache.sessions.get(fingerprint)
+        if answers is None:
+            answers = self._cache.sessions[fingerprint] = {}
+        self._answers = answers
 
     def _root_cursor(self, upto: int) -> PredictorCursor:
         if self._cursor is None:
@@ -74,11 +92,16 @@ class PredictionSource:
     def predict(self, step: int, upto: int, k: int, path: tuple[tuple[Candidate, Event | None], ...] = ()) -> tuple[Candidate, ...]:
         """Top-k candidates at decision `step` (node index `upto` = its llm event) after `path`:
         hypothetical calls, each with the real event whose result it observed (None: unknown)."""
-        key: PathKey = tuple((c.tool, c.args_hash, r.result_hash if r else None) for c, r in path)
-        full = (self._fingerprint, step, key)
-        hit = self._cache.get(full)
+        if path:
+            key: PathKey = tuple((c.tool, c.args_hash, r.result_hash if r else None) for c, r in path)
+            question: Any = (step, key)
+        else:
+            key, question = (), step
+        hit = self._answers.get(question)
         if hit is None:
             hit = tuple(self._cursor_at(step, upto, path, key).predict(K_MAX))
-            if len(self._cache) < MAX_ENTRIES:
-                self._cache[full] = hit
+            cache = self._cache
+            if cache.entries < MAX_ENTRIES:
+                self._answers[question] = hit
+                cache.entries += 1
         return hit[:k]

@@ -5,7 +5,8 @@ arm (serial, oracle, paste, bpaste) and returns per-arm figures (speedup as Σ s
 time with a session-bootstrap CI, hidden stall, hits, promotions, misses, waste, amplification,
 interference, per tool), the "all tool time hidden" bound, per-session rows, the split's safety coverage
 (`coverage.safety_coverage`) and, on request, what-if replays (`replay.whatif`). Untimed sessions are
-skipped and counted. A large split is prepared and replayed a chunk of sessions at a time.
+skipped and counted. A large split is prepared and replayed a chunk of sessions at a time, in this
+process or spread over worker processes (`replay.parallel`).
 """
 
 from __future__ import annotations
@@ -24,10 +25,10 @@ from bpaste_cli.replay.arms import OraclePredictor
 from bpaste_cli.replay.config import ReplayConfig
 from bpaste_cli.replay.engine import SessionResult
 from bpaste_cli.replay.metrics import summarize
-from bpaste_cli.replay.prepared import chunks, split_stats, timed_count
-from bpaste_cli.replay.session import replay_traces, run_session
+from bpaste_cli.replay.parallel import Run, merge, replay_chunks
+from bpaste_cli.replay.prepared import split_stats, timed_count
 from bpaste_cli.replay.timeline import write_timeline
-from bpaste_cli.replay.traces import SKIP_REASONS, SessionTrace
+from bpaste_cli.replay.traces import SessionTrace
 from bpaste_cli.replay.value import LatencyStats, ValueModel
 from bpaste_cli.coverage import safety_coverage
 from bpaste_cli.safety import SafetyTable, load_safety
@@ -46,9 +47,25 @@ class ReplayReport:
     latency_stats: dict[str, Any]
     config: dict[str, Any]
     warnings: list[str] = field(default_factory=list)
-    per_session: list[dict[str, Any]] = field(default_factory=list)
+    results: dict[str, list[SessionResult]] = field(default_factory=dict, repr=False)  # per arm (per-tool rows: in `arms`)
     coverage: dict[str, Any] = field(default_factory=dict)
     what_if: dict[str, Any] | None = None
+
+    @property
+    def per_session(self) -> list[dict[str, Any]]:
+        """One row per arm and session (built when asked for: a one-off replay of a large corpus that only
+        prints its figures never holds them)."""
+        rows = []
+        for name, results in self.results.items():
+            for r in results:
+                rows.append({
+                    "arm": name, "session_id": r.session_id, "serial_agent_s": r.serial_s, "agent_s": r.agent_s,
+                    "speedup": r.serial_s / r.agent_s if r.agent_s > 0 else 1.0, "human_wait_s": r.human_s,
+                    "real_calls": r.real_calls, "hits": r.hits, "inflight_promotions": r.promotions, "misses": r.misses,
+                    "spec_started": r.spec_started, "tool_stall_hidden_s": r.hidden_s, "wasted_spec_s": r.wasted_s,
+                    "interference_s": r.interference_s,
+                })
+        return rows
 
     def write_per_session(self, path: Path) -> None:
         """The per-session rows as CSV, Parquet or JSONL (by the file's suffix), written atomically."""
@@ -90,10 +107,12 @@ def replay(
     progress: Callable[[int], None] | None = None,
     on_total: Callable[[int], None] | None = None,
     what_if: int = 0,
+    workers: int = 1,
 ) -> ReplayReport:
     """Replay the sessions of `config.split` under every arm of `config.arms` on `device` (`value_model`:
     for `rank="model"`, a model from `fit`); `what_if`: also replay with each of that many unclassified
-    tools (and unknown shell programs) allowed in turn."""
+    tools (and unknown shell programs) allowed in turn; `workers` > 1: sessions spread over that many
+    processes (`replay.parallel`), with the same figures."""
     ds = dataset if isinstance(dataset, Dataset) else load_dataset(Path(dataset))
     dev = device if isinstance(device, Device) else load_device(device)
     safety = safety or load_safety()
@@ -110,21 +129,9 @@ def replay(
     if on_total:
         on_total(timed_count(ds, ids) * (len(config.arms) + 1))
     keep = timeline_sessions if timeline else 0
-    results: dict[str, list[SessionResult]] = {name: [] for name in config.arms}
-    bound: list[SessionResult] = []
-    skipped = dict.fromkeys(SKIP_REASONS, 0)
-    kept: list[SessionTrace] = []  # the traces a timeline draws
-    for traces, chunk_skipped in chunks(ds, safety, allowed, ids):
-        for why, n in chunk_skipped.items():
-            skipped[why] += n
-        chunk = replay_traces(traces, predictor, dev, config, stats, safety, value_model=value_model,
-                              keep_jobs_for=keep - len(kept), progress=progress, shared_cache=False)
-        for name, rows in chunk.items():
-            results[name] += rows
-        bound += [run_session(tr, "serial", dev, config, stats, safety, hide_all_tools=True) for tr in traces]
-        if progress:
-            progress(len(traces))
-        kept += traces[: max(0, keep - len(kept))]
+    run = Run(predictor, dev, config, stats, safety, allowed, value_model, keep)
+    done = merge(replay_chunks(ds, ids, run, workers, progress), config.arms, keep)
+    results, bound, skipped, kept = done.results, done.bound, done.skipped, done.kept
     report = _report(results, bound, dev, config, stats, skipped, warnings, timeline, kept)
     report.coverage = safety_coverage(ds, safety, ids)
     if what_if > 0:
@@ -142,16 +149,9 @@ def _report(results: dict[str, list[SessionResult]], bound: list[SessionResult],
     arms = {name: summarize(rows, bootstrap=config.bootstrap, seed=config.seed) for name, rows in results.items()}
     bound_summary = summarize(bound, bootstrap=config.bootstrap, seed=config.seed)
     bounds = {"all_tool_time_hidden": {k: bound_summary[k] for k in ("speedup", "speedup_ci95", "agent_time_s")}}
-    per_session = []
-    for name, rows in results.items():
+    for rows in results.values():
         for r in rows:
-            per_session.append({
-                "arm": name, "session_id": r.session_id, "serial_agent_s": r.serial_s, "agent_s": r.agent_s,
-                "speedup": r.serial_s / r.agent_s if r.agent_s > 0 else 1.0, "human_wait_s": r.human_s,
-                "real_calls": r.real_calls, "hits": r.hits, "inflight_promotions": r.promotions, "misses": r.misses,
-                "spec_started": r.spec_started, "tool_stall_hidden_s": r.hidden_s, "wasted_spec_s": r.wasted_s,
-                "interference_s": r.interference_s,
-            })
+            r.per_tool = {}  # summarized above; a per-session row does not show it
     if timeline:
         runs = [(name, tr, r) for name, rows in results.items() for tr, r in zip(kept, rows) if r.jobs is not None]
         write_timeline(timeline, runs)
@@ -165,5 +165,5 @@ def _report(results: dict[str, list[SessionResult]], bound: list[SessionResult],
         latency_stats={"think_s": stats.think_s, "default_tool_s": stats.default_tool_s, "tools": len(stats.tool_s)},
         config=asdict(config) | {"arms": list(config.arms), "allowed": list(config.allowed)},
         warnings=warnings,
-        per_session=per_session,
+        results=results,
     )

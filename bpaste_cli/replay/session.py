@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Callable
 
 from bpaste_cli.device import Device
 from bpaste_cli.errors import BpasteError
@@ -11,7 +11,7 @@ from bpaste_cli.mine import Predictor
 from bpaste_cli.replay.arms import make_arm
 from bpaste_cli.replay.config import ReplayConfig
 from bpaste_cli.replay.engine import Planner, SessionResult, Sim
-from bpaste_cli.replay.predictions import PredictionSource, cache_for
+from bpaste_cli.replay.predictions import AnswerCache, PredictionSource, cache_for
 from bpaste_cli.replay.traces import SessionTrace
 from bpaste_cli.replay.value import LatencyStats, ValueModel
 from bpaste_cli.safety import SafetyTable
@@ -29,7 +29,7 @@ def run_session(
     value_model: ValueModel | None = None,
     keep_jobs: bool = False,
     hide_all_tools: bool = False,
-    cache: dict | None = None,
+    cache: AnswerCache | None = None,
 ) -> SessionResult:
     """Replay one session under one arm (a name from `ARM_TYPES`, built from `config`, or an arm object);
     the predictor's answers are memoized in `cache` (default: the predictor's shared cache, `cache_for`).
@@ -79,7 +79,7 @@ def replay_traces(
         make_arm(arm_name, config, stats, value_model)  # fail early on a bad name or ranking
     out: dict[str, list[SessionResult]] = {arm_name: [] for arm_name in config.arms}
     for i, tr in enumerate(traces):
-        cache: dict[Any, Any] | None = None if shared_cache else {}
+        cache = None if shared_cache else AnswerCache()
         for arm_name in config.arms:
             out[arm_name].append(run_session(tr, arm_name, device, config, stats, safety, predictor, value_model=value_model,
                                              keep_jobs=i < keep_jobs_for, cache=cache))

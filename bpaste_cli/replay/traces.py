@@ -7,7 +7,8 @@ calls by identity). Sessions that cannot be timed are counted by reason, never r
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import heapq
+from dataclasses import dataclass, field
 from typing import Iterable
 
 import polars as pl
@@ -31,6 +32,9 @@ class Node:
     resource: str
     servable: bool  # a speculative job may serve it: allowed safety class and a logged result
     event: Event
+    duration: float = 0.0  # logged_end - logged_start
+    invalidates: bool = False  # the first call of a batch that holds a mutating or unknown call
+    fresh_result: bool = False  # servable and in no invalidating batch: its result may be served again
 
 
 @dataclass
@@ -47,6 +51,11 @@ class SessionTrace:
     first_tool_of_step: dict[int, int]
     occurrences: dict[tuple[str, str], list[int]]  # servable calls by key, in seq order
     calls_by_step: list[list[int]]
+    # the input front, fixed by the log (see `input_fronts`): per node, the earlier nodes whose logged end it is
+    # the first to reach, and the latest logged end among all it has reached
+    released: list[tuple[int, ...]] = field(default_factory=list)
+    logged_front: list[float] = field(default_factory=list)
+    tool_calls: dict[str, int] = field(default_factory=dict)  # real calls per tool, in order of first call
 
     def epoch_before(self, step: int) -> int:
         return self.epoch_of_step[step - 1] if step > 0 else 0
@@ -125,7 +134,7 @@ def _trace(sid, cols, lo, hi, agent, wall, human, safety, allowed) -> SessionTra
             args_hash=cols["args_hash"][r], result_text=cols["result_text"][r], result_hash=cols["result_hash"][r],
             status=cols["status"][r], text=cols["text"][r],
         )
-        nodes.append(Node(len(nodes), kind, s, e, step, tool, key, safe, res, servable, ev))
+        nodes.append(Node(len(nodes), kind, s, e, step, tool, key, safe, res, servable, ev, e - s))
     calls_by_step: list[list[int]] = [[] for _ in range(n_steps)]
     invalid = [False] * n_steps
     first_tool: dict[int, int] = {}
@@ -139,8 +148,45 @@ def _trace(sid, cols, lo, hi, agent, wall, human, safety, allowed) -> SessionTra
             invalid[nd.step] = True
         if nd.servable:
             occ.setdefault(nd.key, []).append(nd.index)
+    for step, i in first_tool.items():
+        nodes[i].invalidates = invalid[step]
+    for nd in nodes:
+        nd.fresh_result = nd.kind == "tool" and nd.servable and 0 <= nd.step < n_steps and not invalid[nd.step]
     epoch, acc = [], 0
     for flag in invalid:
         acc += flag
         epoch.append(acc)
-    return SessionTrace(sid, nodes, agent, wall, human, epoch, invalid, first_tool, occ, calls_by_step)
+    released, front = input_fronts(nodes)
+    tool_calls: dict[str, int] = {}
+    for nd in nodes:
+        if nd.kind == "tool":
+            tool_calls[nd.tool] = tool_calls.get(nd.tool, 0) + 1
+    return SessionTrace(sid, nodes, agent, wall, human, epoch, invalid, first_tool, occ, calls_by_step,
+                        released, front, tool_calls)
+
+
+NOTHING: tuple[int, ...] = ()
+
+
+def input_fronts(nodes: list[Node]) -> tuple[list[tuple[int, ...]], list[float]]:
+    """Which inputs each node adds to the replay's input front, and the front's logged time there.
+
+    A node's inputs are the earlier nodes whose logged end is at or before its logged start, and the front
+    only grows (node by node, in seq order), so which nodes join it at each node, and the latest logged end
+    among its members, depend on the log alone: computed once, every arm's replay only takes the maximum of
+    the joiners' replayed ends."""
+    heap: list[tuple[float, int]] = []
+    released: list[tuple[int, ...]] = []
+    front: list[float] = []
+    flog = 0.0
+    for nd in nodes:
+        out = []
+        while heap and heap[0][0] <= nd.logged_start:
+            el, j = heapq.heappop(heap)
+            if el > flog:
+                flog = el
+            out.append(j)
+        released.append(tuple(out) if out else NOTHING)
+        front.append(flog)
+        heapq.heappush(heap, (nd.logged_end, nd.index))
+    return released, front

@@ -86,21 +86,41 @@ class NodeTerms:
     def value(self) -> float:
         return self.gain + self.unlock - self.interference - self.waste
 
+    def value_at(self, lam: float) -> float:
+        """Its value under another shadow price (an ancestor's, when a wall-clock beam grows later)."""
+        return self.gain + self.unlock - self.interference - lam * (1.0 - self.q) * self.s
+
+
+ChainState = tuple[float, float, float]  # (q, start, request) after a node: what its children's terms start from
+
+
+def chain_start(think: float) -> ChainState:
+    """The recursion's state before a chain's first node."""
+    return (1.0, 0.0, think)
+
+
+def next_terms(state: ChainState, p: float, s: float, c_llm: float, c_tool: float, think: float, lam: float,
+               ) -> tuple[NodeTerms, ChainState]:
+    """The terms of the node after `state` (its conditional probability `p`, latency `s`, its class's
+    coefficients), and the state its own children start from."""
+    q, start, request = state
+    q *= p
+    lead = max(0.0, request - start)
+    alone = min(s, think)
+    interference = c_llm * min(s, lead) + (1.0 - q) * c_tool * max(0.0, s - lead)
+    terms = NodeTerms(q, s, lead, q * alone, q * (min(s, lead) - alone), interference, lam * (1.0 - q) * s)
+    return terms, (q, start + s, max(request, start + s) + think)
+
 
 def chain_terms(
     probs: list[float], latencies: list[float], coefs: list[tuple[float, float]], think: float, lam: float
 ) -> list[NodeTerms]:
     """NodeTerms for each node of a chain; `coefs[j]` = (c_llm, c_tool) of node j's resource class."""
     out: list[NodeTerms] = []
-    q, start, request = 1.0, 0.0, think
+    state = chain_start(think)
     for p, s, (c_llm, c_tool) in zip(probs, latencies, coefs):
-        q *= p
-        lead = max(0.0, request - start)
-        alone = min(s, think)
-        interference = c_llm * min(s, lead) + (1.0 - q) * c_tool * max(0.0, s - lead)
-        out.append(NodeTerms(q, s, lead, q * alone, q * (min(s, lead) - alone), interference, lam * (1.0 - q) * s))
-        request = max(request, start + s) + think
-        start += s
+        terms, state = next_terms(state, p, s, c_llm, c_tool, think, lam)
+        out.append(terms)
     return out
 
 

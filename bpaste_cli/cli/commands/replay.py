@@ -57,6 +57,8 @@ def replay(
                                 "unknown shell programs) allowed: what each classification decision is worth."),
     allow_unsafe_classes: bool = typer.Option(False, "--allow-unsafe-classes", help="With --policy: accept a policy that "
                                               "speculates mutating or unknown tool calls."),
+    workers: int = typer.Option(1, "--workers", min=1, help="Processes to spread the sessions over (the figures are the "
+                                "same for any number)."),
     workspace: Optional[Path] = workspace_option(),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object instead of tables."),
 ) -> None:
@@ -86,7 +88,8 @@ def replay(
         got = resolve("replay", workspace=workspace, device=device, dataset=dataset, policy=policy, need_patterns=False)
         warn(got.warnings)
         device_given = _given(ctx, "device")
-        return _replay_with_policy(got.dataset, policy, device if device_given else None, as_json, allow_unsafe_classes)
+        return _replay_with_policy(got.dataset, policy, device if device_given else None, as_json, allow_unsafe_classes,
+                                   workers)
     for path, option in ((per_session, "--per-session"), (timeline, "--timeline")):
         if path is not None and path.is_dir():
             raise BpasteError(f"{option} {path} is a directory; pass the path of a file to write.")
@@ -122,13 +125,14 @@ def replay(
     with count_progress(not as_json and err.is_terminal, "replaying sessions x arms") as (advance, set_total):
         report = run_replay(ds, predictor, device=device, config=config, safety=load_safety(safety), value_model=value_model,
                             timeline=timeline,
-                            timeline_sessions=timeline_sessions, progress=advance, on_total=set_total, what_if=what_if)
+                            timeline_sessions=timeline_sessions, progress=advance, on_total=set_total, what_if=what_if,
+                            workers=workers)
     report.warnings[:0] = warnings
     policy_row = None
     if got.policy is not None and "policy" in got.taken:
         from bpaste_cli.policy.replay import policy_arm
 
-        policy_row, policy_warnings = policy_arm(ds, got.policy, split=split, seed=seed)
+        policy_row, policy_warnings = policy_arm(ds, got.policy, split=split, seed=seed, workers=workers)
         report.warnings += policy_warnings
     if report.sessions_replayed == 0:
         skipped = ", ".join(f"{n} {why.replace('_', ' ')}" for why, n in report.sessions_skipped.items() if n) or "none at all"
@@ -206,12 +210,13 @@ def _given(ctx: typer.Context, name: str) -> bool:
     return source is not None and source.name in ("COMMANDLINE", "ENVIRONMENT")
 
 
-def _replay_with_policy(dataset: Path, policy: Path, device: str | None, as_json: bool, allow_unsafe_classes: bool) -> None:
+def _replay_with_policy(dataset: Path, policy: Path, device: str | None, as_json: bool, allow_unsafe_classes: bool,
+                        workers: int = 1) -> None:
     """`bpaste replay DATASET --policy policy.json`: the policy's validation figure (reproduced) and its test figure
     (on `device` instead of the policy's, when given)."""
     from bpaste_cli.policy import replay_policy
 
-    result = replay_policy(dataset, policy, device=device, allow_unsafe_classes=allow_unsafe_classes)
+    result = replay_policy(dataset, policy, device=device, allow_unsafe_classes=allow_unsafe_classes, workers=workers)
     if as_json:
         print_json("replay-policy", result)
         return
