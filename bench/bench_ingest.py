@@ -1,6 +1,10 @@
-"""Ingest throughput and peak memory: every corpus in ../shared/traces, and a synthetic Claude Code corpus.
+"""Ingest throughput and peak memory: every corpus in ../shared/traces, and synthetic corpora.
 
 Run: python bench/bench_ingest.py [--size-mb 1000] [--repeats 3] [--corpus DIR] [--keep]
+                                  [--formats claude-code,native,codex,chat,otlp]
+
+The synthetic corpora (`bpaste synth`, seed 1) are made in each format of `--formats`, `--size-mb` each:
+Claude Code's as many session files, native's and OTLP's as one file each (the worst case for memory).
 
 Each measured ingest runs in a fresh subprocess, so its peak RSS is its own; the timing covers the
 ingest call only (not Python's start-up and imports). Figures are medians over the repeats; MB/s per core = input MB / CPU s.
@@ -90,12 +94,31 @@ def measure(label: str, paths: list[Path], repeats: int, keep_secrets: bool, tmp
     return row
 
 
+def synthetic(fmt: str, size_mb: float, corpus: Path) -> list[Path]:
+    """The files of a synthetic corpus in format `fmt` at `corpus`, generated first when it is empty."""
+    files = sorted(f for f in corpus.rglob("*") if f.is_file()) if corpus.exists() else []
+    if not files:
+        print(f"\n== generating a {size_mb:.0f} MB synthetic {fmt} corpus in {corpus}")
+        t0 = time.perf_counter()
+        subprocess.run(
+            [sys.executable, "-m", "bpaste_cli", "synth", "-o", str(corpus), "--format", fmt,
+             "--max-mb", str(size_mb), "--seed", "1", "--json"],
+            check=True,
+            capture_output=True,
+            cwd=REPO,
+        )
+        print(f"generated in {time.perf_counter() - t0:.0f} s")
+        files = sorted(f for f in corpus.rglob("*") if f.is_file())
+    return files
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--size-mb", type=float, default=1000.0, help="size of the synthetic Claude Code corpus")
+    parser.add_argument("--size-mb", type=float, default=1000.0, help="size of each synthetic corpus")
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--corpus", type=Path, help="reuse (or create) the synthetic corpus here")
-    parser.add_argument("--keep", action="store_true", help="keep the synthetic corpus")
+    parser.add_argument("--corpus", type=Path, help="reuse (or create) the synthetic Claude Code corpus here")
+    parser.add_argument("--keep", action="store_true", help="keep the synthetic corpora (in bench/out/)")
+    parser.add_argument("--formats", default="claude-code", help="synthetic formats, comma-separated (of bpaste synth's)")
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="bpaste-bench-"))
     try:
@@ -107,27 +130,19 @@ def main() -> None:
             measure("all real traces", [SHARED], args.repeats, False, tmp)
         else:
             print(f"(no real traces at {SHARED}; skipping them)")
-        if args.size_mb > 0:
-            corpus = args.corpus or tmp / "synthetic-claude-code"
-            files = sorted(corpus.rglob("*.jsonl")) if corpus.exists() else []
-            if not files:
-                print(f"\n== generating a {args.size_mb:.0f} MB synthetic Claude Code corpus in {corpus}")
-                t0 = time.perf_counter()
-                subprocess.run(
-                    [sys.executable, "-m", "bpaste_cli", "synth", "-o", str(corpus), "--format", "claude-code",
-                     "--max-mb", str(args.size_mb), "--seed", "1", "--json"],
-                    check=True,
-                    capture_output=True,
-                )
-                print(f"generated in {time.perf_counter() - t0:.0f} s")
-                files = sorted(corpus.rglob("*.jsonl"))
-            print(f"\n== synthetic Claude Code corpus ({len(files)} files)")
+        for fmt in [f.strip() for f in args.formats.split(",") if f.strip()] if args.size_mb > 0 else []:
+            given = args.corpus if fmt == "claude-code" else None
+            corpus = given or tmp / f"synthetic-{fmt}"
+            files = synthetic(fmt, args.size_mb, corpus)
+            print(f"\n== synthetic {fmt} corpus ({len(files)} files)")
             print(f"bare orjson parse of the same lines: {bare_parse_mb_s(files):.0f} MB/s per core")
-            measure("synthetic claude-code", [corpus], args.repeats, False, tmp)
-            measure("synthetic, --keep-secrets", [corpus], args.repeats, True, tmp)
-            if args.keep and not args.corpus:
-                kept = REPO / "bench" / "out" / "synthetic-claude-code"
+            measure(f"synthetic {fmt}", [corpus], args.repeats, False, tmp)
+            if fmt == "claude-code":
+                measure("synthetic, --keep-secrets", [corpus], args.repeats, True, tmp)
+            if args.keep and not given:
+                kept = REPO / "bench" / "out" / f"synthetic-{fmt}"
                 kept.parent.mkdir(parents=True, exist_ok=True)
+                shutil.rmtree(kept, ignore_errors=True)
                 shutil.move(str(corpus), kept)
                 print(f"kept the corpus at {kept}")
     finally:

@@ -562,3 +562,38 @@ def test_property_message_attributes_never_crash(mutations):
     assert report.total == 0
     assert sum(r["kind"] == "tool" and r["status"] is not None for r in rows) >= 3  # the three tool spans
     assert sum(r["kind"] == "llm" for r in rows) >= 3
+
+
+_ATTR_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers(min_value=-(2**80), max_value=2**80) | st.floats(allow_nan=False) | st.text(max_size=40),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.dictionaries(st.text(max_size=30), _ATTR_VALUES, max_size=8), st.integers(min_value=0, max_value=3000))
+def test_packed_span_attributes_come_back_exactly(values: dict, padding: int) -> None:
+    """Packing (small ones as they are, big ones compressed) keeps every value, its type, float bits and key order."""
+    values = {**values, "pad": "x" * padding}
+    back = otlp._Attrs.unpack(otlp._Attrs(values).pack()).values
+    assert list(back) == list(values)
+    assert orjson.dumps(back) == orjson.dumps(values) if all(abs(v) < 2**63 for v in _ints(values)) else back == values
+    assert [type(v) for v in back.values()] == [type(v) for v in values.values()]
+    assert [math.copysign(1, v) for v in _floats(back)] == [math.copysign(1, v) for v in _floats(values)]
+
+
+def _ints(value: object) -> list[int]:
+    if isinstance(value, bool):
+        return []
+    if isinstance(value, int):
+        return [value]
+    items = value.values() if isinstance(value, dict) else value if isinstance(value, list) else ()
+    return [i for v in items for i in _ints(v)]
+
+
+def _floats(value: object) -> list[float]:
+    if isinstance(value, float):
+        return [value]
+    items = value.values() if isinstance(value, dict) else value if isinstance(value, list) else ()
+    return [f for v in items for f in _floats(v)]

@@ -417,3 +417,24 @@ def test_a_file_unrecognised_before_and_readable_now_has_one_row(tmp_path: Path)
     rows = {r["path"].split("/")[-1]: r["status"] for r in manifest_of(out)["files"]}
     assert rows == {"a.jsonl": "ingested", "later.jsonl": "ingested"} and len(manifest_of(out)["files"]) == 2
     assert (result.sessions, result.tool_calls) == (2, 3)
+
+
+def test_walked_files_resolve_as_path_resolve_does(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Files found by walking come resolved from their folder; a link is resolved by itself (checked against Path.resolve)."""
+    from bpaste_cli.ingest.run import expand_paths
+
+    (tmp_path / "logs" / "a" / "b").mkdir(parents=True)
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "logs" / "a" / "b" / "s.jsonl").write_text("{}\n")
+    (tmp_path / "logs" / "top.jsonl").write_text("{}\n")
+    (tmp_path / "elsewhere" / "real.jsonl").write_text("{}\n")
+    (tmp_path / "logs" / "a" / "link.jsonl").symlink_to(tmp_path / "elsewhere" / "real.jsonl")
+    (tmp_path / "linked-logs").symlink_to(tmp_path / "logs")
+    monkeypatch.chdir(tmp_path)
+    tops = {"logs": 3, "logs/": 3, "./logs//": 3, str(tmp_path / "logs"): 3, "linked-logs": 3, "linked-logs/a/../a": 2}
+    for top, n in tops.items():
+        found = expand_paths([top])
+        assert len(found) == n, top
+        for path, explicit, resolved in found:
+            assert not explicit and resolved == path.resolve(), (top, path, resolved)
+    assert {r.name for _, _, r in expand_paths(["logs"])} == {"s.jsonl", "top.jsonl", "real.jsonl"}

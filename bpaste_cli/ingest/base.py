@@ -211,20 +211,9 @@ def load_json_document(ctx: ReadContext) -> Any | None:
 
 def parse_time(value: Any) -> float | None:
     """Epoch seconds from an ISO-8601 string (Z or offset), or from epoch seconds / milliseconds / ns."""
-    if value is None or isinstance(value, bool):
-        return None
-    if isinstance(value, (int, float)):
-        v = float(value)
-        if v > 1e17:  # nanoseconds
-            return v / 1e9
-        if v > 1e14:  # microseconds
-            return v / 1e6
-        if v > 1e11:  # milliseconds
-            return v / 1e3
-        return v
-    if isinstance(value, str):
+    if isinstance(value, str):  # the common case first
         try:
-            dt = datetime.fromisoformat(value)  # the common case, Z included (Python >= 3.11)
+            dt = datetime.fromisoformat(value)  # Z included (Python >= 3.11)
         except ValueError:
             text = value.strip()
             if not text:
@@ -241,6 +230,17 @@ def parse_time(value: Any) -> float | None:
         if dt.tzinfo is None:  # naive times in logs are UTC by convention
             dt = dt.replace(tzinfo=timezone.utc)
         return dt.timestamp()
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        v = float(value)
+        if v > 1e17:  # nanoseconds
+            return v / 1e9
+        if v > 1e14:  # microseconds
+            return v / 1e6
+        if v > 1e11:  # milliseconds
+            return v / 1e3
+        return v
     return None
 
 

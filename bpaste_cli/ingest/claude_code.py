@@ -106,9 +106,13 @@ def _int(value: Any) -> int | None:
 
 
 def _tokens_in(usage: dict[str, Any]) -> int | None:
-    parts = [_int(usage.get(k)) for k in ("input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens")]
-    known = [p for p in parts if p is not None]
-    return sum(known) if known else None
+    """Input + cache-creation + cache-read tokens, of those logged (None when none is)."""
+    total = None
+    for key in ("input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens"):
+        value = usage.get(key)
+        if isinstance(value, int) and not isinstance(value, bool):
+            total = value if total is None else total + value
+    return total
 
 
 def _text_of(content: Any) -> str:
@@ -167,7 +171,9 @@ class _Session:
     def assistant(self, obj: dict[str, Any], msg: dict[str, Any], line: int, ctx: ReadContext) -> None:
         t = parse_time(obj.get("timestamp"))
         mid = msg.get("id") or obj.get("requestId") or f"line {line}"
-        usage = msg.get("usage") if isinstance(msg.get("usage"), dict) else {}
+        usage = msg.get("usage")
+        if not isinstance(usage, dict):
+            usage = {}
         if mid != self.mid:
             self.flush()
             self.mid, self.emitted, self.first, self.first_text = mid, False, (t, line), None

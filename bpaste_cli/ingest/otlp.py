@@ -16,8 +16,10 @@ form a child session `<parent>/agent-<tool span id>` linked to that call, as Cla
 
 from __future__ import annotations
 
+import marshal
 import math
 import re
+import zlib
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +40,7 @@ LLM_OPERATIONS = frozenset({"chat", "text_completion", "generate_content"})
 CONVERSATION_KEYS = ("gen_ai.conversation.id", "session.id")
 _OI_CALL = re.compile(r"llm\.output_messages\.(\d+)\.message\.tool_calls\.(\d+)\.tool_call\.(id|function\.name|function\.arguments)")
 _OI_INPUT = re.compile(r"llm\.input_messages\.(\d+)\.message\.(role|tool_call_id|content)")
+_PACK_LIMIT = 1024  # packed span attributes longer than this are compressed (shorter ones gain little)
 _OI_TEXT = re.compile(r"llm\.output_messages\.(\d+)\.message\.(content)")
 
 
@@ -94,12 +97,29 @@ def _int(value: Any) -> int | None:
 
 
 class _Attrs:
-    """An event span's attribute values by key, decoded from AnyValue once (plain values are cheap to keep)."""
+    """An event span's attribute values by key, decoded from AnyValue once.
+
+    A file's spans are all read before its sessions are built, so each span keeps its values packed
+    (`pack`: marshal keeps every value exact, zlib shrinks the texts several times) and `_build` unpacks
+    them for the moment it needs them: memory stays well below the file's size."""
 
     __slots__ = ("values",)
 
-    def __init__(self, raw: dict[str, Any]) -> None:
-        self.values = {k: any_value(v) for k, v in raw.items()}
+    def __init__(self, values: dict[str, Any]) -> None:
+        self.values = values
+
+    @classmethod
+    def decode(cls, raw: dict[str, Any]) -> _Attrs:
+        return cls({k: any_value(v) for k, v in raw.items()})
+
+    def pack(self) -> bytes:
+        data = marshal.dumps(self.values)
+        return b"z" + zlib.compress(data, 1) if len(data) > _PACK_LIMIT else b"m" + data
+
+    @classmethod
+    def unpack(cls, packed: bytes) -> _Attrs:
+        data = packed[1:]
+        return cls(marshal.loads(zlib.decompress(data) if packed[:1] == b"z" else data))
 
     def get(self, key: str) -> Any:
         return self.values.get(key)
@@ -152,7 +172,7 @@ def span_kind(raw: dict[str, Any]) -> str | None:
 
 @dataclass(slots=True)
 class _Span:
-    """What a span contributes; only event spans keep their attributes (big files stay small in memory)."""
+    """What a span contributes; only event spans keep their attributes, packed (big files stay small in memory)."""
 
     line: int | None
     trace: str | None
@@ -161,7 +181,8 @@ class _Span:
     name: str
     kind: str | None
     conv: str | None  # its own conversation / session id
-    attrs: _Attrs | None
+    tool: str | None  # a tool span's tool name
+    attrs: bytes | None  # `_Attrs.pack()`
     start: float | None
     end: float | None
     failed: bool
@@ -216,13 +237,15 @@ def _spans(ctx: ReadContext) -> Iterator[_Span]:
                         ids = _id(span.get("traceId")), _id(span.get("spanId")), _id(span.get("parentSpanId"))
                         conv = _raw_str(raw, *CONVERSATION_KEYS)
                         if kind is None:
-                            yield _Span(line, *ids, name, None, conv, None, None, None, False)
+                            yield _Span(line, *ids, name, None, conv, None, None, None, None, False)
                             continue
                         status = span.get("status")
                         code = status.get("code") if isinstance(status, dict) else None
                         failed = code in (2, "STATUS_CODE_ERROR") or "error.type" in raw
                         start, end = _time(span.get("startTimeUnixNano")), _time(span.get("endTimeUnixNano"))
-                        yield _Span(line, *ids, name, kind, conv, _Attrs(raw), start, end, failed)
+                        attrs = _Attrs.decode(raw)
+                        tool = _tool_name(attrs, name) if kind == "tool" else None
+                        yield _Span(line, *ids, name, kind, conv, tool, attrs.pack(), start, end, failed)
             if not found:
                 ctx.skip(line, "missing_field", "spans (the request holds none)")
 
@@ -271,7 +294,7 @@ def read(path: Path, ctx: ReadContext) -> Iterator[SessionBuilder]:
         if key is None:
             ctx.skip(s.line, "missing_field", f"traceId ({label})")
             continue
-        if s.kind == "tool" and _tool_name(s) is None:
+        if s.kind == "tool" and s.tool is None:
             ctx.skip(s.line, "missing_field", f"tool name ({label})")
             continue
         sid = f"otlp:{key}" + "".join(f"/agent-{h.span_id}" for h in chain)
@@ -335,11 +358,11 @@ def _conversation(s: _Span, by_id: dict, memo: dict) -> str | None:
 # -- one session ---------------------------------------------------------------------------------
 
 
-def _tool_name(s: _Span) -> str | None:
-    name = s.attrs.first_str("gen_ai.tool.name", "tool.name")
+def _tool_name(attrs: _Attrs, span_name: str) -> str | None:
+    name = attrs.first_str("gen_ai.tool.name", "tool.name")
     if name:
         return name
-    fallback = s.name.removeprefix("execute_tool").strip()
+    fallback = span_name.removeprefix("execute_tool").strip()
     return fallback or None
 
 
@@ -420,7 +443,7 @@ def _build(b: SessionBuilder, items: list[tuple]) -> dict[tuple, str]:
         pending.clear()
 
     for _, _, _, s, start, end in items:
-        a = s.attrs
+        a = _Attrs.unpack(s.attrs)
         if s.kind == "llm":
             flush()
             if waiting:
@@ -440,7 +463,7 @@ def _build(b: SessionBuilder, items: list[tuple]) -> dict[tuple, str]:
             pending.extend(calls)
             last_end, last_line = end, s.line
             continue
-        name = _tool_name(s)
+        name = s.tool
         call_id = a.first_str("gen_ai.tool.call.id", "tool_call.id", "tool.id")
         match = next((c for c in pending if call_id is not None and c["id"] == call_id), None)
         match = match or next((c for c in pending if c["name"] == name), None)

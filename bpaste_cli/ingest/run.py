@@ -18,19 +18,20 @@ from __future__ import annotations
 
 import errno
 import glob
+import hashlib
 import os
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Callable
+from typing import Any, BinaryIO, Callable
 
 import polars as pl
 
 from bpaste_cli.errors import BpasteError
-from bpaste_cli.fsutil import atomic_directory, check_replaceable, file_sha256, restore_interrupted
+from bpaste_cli.fsutil import atomic_directory, check_replaceable, restore_interrupted
 from bpaste_cli.ingest import bfcl, chat, claude_code, codex, native, openhands, otlp, swe_agent
-from bpaste_cli.ingest.base import MAX_EXAMPLES, ReadContext, Skip, SkipReport, first_line_head, printable
+from bpaste_cli.ingest.base import BOM, MAX_EXAMPLES, ReadContext, Skip, SkipReport, first_line_head, printable
 from bpaste_cli.ingest.secrets import scrub
 from bpaste_cli.trace import DatasetWriter, Limits, SessionBuilder, base_manifest, dataset_hash, load_dataset, read_manifest
 
@@ -38,6 +39,7 @@ from bpaste_cli.trace import DatasetWriter, Limits, SessionBuilder, base_manifes
 READERS: tuple[ModuleType, ...] = (claude_code, codex, openhands, otlp, swe_agent, bfcl, chat, native)
 FORMATS: dict[str, ModuleType] = {r.NAME: r for r in READERS}
 SNIFF_BYTES = 64 * 1024
+HASH_BLOCK = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -113,6 +115,19 @@ def _regular(path: Path) -> tuple[str, str] | None:
     return None
 
 
+def _walked(path: str) -> tuple[tuple[str, str] | None, bool]:
+    """`_regular` for a file found by walking, from one `lstat`; and whether it is a symbolic link."""
+    try:
+        st = os.lstat(path)
+    except OSError as exc:
+        return _walk_problem(path, exc), False
+    if stat.S_ISLNK(st.st_mode):
+        return _regular(Path(path)), True
+    if not stat.S_ISREG(st.st_mode):
+        return ("not_a_regular_file", "a FIFO, socket or device, not a log file"), False
+    return None, False
+
+
 def expand_paths(
     paths: list[str | Path], on_skip: Callable[[str, str, str], None] | None = None
 ) -> list[tuple[Path, bool, Path]]:
@@ -120,7 +135,7 @@ def expand_paths(
     was named explicitly (an explicit file in no known format is an error; one found by walking is not)
     and its resolved path (duplicates are dropped). Walking keeps regular files only: anything else
     found (an unreadable folder, a broken link, a FIFO) goes to `on_skip(path, reason, detail)`."""
-    found: list[tuple[Path, bool]] = []
+    found: list[tuple[Path, bool, Path | None]] = []  # a walked file that is no link comes resolved already
 
     def skip(where: str | Path, reason: str, detail: str) -> None:
         if on_skip is not None:
@@ -129,18 +144,26 @@ def expand_paths(
     for raw in paths:
         p = Path(raw)
         if p.is_file():
-            found.append((p, True))
+            found.append((p, True, None))
         elif p.is_dir():
+            top = os.fspath(p)
+            try:  # the folders walked hold no links (os.walk does not follow them): resolve the top once
+                real_top: str | None = str(p.resolve())
+            except OSError:
+                real_top = None
             for root, dirs, files in os.walk(p, onerror=lambda exc: skip(exc.filename, *_walk_problem(exc.filename, exc))):
                 dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+                real_root = None if real_top is None else os.path.join(real_top, root[len(top) :].lstrip(os.sep))
                 for name in sorted(files):
                     if name.startswith("."):
                         continue
-                    problem = _regular(Path(root) / name)
+                    full = os.path.join(root, name)
+                    problem, link = _walked(full)
                     if problem:
-                        skip(Path(root) / name, *problem)
+                        skip(Path(full), *problem)
                     else:
-                        found.append((Path(root) / name, False))
+                        resolved = None if link or real_root is None else Path(os.path.join(real_root, name))
+                        found.append((Path(full), False, resolved))
         elif glob.has_magic(str(raw)):
             matches = sorted(glob.glob(str(raw), recursive=True))
             if not matches:
@@ -150,7 +173,7 @@ def expand_paths(
                 if problem:
                     skip(match, *problem)
                 else:
-                    found.extend((p, explicit) for p, explicit, _ in expand_paths([match], on_skip))
+                    found.extend(expand_paths([match], on_skip))
         elif p.is_symlink():
             raise BpasteError(f"{printable(str(raw))} is a broken or looping symbolic link; pass the log file it should point to.")
         elif os.path.lexists(p) or p.exists():
@@ -159,9 +182,9 @@ def expand_paths(
             raise BpasteError(f"{printable(str(raw))} does not exist; pass a log file, a directory of logs, or a glob.")
     seen: set[Path] = set()
     unique = []
-    for path, explicit in found:
+    for path, explicit, key in found:
         try:
-            key = path.resolve()
+            key = key or path.resolve()
         except OSError as exc:  # a link loop
             skip(path, *_walk_problem(path, exc))
             continue
@@ -172,21 +195,25 @@ def expand_paths(
 
 
 def detect_format(path: Path) -> ModuleType | None:
-    """The reader for `path`, judged from its first bytes, or None.
+    """The reader for `path`, judged from its first bytes, or None (see `_detect`)."""
+    with open(path, "rb") as fh:
+        return _detect(fh, fh.read(SNIFF_BYTES))
+
+
+def _detect(fh: BinaryIO, head: bytes) -> ModuleType | None:
+    """The reader for the file `fh` whose first `SNIFF_BYTES` are `head` (`fh` positioned just after them).
 
     A UTF-8 byte-order mark is ignored. When no reader accepts the first `SNIFF_BYTES` and the first
     line is longer than that (a native record with a long argument), the readers judge the whole first
     line."""
-    with open(path, "rb") as fh:
-        head = fh.read(SNIFF_BYTES)
-        if head.startswith(b"\xef\xbb\xbf"):
-            head = head[3:]
-        if not head.strip():
-            return None
-        for reader in READERS:
-            if reader.sniff(head):
-                return reader
-        longer = first_line_head(fh, head)
+    if head.startswith(BOM):
+        head = head[len(BOM) :]
+    if not head.strip():
+        return None
+    for reader in READERS:
+        if reader.sniff(head):
+            return reader
+    longer = first_line_head(fh, head)
     if longer is not None:
         for reader in READERS:
             if reader.sniff(longer):
@@ -232,17 +259,25 @@ def _plan(
         try:
             with open(path, "rb", opener=lambda p, flags: os.open(p, flags | os.O_NONBLOCK)) as fh:  # a FIFO must not block
                 st = os.fstat(fh.fileno())
-            if not stat.S_ISREG(st.st_mode):
-                if explicit:
-                    raise BpasteError(f"{display} is not a regular file (a FIFO, socket or device); pass log files.")
-                raise _NotRegular()
-            item.size = st.st_size
-            item.digest = file_sha256(path)
-            if item.digest in known_hashes:
-                item.status = "already_present"
-                continue
-            known_hashes.add(item.digest)
-            item.reader = FORMATS[options.format] if options.format != "auto" else detect_format(path)
+                if not stat.S_ISREG(st.st_mode):
+                    if explicit:
+                        raise BpasteError(f"{display} is not a regular file (a FIFO, socket or device); pass log files.")
+                    raise _NotRegular()
+                item.size = st.st_size
+                head = fh.read(SNIFF_BYTES)  # one read of the file gives its hash and its format
+                digest = hashlib.sha256(head)
+                while block := fh.read(HASH_BLOCK):
+                    digest.update(block)
+                item.digest = digest.hexdigest()
+                if item.digest in known_hashes:
+                    item.status = "already_present"
+                    continue
+                known_hashes.add(item.digest)
+                if options.format != "auto":
+                    item.reader = FORMATS[options.format]
+                else:
+                    fh.seek(len(head))
+                    item.reader = _detect(fh, head)
         except _NotRegular:
             item.status = "not_a_regular_file"
             report.add(display, None, item.status, "a FIFO, socket or device, not a log file")

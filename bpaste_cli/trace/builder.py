@@ -17,7 +17,6 @@ untimed logs). `finish()` then derives, identically for every format:
 
 from __future__ import annotations
 
-import math
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -33,10 +32,6 @@ MAX_ABS_TIME = 32_503_680_000.0  # 3000-01-01 in epoch seconds: a time beyond it
 
 # An event row holds every column of the schema; the rows below name only what they set.
 _EVENT_DEFAULTS: dict[str, Any] = {c.name: (False if c.name == "duration_estimated" else None) for c in EVENT_COLUMNS}
-
-
-def _time_ok(t: float | None) -> bool:
-    return t is None or (math.isfinite(t) and -MAX_ABS_TIME <= t <= MAX_ABS_TIME)
 
 
 @dataclass(frozen=True)
@@ -118,13 +113,13 @@ class SessionBuilder:
         if self._on_bad is not None:
             self._on_bad(line, reason, detail)
 
-    def _times_ok(self, line: int | None, **times: float | None) -> bool:
-        """Whether every given time is usable; a bad one drops the record (reported as `bad_time`)."""
-        for name, t in times.items():
-            if not _time_ok(t):
-                self._bad(line, "bad_time", f"{name}={t!r}")
-                return False
-        return True
+    def _time_ok(self, line: int | None, name: str, t: float | None) -> bool:
+        """Whether the time `name` is usable (None, or finite within `MAX_ABS_TIME`: NaN fails every
+        comparison); a bad one drops the record (reported as `bad_time`)."""
+        if t is None or -MAX_ABS_TIME <= t <= MAX_ABS_TIME:
+            return True
+        self._bad(line, "bad_time", f"{name}={t!r}")
+        return False
 
     def has_call(self, call_id: str) -> bool:
         return call_id in self._calls
@@ -139,7 +134,7 @@ class SessionBuilder:
 
     def user(self, t: float | None, text: str | None = None, line: int | None = None) -> None:
         """A human message arrived at time `t`."""
-        if not self._times_ok(line, t=t):
+        if not self._time_ok(line, "t", t):
             return
         self._items.append({"kind": "user", "t": t, "text": self._text(text), "line": line})
         self._cur = None
@@ -162,7 +157,7 @@ class SessionBuilder:
         response latency); otherwise the think window starts when the step's inputs were complete.
         A step with a bad time is dropped: the calls that follow it get an estimated step.
         """
-        if not self._times_ok(line, t_emit=t_emit, t_start=t_start):
+        if not (self._time_ok(line, "t_emit", t_emit) and self._time_ok(line, "t_start", t_start)):
             self._cur = None
             return self._step
         self._step += 1
@@ -220,7 +215,7 @@ class SessionBuilder:
         `after_previous`: the call was emitted only once the step's previous call had returned (the
         step's calls ran one after another), so it starts a batch of its own. Returns the call's id.
         """
-        if not self._times_ok(line, t_emit=t_emit):
+        if not self._time_ok(line, "t_emit", t_emit):
             self._dropped.add(call_id or "")
             return call_id or ""
         if self._cur is None:
@@ -275,7 +270,7 @@ class SessionBuilder:
             return None if call_id in self._dropped else "result_without_call"
         if item["status"] is not None:
             return "duplicate_result"
-        if not self._times_ok(item["line"], t=t, duration=duration):
+        if not (self._time_ok(item["line"], "t", t) and self._time_ok(item["line"], "duration", duration)):
             return None
         try:
             text = result_to_text(result)
@@ -319,8 +314,10 @@ class SessionBuilder:
                 return current
             return t if current is None or t > current else current
 
+        template = _EVENT_DEFAULTS | base
+
         def emit(**values: Any) -> None:
-            row = _EVENT_DEFAULTS | base | values
+            row = template | values
             assert len(row) == len(_EVENT_DEFAULTS), f"not a column: {set(row) - set(_EVENT_DEFAULTS)}"
             row["seq"] = len(events)
             events.append(row)
