@@ -116,6 +116,17 @@ plot = { safety = "idempotent", resource = "cpu" }
 """
 
 
+def class_slots(doc: dict, resource: str, tolerance: float = 0.10) -> int:
+    """The largest measured k whose slowdown of every target beside `resource` jobs stays within 1 + tolerance
+    (the calibration's rule for slots, for one class), from the profile's curves; 0 if none."""
+    curves = [by[resource] for by in doc.get("interference_curve", {}).values() if resource in by]
+    best = 0
+    for k in sorted({k for c in curves for k in c["k"]}):
+        if all(s <= 1 + tolerance for c in curves for kk, s in zip(c["k"], c["slowdown"]) if kk <= k):
+            best = k
+    return best
+
+
 def load() -> str:
     return "/".join(f"{x:.1f}" for x in os.getloadavg())
 
@@ -148,13 +159,12 @@ def main() -> None:
               f"load average after {load()}): slots {cal['slots']} (per class {cal['slots_by_class']})")
     else:
         profile = args.profile.resolve()
-        cal = None
     doc = tomllib.loads(profile.read_text())
     print(f"profile {profile.name}: slots {doc['speculation']['slots']['value']}; slowdown(k):")
     for target, by in doc.get("interference_curve", {}).items():
         for c, e in by.items():
             print(f"  {target:4} beside {c} jobs: " + ", ".join(f"k={k} {s:.2f}" for k, s in zip(e["k"], e["slowdown"])))
-    net_slots = (cal or {}).get("slots_by_class", {}).get("net") or max(2, doc["speculation"]["slots"]["value"])
+    net_slots = class_slots(doc, "net") or 2
     net_profile = variant(profile, work / "this-box-net.toml", slots=net_slots,
                           why="(the net class's calibrated slots: the workload's tools are all net-class) ")
     (work / "local-sql.toml").write_text(LOCAL_SQL_SAFETY)

@@ -182,14 +182,18 @@ class Thinker:
         self._pool = ThreadPoolExecutor(4, thread_name_prefix="bpaste-live-llm")
         self.overrun_s = 0.0
 
-    async def think(self, seconds: float) -> None:
+    async def think(self, seconds: float, due: float) -> None:
+        """Think for `seconds`, due to start at `due` (perf_counter): a remote LLM's sleep ends at `due +
+        seconds` however late this task woke (the wake-up's lateness is the lab's clock, not the agent's); the
+        stand-in's fixed work starts now and waits out the rest of its own `seconds`."""
         t0 = time.perf_counter()
+        end = (t0 if self.paced is not None else min(t0, max(due, t0 - seconds))) + seconds
         if seconds > 0:
             if self.paced is not None:
                 await asyncio.get_running_loop().run_in_executor(self._pool, self.paced.run, seconds)
-            else:
-                await asyncio.sleep(seconds)
-        self.overrun_s += max(0.0, time.perf_counter() - t0 - seconds)
+            elif end > time.perf_counter():
+                await asyncio.sleep(end - time.perf_counter())
+        self.overrun_s += max(0.0, time.perf_counter() - end)
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
@@ -211,10 +215,10 @@ async def drive(trace: SessionTrace, call: Callable[[str, Any], Any], thinker: T
     def now() -> float:
         return base + (time.perf_counter() - t0) / scale
 
-    async def run(nd: Any, ev: asyncio.Event) -> None:
+    async def run(nd: Any, ev: asyncio.Event, due: float) -> None:
         try:
             if nd.kind == "llm":
-                await thinker.think((nd.logged_end - nd.logged_start) * scale)
+                await thinker.think((nd.logged_end - nd.logged_start) * scale, due)
             elif nd.kind == "tool":
                 await call(nd.tool, _args(nd.event.args_json))
         finally:
@@ -229,12 +233,14 @@ async def drive(trace: SessionTrace, call: Callable[[str, Any], Any], thinker: T
             await done[idx].wait()
             flog, frep = max(flog, el), max(frep, ends[idx])
         start = nd.logged_start + frep - flog
+        due = t0 + (start - base) * scale
         wait = (start - now()) * scale
         if wait > 0:
             await asyncio.sleep(wait)
-            late += max(0.0, now() - start)
+            if nd.kind != "llm" or thinker.paced is not None:  # a remote think absorbs its late start
+                late += max(0.0, now() - start)
         ev = done[nd.index] = asyncio.Event()
-        task = asyncio.get_running_loop().create_task(run(nd, ev))
+        task = asyncio.get_running_loop().create_task(run(nd, ev, due))
         if track is not None and nd.kind == "tool":
             track.add(task)
         tasks.append(task)
