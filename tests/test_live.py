@@ -69,6 +69,22 @@ def test_logged_span_is_the_logged_agent_time_of_synthetic_sessions(world):
     assert traces and all(logged_span(t) == pytest.approx(t.agent_time, abs=1e-6) for t in traces)
 
 
+def test_seed_chooses_the_sessions_within_the_policys_split(world):
+    """--seed picks which sessions run (the split itself stays the policy's): seeds 0..5 draw different
+    subsets, each of timed sessions of that split, the same subset for the same seed."""
+    from bpaste_cli.lab.live import pick_sessions
+    from bpaste_cli.split import select_split
+    from bpaste_cli.trace.dataset import load_dataset
+
+    ds = load_dataset(world / "ds")
+    test = set(select_split(ds.sessions, "test", 0))
+    picks = [tuple(pick_sessions(ds, "all", 0, seed, 3)) for seed in range(6)]
+    assert len(set(picks)) > 1
+    assert all(len(p) == 3 for p in picks)
+    assert pick_sessions(ds, "all", 0, 4, 3) == list(picks[4])
+    assert set(pick_sessions(ds, "test", 0, 2, 50)) == test  # all of the split when n exceeds it
+
+
 def test_the_tool_server_answers_from_the_log_after_the_scaled_latency():
     key = Script.key("read", {"path": "a"})
     script = Script({key: [(2.0, "first", "ok", "net"), (4.0, "second", "ok", "net")]}, {"grep": 1.0}, {"grep": "net"},

@@ -95,8 +95,9 @@ class Enactment:
 
 # -- the sessions, the arms ----------------------------------------------------------------------
 
-def _pick(ds: Dataset, split: str, seed: int, n: int) -> list[str]:
-    ids = set(select_split(ds.sessions, split, seed))
+def pick_sessions(ds: Dataset, split: str, split_seed: int, seed: int, n: int) -> list[str]:
+    """`n` timed sessions of `split` (the policy's split seed), chosen by `seed`: another seed, other sessions."""
+    ids = set(select_split(ds.sessions, split, split_seed))
     timed = [r for r in ds.sessions.select("session_id", "timed", "agent_time_s").iter_rows()
              if r[0] in ids and r[1] and r[2] is not None]
     chosen = sorted(r[0] for r in timed)
@@ -445,7 +446,7 @@ def live(ds: Dataset, policy: Policy, *, device: Device | None = None, safety: S
     options.check()
     device = device or policy.device
     safety = safety or policy.safety
-    ids = _pick(ds, options.split, policy.seed, options.sessions)
+    ids = pick_sessions(ds, options.split, policy.seed, options.seed, options.sessions)
     if not ids:
         raise BpasteError(f"{ds.path} has no timed session in its {options.split} split: `bpaste live` needs logged "
                           "start and end times; pass --split all, or a dataset from logs with timestamps.")
