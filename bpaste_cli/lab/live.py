@@ -544,6 +544,8 @@ def _report(ds: Dataset, policy: Policy, device: Device, options: LiveOptions, t
         row["interference_live_s"] = row["measured"]["stretch_s"] - base["stretch_s"]
         if name != "serial":
             row["disagreement"] = _disagreement(row, base)
+            warnings.extend(_planning_warning(name, row["measured"], row["live_agent_time_s"], row["replay_saved_s"],
+                                              options.time_scale))
         arms[name] = row
     return {
         "dataset": str(ds.path), "policy": str(policy.path), "policy_arm": policy.parameters["arm"],
@@ -556,6 +558,21 @@ def _report(ds: Dataset, policy: Policy, device: Device, options: LiveOptions, t
         "timer": resolution, "cpu_cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
         "live_wall_s": wall, "arms": arms, "warnings": warnings,
     }
+
+
+def _planning_warning(arm: str, measured: dict[str, Any], agent_s: float, saved_s: float, scale: float) -> list[str]:
+    """Planning takes the same wall time whatever --time-scale compresses, so a small scale inflates it by 1/scale
+    in logged seconds (and it delays the lab's timers while it runs): one sentence when it exceeds 3% of the
+    saving replay predicts (1% of the agent time when replay predicts none), with the scale that keeps it under."""
+    planning, points = measured.get("planning_s"), measured.get("decision_points", 0)
+    limit = 0.03 * saved_s if saved_s > 0 else 0.01 * agent_s
+    if planning is None or not points or limit <= 0 or planning <= limit:
+        return []
+    wall_s = planning * scale
+    return [f"{arm}: planning took {wall_s / points * 1e3:.2f} ms per decision point, which at --time-scale {scale:g} "
+            f"counts as {planning:.1f} logged seconds ({wall_s:.2f} s at full scale) beside a predicted saving of "
+            f"{saved_s:.1f} s, and delays the lab's timers while it runs: rerun with --time-scale "
+            f"{min(1.0, wall_s / limit):.2g} or more for a figure planning does not distort."]
 
 
 def _terms(ens: list[Enactment]) -> dict[str, Any]:
