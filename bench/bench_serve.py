@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import statistics
 import subprocess
 import sys
@@ -34,17 +35,23 @@ def pct(xs: list[float], q: float) -> float:
     return xs[min(len(xs) - 1, int(q * len(xs)))]
 
 
-async def timed_calls(command: list[str], tool: str, args: dict, n: int, think: float = 0.0) -> list[float]:
-    out = []
-    async with S.client(command) as s:
-        for _ in range(5):
-            await s.call_tool(tool, args)
-        for _ in range(n):
-            t = time.perf_counter()
-            await s.call_tool(tool, args)
-            out.append(time.perf_counter() - t)
-            if think:
-                await asyncio.sleep(think)
+async def paired_calls(commands: dict[str, list[str]], tool: str, args: dict, n: int) -> dict[str, list[float]]:
+    """Per command, `n` timed calls of `tool`, every command open at once and called in turn (the order rotating
+    each round), so the machine's load drifts the same for all of them and per-round differences pair up."""
+    from contextlib import AsyncExitStack
+
+    names = list(commands)
+    out: dict[str, list[float]] = {name: [] for name in names}
+    async with AsyncExitStack() as stack:
+        sessions = {name: await stack.enter_async_context(S.client(cmd)) for name, cmd in commands.items()}
+        for s in sessions.values():
+            for _ in range(5):
+                await s.call_tool(tool, args)
+        for i in range(n):
+            for name in names[i % len(names):] + names[:i % len(names)]:
+                t = time.perf_counter()
+                await sessions[name].call_tool(tool, args)
+                out[name].append(time.perf_counter() - t)
     return out
 
 
@@ -94,11 +101,11 @@ def main() -> None:
                                                                              if k not in ("arm", "slots", "allowed")))
 
     q = {"query": "SELECT * FROM alpha"}
-    direct = asyncio.run(timed_calls(up, "read_query", q, a.calls))
-    passthru = asyncio.run(timed_calls(S.proxied(up), "read_query", q, a.calls))
     # a miss: a policy in place, but a call it never speculates (a query no pattern predicts)
-    miss = asyncio.run(timed_calls(S.proxied(up, "--policy", policy, "--summary", str(work / "miss.json")), "read_query", q,
-                                   a.calls))
+    timed = asyncio.run(paired_calls({"direct": up, "pass": S.proxied(up),
+                                      "miss": S.proxied(up, "--policy", policy, "--summary", str(work / "miss.json"))},
+                                     "read_query", q, a.calls))
+    direct, passthru, miss = timed["direct"], timed["pass"], timed["miss"]
     # a hit: the policy speculates describe_table(first table) after list_tables; time that call
     async def hits(command, n):
         out = []
@@ -112,10 +119,12 @@ def main() -> None:
         return out
     hit = asyncio.run(hits(S.proxied(up, "--policy", policy, "--summary", str(work / "hit.json")), a.calls // 3))
     direct_pair = asyncio.run(hits(up, a.calls // 3))
-    print(f"per call, ms (p50 / p99) over {a.calls} calls of read_query:")
+    print(f"per call, ms (p50 / p99) over {a.calls} calls of read_query, the three clients called in turn "
+          f"(load average {'/'.join(f'{x:.1f}' for x in os.getloadavg())}):")
     for name, xs in (("direct stdio", direct), ("pass-through", passthru), ("miss (policy)", miss)):
+        added = [x - d for x, d in zip(xs, direct)]
         print(f"  {name:15s} {pct(xs, .5) * 1e3:7.3f} / {pct(xs, .99) * 1e3:7.3f}   added p50 "
-              f"{(pct(xs, .5) - pct(direct, .5)) * 1e3:+.3f}")
+              f"{(pct(xs, .5) - pct(direct, .5)) * 1e3:+.3f} (median of paired differences {statistics.median(added) * 1e3:+.3f})")
     m = orjson.loads((work / "miss.json").read_bytes())
     print(f"  (the miss run: {m['speculative_starts']} speculative starts, {m['wasted_s'] * 1e3:.1f} ms of them wasted; "
           "mcp-server-sqlite runs its queries on its event loop one at a time, so a speculative call it is busy with "

@@ -69,6 +69,37 @@ def test_logged_span_is_the_logged_agent_time_of_synthetic_sessions(world):
     assert traces and all(logged_span(t) == pytest.approx(t.agent_time, abs=1e-6) for t in traces)
 
 
+def test_seed_chooses_the_sessions_within_the_policys_split(world):
+    """--seed picks which sessions run (the split itself stays the policy's): seeds 0..5 draw different
+    subsets, each of timed sessions of that split, the same subset for the same seed."""
+    from bpaste_cli.lab.live import pick_sessions
+    from bpaste_cli.split import select_split
+    from bpaste_cli.trace.dataset import load_dataset
+
+    ds = load_dataset(world / "ds")
+    test = set(select_split(ds.sessions, "test", 0))
+    picks = [tuple(pick_sessions(ds, "all", 0, seed, 3)) for seed in range(6)]
+    assert len(set(picks)) > 1
+    assert all(len(p) == 3 for p in picks)
+    assert pick_sessions(ds, "all", 0, 4, 3) == list(picks[4])
+    assert set(pick_sessions(ds, "test", 0, 2, 50)) == test  # all of the split when n exceeds it
+
+
+def test_planning_inflated_by_the_time_scale_is_one_sentence_with_the_scale_to_use():
+    """Planning's wall time does not shrink with --time-scale: 0.4266 s over 107 decisions at scale 0.02 is
+    21.33 logged seconds, over 3% of a 245.6 s predicted saving (7.368 s), so the sentence says 3.99 ms per
+    decision and asks for a scale of at least 0.4266 / 7.368 = 0.058; 7 s would be under the limit."""
+    from bpaste_cli.lab.live import _planning_warning
+
+    (msg,) = _planning_warning("policy", {"planning_s": 21.33, "decision_points": 107}, 1910.0, 245.6, 0.02)
+    assert "3.99 ms per decision point" in msg and "--time-scale 0.058 or more" in msg and "0.43 s at full scale" in msg
+    assert _planning_warning("policy", {"planning_s": 7.0, "decision_points": 107}, 1910.0, 245.6, 0.02) == []
+    assert _planning_warning("policy", {"planning_s": None, "decision_points": 0}, 1910.0, 245.6, 0.02) == []
+    # no predicted saving: the limit is 1% of the agent time (19.1 s)
+    assert _planning_warning("paste", {"planning_s": 20.0, "decision_points": 10}, 1910.0, 0.0, 0.02)
+    assert _planning_warning("paste", {"planning_s": 19.0, "decision_points": 10}, 1910.0, 0.0, 0.02) == []
+
+
 def test_the_tool_server_answers_from_the_log_after_the_scaled_latency():
     key = Script.key("read", {"path": "a"})
     script = Script({key: [(2.0, "first", "ok", "net"), (4.0, "second", "ok", "net")]}, {"grep": 1.0}, {"grep": "net"},

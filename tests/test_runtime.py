@@ -120,6 +120,32 @@ def test_a_result_never_crosses_sessions():
     assert c["hits"] == 0 and c["sessions"]["two"]["misses"] == 1
 
 
+def test_occupying_jobs_are_the_running_unaccounted_ones_across_sessions():
+    """The planner's load comes from `Speculator.occupying`, kept as jobs start, finish and close; it equals a
+    scan of every session's jobs (running and not closed) at each moment."""
+    def scan(spec):
+        return sorted(id(j) for s in spec.sessions.values() for j in s.jobs.values() if j.running and not j.closed)
+
+    async def go():
+        tools = Tools(slow={"a": 0.2, "b": 0.2, "c": 0.01})
+        spec = spec_for(tools)
+        seen = []
+        launch(spec, "s1", "read", {"path": "a"})
+        launch(spec, "s2", "read", {"path": "b"})
+        launch(spec, "s2", "read", {"path": "c"})
+        seen.append((len(spec.occupying), sorted(spec.occupying) == scan(spec)))
+        await asyncio.sleep(0.05)  # c finished (held for reuse, not occupying)
+        seen.append((len(spec.occupying), sorted(spec.occupying) == scan(spec)))
+        await spec.call("s1", "write", {})  # invalidates s1: a is cancelled and accounted
+        seen.append((len(spec.occupying), sorted(spec.occupying) == scan(spec)))
+        await spec.call("s2", "read", {"path": "b"})  # promoted: runs to its end
+        seen.append((len(spec.occupying), sorted(spec.occupying) == scan(spec)))
+        await spec.close()
+        return seen
+
+    assert run(go()) == [(3, True), (2, True), (1, True), (0, True)]
+
+
 def test_a_mutating_call_invalidates_and_cancels_pending_speculation():
     async def go():
         tools = Tools(slow={"a": 0.3})

@@ -18,7 +18,7 @@ import orjson
 import pytest
 
 from bpaste_cli.errors import BpasteError
-from bpaste_cli.synth import ARCHETYPES, FORMATS, SAMPLE_PLAN, generate, write, write_samples
+from bpaste_cli.synth import ARCHETYPES, FORMATS, SAMPLE_PLAN, Knobs, generate, write, write_samples
 from bpaste_cli.synth.generator import LATENCY, rank
 from bpaste_cli.synth.model import Session, Turn
 from bpaste_cli.trace.canonical import canonical_json
@@ -94,6 +94,64 @@ def test_timing_distributions(corpus):
         median, p95 = lat[len(lat) // 2], lat[int(len(lat) * 0.95)]
         assert p95 > 2.0 * median, tool
         assert median == pytest.approx(LATENCY[tool][0], rel=0.3), tool
+
+
+def test_timing_scales_think_and_latency_and_nothing_else():
+    """--think-scale / --latency-scale multiply the same draws: the same calls, arguments and results,
+    each tool run `latency_scale` times as long, each think (idle gaps aside) `think_scale` times."""
+    base = list(generate(("research", "analysis", "coding"), sessions=12, seed=3))
+    fast = list(generate(("research", "analysis", "coding"), sessions=12, seed=3, knobs=Knobs(0.25, 3.0)))
+    assert list(generate(sessions=3, seed=3, knobs=Knobs())) == list(generate(sessions=3, seed=3))
+    thinks = calls = 0
+    for a, b in zip(base, fast):
+        assert [(c.tool, c.args, c.result, c.status) for c in a.calls] == [(c.tool, c.args, c.result, c.status) for c in b.calls]
+        for ca, cb in zip(a.calls, b.calls):
+            assert abs(cb.exec_ms - 3.0 * ca.exec_ms) <= 3.0 * 0.5 + 0.5  # each side rounded to whole ms
+            calls += 1
+        for sa, sb in zip(a.steps, b.steps):
+            think_a, think_b = sa.t_emit - sa.t_start, sb.t_emit - sb.t_start
+            if think_a < 600_000:  # not a step the person left during
+                assert abs(think_b - 0.25 * think_a) <= 0.25 * 0.5 + 0.5
+                thinks += 1
+    assert calls > 50 and thinks > 50
+    # the share of agent time in tools rises (the point of the knobs)
+    def tool_share(sessions):
+        tool = sum(c.exec_ms for s in sessions for c in s.calls)
+        return tool / (tool + sum(st.t_emit - st.t_start for s in sessions for st in s.steps if st.t_emit - st.t_start < 600_000))
+    assert tool_share(fast) > 2 * tool_share(base)
+
+
+def test_top_pick_sets_how_often_the_top_rank_is_chosen():
+    """`rank` follows top * (1 - top)^r (counted over many draws); at 0.5 the corpus is the modelled one."""
+    import random
+
+    rng = random.Random(4)
+    draws = Counter(rank(rng, 6, 0.9) for _ in range(20000))
+    assert draws[0] / 20000 == pytest.approx(0.9, abs=0.01)
+    assert draws[1] / 20000 == pytest.approx(0.09, abs=0.01)
+    assert list(generate(sessions=4, seed=9, knobs=Knobs(top_pick=0.5))) == list(generate(sessions=4, seed=9))
+    # research sessions visit the first search result more often with a focused agent
+    def first_visits(top):  # visits of a URL listed first in one of the session's search results
+        hits = 0
+        for s in generate(("research",), sessions=60, seed=2, knobs=Knobs(top_pick=top)):
+            firsts = {re.search(r"https://\S+", c.result).group(0) for c in s.calls if c.tool == "search"}
+            hits += sum(c.tool == "visit" and c.args["url"] in firsts for c in s.calls)
+        return hits
+    assert first_visits(0.9) > 1.2 * first_visits(0.5)
+
+
+@pytest.mark.parametrize("bad", ["0", "-1", "nan"])
+def test_timing_scale_must_be_a_positive_factor(tmp_path, bad):
+    with pytest.raises(BpasteError, match="not a positive factor"):
+        next(generate(sessions=1, knobs=Knobs(latency_scale=float(bad))))
+    with pytest.raises(BpasteError, match="--top-pick"):
+        next(generate(sessions=1, knobs=Knobs(top_pick=float(bad))))
+    from cli_support import bpaste
+
+    out = bpaste(["bpaste", "synth", "-o", "x", "--think-scale", bad], tmp_path)
+    assert out.returncode == 2
+    assert "--think-scale" in out.stderr and "Traceback" not in out.stderr
+    assert not (tmp_path / "x").exists()
 
 
 def test_parallel_steps_errors_and_repeats(corpus):

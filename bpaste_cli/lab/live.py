@@ -95,8 +95,9 @@ class Enactment:
 
 # -- the sessions, the arms ----------------------------------------------------------------------
 
-def _pick(ds: Dataset, split: str, seed: int, n: int) -> list[str]:
-    ids = set(select_split(ds.sessions, split, seed))
+def pick_sessions(ds: Dataset, split: str, split_seed: int, seed: int, n: int) -> list[str]:
+    """`n` timed sessions of `split` (the policy's split seed), chosen by `seed`: another seed, other sessions."""
+    ids = set(select_split(ds.sessions, split, split_seed))
     timed = [r for r in ds.sessions.select("session_id", "timed", "agent_time_s").iter_rows()
              if r[0] in ids and r[1] and r[2] is not None]
     chosen = sorted(r[0] for r in timed)
@@ -182,14 +183,18 @@ class Thinker:
         self._pool = ThreadPoolExecutor(4, thread_name_prefix="bpaste-live-llm")
         self.overrun_s = 0.0
 
-    async def think(self, seconds: float) -> None:
+    async def think(self, seconds: float, due: float) -> None:
+        """Think for `seconds`, due to start at `due` (perf_counter): a remote LLM's sleep ends at `due +
+        seconds` however late this task woke (the wake-up's lateness is the lab's clock, not the agent's); the
+        stand-in's fixed work starts now and waits out the rest of its own `seconds`."""
         t0 = time.perf_counter()
+        end = (t0 if self.paced is not None else min(t0, max(due, t0 - seconds))) + seconds
         if seconds > 0:
             if self.paced is not None:
                 await asyncio.get_running_loop().run_in_executor(self._pool, self.paced.run, seconds)
-            else:
-                await asyncio.sleep(seconds)
-        self.overrun_s += max(0.0, time.perf_counter() - t0 - seconds)
+            elif end > time.perf_counter():
+                await asyncio.sleep(end - time.perf_counter())
+        self.overrun_s += max(0.0, time.perf_counter() - end)
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
@@ -211,10 +216,10 @@ async def drive(trace: SessionTrace, call: Callable[[str, Any], Any], thinker: T
     def now() -> float:
         return base + (time.perf_counter() - t0) / scale
 
-    async def run(nd: Any, ev: asyncio.Event) -> None:
+    async def run(nd: Any, ev: asyncio.Event, due: float) -> None:
         try:
             if nd.kind == "llm":
-                await thinker.think((nd.logged_end - nd.logged_start) * scale)
+                await thinker.think((nd.logged_end - nd.logged_start) * scale, due)
             elif nd.kind == "tool":
                 await call(nd.tool, _args(nd.event.args_json))
         finally:
@@ -229,12 +234,14 @@ async def drive(trace: SessionTrace, call: Callable[[str, Any], Any], thinker: T
             await done[idx].wait()
             flog, frep = max(flog, el), max(frep, ends[idx])
         start = nd.logged_start + frep - flog
+        due = t0 + (start - base) * scale
         wait = (start - now()) * scale
         if wait > 0:
             await asyncio.sleep(wait)
-            late += max(0.0, now() - start)
+            if nd.kind != "llm" or thinker.paced is not None:  # a remote think absorbs its late start
+                late += max(0.0, now() - start)
         ev = done[nd.index] = asyncio.Event()
-        task = asyncio.get_running_loop().create_task(run(nd, ev))
+        task = asyncio.get_running_loop().create_task(run(nd, ev, due))
         if track is not None and nd.kind == "tool":
             track.add(task)
         tasks.append(task)
@@ -439,7 +446,7 @@ def live(ds: Dataset, policy: Policy, *, device: Device | None = None, safety: S
     options.check()
     device = device or policy.device
     safety = safety or policy.safety
-    ids = _pick(ds, options.split, policy.seed, options.sessions)
+    ids = pick_sessions(ds, options.split, policy.seed, options.seed, options.sessions)
     if not ids:
         raise BpasteError(f"{ds.path} has no timed session in its {options.split} split: `bpaste live` needs logged "
                           "start and end times; pass --split all, or a dataset from logs with timestamps.")
@@ -537,6 +544,8 @@ def _report(ds: Dataset, policy: Policy, device: Device, options: LiveOptions, t
         row["interference_live_s"] = row["measured"]["stretch_s"] - base["stretch_s"]
         if name != "serial":
             row["disagreement"] = _disagreement(row, base)
+            warnings.extend(_planning_warning(name, row["measured"], row["live_agent_time_s"], row["replay_saved_s"],
+                                              options.time_scale))
         arms[name] = row
     return {
         "dataset": str(ds.path), "policy": str(policy.path), "policy_arm": policy.parameters["arm"],
@@ -549,6 +558,21 @@ def _report(ds: Dataset, policy: Policy, device: Device, options: LiveOptions, t
         "timer": resolution, "cpu_cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
         "live_wall_s": wall, "arms": arms, "warnings": warnings,
     }
+
+
+def _planning_warning(arm: str, measured: dict[str, Any], agent_s: float, saved_s: float, scale: float) -> list[str]:
+    """Planning takes the same wall time whatever --time-scale compresses, so a small scale inflates it by 1/scale
+    in logged seconds (and it delays the lab's timers while it runs): one sentence when it exceeds 3% of the
+    saving replay predicts (1% of the agent time when replay predicts none), with the scale that keeps it under."""
+    planning, points = measured.get("planning_s"), measured.get("decision_points", 0)
+    limit = 0.03 * saved_s if saved_s > 0 else 0.01 * agent_s
+    if planning is None or not points or limit <= 0 or planning <= limit:
+        return []
+    wall_s = planning * scale
+    return [f"{arm}: planning took {wall_s / points * 1e3:.2f} ms per decision point, which at --time-scale {scale:g} "
+            f"counts as {planning:.1f} logged seconds ({wall_s:.2f} s at full scale) beside a predicted saving of "
+            f"{saved_s:.1f} s, and delays the lab's timers while it runs: rerun with --time-scale "
+            f"{min(1.0, wall_s / limit):.2g} or more for a figure planning does not distort."]
 
 
 def _terms(ens: list[Enactment]) -> dict[str, Any]:

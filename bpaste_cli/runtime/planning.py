@@ -127,11 +127,9 @@ class LiveContext:
     def load(self) -> tuple[int, float]:
         jm = self.device.job_memory_gb
         busy, mem = 0, 0.0
-        for s in self.spec.sessions.values():
-            for job in s.jobs.values():
-                if job.running and not job.closed:
-                    busy += 1
-                    mem += jm.get(job.resource, 0.0)
+        for job in self.spec.occupying.values():  # running and not closed, kept by the Speculator as they change
+            busy += 1
+            mem += jm.get(job.resource, 0.0)
         return busy, mem
 
     def pending(self, key: Key) -> bool:

@@ -156,6 +156,7 @@ class Speculator:
         self.sessions: dict[str, SessionState] = {}
         self.total = Counters()
         self.spec_running = 0
+        self.occupying: dict[int, SpecJob] = {}  # running, not yet accounted: the jobs that hold a slot (by id)
         self._real_sem = asyncio.Semaphore(real_limit) if real_limit else None
         self._ids = itertools.count(1)
         self._offset = time.time() - time.perf_counter()
@@ -373,6 +374,7 @@ class Speculator:
             self._close_job(s, old, "wasted", old.t_finish or self.now())
         job = SpecJob(s.id, tool, args, raw_json, key, s.epoch, prob, depth, resource, self.now())
         s.jobs[key] = job
+        self.occupying[id(job)] = job
         s.counters.speculative_starts += 1
         self.total.speculative_starts += 1
         self.spec_running += 1
@@ -392,6 +394,7 @@ class Speculator:
         finally:
             job.t_finish = self.now()
             self.spec_running -= 1
+            self.occupying.pop(id(job), None)
             if not job.ok and not job.claimed and not job.closed:
                 self._close_job(s, job, "wasted", job.t_finish)
             for fn in job.on_done:
@@ -404,6 +407,7 @@ class Speculator:
         if job.closed:
             return
         job.closed = True
+        self.occupying.pop(id(job), None)
         if s.jobs.get(job.key) is job:
             del s.jobs[job.key]
         if outcome != "served":

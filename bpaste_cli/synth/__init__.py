@@ -8,8 +8,8 @@ a corpus of any size is produced in bounded memory. Same seed, byte-identical fi
     write(generate(("coding", "research"), sessions=100, seed=7), "corpus", ["claude-code", "native"])
 """
 
-from bpaste_cli.synth.generator import ARCHETYPES, generate
+from bpaste_cli.synth.generator import ARCHETYPES, Knobs, generate
 from bpaste_cli.synth.model import Session
 from bpaste_cli.synth.run import FORMATS, SAMPLE_PLAN, SynthResult, parse_list, write, write_samples
 
-__all__ = ["ARCHETYPES", "FORMATS", "SAMPLE_PLAN", "Session", "SynthResult", "generate", "parse_list", "write", "write_samples"]
+__all__ = ["ARCHETYPES", "FORMATS", "SAMPLE_PLAN", "Session", "SynthResult", "Knobs", "generate", "parse_list", "write", "write_samples"]

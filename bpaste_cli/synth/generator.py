@@ -8,7 +8,10 @@ and a data-analysis agent (list tables -> describe -> SQL built from the describ
 plot of the query's result id). Arguments are copied from earlier results, earlier arguments or the
 user prompt; calls repeat (re-reads, test re-runs, retries after errors). Timing: think time and
 per-tool latency are lognormal; people reply between tasks, sometimes after hours, sometimes leave
-mid-task (idle gaps) and sometimes approve a command before it runs.
+mid-task (idle gaps) and sometimes approve a command before it runs. `Knobs` scale the agent's think
+times and the tools' latencies (not the people's waits), so a corpus can put any share of its time in
+tools, and set how often the agent picks the top-ranked search result or match (how predictable it is):
+slow tools beside a fast, focused model is the workload where speculation pays most.
 
 Session i depends only on (seed, i), so a corpus of any size starts with the same sessions.
 """
@@ -17,8 +20,10 @@ from __future__ import annotations
 
 import math
 import random
+from dataclasses import dataclass
 from typing import Any, Callable, Iterator
 
+from bpaste_cli.errors import BpasteError
 from bpaste_cli.synth.ids import token, uuid4
 from bpaste_cli.synth.model import Call, Session, Step, Turn
 
@@ -50,21 +55,41 @@ IDLE_P = 0.006  # a step during which the person left (laptop closed, meeting)
 STAGGER_S = 0.35  # median gap between streamed calls of one step
 
 
+@dataclass(frozen=True)
+class Knobs:
+    """The generator's knobs: multipliers of LLM think time and tool latency (1.0: as modelled), and the
+    probability that the agent picks the top-ranked item of a list (0.5 as modelled; each lower rank half as
+    likely as the one above it at 0.5, generally `top_pick * (1 - top_pick) ** r`)."""
+
+    think_scale: float = 1.0
+    latency_scale: float = 1.0
+    top_pick: float = 0.5
+
+    def check(self) -> None:
+        for name, v in (("think-scale", self.think_scale), ("latency-scale", self.latency_scale)):
+            if not (v > 0 and math.isfinite(v)):
+                raise BpasteError(f"--{name} {v:g} is not a positive factor; pass e.g. 0.5 or 3 (1 keeps the model's times).")
+        if not 0 < self.top_pick < 1:
+            raise BpasteError(f"--top-pick {self.top_pick:g} is not a probability between 0 and 1 (exclusive); pass e.g. "
+                              "0.5 (as modelled) or 0.9 (a predictable agent).")
+
+
 def _ms(seconds: float) -> int:
     return max(1, int(round(seconds * 1000)))
 
 
-def rank(rng: random.Random, n: int) -> int:
-    """A result rank: 0 with probability 1/2, 1 with 1/4, ... (the tail folds onto the last rank)."""
+def rank(rng: random.Random, n: int, top: float = 0.5) -> int:
+    """A result rank: 0 with probability `top`, 1 with top * (1 - top), ... (1/2, 1/4, ... at 0.5; the tail
+    folds onto the last rank)."""
     r = 0
-    while r < n - 1 and rng.random() >= 0.5:
+    while r < n - 1 and rng.random() >= top:
         r += 1
     return r
 
 
-def ranks(rng: random.Random, n: int, k: int) -> list[int]:
+def ranks(rng: random.Random, n: int, k: int, top: float = 0.5) -> list[int]:
     """k distinct ranks drawn like `rank`, in the order the agent picks them."""
-    weights = [0.5**r for r in range(n)]
+    weights = [(1.0 - top) ** r for r in range(n)]
     chosen: list[int] = []
     for _ in range(min(k, n)):
         pool = [r for r in range(n) if r not in chosen]
@@ -75,8 +100,9 @@ def ranks(rng: random.Random, n: int, k: int) -> list[int]:
 class Run:
     """The clock and event list of one session being generated; archetypes call `user` and `step`."""
 
-    def __init__(self, rng: random.Random, session: Session, start_ms: int) -> None:
+    def __init__(self, rng: random.Random, session: Session, start_ms: int, knobs: Knobs = Knobs()) -> None:
         self.rng = rng
+        self.knobs = knobs
         self.session = session
         self.now = start_ms
         self.context = rng.randint(6000, 12000)  # prompt tokens so far
@@ -100,7 +126,7 @@ class Run:
         """One LLM step emitting `specs` (tool, args, origin, result, status, data) in parallel."""
         rng = self.rng
         median, sigma = self.think
-        think = self.lognormal(median * (2.5 if answer else 1.0), sigma)
+        think = self.lognormal(median * (2.5 if answer else 1.0), sigma) * self.knobs.think_scale
         if rng.random() < IDLE_P:
             think += rng.uniform(1200, 4 * 3600)
         t_start = self.now
@@ -111,7 +137,7 @@ class Run:
             if k:
                 t += _ms(self.lognormal(STAGGER_S, 0.5))
             tool = spec["tool"]
-            exec_ms = _ms(self.lognormal(*LATENCY[tool]))
+            exec_ms = _ms(self.lognormal(*LATENCY[tool]) * self.knobs.latency_scale)
             approval = _ms(rng.uniform(3, 90)) if tool in GATED and rng.random() < APPROVAL_P else 0
             call = Call(
                 token=token(rng, 24),
@@ -266,7 +292,7 @@ def coding_session(run: Run) -> None:
         test_found = False
         if not named:
             found = [world.path(m) for m in rng.sample(MODULES, rng.randint(1, 5)) if m != mod]
-            found.insert(min(rank(rng, len(found) + 1), len(found)), path)
+            found.insert(min(rank(rng, len(found) + 1, run.knobs.top_pick), len(found)), path)
             specs = [call("Grep", {"pattern": symbol, "path": s.cwd, "output_mode": "files_with_matches"}, "prompt",
                           f"Found {len(found)} files\n" + "\n".join(found),
                           data={"mode": "files_with_matches", "filenames": found, "numFiles": len(found)})]
@@ -277,7 +303,7 @@ def coding_session(run: Run) -> None:
                                   data={"filenames": hits, "numFiles": len(hits), "truncated": False}))
                 test_found = True
             run.step(specs, text=rng.choice([None, f"Let me find where `{symbol}` is defined."]))
-            pick = found[rank(rng, len(found))]  # the agent reads the r-th match; a wrong pick costs a read
+            pick = found[rank(rng, len(found), run.knobs.top_pick)]  # the agent reads the r-th match; a wrong pick costs a read
             if pick != path:
                 run.step([_read(pick, world.source(pick, f"{rng.choice(VERBS)}_{rng.choice(NOUNS)}"), "result")])
         lines = world.source(path, symbol)
@@ -406,7 +432,8 @@ def research_session(run: Run) -> None:
                       for q, r in zip(queries, results)])
             text, urls, titles = results[0]
             k = rng.choices((1, 2, 3, 4), weights=(0.4, 0.3, 0.2, 0.1))[0]
-            picks = [r for r in ranks(rng, len(urls), k) if urls[r] not in visited] or [rank(rng, len(urls))]
+            top = run.knobs.top_pick
+            picks = [r for r in ranks(rng, len(urls), k, top) if urls[r] not in visited] or [rank(rng, len(urls), top)]
             pages: list[tuple[str, list[str], list[str]]] = []
             specs = []
             for r in picks:
@@ -537,8 +564,9 @@ SYSTEM = {
 }
 
 
-def session(seed: int, index: int, archetype: str) -> Session:
-    """Session `index` of the corpus for `seed` (independent of every other session)."""
+def session(seed: int, index: int, archetype: str, knobs: Knobs = Knobs()) -> Session:
+    """Session `index` of the corpus for `seed` (independent of every other session); `knobs` scale its
+    think times and tool latencies (the same draws: the same calls and results) and set its top pick."""
     if archetype not in AGENTS:
         raise ValueError(f"unknown archetype {archetype!r}; choose from {', '.join(ARCHETYPES)}")
     rng = random.Random(f"bpaste-synth:{seed}:{index}")
@@ -546,19 +574,21 @@ def session(seed: int, index: int, archetype: str) -> Session:
     cwd = f"/home/dev/{rng.choice(PROJECTS)}" if archetype == "coding" else f"/home/dev/{archetype}-notes"
     s = Session(sid, archetype, MODELS[archetype], OPENAI_MODELS[archetype], cwd, SYSTEM[archetype])
     start = BASE_MS + index * SESSION_SPACING_MS + rng.randint(0, 30 * 60 * 1000)
-    AGENTS[archetype](Run(rng, s, start))
+    AGENTS[archetype](Run(rng, s, start, knobs))
     return s
 
 
 def generate(
-    archetypes: tuple[str, ...] | list[str] = ARCHETYPES, sessions: int | None = 30, seed: int = 0
+    archetypes: tuple[str, ...] | list[str] = ARCHETYPES, sessions: int | None = 30, seed: int = 0,
+    knobs: Knobs = Knobs(),
 ) -> Iterator[Session]:
     """Yield `sessions` sessions (endless if None), cycling through `archetypes`; same seed, same sessions."""
+    knobs.check()
     archetypes = tuple(archetypes)
     for a in archetypes:
         if a not in AGENTS:
             raise ValueError(f"unknown archetype {a!r}; choose from {', '.join(ARCHETYPES)}")
     i = 0
     while sessions is None or i < sessions:
-        yield session(seed, i, archetypes[i % len(archetypes)])
+        yield session(seed, i, archetypes[i % len(archetypes)], knobs)
         i += 1
