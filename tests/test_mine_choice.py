@@ -6,21 +6,63 @@ from __future__ import annotations
 import pytest
 
 from bpaste_cli.mine.dataflow import Rule, call_family, family
-from bpaste_cli.mine.evaluate import fit_isotonic
+from bpaste_cli.mine.evaluate import calibration, fit_isotonic, mcnemar, paired_vs_floor, wilson
+from bpaste_cli.mine.predictor import RULE_COLUMNS, PatternPredictor
 from bpaste_cli.mine.run import _beats
 
 
 def test_calibration_steps_need_enough_pairs():
     # 100 pairs at score 0.1 with 10 hits, then 3 at 0.99 all right: plain PAV gives a step of (3 + 0.5) / 4 on
-    # 3 pairs; with 30 pairs per step (MIN_BLOCK) the two pool into one step of 13 hits in 103 at the mean
-    # score (10 + 2.97) / 103. Every step's rate gets half a hit in one more trial.
+    # 3 pairs; with 30 pairs per step (MIN_BLOCK) the two pool into one step of 13 hits in 103, flat over the
+    # scores it holds (0.1 to 0.99: both are knots). Every step's rate gets half a hit in one more trial.
     pairs = [(0.1, int(i < 10)) for i in range(100)] + [(0.99, 1)] * 3
     assert fit_isotonic(pairs, min_block=1) == {"x": pytest.approx([0.1, 0.99]), "y": pytest.approx([10.5 / 101, 3.5 / 4])}
-    assert fit_isotonic(pairs) == {"x": pytest.approx([12.97 / 103]), "y": pytest.approx([13.5 / 104])}
+    assert fit_isotonic(pairs) == {"x": pytest.approx([0.1, 0.99]), "y": pytest.approx([13.5 / 104] * 2)}
     two = [(0.1, int(i < 10)) for i in range(100)] + [(0.9, int(i < 24)) for i in range(30)]
     assert fit_isotonic(two)["y"] == pytest.approx([10.5 / 101, 24.5 / 31])  # two steps of >= 30 stay apart
-    assert fit_isotonic(two, min_block=100)["y"] == pytest.approx([34.5 / 131])
+    assert fit_isotonic(two, min_block=100)["y"] == pytest.approx([34.5 / 131] * 2)
     assert fit_isotonic(pairs[:49]) == {"x": [], "y": []}  # fewer than 50 pairs: identity
+
+
+def test_a_step_is_flat_over_its_scores_and_interpolated_only_between_steps():
+    # scores 0.10 and 0.20 never hit (40 pairs), 0.50 and 0.60 always do (40): two steps, each flat over its
+    # range; a score between the steps (0.35, half way from 0.20 to 0.50) gets the mean of the two rates
+    pairs = [(0.1, 0), (0.2, 0), (0.5, 1), (0.6, 1)] * 20
+    cal = fit_isotonic(pairs)
+    lo, hi = 0.5 / 41, 40.5 / 41
+    assert cal == {"x": pytest.approx([0.1, 0.2, 0.5, 0.6]), "y": pytest.approx([lo, lo, hi, hi])}
+    p = PatternPredictor({"K": 1, "R": 1}, {"control": {"context": [], "tool": [], "prob": []},
+                                            "signatures": {"tool": [], "args": [], "prob": []},
+                                            "rules": {c: [] for c in RULE_COLUMNS}}, cal)
+    assert p.calibrate(0.15) == pytest.approx(lo) and p.calibrate(0.55) == pytest.approx(hi)
+    assert p.calibrate(0.35) == pytest.approx((lo + hi) / 2)
+
+
+def test_reliability_bins_carry_a_wilson_interval_and_a_verdict():
+    # bin 0.3-0.4: 40 pairs at p = 0.35 with 14 hits (0.35: no gap); bin 0.9-1.0: 30 pairs at p = 0.95 with 15
+    # hits: gap 0.45, and 0.95 lies outside the Wilson interval of 15/30, [0.3315, 0.6685] (worked out by hand:
+    # centre (0.5 + 1.96^2 / 60) / (1 + 1.96^2 / 30) = 0.5, half-width 1.96 * sqrt(0.25 / 30 + 1.96^2 / 3600) / 1.12805 = 0.16846)
+    pairs = [(0.35, int(i < 14)) for i in range(40)] + [(0.95, int(i < 15)) for i in range(30)]
+    cal = calibration(pairs)
+    top = cal["reliability"][1]
+    assert (top["bin"], top["n"], top["hit_rate"]) == ("0.9-1.0", 30, 0.5)
+    assert (top["hit_low"], top["hit_high"]) == pytest.approx((0.33154, 0.66846), abs=1e-5)
+    assert cal["worst_gap"] == pytest.approx(0.45) and cal["within"] is False and cal["beyond_noise"] == ["0.9-1.0"]
+    assert wilson(0, 30)[0] == 0.0 and wilson(30, 30)[1] == 1.0
+    few = calibration([(0.95, 0)] * 29)  # no bin of 30 pairs: nothing judged
+    assert few["worst_gap"] is None and few["within"] is None and few["beyond_noise"] == []
+
+
+def test_top1_against_the_floor_is_a_paired_comparison():
+    # 5 wins and 3 losses in 32 decisions: +2/32; McNemar's exact p = 2 * (1 + 8 + 28 + 56) / 256
+    got = paired_vs_floor(5, 3, 32)
+    assert got["diff"] == pytest.approx(2 / 32) and got["p"] == pytest.approx(2 * 93 / 256) and not got["below_floor"]
+    half = 1.96 * ((8 / 32 - (2 / 32) ** 2) / 32) ** 0.5
+    assert (got["low"], got["high"]) == pytest.approx((2 / 32 - half, 2 / 32 + half))
+    # 10 losses, no win, in 100 decisions: below the floor beyond noise (p = 2 / 2^10)
+    worse = paired_vs_floor(0, 10, 100)
+    assert worse["below_floor"] and worse["p"] == pytest.approx(2 / 1024) and worse["high"] < 0
+    assert mcnemar(0, 0) == 1.0 and paired_vs_floor(0, 0, 0)["diff"] is None
 
 
 def test_a_mined_back_off_must_beat_the_floor_by_a_margin():
