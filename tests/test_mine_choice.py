@@ -115,3 +115,72 @@ def test_a_test_command_re_run_with_the_edited_file_is_a_template_rule(ingest_pa
     top = cur.predict(1)[0]
     assert (top.tool, top.args_json, top.family) == ("Bash", '{"command":"pytest -q src/new_test.py"}', "template")
     assert "pytest -q <its file_path>" in top.rule
+
+
+def _mined(ingest_paths, tmp_path, sessions):
+    """Mine hand-built native sessions (each a list of (tool, args, result)), every session on train."""
+    import json
+
+    from bpaste_cli.mine import MineOptions
+    from bpaste_cli.mine.patterns import mine_predictor
+
+    lines = []
+    for i, calls in enumerate(sessions):
+        lines += [{"session_id": f"s{i}", "kind": "user", "text": "go"}]
+        for tool, args, result in calls:
+            lines += [{"session_id": f"s{i}", "kind": "llm"},
+                      {"session_id": f"s{i}", "kind": "tool", "tool": tool, "args": args, "result": result}]
+        lines += [{"session_id": f"s{i}", "kind": "llm", "text": "done"}]
+    src = tmp_path / "ids.jsonl"
+    src.write_text("".join(json.dumps(x) + "\n" for x in lines))
+    _, ds = ingest_paths([src])
+    return mine_predictor(ds.events, ds.sessions["session_id"].to_list(), MineOptions(max_context=1, min_support=2))[0]
+
+
+def _rules(p, tool):
+    r = p.tables["rules"]
+    return [(r["kind"][i], r["src"][i], r["field"][i], r["pos"][i], r["cast"][i], r["value"][i], r["exact"][i])
+            for i in range(len(r["tool"])) if r["tool"][i] == tool]
+
+
+def test_ids_copied_across_calls_are_found_and_are_their_own_family(ingest_paths, tmp_path):
+    """An id inside an earlier command, reused whole (copy id) or inside a longer string (template id), and an
+    id of an earlier result reused inside a URL (template id): three sessions each, bound in a fourth."""
+    from bpaste_cli.mine.api import Event
+
+    fn = ["FUN_0040060d", "FUN_00400a1c", "FUN_0040b2ff"]
+    sessions = [[("decompile", {"command": f"decompile --function_name {f} warmup"}, "int main() {}"),
+                 ("xrefs", {"function": f}, "none"),
+                 ("disassemble", {"command": f"disassemble --function_name {f}"}, "mov eax, 1")] for f in fn]
+    p = _mined(ingest_paths, tmp_path, sessions)
+    assert ("copy", "decompile", "command", 1, "id", "", 3) in _rules(p, "xrefs")
+    assert ("template", "decompile", "command", 1, "id", "disassemble --function_name \x00", 3) in _rules(p, "disassemble")
+    assert family(Rule("copy", "decompile", 1, "command", 1, "id")) == "copy id"
+    assert family(Rule("template", "decompile", 1, "command", 1, "id", "x \x00")) == "template id"
+    assert family(Rule("template", "search", 1, "id", 2, "str", "x \x00")) == "template id"
+    assert family(Rule("template", "Edit", 1, "file_path", 0, "str", "pytest \x00")) == "template"
+    assert family(Rule("copy", "Edit", 1, "file_path")) == "copy"
+    cur = p.cursor()
+    cur.observe(Event("user", text="go"))
+    cur.observe(Event("llm", step=0))
+    cur.observe(Event("tool", 0, "decompile", '{"command":"decompile --function_name FUN_00777777 warmup"}', None, "x", None, "ok"))
+    top = cur.predict(1)[0]
+    assert (top.tool, top.args_json, top.family) == ("xrefs", '{"function":"FUN_00777777"}', "copy id")
+    assert "1st id in the command of the latest decompile call" in top.rule
+    cur.observe(Event("llm", step=1))
+    cur.observe(Event("tool", 1, "xrefs", '{"function":"FUN_00777777"}', None, "none", None, "ok"))
+    top = cur.predict(1)[0]
+    assert (top.tool, top.args_json, top.family) == ("disassemble", '{"command":"disassemble --function_name FUN_00777777"}',
+                                                     "template id")
+
+    orders = ["ORD10001", "ORD20002", "ORD30003"]
+    p = _mined(ingest_paths, tmp_path, [[("search", {"q": "late"}, f"found order {o} (shipped)"),
+                                         ("fetch", {"url": f"https://shop.example/orders/{o}/track"}, "in transit")]
+                                        for o in orders])
+    assert ("template", "search", "id", 1, "str", "https://shop.example/orders/\x00/track", 3) in _rules(p, "fetch")
+    cur = p.cursor()
+    cur.observe(Event("user", text="go"))
+    cur.observe(Event("llm", step=0))
+    cur.observe(Event("tool", 0, "search", '{"q":"late"}', None, "found order ORD99999 (lost)", None, "ok"))
+    top = cur.predict(1)[0]
+    assert (top.args_json, top.family) == ('{"url":"https://shop.example/orders/ORD99999/track"}', "template id")
