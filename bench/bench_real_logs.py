@@ -29,7 +29,6 @@ sys.path.insert(0, str(REPO))
 
 from bpaste_cli.ingest import ingest  # noqa: E402
 from bpaste_cli.mine import mine  # noqa: E402
-from bpaste_cli.mine.evaluate import RELIABLE_N, TOLERANCE  # noqa: E402
 from bpaste_cli.replay import ReplayConfig, replay  # noqa: E402
 from bpaste_cli.safety import load_safety  # noqa: E402
 from bpaste_cli.stats import compute_stats  # noqa: E402
@@ -83,9 +82,10 @@ def measure(name: str, path: Path, device: str, top: int) -> dict[str, Any]:
 
 
 def judged(cal: dict[str, Any] | None) -> dict[str, Any]:
-    """The reliability bins a verdict is passed on (n >= RELIABLE_N), the worst gap and the verdicts."""
-    cal = cal or {}
-    return {"bins": [b for b in cal.get("reliability", []) if b["n"] >= RELIABLE_N], "worst_gap": cal.get("worst_gap"),
+    """The reliability bins a verdict is passed on (n >= the evaluation's `judged_n`), the worst gap and the verdicts."""
+    cal = cal or {"judged_n": 30, "tolerance": 0.1}
+    return {"bins": [b for b in cal.get("reliability", []) if b["n"] >= cal["judged_n"]], "judged_n": cal["judged_n"],
+            "tolerance": cal["tolerance"], "worst_gap": cal.get("worst_gap"),
             "within": cal.get("within"), "beyond_noise": cal.get("beyond_noise", [])}
 
 
@@ -154,12 +154,12 @@ def pct(x: float | None) -> str:
 
 def bins(r: dict[str, Any]) -> str:
     if not r["bins"]:
-        return f"no bin with n >= {RELIABLE_N}"
+        return f"no bin with n >= {r['judged_n']}"
     text = ", ".join(f"{b['bin']}: p={b['mean_prob']:.2f} hit={b['hit_rate']:.2f} [{b['hit_low']:.2f}, {b['hit_high']:.2f}] "
                      f"n={b['n']}" for b in r["bins"])
     verdict = "within" if r["within"] else "OUTSIDE"
     noise = f"; p outside the 95% interval in {', '.join(r['beyond_noise'])}" if r["beyond_noise"] else "; every p inside its 95% interval"
-    return text + f"  (worst gap {r['worst_gap']:.2f}: {verdict} ±{TOLERANCE}{noise})"
+    return text + f"  (worst gap {r['worst_gap']:.2f}: {verdict} ±{r['tolerance']}{noise})"
 
 
 def render(m: dict[str, Any]) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from bpaste_cli.mine.dataflow import Rule, call_family, family
-from bpaste_cli.mine.evaluate import calibration, fit_isotonic, mcnemar, paired_vs_floor, wilson
+from bpaste_cli.mine.evaluate import calibration, fit_calibration, fit_isotonic, mcnemar, paired_vs_floor, wilson
 from bpaste_cli.mine.predictor import RULE_COLUMNS, PatternPredictor
 from bpaste_cli.mine.run import _beats
 
@@ -36,6 +36,47 @@ def test_a_step_is_flat_over_its_scores_and_interpolated_only_between_steps():
                                             "rules": {c: [] for c in RULE_COLUMNS}}, cal)
     assert p.calibrate(0.15) == pytest.approx(lo) and p.calibrate(0.55) == pytest.approx(hi)
     assert p.calibrate(0.35) == pytest.approx((lo + hi) / 2)
+
+
+def test_each_data_flow_family_with_enough_pairs_gets_its_own_map():
+    # at the same raw score 0.2, URLs from a result hit 30 of 60 and constants 3 of 60: the pooled map gives both
+    # 33.5 / 121; each family's own map gives 30.5 / 61 and 3.5 / 61; "result url" also fills its kind "result".
+    # "prompt" (10 pairs) is too rare for a map and falls back to the pooled one.
+    triples = ([(0.2, int(i < 30), "result url") for i in range(60)] + [(0.2, int(i < 3), "const") for i in range(60)]
+               + [(0.2, 0, "prompt")] * 10)
+    cal = fit_calibration(triples)
+    assert cal["y"] == pytest.approx([33.5 / 131]) and sorted(cal["families"]) == ["const", "result", "result url"]
+    assert cal["families"]["result url"]["y"] == pytest.approx([30.5 / 61]) and cal["families"]["const"]["y"] == pytest.approx([3.5 / 61])
+    p = PatternPredictor({"K": 1, "R": 1}, {"control": {"context": [], "tool": [], "prob": []},
+                                            "signatures": {"tool": [], "args": [], "prob": []},
+                                            "rules": {c: [] for c in RULE_COLUMNS}}, cal)
+    assert p.calibrate(0.2, "result url") == pytest.approx(30.5 / 61) and p.calibrate(0.2, "const") == pytest.approx(3.5 / 61)
+    assert p.calibrate(0.2, "result path") == pytest.approx(30.5 / 61)  # no map of its own: its kind's
+    assert p.calibrate(0.2, "prompt") == pytest.approx(33.5 / 131) and p.calibrate(0.2) == pytest.approx(33.5 / 131)
+    assert PatternPredictor.from_dict(p.to_dict()).calibrate(0.2, "const") == pytest.approx(3.5 / 61)  # as a policy embeds it
+    assert fit_calibration([(0.2, 0, "const")] * 48 + [(0.2, 1, "const")]) == {"x": [], "y": []}  # 49 pairs: identity
+
+
+def test_candidates_are_ranked_by_their_calibrated_probability():
+    """A constant at raw score 0.8 and a URL from the latest result at 0.1: the families' maps make the URL
+    the likelier call, so it is offered first (by raw score it would come second)."""
+    from bpaste_cli.mine.api import Event
+
+    tables = {"control": {"context": [["search"]], "tool": ["visit"], "prob": [1.0]},
+              "signatures": {"tool": ["visit"], "args": [["url"]], "prob": [1.0]},
+              "rules": {c: [] for c in RULE_COLUMNS}}
+    rules = tables["rules"]
+    for kind, field, pos, value, rate in (("const", "", 0, '"https://a.example/home"', 0.8), ("extract", "url", 1, "", 0.5)):
+        for col, v in zip(RULE_COLUMNS, ("visit", "url", kind, "search" if kind == "extract" else "", 1, field, pos, "str",
+                                          value, 10, 10, 6, rate)):
+            rules[col].append(v)
+    cal = {"x": [0.0, 1.0], "y": [0.0, 1.0], "families": {"const": {"x": [0.0, 1.0], "y": [0.0, 0.1]},
+                                                          "result url": {"x": [0.0, 1.0], "y": [0.0, 1.0]}}}
+    cur = PatternPredictor({"K": 1, "R": 3}, tables, cal).cursor()
+    cur.observe(Event("tool", 0, "search", '{"q":"x"}', None, "see https://b.example/page", None, "ok"))
+    got = [(c.args_json, c.family, round(c.prob, 3)) for c in cur.predict(2)]
+    # raw: the constant 1.0 * 0.8 = 0.8 -> 0.08; the URL 1.0 * 0.5 * (1 - 0.8) = 0.1 -> 0.1
+    assert got == [('{"url":"https://b.example/page"}', "result url", 0.1), ('{"url":"https://a.example/home"}', "const", 0.08)]
 
 
 def test_reliability_bins_carry_a_wilson_interval_and_a_verdict():

@@ -84,12 +84,29 @@ def tool_hits(predictor: PatternPredictor, rows: Rows) -> tuple[list[bool], int]
     return top1, h3
 
 
-def calibration_pairs(predictor: PatternPredictor, rows: Rows) -> list[tuple[float, int]]:
-    """(probability, hit) for every top-5 candidate at every decision point."""
+def calibration_pairs(predictor: PatternPredictor, rows: Rows) -> list[tuple[float, int, str]]:
+    """(probability, hit, data-flow family) for every top-5 candidate at every decision point."""
     pairs = []
     for cands, _, _, _, truth in decisions(predictor, rows):
-        pairs.extend((c.prob, int((c.tool, c.args_hash) in truth)) for c in cands)
+        pairs.extend((c.prob, int((c.tool, c.args_hash) in truth), c.family or "none") for c in cands)
     return pairs
+
+
+def fit_calibration(triples: list[tuple[float, int, str]], min_pairs: int = 50) -> dict[str, Any]:
+    """The calibration map: one pooled isotonic map, plus one per data-flow family (and per family kind, the
+    word before the space: `result`) with at least `min_pairs` pairs. Candidates of one score hit at very
+    different rates by where their arguments come from (a URL from the latest result against a constant), so
+    one pooled step would mix them; a family too rare for its own map uses its kind's, else the pooled one."""
+    groups: dict[str, list[tuple[float, int]]] = {}
+    for x, y, fam in triples:
+        groups.setdefault(fam, []).append((x, y))
+        if " " in fam:
+            groups.setdefault(fam.split(" ")[0], []).append((x, y))
+    out: dict[str, Any] = fit_isotonic([(x, y) for x, y, _ in triples], min_pairs)
+    fams = {f: fit_isotonic(pairs, min_pairs) for f, pairs in sorted(groups.items()) if len(pairs) >= min_pairs}
+    if out["x"] and fams:
+        out["families"] = fams
+    return out
 
 
 # pairs per step of the calibration map: a step fitted on fewer is noise (a p of 1 from 3 hits), one fitted on
@@ -226,11 +243,12 @@ TOLERANCE = 0.1  # |mean probability - hit rate| a judged bin may show
 
 def calibration(pairs: list[tuple[float, int]]) -> dict[str, Any]:
     """Brier score of (probability, hit) pairs and a reliability table in `BINS` equal-width bins, each with the
-    95% Wilson interval of its hit rate; `worst_gap` over the bins of at least `RELIABLE_N` pairs, `within` when
+    95% Wilson interval of its hit rate; `judged_n` and `tolerance` (the thresholds below); `worst_gap` over the bins of at least `RELIABLE_N` pairs, `within` when
     every such gap is at most `TOLERANCE`, and `beyond_noise`: the judged bins whose mean probability lies outside
     their interval (a gap the bin's sample size does not explain)."""
     if not pairs:
-        return {"scored": 0, "brier": None, "reliability": [], "worst_gap": None, "within": None, "beyond_noise": []}
+        return {"scored": 0, "brier": None, "reliability": [], "judged_n": RELIABLE_N, "tolerance": TOLERANCE,
+                "worst_gap": None, "within": None, "beyond_noise": []}
     bins: dict[int, list[float]] = {}
     for p, y in pairs:
         b = bins.setdefault(min(int(p * BINS), BINS - 1), [0.0, 0.0, 0.0])
@@ -245,7 +263,7 @@ def calibration(pairs: list[tuple[float, int]]) -> dict[str, Any]:
     judged = [b for b in table if b["n"] >= RELIABLE_N]
     worst = max((abs(b["mean_prob"] - b["hit_rate"]) for b in judged), default=None)
     return {"scored": len(pairs), "brier": sum((p - y) ** 2 for p, y in pairs) / len(pairs), "reliability": table,
-            "worst_gap": worst, "within": None if worst is None else worst <= TOLERANCE,
+            "judged_n": RELIABLE_N, "tolerance": TOLERANCE, "worst_gap": worst, "within": None if worst is None else worst <= TOLERANCE,
             "beyond_noise": [b["bin"] for b in judged if not b["hit_low"] <= b["mean_prob"] <= b["hit_high"]]}
 
 

@@ -21,7 +21,7 @@ from typing import Any
 
 import polars as pl
 
-from bpaste_cli.mine.evaluate import calibration, calibration_pairs, evaluate, fit_isotonic, tool_hits
+from bpaste_cli.mine.evaluate import calibration, calibration_pairs, evaluate, fit_calibration, tool_hits
 from bpaste_cli.mine.keys import KEYS
 from bpaste_cli.mine.patterns import MineOptions, Rows, control_pass, control_table, mine_predictor
 from bpaste_cli.mine.predictor import PatternPredictor
@@ -151,7 +151,7 @@ def calibrate(predictor: PatternPredictor, ds: Dataset, ids: dict[str, list[str]
     without it, so the figure is a check, not the fit restating itself.
     """
     val_pairs = [calibration_pairs(predictor, val.subset(f)) for f in _folds(val.sessions)]
-    train_pairs: list[tuple[float, int]] = []
+    train_pairs: list[tuple[float, int, str]] = []
     k, alpha, ms = predictor.params["K"], predictor.params["alpha"], predictor.params.get("control_min_support", options.min_support)
     train = ids["train"]
     if len(train) >= 2 * FOLDS:
@@ -164,9 +164,9 @@ def calibrate(predictor: PatternPredictor, ds: Dataset, ids: dict[str, list[str]
     checked: list[tuple[float, int]] = []
     for i, held in enumerate(val_pairs):
         others = [pr for j, pairs in enumerate(val_pairs) if j != i for pr in pairs]
-        mapped = PatternPredictor(predictor.params, predictor.tables, fit_isotonic(train_pairs + others)).calibrate
-        checked += [(mapped(x), y) for x, y in held]
-    cal = fit_isotonic(train_pairs + [pr for pairs in val_pairs for pr in pairs])
+        mapped = PatternPredictor(predictor.params, predictor.tables, fit_calibration(train_pairs + others)).calibrate
+        checked += [(mapped(x, fam), y) for x, y, fam in held]
+    cal = fit_calibration(train_pairs + [pr for pairs in val_pairs for pr in pairs])
     return PatternPredictor(predictor.params, predictor.tables, cal), calibration(checked) | {"map_pairs": len(train_pairs) + sum(map(len, val_pairs))}
 
 
