@@ -1,8 +1,8 @@
-"""`mine`: trace dataset -> pattern table, calibrated on validation, evaluated on test.
+"""`mine`: trace dataset -> pattern table, calibrated on held-out scores, evaluated on test.
 
 Sessions are split once by `bpaste_cli.split` (hash of session id and seed). Mining sees only train;
-the control-flow back-off (context length and shrinkage) is chosen on validation, where the calibration
-map is fitted too; the evaluation reports on test. The table written is the one evaluated (mined on
+the control-flow back-off (context length and shrinkage) is chosen on validation; the calibration map is
+fitted on validation and on cross-fitted folds of train (`calibrate`); the evaluation reports on test. The table written is the one evaluated (mined on
 train only), so replay, fit and tune can use validation and test honestly.
 
 Choosing the back-off: the candidates are the last-tool floor itself (context 1, no shrinkage, every
