@@ -139,7 +139,7 @@ def blocker(m: dict[str, Any]) -> str:
         return (f"tool stall is {c['tool_stall_share']:.1%} of agent time but {blocked:.1%} of it is in mutating or unknown "
                 f"calls{holder} and even a perfect predictor gains nothing on the test split's {m['test_sessions']} sessions "
                 f"with the what-if lines applied.")
-    gap = (after["bpaste"] - 1) / (after["oracle"] - 1)
+    gap = round((after["bpaste"] - 1) / (after["oracle"] - 1), 2) + 0.0  # + 0.0: no "-0%"
     if gap < 0.5:
         safety = "" if sp["applied"] else f"; only {ro:.1%} of the stall is read-only{holder}"
         return (f"prediction: bpaste reaches {after['bpaste']:.4f}x of the oracle's {after['oracle']:.4f}x ({gap:.0%} of the "
