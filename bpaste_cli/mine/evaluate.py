@@ -14,6 +14,10 @@ Denominators, never mixed:
   top-5 lists at all these points, since at run time nobody knows whether the step will call a tool.
 - `families`: per data-flow family (`mine.dataflow.family`) of the candidates, how often it was the top-1
   candidate / in the top 5 at a decision with a call, and how often that candidate was exactly right.
+- `vs_floor`: next-tool top-1 against the floor's on the same decisions, paired (`paired_vs_floor`), so
+  "below the floor" is told apart from noise.
+The calibration map is fitted here too (`fit_calibration`, one isotonic map per data-flow family with
+enough held-out pairs); `mine.run.calibrate` decides which pairs it sees.
 """
 
 from __future__ import annotations
