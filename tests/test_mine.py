@@ -251,10 +251,10 @@ def test_fork_is_independent(grep_read):
 def test_isotonic_calibration_is_monotone_and_exact_on_blocks():
     pairs = [(0.1, 0), (0.2, 1), (0.3, 0), (0.9, 1), (0.8, 1)] * 20
     cal = fit_isotonic(pairs, min_block=1)
-    assert cal["y"] == sorted(cal["y"]) and cal["x"] == pytest.approx([0.1, 0.25, 0.85])  # each step's mean score
+    assert cal["y"] == sorted(cal["y"]) and cal["x"] == pytest.approx([0.1, 0.2, 0.3, 0.8, 0.9])  # each step's score range
     # 0.1 never hits (20 pairs); 0.2 and 0.3 pool to 20 hits in 40; 0.8 and 0.9 always hit (40); each step's
     # rate gets half a hit in one more trial
-    assert cal["y"] == pytest.approx([0.5 / 21, 20.5 / 41, 40.5 / 41])
+    assert cal["y"] == pytest.approx([0.5 / 21, 20.5 / 41, 20.5 / 41, 40.5 / 41, 40.5 / 41])
     assert fit_isotonic(pairs[:10]) == {"x": [], "y": []}
 
 

@@ -1,15 +1,17 @@
 """Data flow: the visible state of a session, derivation rules for arguments, and their discovery.
 
 A rule says where one argument of a target tool comes from, relative to the moment of decision:
-- `copy`    field F of the r-th most recent call to tool S;
+- `copy`    field F of the r-th most recent call to tool S (pos p > 0: the p-th id inside that field's
+            string, e.g. a commit or function id in an earlier command);
 - `extract` the p-th distinct item of a kind (url, path, number, quoted, id, json:<path>) in the result
             of the r-th most recent call to tool S;
 - `prompt`  the p-th item of a kind (or the whole text) of the latest user message;
 - `const`   a constant value;
 - `repeat`  (whole call) the same arguments as the r-th most recent call to the same tool;
-- `template` a string with one slot filled by field F of (pos 0), or the p-th path / URL / id in the
-            result of, the r-th most recent call to tool S: the test loop's `pytest tests/test_x.py`
-            after an Edit of that file, `cat <path>` after a Glob, a URL built around an id.
+- `template` a string with one slot filled by field F of (pos 0), the p-th id inside field F of (cast
+            `id`), or the p-th path / URL / id in the result of, the r-th most recent call to tool S: the
+            test loop's `pytest tests/test_x.py` after an Edit of that file, `cat <path>` after a Glob, a
+            URL built around an id, `disassemble FUN_0040060d` after `decompile FUN_0040060d`.
 Rules only read `SessionState`, which holds what the agent has seen before the decision; they never
 invent a value: a rule whose source is absent binds nothing.
 """
@@ -131,6 +133,15 @@ class Call:
             self._items[kind] = got
         return got
 
+    def arg_ids(self, field: str) -> list[str]:
+        """Distinct ids inside the string argument `field` (an id an agent copies out of an earlier command)."""
+        key = "\x00" + field  # never a result kind
+        got = self._items.get(key)
+        if got is None:
+            v = self.args.get(field)
+            got = self._items[key] = V.ids(v) if isinstance(v, str) else []
+        return got
+
     def index(self, max_pos: int, kinds: tuple[str, ...]) -> dict[str, list[tuple[str, str, int, str]]]:
         """Discovery index: loose key -> [(source kind, field or extractor, position, cast)]."""
         if self._index is not None:
@@ -140,6 +151,10 @@ class Call:
             k = loose_key(v)
             if k is not None:
                 idx.setdefault(k, []).append(("copy", f, 0, ""))
+            if isinstance(v, str) and len(v) <= MAX_TEMPLATE_CHARS:
+                for p, item in enumerate(self.arg_ids(f)[:max_pos], 1):
+                    if item != v:
+                        idx.setdefault(item, []).append(("argid", f, p, "id"))
         if self.result:
             for kind in kinds:
                 for p, item in enumerate(self.items(kind)[:max_pos], 1):
@@ -212,10 +227,16 @@ def bind(rule: Rule, state: SessionState) -> Any:
     if src is None:
         return _ABSENT
     if kind == "copy":
+        if rule.pos:
+            got = src.arg_ids(rule.field)
+            return got[rule.pos - 1] if len(got) >= rule.pos else _ABSENT
         return src.args.get(rule.field, _ABSENT)
     if kind == "template":
         if rule.pos == 0:
             item = src.args.get(rule.field)
+        elif rule.cast == "id":
+            got = src.arg_ids(rule.field)
+            item = got[rule.pos - 1] if len(got) >= rule.pos else None
         else:
             got = src.items(rule.field)
             item = got[rule.pos - 1] if len(got) >= rule.pos else None
@@ -250,7 +271,7 @@ def discover(value: Any, state: SessionState, tools_window: int, max_pos: int) -
             rank = n - i
             if hits:
                 for kind, field, pos, cast in hits:
-                    found.append(Rule(kind, tool, rank, field, pos, num if cast == "?" else cast))
+                    found.append(Rule("copy" if kind == "argid" else kind, tool, rank, field, pos, num if cast == "?" else cast))
             if slotted:
                 templates += _templates(value, index, tool, rank)
     if state.prompt is not None:
@@ -270,8 +291,8 @@ def _templates(value: str, index: dict[str, list[tuple[str, str, int, str]]], to
         if len(item) < 4 or item == value or item[0] == "\x00" or item not in value:
             continue
         for kind, field, pos, _ in hits:
-            if kind == "copy" or field in TEMPLATE_KINDS:
-                out.append(Rule("template", tool, rank, field, pos, "str", value.replace(item, SLOT, 1)))
+            if kind in ("copy", "argid") or field in TEMPLATE_KINDS:
+                out.append(Rule("template", tool, rank, field, pos, "id" if kind == "argid" else "str", value.replace(item, SLOT, 1)))
     return out
 
 
@@ -281,8 +302,11 @@ FAMILY_ORDER = ("result", "template", "copy", "prompt", "repeat", "const", "none
 def family(rule: Rule) -> str:
     """The data-flow family of a rule: `repeat` (the same call again, e.g. a test command re-run), `result
     <item>` (a path, URL, id ... taken from an earlier result), `copy` (an argument of an earlier call: ids
-    copied across calls), `template` (a string built around such a value: a test command re-run with the
-    edited file), `prompt` (from the user's message) or `const`."""
+    copied across calls), `copy id` (an id inside an earlier argument), `template` (a string built around
+    such a value: a test command re-run with the edited file; `template id` when the slot is an id, from an
+    earlier result or argument), `prompt` (from the user's message) or `const`."""
+    if rule.kind == "copy" and rule.pos or rule.kind == "template" and (rule.cast == "id" or rule.field == "id" and rule.pos):
+        return rule.kind + " id"
     if rule.kind in ("repeat", "const", "copy", "prompt", "template"):
         return rule.kind
     return "result " + ("json field" if rule.field.startswith("json:") else rule.field)
@@ -301,9 +325,11 @@ def describe(rule: Rule, tool: str, arg: str) -> str:
     if rule.kind == "const":
         return f"{target}{rule.value})"
     if rule.kind == "copy":
-        return f"{target}{rule.field} of the {_nth(rule.rank, 'latest')} {rule.src} call)"
+        inside = f"{_nth(rule.pos)} id in the " if rule.pos else ""
+        return f"{target}{inside}{rule.field} of the {_nth(rule.rank, 'latest')} {rule.src} call)"
     if rule.kind == "template":
-        source = (f"its {rule.field}" if rule.pos == 0 else f"the {_nth(rule.pos)} {rule.field} in its result")
+        source = (f"its {rule.field}" if rule.pos == 0 else f"the {_nth(rule.pos)} id in its {rule.field}" if rule.cast == "id"
+                  else f"the {_nth(rule.pos)} {rule.field} in its result")
         return f"{target}{rule.value.replace(SLOT, '<' + source + '>')!r} of the {_nth(rule.rank, 'latest')} {rule.src} call)"
     what = rule.field[5:] + " field" if rule.field.startswith("json:") else rule.field
     if rule.kind == "prompt":

@@ -14,10 +14,15 @@ Denominators, never mixed:
   top-5 lists at all these points, since at run time nobody knows whether the step will call a tool.
 - `families`: per data-flow family (`mine.dataflow.family`) of the candidates, how often it was the top-1
   candidate / in the top 5 at a decision with a call, and how often that candidate was exactly right.
+- `vs_floor`: next-tool top-1 against the floor's on the same decisions, paired (`paired_vs_floor`), so
+  "below the floor" is told apart from noise.
+The calibration map is fitted here too (`fit_calibration`, one isotonic map per data-flow family with
+enough held-out pairs); `mine.run.calibrate` decides which pairs it sees.
 """
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from typing import Any
 
@@ -83,12 +88,29 @@ def tool_hits(predictor: PatternPredictor, rows: Rows) -> tuple[list[bool], int]
     return top1, h3
 
 
-def calibration_pairs(predictor: PatternPredictor, rows: Rows) -> list[tuple[float, int]]:
-    """(probability, hit) for every top-5 candidate at every decision point."""
+def calibration_pairs(predictor: PatternPredictor, rows: Rows) -> list[tuple[float, int, str]]:
+    """(probability, hit, data-flow family) for every top-5 candidate at every decision point."""
     pairs = []
     for cands, _, _, _, truth in decisions(predictor, rows):
-        pairs.extend((c.prob, int((c.tool, c.args_hash) in truth)) for c in cands)
+        pairs.extend((c.prob, int((c.tool, c.args_hash) in truth), c.family or "none") for c in cands)
     return pairs
+
+
+def fit_calibration(triples: list[tuple[float, int, str]], min_pairs: int = 50) -> dict[str, Any]:
+    """The calibration map: one pooled isotonic map, plus one per data-flow family (and per family kind, the
+    word before the space: `result`) with at least `min_pairs` pairs. Candidates of one score hit at very
+    different rates by where their arguments come from (a URL from the latest result against a constant), so
+    one pooled step would mix them; a family too rare for its own map uses its kind's, else the pooled one."""
+    groups: dict[str, list[tuple[float, int]]] = {}
+    for x, y, fam in triples:
+        groups.setdefault(fam, []).append((x, y))
+        if " " in fam:
+            groups.setdefault(fam.split(" ")[0], []).append((x, y))
+    out: dict[str, Any] = fit_isotonic([(x, y) for x, y, _ in triples], min_pairs)
+    fams = {f: fit_isotonic(pairs, min_pairs) for f, pairs in sorted(groups.items()) if len(pairs) >= min_pairs}
+    if out["x"] and fams:
+        out["families"] = fams
+    return out
 
 
 # pairs per step of the calibration map: a step fitted on fewer is noise (a p of 1 from 3 hits), one fitted on
@@ -99,9 +121,10 @@ MIN_BLOCK = 30
 def fit_isotonic(pairs: list[tuple[float, int]], min_pairs: int = 50, min_block: int = MIN_BLOCK) -> dict[str, list[float]]:
     """Pool-adjacent-violators fit of hit rate on score (tied scores pooled), then adjacent steps pooled until each holds at least
     `min_block` pairs (still monotone: a pool of two neighbours lies between them); {} x/y (identity) with fewer
-    than `min_pairs`. `x` is each step's mean score, `y` its hit rate with half a hit added in one more trial,
-    so no candidate is ever certain or impossible; the predictor interpolates between steps, which keeps
-    candidates of different scores in order."""
+    than `min_pairs`. Each step's rate is its hit rate with half a hit added in one more trial, so no candidate is
+    ever certain or impossible. A step is flat over the scores it was fitted on (its lowest and its highest score
+    are both knots: a candidate gets the rate of the pairs it resembles, which a line between step means would
+    not give); the predictor interpolates only across the gaps between steps, where no pair was seen."""
     if len(pairs) < min_pairs:
         return {"x": [], "y": []}
     tied: dict[float, list[float]] = {}  # equal scores are one point: their order must not make steps
@@ -109,20 +132,32 @@ def fit_isotonic(pairs: list[tuple[float, int]], min_pairs: int = 50, min_block:
         t = tied.setdefault(x, [0.0, 0.0])
         t[0] += y
         t[1] += 1
-    blocks: list[list[float]] = []  # [sum_x, sum_y, n]
+    blocks: list[list[float]] = []  # [sum_y, n, lowest score, highest score]
     for x, (y, n) in sorted(tied.items()):
-        blocks.append([x * n, y, n])
-        while len(blocks) > 1 and blocks[-2][1] / blocks[-2][2] >= blocks[-1][1] / blocks[-1][2]:
+        blocks.append([y, n, x, x])
+        while len(blocks) > 1 and blocks[-2][0] / blocks[-2][1] >= blocks[-1][0] / blocks[-1][1]:
             b = blocks.pop()
-            blocks[-1] = [blocks[-1][0] + b[0], blocks[-1][1] + b[1], blocks[-1][2] + b[2]]
+            blocks[-1] = _pool(blocks[-1], b)
     while len(blocks) > 1:
-        i = min(range(len(blocks)), key=lambda j: blocks[j][2])
-        if blocks[i][2] >= min_block:
+        i = min(range(len(blocks)), key=lambda j: blocks[j][1])
+        if blocks[i][1] >= min_block:
             break
-        j = i - 1 if i == len(blocks) - 1 or (i > 0 and blocks[i - 1][2] <= blocks[i + 1][2]) else i + 1
+        j = i - 1 if i == len(blocks) - 1 or (i > 0 and blocks[i - 1][1] <= blocks[i + 1][1]) else i + 1
         lo, hi = min(i, j), max(i, j)
-        blocks[lo:hi + 1] = [[blocks[lo][k] + blocks[hi][k] for k in range(3)]]
-    return {"x": [b[0] / b[2] for b in blocks], "y": [(b[1] + 0.5) / (b[2] + 1.0) for b in blocks]}
+        blocks[lo:hi + 1] = [_pool(blocks[lo], blocks[hi])]
+    xs: list[float] = []
+    ys: list[float] = []
+    for y, n, lo_x, hi_x in blocks:
+        rate = (y + 0.5) / (n + 1.0)
+        for x in (lo_x, hi_x) if hi_x > lo_x else (lo_x,):
+            xs.append(x)
+            ys.append(rate)
+    return {"x": xs, "y": ys}
+
+
+def _pool(a: list[float], b: list[float]) -> list[float]:
+    """Two adjacent steps as one: hits and pairs summed, the score range of both."""
+    return [a[0] + b[0], a[1] + b[1], min(a[2], b[2]), max(a[3], b[3])]
 
 
 def evaluate(predictor: PatternPredictor, rows: Rows, floor: ControlCounts) -> dict[str, Any]:
@@ -153,6 +188,9 @@ def evaluate(predictor: PatternPredictor, rows: Rows, floor: ControlCounts) -> d
             if (c.tool, c.args_hash) in truth:
                 f["hits_top1"] += i == 0
                 f["hits_top5"] += 1
+        mine1, floor1 = any(t in names for t in ranked_tools[:1]), any(t in names for t in fl[:1])
+        hit["wins"] += mine1 and not floor1
+        hit["losses"] += floor1 and not mine1
         for k in KS:
             hit[f"tool_top{k}"] += any(t in names for t in ranked_tools[:k])
             hit[f"call_top{k}"] += any(c in truth for c in calls[:k])
@@ -170,6 +208,7 @@ def evaluate(predictor: PatternPredictor, rows: Rows, floor: ControlCounts) -> d
     for name in [f"{m}_top{k}" for m in ("tool", "call", "floor_tool") for k in KS] + ["repeat_last_call"]:
         result[name] = hit[name] / n if n else None
     result["abstained"] = hit["abstained"]
+    result["vs_floor"] = paired_vs_floor(hit["wins"], hit["losses"], n)
     result |= calibration(pairs)
     result["families"] = {name: {m: f[m] for m in ("offered_top1", "hits_top1", "offered_top5", "hits_top5")}
                           for name, f in sorted(fams.items(), key=lambda kv: (-kv[1]["hits_top5"], kv[0]))}
@@ -180,18 +219,63 @@ def evaluate(predictor: PatternPredictor, rows: Rows, floor: ControlCounts) -> d
     return result
 
 
+def paired_vs_floor(wins: int, losses: int, n: int) -> dict[str, Any]:
+    """Next-tool top-1 minus the floor's on the same decisions: `wins` (right where the floor is wrong), `losses`
+    (the reverse), the difference with its 95% paired interval (normal approximation of the paired difference)
+    and McNemar's exact two-sided p; `below_floor` only when the whole interval lies below zero (worse than noise)."""
+    if not n:
+        return {"wins": 0, "losses": 0, "diff": None, "low": None, "high": None, "p": None, "below_floor": False}
+    diff = (wins - losses) / n
+    var = max(0.0, (wins + losses) / n - diff * diff) / n
+    half = 1.96 * var ** 0.5
+    return {"wins": wins, "losses": losses, "diff": diff, "low": diff - half, "high": diff + half,
+            "p": mcnemar(wins, losses), "below_floor": diff + half < 0}
+
+
+def mcnemar(wins: int, losses: int) -> float:
+    """McNemar's exact two-sided p-value: the discordant decisions as fair coin flips."""
+    m = wins + losses
+    if m == 0:
+        return 1.0
+    tail = sum(math.comb(m, i) for i in range(min(wins, losses) + 1)) / 2 ** m
+    return min(1.0, 2 * tail)
+
+
+RELIABLE_N = 30  # a reliability bin is judged only with at least this many pairs
+TOLERANCE = 0.1  # |mean probability - hit rate| a judged bin may show
+
+
 def calibration(pairs: list[tuple[float, int]]) -> dict[str, Any]:
-    """Brier score of (probability, hit) pairs and a reliability table in `BINS` equal-width bins."""
+    """Brier score of (probability, hit) pairs and a reliability table in `BINS` equal-width bins, each with the
+    95% Wilson interval of its hit rate; `judged_n` and `tolerance` (the thresholds below); `worst_gap` over the bins of at least `RELIABLE_N` pairs, `within` when
+    every such gap is at most `TOLERANCE`, and `beyond_noise`: the judged bins whose mean probability lies outside
+    their interval (a gap the bin's sample size does not explain)."""
     if not pairs:
-        return {"scored": 0, "brier": None, "reliability": []}
+        return {"scored": 0, "brier": None, "reliability": [], "judged_n": RELIABLE_N, "tolerance": TOLERANCE,
+                "worst_gap": None, "within": None, "beyond_noise": []}
     bins: dict[int, list[float]] = {}
     for p, y in pairs:
         b = bins.setdefault(min(int(p * BINS), BINS - 1), [0.0, 0.0, 0.0])
         b[0] += 1
         b[1] += p
         b[2] += y
-    table = [
-        {"bin": f"{i / BINS:.1f}-{(i + 1) / BINS:.1f}", "n": int(b[0]), "mean_prob": b[1] / b[0], "hit_rate": b[2] / b[0]}
-        for i, b in sorted(bins.items())
-    ]
-    return {"scored": len(pairs), "brier": sum((p - y) ** 2 for p, y in pairs) / len(pairs), "reliability": table}
+    table = []
+    for i, (n, sp, sy) in sorted(bins.items()):
+        lo, hi = wilson(int(sy), int(n))
+        table.append({"bin": f"{i / BINS:.1f}-{(i + 1) / BINS:.1f}", "n": int(n), "mean_prob": sp / n, "hit_rate": sy / n,
+                      "hit_low": lo, "hit_high": hi})
+    judged = [b for b in table if b["n"] >= RELIABLE_N]
+    worst = max((abs(b["mean_prob"] - b["hit_rate"]) for b in judged), default=None)
+    return {"scored": len(pairs), "brier": sum((p - y) ** 2 for p, y in pairs) / len(pairs), "reliability": table,
+            "judged_n": RELIABLE_N, "tolerance": TOLERANCE, "worst_gap": worst, "within": None if worst is None else worst <= TOLERANCE,
+            "beyond_noise": [b["bin"] for b in judged if not b["hit_low"] <= b["mean_prob"] <= b["hit_high"]]}
+
+
+def wilson(hits: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    """The Wilson score interval of a binomial proportion (95% for z = 1.96): sound at 0 and n hits too."""
+    if n == 0:
+        return 0.0, 1.0
+    p = hits / n
+    mid = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * (p * (1 - p) / n + z * z / (4 * n * n)) ** 0.5 / (1 + z * z / n)
+    return max(0.0, mid - half), min(1.0, mid + half)

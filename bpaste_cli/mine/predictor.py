@@ -9,8 +9,9 @@ Candidate probability (before calibration), for tool T, signature s and argument
     P(T | context) * P(s | T) * prod_a P(value of a),
 where the values of one argument come from its rules in order of exact-reproduction rate, the i-th
 distinct value getting rate_i times the mass the earlier values left. A `repeat` rule gives the whole
-call directly: P(T | context) * rate. The calibration map (isotonic, fitted on the validation split)
-turns that score into P(this exact call is among the next step's calls).
+call directly: P(T | context) * rate. The calibration map (isotonic, fitted on held-out scores, one per
+data-flow family with enough of them) turns that score into P(this exact call is among the next step's
+calls), and candidates are ranked by it.
 """
 
 from __future__ import annotations
@@ -74,6 +75,7 @@ class PatternPredictor:
         for lst in self.rules.values():
             lst.sort(key=lambda e: (-e[1], e[0].kind == "const"))  # on a tie, state beats a constant
         self._cx, self._cy = list(self.calibration.get("x", [])), list(self.calibration.get("y", []))
+        self._maps = {f: (list(m["x"]), list(m["y"])) for f, m in self.calibration.get("families", {}).items()}
 
     # -- the Predictor protocol ------------------------------------------------------------------
 
@@ -92,7 +94,7 @@ class PatternPredictor:
             "kind": PREDICTOR_KIND,
             "schema_version": PREDICTOR_SCHEMA_VERSION,
             "params": self.params,
-            "calibration": {"x": self._cx, "y": self._cy},
+            "calibration": {"x": self._cx, "y": self._cy} | ({"families": self.calibration["families"]} if self._maps else {}),
             "tables": self.tables,
         }
 
@@ -107,16 +109,17 @@ class PatternPredictor:
 
     # -- internals -------------------------------------------------------------------------------
 
-    def calibrate(self, score: float) -> float:
-        xs = self._cx
+    def calibrate(self, score: float, family: str = "") -> float:
+        """`score` through the map of the candidate's data-flow family (else of its kind, else the pooled one)."""
+        xs, ys = self._maps.get(family) or self._maps.get(family.split(" ")[0]) or (self._cx, self._cy)
         if not xs:
             return score
         i = bisect.bisect_right(xs, score)
         if i == 0:
-            return self._cy[0]
+            return ys[0]
         if i == len(xs):
-            return self._cy[-1]
-        x0, x1, y0, y1 = xs[i - 1], xs[i], self._cy[i - 1], self._cy[i]
+            return ys[-1]
+        x0, x1, y0, y1 = xs[i - 1], xs[i], ys[i - 1], ys[i]
         return y0 if x1 == x0 else y0 + (y1 - y0) * (score - x0) / (x1 - x0)
 
     def tool_dist(self, keys: tuple[str, ...]) -> list[tuple[str, float]]:
@@ -170,10 +173,10 @@ class PatternPredictor:
                     value = bound[ROOT] if sig == (ROOT,) else bound
                     _offer(best, score, tool, canonical_json(value), None,
                            "; ".join(w for w, _ in why) if why else f"{tool}()", call_family([f for _, f in why]))
-        ranked = sorted(best.values(), key=lambda c: (-c[0], c[1], c[2]))[:k]
+        ranked = sorted(best.values(), key=lambda c: (-self.calibrate(c[0], c[5]), -c[0], c[1], c[2]))[:k]
         out = []
         for score, tool, aj, h, why, fam in ranked:
-            p = self.calibrate(score)
+            p = self.calibrate(score, fam)
             if p >= self.min_prob and p > 0:
                 out.append(Candidate(tool, aj, h or args_hash(aj), p, why, fam))
         return out

@@ -1,8 +1,8 @@
-"""`mine`: trace dataset -> pattern table, calibrated on validation, evaluated on test.
+"""`mine`: trace dataset -> pattern table, calibrated on held-out scores, evaluated on test.
 
 Sessions are split once by `bpaste_cli.split` (hash of session id and seed). Mining sees only train;
-the control-flow back-off (context length and shrinkage) is chosen on validation, where the calibration
-map is fitted too; the evaluation reports on test. The table written is the one evaluated (mined on
+the control-flow back-off (context length and shrinkage) is chosen on validation; the calibration map is
+fitted on validation and on cross-fitted folds of train (`calibrate`); the evaluation reports on test. The table written is the one evaluated (mined on
 train only), so replay, fit and tune can use validation and test honestly.
 
 Choosing the back-off: the candidates are the last-tool floor itself (context 1, no shrinkage, every
@@ -21,7 +21,7 @@ from typing import Any
 
 import polars as pl
 
-from bpaste_cli.mine.evaluate import calibration, calibration_pairs, evaluate, fit_isotonic, tool_hits
+from bpaste_cli.mine.evaluate import calibration, calibration_pairs, evaluate, fit_calibration, tool_hits
 from bpaste_cli.mine.keys import KEYS
 from bpaste_cli.mine.patterns import MineOptions, Rows, control_pass, control_table, mine_predictor
 from bpaste_cli.mine.predictor import PatternPredictor
@@ -67,9 +67,7 @@ def mine(dataset: Path | Dataset, out: Path | None = None, options: MineOptions 
     if ids["validation"]:
         val = Rows(ds.events, ids["validation"])
         predictor, control_choice = choose_control(predictor, Rows(ds.events, ids["train"]), val, options)
-        predictor.calibration = fit_isotonic(calibration_pairs(predictor, val))
-        predictor = PatternPredictor(predictor.params, predictor.tables, predictor.calibration)
-        validation = calibration(calibration_pairs(predictor, val))  # in-sample for the map: the check it fits
+        predictor, validation = calibrate(predictor, ds, ids, val, options)
     result_eval = None
     if evaluate_test and ids["test"]:
         result_eval = evaluate(predictor, Rows(ds.events, ids["test"]), floor)
@@ -113,9 +111,7 @@ def choose_control(predictor: PatternPredictor, train: Rows, val: Rows, options:
     control, _, _ = control_pass(train, options)
 
     def variant(k: int, alpha: float, min_support: int) -> PatternPredictor:
-        opt = MineOptions(**{**options.__dict__, "max_context": k, "alpha": alpha, "min_support": min_support})
-        params = predictor.params | {"K": k, "alpha": alpha, "control_min_support": min_support}
-        return PatternPredictor(params, predictor.tables | {"control": control_table(control, opt, k)})
+        return with_control(predictor, control, options, k, alpha, min_support)
 
     floor = variant(1, 0.0, 1)
     f1, f3 = tool_hits(floor, val)
@@ -127,8 +123,55 @@ def choose_control(predictor: PatternPredictor, train: Rows, val: Rows, options:
             h1, h3 = tool_hits(cand, val)
             if _beats(h1, f1) and (sum(h1), h3) > best_hits:
                 best, best_hits, label = cand, (sum(h1), h3), f"context {k}, alpha {alpha:g}"
-    return best, {"chosen": label, "K": best.params["K"], "alpha": best.params["alpha"], "validation_decisions": n,
+    return best, {"chosen": label, "K": best.params["K"], "alpha": best.params["alpha"],
+                  "control_min_support": best.params.get("control_min_support", options.min_support), "validation_decisions": n,
                   "validation_tool_top1": best_hits[0] / n if n else None, "floor_validation_tool_top1": sum(f1) / n if n else None}
+
+
+def with_control(predictor: PatternPredictor, control: Any, options: MineOptions, k: int, alpha: float, min_support: int
+                 ) -> PatternPredictor:
+    """`predictor` with the control table of `control` counts cut to context `k`, shrinkage `alpha`, support `min_support`."""
+    opt = MineOptions(**{**options.__dict__, "max_context": k, "alpha": alpha, "min_support": min_support})
+    params = predictor.params | {"K": k, "alpha": alpha, "control_min_support": min_support}
+    return PatternPredictor(params, predictor.tables | {"control": control_table(control, opt, k)})
+
+
+FOLDS = 5  # cross-fitting folds of train (out-of-fold scores for the calibration map) and of validation (its check)
+
+
+def calibrate(predictor: PatternPredictor, ds: Dataset, ids: dict[str, list[str]], val: Rows, options: MineOptions
+              ) -> tuple[PatternPredictor, dict[str, Any]]:
+    """The predictor with its calibration map, and the map's out-of-sample reliability on validation.
+
+    The map is fitted on held-out scores only: the validation split scored by `predictor`, and each of `FOLDS`
+    folds of train scored by a predictor mined (with the chosen back-off) on the other folds. Scores of
+    sessions a predictor was mined on are memorised, so they never enter the map; the folds of train give it
+    several times the pairs validation alone holds, so a step is not one split's luck. The reliability
+    reported for validation is cross-fitted too: each fold of validation is scored through a map fitted
+    without it, so the figure is a check, not the fit restating itself.
+    """
+    val_pairs = [calibration_pairs(predictor, val.subset(f)) for f in _folds(val.sessions)]
+    train_pairs: list[tuple[float, int, str]] = []
+    k, alpha, ms = predictor.params["K"], predictor.params["alpha"], predictor.params.get("control_min_support", options.min_support)
+    train = ids["train"]
+    if len(train) >= 2 * FOLDS:
+        for i in range(FOLDS):
+            fit_ids = [s for j, s in enumerate(train) if j % FOLDS != i]
+            held = Rows(ds.events, [s for j, s in enumerate(train) if j % FOLDS == i])
+            fold, _, _ = mine_predictor(ds.events, fit_ids, options)
+            fold = with_control(fold, control_pass(Rows(ds.events, fit_ids), options)[0], options, k, alpha, ms)
+            train_pairs += calibration_pairs(fold, held)
+    checked: list[tuple[float, int]] = []
+    for i, held in enumerate(val_pairs):
+        others = [pr for j, pairs in enumerate(val_pairs) if j != i for pr in pairs]
+        mapped = PatternPredictor(predictor.params, predictor.tables, fit_calibration(train_pairs + others)).calibrate
+        checked += [(mapped(x, fam), y) for x, y, fam in held]
+    cal = fit_calibration(train_pairs + [pr for pairs in val_pairs for pr in pairs])
+    return PatternPredictor(predictor.params, predictor.tables, cal), calibration(checked) | {"map_pairs": len(train_pairs) + sum(map(len, val_pairs))}
+
+
+def _folds(sessions: list[tuple[int, int]]) -> list[list[tuple[int, int]]]:
+    return [f for f in (sessions[i::FOLDS] for i in range(FOLDS)) if f]
 
 
 def strongest_patterns(predictor: PatternPredictor, n: int = 15) -> list[dict[str, Any]]:

@@ -74,6 +74,8 @@ def mine(
         c = s["control_choice"]
         out.print(f"next-tool back-off chosen on validation ({c['validation_decisions']} decisions): {c['chosen']} "
                   f"(top-1 {percent(c['validation_tool_top1'])}, floor {percent(c['floor_validation_tool_top1'])})")
+    if s["validation_calibration"]:
+        _reliability(s["validation_calibration"], "validation, cross-fitted")
     if result.eval:
         _eval(result.eval)
     else:
@@ -86,13 +88,18 @@ def _patterns(patterns: list[dict[str, Any]]) -> None:
         out.print(f"  {p['pattern']}", highlight=False)
 
 
-def _reliability(bins: list[dict[str, Any]]) -> None:
-    t = Table(title="reliability on test (bins of the calibrated probability; n >= 30 are meaningful)")
-    for c in ("bin", "n", "mean p", "hit rate"):
+def _reliability(cal: dict[str, Any], split: str) -> None:
+    t = Table(title=f"reliability on {split} (calibrated p; bins of n >= {cal['judged_n']} judged)")
+    for c in ("bin", "n", "mean p", "hit rate", "95% interval"):
         t.add_column(c, justify="right")
-    for b in bins:
-        t.add_row(b["bin"], str(b["n"]), f"{b['mean_prob']:.2f}", f"{b['hit_rate']:.2f}")
+    for b in cal["reliability"]:
+        t.add_row(b["bin"], str(b["n"]), f"{b['mean_prob']:.2f}", f"{b['hit_rate']:.2f}", f"{b['hit_low']:.2f}-{b['hit_high']:.2f}")
     out.print(t)
+    if cal.get("worst_gap") is not None:
+        noise = (f"; mean p outside the interval in {', '.join(cal['beyond_noise'])}" if cal["beyond_noise"]
+                 else "; every mean p inside its interval")
+        verdict = "within" if cal["within"] else "[yellow]outside[/]"
+        out.print(f"  worst gap {cal['worst_gap']:.2f} ({verdict} ±{cal['tolerance']}){noise}")
 
 
 def _eval(e: dict[str, Any]) -> None:
@@ -104,9 +111,14 @@ def _eval(e: dict[str, Any]) -> None:
     t.add_row("exact call (tool + args)", *(percent(e[f"call_top{k}"]) for k in (1, 3, 5)))
     t.add_row("  floor: repeat the last call", percent(e["repeat_last_call"]), "", "")
     out.print(t)
+    f = e["vs_floor"]
+    if f["diff"] is not None:
+        below = "[yellow]below the floor beyond noise[/]" if f["below_floor"] else "not below the floor beyond noise"
+        out.print(f"next-tool top-1 minus the floor's on the same decisions: {f['diff']:+.1%} (95% {f['low']:+.1%} to {f['high']:+.1%}; "
+                  f"{f['wins']} won, {f['losses']} lost, McNemar p {f['p']:.2f}): {below}")
     brier = "-" if e["brier"] is None else f"{e['brier']:.4f}"
     out.print(f"calibration: Brier {brier} over {e['scored']} scored candidates; abstained at {e['abstained']} decisions")
-    _reliability(e["reliability"])
+    _reliability(e, "test")
     fam = Table(title="exact-call hits by data-flow family of the candidate")
     for c in ("family", "top-1 offered", "top-1 right", "top-5 offered", "top-5 right"):
         fam.add_column(c, justify="left" if c == "family" else "right")
