@@ -35,6 +35,7 @@ RULE_COLUMNS = ("tool", "arg", "kind", "src", "rank", "field", "pos", "cast", "v
 VALUES_PER_ARG = 3
 SIGNATURES_PER_TOOL = 2
 TOOLS_PER_DECISION = 8
+TOOLS_CACHE_SIZE = 1 << 16  # contexts whose tool list is kept
 
 PREDICTOR = ArtifactType(PREDICTOR_KIND, PREDICTOR_SCHEMA_VERSION, {"type": "object"}, "bpaste predictor",
                          "re-run `bpaste mine` and `bpaste tune`", "re-run `bpaste mine`")
@@ -74,6 +75,14 @@ class PatternPredictor:
         for lst in self.rules.values():
             lst.sort(key=lambda e: (-e[1], e[0].kind == "const"))  # on a tie, state beats a constant
         self._cx, self._cy = list(self.calibration.get("x", [])), list(self.calibration.get("y", []))
+        # per tool: its repeat rules (rank, rate, words) and its first signatures (args, P), read per decision
+        self._plans: dict[str, tuple[list[tuple[int, float, str]], list[tuple[tuple[str, ...], float]]]] = {}
+        for tool in set(self.signatures) | {t for t, a in self.rules if a == "*"}:
+            repeats = [(e[0].rank, e[1], e[3]) for e in self.rules.get((tool, "*"), ())]
+            self._plans[tool] = (repeats, self.signatures.get(tool, [])[:SIGNATURES_PER_TOOL])
+        factors = list(s["prob"]) + list(r["rate"]) + [p for lst in self.control.values() for _, p in lst]
+        self._prunable = all(isinstance(f, (int, float)) and 0.0 <= f <= 1.0 for f in factors)
+        self._tools_cache: dict[tuple[str, ...], list[tuple[str, float, float]]] = {}
 
     # -- the Predictor protocol ------------------------------------------------------------------
 
@@ -126,7 +135,25 @@ class PatternPredictor:
                 return got
         return []
 
+    def _tools(self, keys: tuple[str, ...]) -> list[tuple[str, float, float]]:
+        """The tools a decision considers, as (tool, P(tool), the largest P of it and every later tool),
+        cached per context (a bounded cache: a long-running server sees ever new contexts)."""
+        got = self._tools_cache.get(keys)
+        if got is None:
+            dist = self.tool_dist(keys)[:TOOLS_PER_DECISION]
+            bounds, top = [], float("-inf")
+            for _, pt in reversed(dist):
+                top = max(top, pt)
+                bounds.append(top)
+            got = [(tool, pt, bound) for (tool, pt), bound in zip(dist, reversed(bounds))]
+            if len(self._tools_cache) >= TOOLS_CACHE_SIZE:
+                self._tools_cache.clear()
+            self._tools_cache[keys] = got
+        return got
+
     def _values(self, tool: str, arg: str, state: SessionState) -> list[tuple[Any, float, str, str]]:
+        """The first VALUES_PER_ARG distinct values the rules of one argument bind, each with its share of
+        the probability mass, its rule in words and its family."""
         out: list[tuple[Any, float, str, str]] = []
         seen: list[Any] = []
         left = 1.0
@@ -143,17 +170,42 @@ class PatternPredictor:
         return out
 
     def candidates(self, state: SessionState, k: int) -> list[Candidate]:
-        # tool + canonical args -> (score, tool, args_json, logged hash or None, rule, family); hashes are
-        # computed only for the k that are returned
-        best: dict[tuple[str, str], tuple[float, str, str, str | None, str, str]] = {}
-        for tool, pt in self.tool_dist(state.keys)[:TOOLS_PER_DECISION]:
-            for rule, rate, _, words, _ in self.rules.get((tool, "*"), ()):
-                call = state.recent(tool, rule.rank)
+        """The top `k` candidates (see the module docstring), best first.
+
+        Ranking: the best score per (tool, canonical arguments), the first offer winning a tie, ordered by
+        (-score, tool, args). Every factor of a score is in [0, 1], so a tool bounds its candidates by its
+        P(tool) and a partial argument binding bounds its completions by its own score: a branch strictly
+        below the k-th best score found so far can neither enter the top k nor change a call that does,
+        and is neither bound nor canonicalised (the answer is the same as exploring everything)."""
+        if k <= 0:
+            return []
+        # (tool, canonical args) -> [score, tool, args_json, logged hash or None, explanation]; the
+        # explanation is (words, family) for a repeat, (plan, beam entry) for a bound signature
+        best: dict[tuple[str, str], list[Any]] = {}
+        floor = float("-inf")  # a lower bound of the k-th best score so far (never above it)
+        prune = self._prunable
+        for tool, pt, bound in self._tools(state.keys):
+            if prune and len(best) >= k:
+                floor = sorted([e[0] for e in best.values()], reverse=True)[k - 1]
+                if floor > bound:
+                    break  # this tool and every later one score at most `bound`
+            plan = self._plans.get(tool)
+            if plan is None:
+                continue
+            repeats, sigs = plan
+            for rank, rate, words in repeats:
+                score = pt * rate
+                if score < floor:
+                    continue
+                call = state.recent(tool, rank)
                 if call is not None and call.args_json is not None:
-                    _offer(best, pt * rate, tool, call.args_json, call.args_hash, words, "repeat")
+                    _offer(best, score, tool, call.args_json, call.args_hash, (words, "repeat"))
             values: dict[str, list[tuple[Any, float, str, str]]] = {}  # per argument: signatures share them
-            for sig, ps in self.signatures.get(tool, ())[:SIGNATURES_PER_TOOL]:
-                beam: list[tuple[float, dict[str, Any], list[tuple[str, str]]]] = [(pt * ps, {}, [])]
+            for sig, ps in sigs:
+                beam: list[tuple[float, tuple[int, ...]]] = [(pt * ps, ())]
+                if beam[0][0] < floor:
+                    continue
+                arg_values = []
                 for arg in sig:
                     vals = values.get(arg)
                     if vals is None:
@@ -161,30 +213,48 @@ class PatternPredictor:
                     if not vals:
                         beam = []
                         break
-                    beam = sorted(
-                        ((p * pv, {**bound, arg: v}, why + [(words, fam)]) for p, bound, why in beam
-                         for v, pv, words, fam in vals),
-                        key=lambda b: -b[0],
-                    )[:k]
-                for score, bound, why in beam:
-                    value = bound[ROOT] if sig == (ROOT,) else bound
-                    _offer(best, score, tool, canonical_json(value), None,
-                           "; ".join(w for w, _ in why) if why else f"{tool}()", call_family([f for _, f in why]))
+                    arg_values.append(vals)
+                    grown = [(p * pv, idx + (j,)) for p, idx in beam for j, (_, pv, _, _) in enumerate(vals)
+                             if p * pv >= floor]
+                    grown.sort(key=_score, reverse=True)  # stable: ties keep their order
+                    beam = grown[:k]
+                    if not beam:
+                        break
+                for score, idx in beam:
+                    if sig == (ROOT,):
+                        value = arg_values[0][idx[0]][0]
+                    else:
+                        value = {arg: vals[j][0] for arg, vals, j in zip(sig, arg_values, idx)}
+                    _offer(best, score, tool, canonical_json(value), None, (tool, arg_values, idx))
         ranked = sorted(best.values(), key=lambda c: (-c[0], c[1], c[2]))[:k]
         out = []
-        for score, tool, aj, h, why, fam in ranked:
+        for score, tool, aj, h, how in ranked:
             p = self.calibrate(score)
             if p >= self.min_prob and p > 0:
-                out.append(Candidate(tool, aj, h or args_hash(aj), p, why, fam))
+                out.append(Candidate(tool, aj, h or args_hash(aj), p, *_explain(how)))
         return out
 
 
-def _offer(best: dict[tuple[str, str], tuple[float, str, str, str | None, str, str]], score: float, tool: str, aj: str,
-           h: str | None, why: str, fam: str) -> None:
+def _score(entry: tuple[float, Any]) -> float:
+    return entry[0]
+
+
+def _explain(how: tuple[Any, ...]) -> tuple[str, str]:
+    """A candidate's rule in words and its family, from what `candidates` kept to explain it."""
+    if len(how) == 2:
+        return how
+    tool, arg_values, idx = how
+    if not idx:
+        return f"{tool}()", call_family([])
+    chosen = [vals[j] for vals, j in zip(arg_values, idx)]
+    return "; ".join(c[2] for c in chosen), call_family([c[3] for c in chosen])
+
+
+def _offer(best: dict[tuple[str, str], list[Any]], score: float, tool: str, aj: str, h: str | None, how: tuple[Any, ...]) -> None:
     key = (tool, aj)  # a tuple: the strings keep their cached hashes (args can be long)
     old = best.get(key)
     if old is None or score > old[0]:
-        best[key] = (score, tool, aj, h, why, fam)
+        best[key] = [score, tool, aj, h, how]
 
 
 class PatternCursor:
