@@ -207,8 +207,9 @@ def bind(rule: Rule, state: SessionState) -> Any:
         return orjson.loads(rule.value)
     if kind == "prompt":
         src = state.prompt
-    else:
-        src = state.recent(rule.src, rule.rank)
+    else:  # state.recent(rule.src, rule.rank), inlined: the predictor binds on every decision
+        lst = state.by_tool.get(rule.src)
+        src = lst[-rule.rank] if lst and len(lst) >= rule.rank else None
     if src is None:
         return _ABSENT
     if kind == "copy":

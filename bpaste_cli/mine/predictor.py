@@ -69,17 +69,18 @@ class PatternPredictor:
         self.rules: dict[tuple[str, str], list[tuple[Rule, float, Any, str, str]]] = {}
         for i in range(len(r["tool"])):
             rule = Rule(r["kind"][i], r["src"][i], r["rank"][i], r["field"][i], r["pos"][i], r["cast"][i], r["value"][i])
-            const = orjson.loads(rule.value) if rule.kind == "const" else None
+            const = orjson.loads(rule.value) if rule.kind == "const" else ABSENT  # ABSENT: bound per decision
             entry = (rule, r["rate"][i], const, describe(rule, r["tool"][i], r["arg"][i]), family(rule))
             self.rules.setdefault((r["tool"][i], r["arg"][i]), []).append(entry)
         for lst in self.rules.values():
             lst.sort(key=lambda e: (-e[1], e[0].kind == "const"))  # on a tie, state beats a constant
         self._cx, self._cy = list(self.calibration.get("x", [])), list(self.calibration.get("y", []))
-        # per tool: its repeat rules (rank, rate, words) and its first signatures (args, P), read per decision
-        self._plans: dict[str, tuple[list[tuple[int, float, str]], list[tuple[tuple[str, ...], float]]]] = {}
+        # per tool: its repeat rules (rank, rate, words) and its first signatures (args, P, args are ROOT)
+        self._plans: dict[str, tuple[list[tuple[int, float, str]], list[tuple[tuple[str, ...], float, bool]]]] = {}
         for tool in set(self.signatures) | {t for t, a in self.rules if a == "*"}:
             repeats = [(e[0].rank, e[1], e[3]) for e in self.rules.get((tool, "*"), ())]
-            self._plans[tool] = (repeats, self.signatures.get(tool, [])[:SIGNATURES_PER_TOOL])
+            sigs = [(sig, p, sig == (ROOT,)) for sig, p in self.signatures.get(tool, [])[:SIGNATURES_PER_TOOL]]
+            self._plans[tool] = (repeats, sigs)
         factors = list(s["prob"]) + list(r["rate"]) + [p for lst in self.control.values() for _, p in lst]
         self._prunable = all(isinstance(f, (int, float)) and 0.0 <= f <= 1.0 for f in factors)
         self._tools_cache: dict[tuple[str, ...], list[tuple[str, float, float]]] = {}
@@ -158,7 +159,7 @@ class PatternPredictor:
         seen: list[Any] = []
         left = 1.0
         for rule, rate, const, words, fam in self.rules.get((tool, arg), ()):
-            v = const if rule.kind == "const" else bind(rule, state)
+            v = bind(rule, state) if const is ABSENT else const
             if v is ABSENT or v in seen and any(type(v) is type(s) and v == s for s in seen):
                 continue
             p = rate * left
@@ -201,7 +202,9 @@ class PatternPredictor:
                 if call is not None and call.args_json is not None:
                     _offer(best, score, tool, call.args_json, call.args_hash, (words, "repeat"))
             values: dict[str, list[tuple[Any, float, str, str]]] = {}  # per argument: signatures share them
-            for sig, ps in sigs:
+            for sig, ps, root in sigs:
+                if prune and len(best) >= k:
+                    floor = sorted([e[0] for e in best.values()], reverse=True)[k - 1]
                 beam: list[tuple[float, tuple[int, ...]]] = [(pt * ps, ())]
                 if beam[0][0] < floor:
                     continue
@@ -210,18 +213,14 @@ class PatternPredictor:
                     vals = values.get(arg)
                     if vals is None:
                         vals = values[arg] = self._values(tool, arg, state)
-                    if not vals:
-                        beam = []
-                        break
                     arg_values.append(vals)
-                    grown = [(p * pv, idx + (j,)) for p, idx in beam for j, (_, pv, _, _) in enumerate(vals)
-                             if p * pv >= floor]
+                    grown = [(q, idx + (j,)) for p, idx in beam for j, v in enumerate(vals) if (q := p * v[1]) >= floor]
                     grown.sort(key=_score, reverse=True)  # stable: ties keep their order
                     beam = grown[:k]
                     if not beam:
                         break
                 for score, idx in beam:
-                    if sig == (ROOT,):
+                    if root:
                         value = arg_values[0][idx[0]][0]
                     else:
                         value = {arg: vals[j][0] for arg, vals, j in zip(sig, arg_values, idx)}
