@@ -250,17 +250,22 @@ def mine_predictor(events: pl.DataFrame, session_ids: list[str], opt: MineOption
                     s[0] += 1
                     if prev.args_hash == c.args_hash:
                         hit(s)
+            by_tool = st.by_tool
             for a, v in c.args.items():
-                for src, rank, group in by_source.get((c.tool, a), ()):
+                groups = by_source.get((c.tool, a))
+                if groups is None:
+                    continue
+                text = isinstance(v, str)
+                for src, rank, group in groups:
                     if src is not None:
-                        lst = st.by_tool.get(src)
+                        lst = by_tool.get(src)
                         if not lst or len(lst) < rank:
                             continue  # the source call is not visible: none of these rules binds
                     for rule, s in group:
                         b = bind(rule, st)
                         if b is not ABSENT:
                             s[0] += 1
-                            if same(b, v):
+                            if (isinstance(b, str) and b == v) if text else same(b, v):  # same(), its string case inlined
                                 hit(s)
 
     for lo, hi in sample:
