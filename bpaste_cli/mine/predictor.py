@@ -3,7 +3,8 @@
 `PatternPredictor` holds three flat tables (control, signatures, rules; the same columns as the
 Parquet files of a pattern table and as the `to_dict()` JSON embedded in a policy) plus a calibration
 map. A cursor keeps a bounded `SessionState`, so observe() is O(1) and predict() costs
-O(K + tools x rules), never a re-scan of the prefix.
+O(K + tools x rules), never a re-scan of the prefix; the ranking skips every tool and partial binding
+that can no longer reach the top k, with the answer of the exhaustive ranking.
 
 Candidate probability (before calibration), for tool T, signature s and arguments a in s:
     P(T | context) * P(s | T) * prod_a P(value of a),
