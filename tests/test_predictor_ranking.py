@@ -33,7 +33,7 @@ def reference(p: PatternPredictor, state, k: int) -> list[Candidate]:
             best[(tool, aj)] = (score, tool, aj, h, why, fam)
 
     for tool, pt in p.tool_dist(state.keys)[:TOOLS_PER_DECISION]:
-        for rule, rate, _, words, _ in p.rules.get((tool, "*"), ()):
+        for rule, rate, _, words, *_ in p.rules.get((tool, "*"), ()):
             call = state.recent(tool, rule.rank)
             if call is not None and call.args_json is not None:
                 offer(pt * rate, tool, call.args_json, call.args_hash, words, "repeat")
@@ -41,7 +41,7 @@ def reference(p: PatternPredictor, state, k: int) -> list[Candidate]:
             beam = [(pt * ps, {}, [])]
             for arg in sig:
                 vals = p._values(tool, arg, state)
-                beam = sorted(((s * pv, {**bound, arg: v}, why + [(w, f)]) for s, bound, why in beam for v, pv, w, f in vals),
+                beam = sorted(((s * pv, {**bound, arg: v}, why + [(w, f)]) for s, bound, why in beam for v, pv, w, f, *_ in vals),
                               key=lambda b: -b[0])[:k]
             for score, bound, why in beam:
                 value = bound[ROOT] if sig == (ROOT,) else bound

@@ -20,11 +20,13 @@ import bisect
 from typing import Any
 
 import orjson
+from orjson import OPT_SORT_KEYS as _SORT
+from orjson import dumps as _dumps
 
 from bpaste_cli.artifacts import ArtifactType, check_artifact
 from bpaste_cli.errors import BpasteError
 from bpaste_cli.mine.api import Candidate, Event
-from bpaste_cli.mine.dataflow import ABSENT, ROOT, Call, Rule, SessionState, bind, call_family, describe, family
+from bpaste_cli.mine.dataflow import ABSENT, ROOT, Call, Rule, SessionState, bind, call_family, describe, family, family_rank
 from bpaste_cli.mine.keys import KEYS, NEEDS_ARGS
 from bpaste_cli.trace import args_hash, canonical_json
 
@@ -36,7 +38,7 @@ RULE_COLUMNS = ("tool", "arg", "kind", "src", "rank", "field", "pos", "cast", "v
 VALUES_PER_ARG = 3
 SIGNATURES_PER_TOOL = 2
 TOOLS_PER_DECISION = 8
-TOOLS_CACHE_SIZE = 1 << 16  # contexts whose tool list is kept
+CACHE_ENTRIES = 1 << 16  # entries a per-predictor cache keeps (contexts' tool lists, argument hashes)
 
 PREDICTOR = ArtifactType(PREDICTOR_KIND, PREDICTOR_SCHEMA_VERSION, {"type": "object"}, "bpaste predictor",
                          "re-run `bpaste mine` and `bpaste tune`", "re-run `bpaste mine`")
@@ -67,24 +69,29 @@ class PatternPredictor:
         for tool, args, p in zip(s["tool"], s["args"], s["prob"]):
             self.signatures.setdefault(tool, []).append((tuple(args), p))
         r = tables["rules"]
-        self.rules: dict[tuple[str, str], list[tuple[Rule, float, Any, str, str]]] = {}
+        # (tool, arg) -> [(rule, rate, constant or ABSENT, words, family, family rank)], best first
+        self.rules: dict[tuple[str, str], list[tuple[Rule, float, Any, str, str, int]]] = {}
         for i in range(len(r["tool"])):
             rule = Rule(r["kind"][i], r["src"][i], r["rank"][i], r["field"][i], r["pos"][i], r["cast"][i], r["value"][i])
             const = orjson.loads(rule.value) if rule.kind == "const" else ABSENT  # ABSENT: bound per decision
-            entry = (rule, r["rate"][i], const, describe(rule, r["tool"][i], r["arg"][i]), family(rule))
+            fam = family(rule)
+            entry = (rule, r["rate"][i], const, describe(rule, r["tool"][i], r["arg"][i]), fam, family_rank(fam))
             self.rules.setdefault((r["tool"][i], r["arg"][i]), []).append(entry)
         for lst in self.rules.values():
             lst.sort(key=lambda e: (-e[1], e[0].kind == "const"))  # on a tie, state beats a constant
         self._cx, self._cy = list(self.calibration.get("x", [])), list(self.calibration.get("y", []))
-        # per tool: its repeat rules (rank, rate, words) and its first signatures (args, P, args are ROOT)
-        self._plans: dict[str, tuple[list[tuple[int, float, str]], list[tuple[tuple[str, ...], float, bool]]]] = {}
+        # per tool: its repeat rules (rank, rate, words) and its first signatures (args, P, args are ROOT, names
+        # are plain strings)
+        self._plans: dict[str, tuple[list[tuple[int, float, str]], list[tuple[tuple[str, ...], float, bool, bool]]]] = {}
         for tool in set(self.signatures) | {t for t, a in self.rules if a == "*"}:
             repeats = [(e[0].rank, e[1], e[3]) for e in self.rules.get((tool, "*"), ())]
-            sigs = [(sig, p, sig == (ROOT,)) for sig, p in self.signatures.get(tool, [])[:SIGNATURES_PER_TOOL]]
+            sigs = [(sig, p, sig == (ROOT,), all(type(a) is str for a in sig))
+                    for sig, p in self.signatures.get(tool, [])[:SIGNATURES_PER_TOOL]]
             self._plans[tool] = (repeats, sigs)
         factors = list(s["prob"]) + list(r["rate"]) + [p for lst in self.control.values() for _, p in lst]
         self._prunable = all(isinstance(f, (int, float)) and 0.0 <= f <= 1.0 for f in factors)
         self._tools_cache: dict[tuple[str, ...], list[tuple[str, float, float]]] = {}
+        self._hashes: dict[str, str] = {}  # args_json -> args_hash of recent candidates
 
     # -- the Predictor protocol ------------------------------------------------------------------
 
@@ -148,25 +155,25 @@ class PatternPredictor:
                 top = max(top, pt)
                 bounds.append(top)
             got = [(tool, pt, bound) for (tool, pt), bound in zip(dist, reversed(bounds))]
-            if len(self._tools_cache) >= TOOLS_CACHE_SIZE:
+            if len(self._tools_cache) >= CACHE_ENTRIES:
                 self._tools_cache.clear()
             self._tools_cache[keys] = got
         return got
 
-    def _values(self, tool: str, arg: str, state: SessionState) -> list[tuple[Any, float, str, str]]:
+    def _values(self, tool: str, arg: str, state: SessionState) -> list[tuple[Any, float, str, str, int, bool]]:
         """The first VALUES_PER_ARG distinct values the rules of one argument bind, each with its share of
-        the probability mass, its rule in words and its family."""
-        out: list[tuple[Any, float, str, str]] = []
+        the probability mass, its rule in words, its family (and its rank) and whether it is a plain string."""
+        out: list[tuple[Any, float, str, str, int, bool]] = []
         seen: list[Any] = []
         left = 1.0
-        for rule, rate, const, words, fam in self.rules.get((tool, arg), ()):
+        for rule, rate, const, words, fam, rank in self.rules.get((tool, arg), ()):
             v = bind(rule, state) if const is ABSENT else const
             if v is ABSENT or v in seen and any(type(v) is type(s) and v == s for s in seen):
                 continue
             p = rate * left
             left -= p
             seen.append(v)
-            out.append((v, p, words, fam))
+            out.append((v, p, words, fam, rank, type(v) is str))
             if len(out) >= VALUES_PER_ARG:
                 break
         return out
@@ -202,8 +209,8 @@ class PatternPredictor:
                 call = state.recent(tool, rank)
                 if call is not None and call.args_json is not None:
                     _offer(best, score, tool, call.args_json, call.args_hash, (words, "repeat"))
-            values: dict[str, list[tuple[Any, float, str, str]]] = {}  # per argument: signatures share them
-            for sig, ps, root in sigs:
+            values: dict[str, list[tuple[Any, float, str, str, int, bool]]] = {}  # per argument: signatures share them
+            for sig, ps, root, named in sigs:
                 if prune and len(best) >= k:
                     floor = sorted([e[0] for e in best.values()], reverse=True)[k - 1]
                 beam: list[tuple[float, tuple[int, ...]]] = [(pt * ps, ())]
@@ -222,21 +229,37 @@ class PatternPredictor:
                         break
                 for score, idx in beam:
                     if root:
-                        value = arg_values[0][idx[0]][0]
+                        got = arg_values[0][idx[0]]
+                        aj = _dumps(got[0], option=_SORT).decode() if got[5] else canonical_json(got[0])
                     else:
-                        value = {arg: vals[j][0] for arg, vals, j in zip(sig, arg_values, idx)}
-                    _offer(best, score, tool, canonical_json(value), None, (tool, arg_values, idx))
+                        chosen = [vals[j] for vals, j in zip(arg_values, idx)]
+                        value = {arg: c[0] for arg, c in zip(sig, chosen)}
+                        # canonical_json's own shortcut for string values under string names, without its checks
+                        plain = named and all(c[5] for c in chosen)
+                        aj = _dumps(value, option=_SORT).decode() if plain else canonical_json(value)
+                    _offer(best, score, tool, aj, None, (tool, arg_values, idx))
         ranked = sorted(best.values(), key=lambda c: (-c[0], c[1], c[2]))[:k]
         out = []
+        hashes = self._hashes
         for score, tool, aj, h, how in ranked:
             p = self.calibrate(score)
             if p >= self.min_prob and p > 0:
-                out.append(Candidate(tool, aj, h or args_hash(aj), p, *_explain(how)))
+                if not h:  # a logged call without its hash, or a bound one
+                    h = hashes.get(aj)
+                    if h is None:
+                        if len(hashes) >= CACHE_ENTRIES:
+                            hashes.clear()
+                        h = hashes[aj] = args_hash(aj)
+                out.append(Candidate(tool, aj, h, p, *_explain(how)))
         return out
 
 
 def _score(entry: tuple[float, Any]) -> float:
     return entry[0]
+
+
+def _family_rank(value: tuple[Any, ...]) -> int:
+    return value[4]
 
 
 def _explain(how: tuple[Any, ...]) -> tuple[str, str]:
@@ -247,7 +270,7 @@ def _explain(how: tuple[Any, ...]) -> tuple[str, str]:
     if not idx:
         return f"{tool}()", call_family([])
     chosen = [vals[j] for vals, j in zip(arg_values, idx)]
-    return "; ".join(c[2] for c in chosen), call_family([c[3] for c in chosen])
+    return "; ".join(c[2] for c in chosen), min(chosen, key=_family_rank)[3]  # call_family, its ranks precomputed
 
 
 def _offer(best: dict[tuple[str, str], list[Any]], score: float, tool: str, aj: str, h: str | None, how: tuple[Any, ...]) -> None:
