@@ -26,15 +26,22 @@ class ControlCounts:
         self.c: dict[tuple[str, ...], Counter[str]] = {}
 
     def add_many(self, decisions: list[tuple[tuple[str, ...], tuple[str, ...]]]) -> None:
-        """Count decisions given as (keys before the step, tools the step called, repeats allowed)."""
-        pairs = [(keys, t) for keys, tools in decisions for t in set(tools)]
+        """Count decisions given as (keys before the step, tools the step called, repeats allowed).
+
+        Decisions share few distinct contexts, so each distinct one is counted once with its multiplicity."""
+        full = Counter(keys for keys, _ in decisions)
+        pairs = Counter((keys, t) for keys, tools in decisions for t in set(tools))
         for k in range(0, self.K + 1):
-            self.n.update(keys[len(keys) - k :] for keys, _ in decisions if len(keys) >= k)
-            for (ctx, tool), c in Counter((keys[len(keys) - k :], t) for keys, t in pairs if len(keys) >= k).items():
-                cnt = self.c.get(ctx)
-                if cnt is None:
-                    cnt = self.c[ctx] = Counter()
-                cnt[tool] += c
+            for keys, m in full.items():
+                if len(keys) >= k:
+                    self.n[keys[len(keys) - k :]] += m
+            for (keys, tool), m in pairs.items():
+                if len(keys) >= k:
+                    ctx = keys[len(keys) - k :]
+                    cnt = self.c.get(ctx)
+                    if cnt is None:
+                        cnt = self.c[ctx] = Counter()
+                    cnt[tool] += m
 
     def table(self, alpha: float, min_support: int, top: int) -> list[tuple[tuple[str, ...], int, list[tuple[str, int, float]]]]:
         """[(context, n, [(tool, count, smoothed p)] best first)] for every kept context, shortest first."""

@@ -222,8 +222,9 @@ def bind(rule: Rule, state: SessionState) -> Any:
         return orjson.loads(rule.value)
     if kind == "prompt":
         src = state.prompt
-    else:
-        src = state.recent(rule.src, rule.rank)
+    else:  # state.recent(rule.src, rule.rank), inlined: the predictor binds on every decision
+        lst = state.by_tool.get(rule.src)
+        src = lst[-rule.rank] if lst and len(lst) >= rule.rank else None
     if src is None:
         return _ABSENT
     if kind == "copy":
@@ -312,9 +313,14 @@ def family(rule: Rule) -> str:
     return "result " + ("json field" if rule.field.startswith("json:") else rule.field)
 
 
+def family_rank(fam: str) -> int:
+    """Where a family stands in FAMILY_ORDER (0: the most data-driven)."""
+    return FAMILY_ORDER.index(fam.split(" ")[0])
+
+
 def call_family(families: list[str]) -> str:
     """A candidate's family from its arguments' families: the most data-driven one (`none`: no arguments)."""
-    return min(families, key=lambda f: FAMILY_ORDER.index(f.split(" ")[0])) if families else "none"
+    return min(families, key=family_rank) if families else "none"
 
 
 def describe(rule: Rule, tool: str, arg: str) -> str:

@@ -29,6 +29,7 @@ from bpaste_cli.mine.predictor import (
 )
 from bpaste_cli.trace import canonical_json
 
+ONE_CALL_KINDS = ("copy", "extract", "template")  # rule kinds that read the `rank`-th latest call of `src`
 COLUMNS = ("kind", "step", "tool", "args_json", "args_hash", "result_text", "status", "text")
 
 
@@ -63,7 +64,8 @@ class Rows:
 
     def __init__(self, events: pl.DataFrame, session_ids: list[str] | None = None) -> None:
         ev = events if session_ids is None else events.filter(pl.col("session_id").is_in(session_ids))
-        self.frame = ev = ev.sort("session_id", "seq")
+        keep = [c for c in ("session_id", "seq", *COLUMNS) if c in ev.columns]  # the payload-free rest is not sorted
+        self.frame = ev = ev.select(keep).sort("session_id", "seq")
         sid = ev["session_id"]
         bounds = (sid != sid.shift(1)).fill_null(True).arg_true().to_list() + [ev.height]
         self.sessions = list(zip(bounds, bounds[1:]))
@@ -225,6 +227,16 @@ def mine_predictor(events: pl.DataFrame, session_ids: list[str], opt: MineOption
     stats: dict[tuple[str, str], dict[Rule, list[Any]]] = {ta: {r: [0, 0, set()] for r in rs} for ta, rs in cand.items() if rs}
     repeat = {t: {Rule("repeat", t, r): [0, 0, set()] for r in range(1, opt.recent_calls + 1)} for t in sigs}
 
+    # per (tool, argument): its rules grouped by the earlier call they read (None: not one call), so that a
+    # call that is not in the state skips every rule reading it
+    by_source: dict[tuple[str, str], list[tuple[str | None, int, list[tuple[Rule, list[Any]]]]]] = {}
+    for ta, rs in stats.items():
+        groups: dict[tuple[str | None, int], list[tuple[Rule, list[Any]]]] = {}
+        for rule, s in rs.items():
+            source = (rule.src, rule.rank) if rule.kind in ONE_CALL_KINDS else (None, 0)
+            groups.setdefault(source, []).append((rule, s))
+        by_source[ta] = [(src, rank, group) for (src, rank), group in groups.items()]
+
     def hit(s: list[Any]) -> None:
         s[1] += 1
         if len(s[2]) < opt.min_sessions:
@@ -238,14 +250,22 @@ def mine_predictor(events: pl.DataFrame, session_ids: list[str], opt: MineOption
                     s[0] += 1
                     if prev.args_hash == c.args_hash:
                         hit(s)
+            by_tool = st.by_tool
             for a, v in c.args.items():
-                rs = stats.get((c.tool, a))
-                if rs:
-                    for rule, s in rs.items():
+                groups = by_source.get((c.tool, a))
+                if groups is None:
+                    continue
+                text = isinstance(v, str)
+                for src, rank, group in groups:
+                    if src is not None:
+                        lst = by_tool.get(src)
+                        if not lst or len(lst) < rank:
+                            continue  # the source call is not visible: none of these rules binds
+                    for rule, s in group:
                         b = bind(rule, st)
                         if b is not ABSENT:
                             s[0] += 1
-                            if same(b, v):
+                            if (isinstance(b, str) and b == v) if text else same(b, v):  # same(), its string case inlined
                                 hit(s)
 
     for lo, hi in sample:

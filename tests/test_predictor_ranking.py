@@ -1,0 +1,198 @@
+"""The predictor's pruned ranking equals the plain exhaustive one, and the context counts equal per-decision
+counting: random small tables and sessions (hypothesis), with ties, duplicate canonical arguments
+(1 and 1.0, a whole-call repeat equal to a bound call) and non-object arguments."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import orjson
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bpaste_cli.mine.api import Candidate, Event
+from bpaste_cli.mine.control import ControlCounts
+from bpaste_cli.mine.dataflow import ROOT, call_family
+from bpaste_cli.mine.predictor import RULE_COLUMNS, SIGNATURES_PER_TOOL, TOOLS_PER_DECISION, PatternPredictor
+from bpaste_cli.trace import args_hash, canonical_json
+
+TOOLS = ("A", "B", "C")
+PROBS = (0.0, 0.25, 0.5, 1.0)  # few values, so that scores tie
+VALUES = (1, 1.0, "x", "y", True, None, [1], {"k": 1}, {"k": 1.0})  # 1 and 1.0 canonicalise alike
+FIELDS = ("a", "b", ROOT)
+
+
+def reference(p: PatternPredictor, state, k: int) -> list[Candidate]:
+    """Every tool, signature and full beam explored, every candidate canonicalised and calibrated through its
+    family's map; per (tool, args) the offer with the highest (probability, score) kept (the first offer
+    winning a tie), ranked by (-probability, -score, tool, args)."""
+    best: dict[tuple[str, str], tuple] = {}
+
+    def offer(score, tool, aj, h, why, fam):
+        prob = p.calibrate(score, fam)
+        old = best.get((tool, aj))
+        if old is None or (prob, score) > (old[0], old[1]):
+            best[(tool, aj)] = (prob, score, tool, aj, h, why, fam)
+
+    for tool, pt in p.tool_dist(state.keys)[:TOOLS_PER_DECISION]:
+        for rule, rate, _, words, *_ in p.rules.get((tool, "*"), ()):
+            call = state.recent(tool, rule.rank)
+            if call is not None and call.args_json is not None:
+                offer(pt * rate, tool, call.args_json, call.args_hash, words, "repeat")
+        for sig, ps in p.signatures.get(tool, ())[:SIGNATURES_PER_TOOL]:
+            beam = [(pt * ps, {}, [])]
+            for arg in sig:
+                vals = p._values(tool, arg, state)
+                beam = sorted(((s * pv, {**bound, arg: v}, why + [(w, f)]) for s, bound, why in beam for v, pv, w, f, *_ in vals),
+                              key=lambda b: -b[0])[:k]
+            for score, bound, why in beam:
+                value = bound[ROOT] if sig == (ROOT,) else bound
+                offer(score, tool, canonical_json(value), None, "; ".join(w for w, _ in why) if why else f"{tool}()",
+                      call_family([f for _, f in why]))
+    out = []
+    for prob, score, tool, aj, h, why, fam in sorted(best.values(), key=lambda c: (-c[0], -c[1], c[2], c[3]))[:k]:
+        if prob >= p.min_prob and prob > 0:
+            out.append(Candidate(tool, aj, h or args_hash(aj), prob, why, fam))
+    return out
+
+
+@st.composite
+def tables(draw):
+    control = {"context": [], "n": [], "tool": [], "count": [], "prob": []}
+    for ctx in ([], ["A"], ["B"], ["A", "B"]):
+        tools = draw(st.lists(st.sampled_from(TOOLS), unique=True, max_size=3))
+        for tool, prob in sorted(((t, draw(st.sampled_from(PROBS))) for t in tools), key=lambda tp: (-tp[1], tp[0])):
+            for col, v in zip(control, (ctx, 10, tool, 1, prob)):
+                control[col].append(v)
+    sigs = {"tool": [], "args": [], "count": [], "prob": []}
+    rules = {c: [] for c in RULE_COLUMNS}
+    for tool in TOOLS:
+        for args in draw(st.lists(st.sampled_from([(), ("a",), ("a", "b"), ("b",), (ROOT,)]), unique=True, max_size=3)):
+            for col, v in zip(sigs, (tool, list(args), 5, draw(st.sampled_from(PROBS)))):
+                sigs[col].append(v)
+        for arg in ("a", "b", ROOT, "*"):
+            for _ in range(draw(st.integers(0, 4))):
+                if arg == "*":
+                    rule = ("repeat", tool, draw(st.integers(1, 2)), "", 0, "", "")
+                else:
+                    rule = draw(st.sampled_from([
+                        ("const", "", 0, "", 0, "", canonical_json(draw(st.sampled_from(VALUES)))),
+                        ("copy", draw(st.sampled_from(TOOLS)), draw(st.integers(1, 2)), draw(st.sampled_from(FIELDS)), 0, "", ""),
+                        ("prompt", "", 0, "whole", 1, "str", ""),
+                    ]))
+                for col, v in zip(RULE_COLUMNS, (tool, arg, *rule, 5, 5, 1, draw(st.sampled_from(PROBS)))):
+                    rules[col].append(v)
+    return {"control": control, "signatures": sigs, "rules": rules}
+
+
+events = st.lists(st.one_of(
+    st.builds(lambda t, a: Event("tool", 0, t, a, args_hash(a), "r", None, "ok"), st.sampled_from(TOOLS),
+              st.one_of(st.dictionaries(st.sampled_from(("a", "b")), st.sampled_from(VALUES), max_size=2).map(canonical_json),
+                        st.sampled_from(VALUES).map(canonical_json))),
+    st.builds(lambda text: Event("user", text=text), st.sampled_from(("fix it", "x"))),
+), max_size=8)
+
+
+@settings(max_examples=300, deadline=None)
+@given(tables(), events, st.sampled_from((1, 1, 2, 3, 5, 8)), st.sampled_from(("none", "pooled", "families")),
+       st.sampled_from((0.0, 0.3)))
+def test_pruned_ranking_equals_the_exhaustive_one(tabs, evs, k, calibrated, min_prob):
+    # per-family maps that cross each other, so a family's lower score can still rank first
+    calibration = None if calibrated == "none" else {"x": [0.0, 0.1, 0.5, 1.0], "y": [0.0, 0.2, 0.2, 0.9]}
+    if calibrated == "families":
+        calibration["families"] = {"repeat": {"x": [0.1, 0.2], "y": [0.05, 0.3]}, "const": {"x": [0.0, 0.3], "y": [0.6, 0.6]},
+                                   "copy": {"x": [], "y": []}}
+    p = PatternPredictor({"K": 2, "R": 2, "key": "tool", "min_prob": min_prob}, tabs, calibration)
+    cur = p.cursor()
+    assert p.candidates(cur.state, k) == reference(p, cur.state, k)
+    for e in evs:
+        cur.observe(e)
+        assert p.candidates(cur.state, k) == reference(p, cur.state, k)
+
+
+def test_the_ranking_keeps_one_candidate_per_canonical_call_and_the_first_of_a_tie():
+    # Read(n) from the constant 1 and from the constant 1.0 is one call, and so is the repeat of the logged
+    # Read(n=1); the repeat (0.5 * 0.5) is offered before the signature's n=1 (0.5 * 1.0 * 0.5), ties it and
+    # keeps its family; n=1.0 scores 0.5 * 1.0 * (0.25 * 0.5) and changes nothing
+    tabs = {"control": {"context": [[]], "n": [4], "tool": ["Read"], "count": [2], "prob": [0.5]},
+            "signatures": {"tool": ["Read"], "args": [["n"]], "count": [4], "prob": [1.0]},
+            "rules": {c: [] for c in RULE_COLUMNS}}
+    for rule in (("Read", "n", "const", "", 0, "", 0, "", "1", 4, 4, 2, 0.5), ("Read", "n", "const", "", 0, "", 0, "", "1.0", 4, 4, 1, 0.25),
+                 ("Read", "*", "repeat", "Read", 1, "", 0, "", "", 4, 4, 2, 0.5)):
+        for col, v in zip(RULE_COLUMNS, rule):
+            tabs["rules"][col].append(v)
+    p = PatternPredictor({"K": 1, "R": 1}, tabs)
+    cur = p.cursor()
+    cur.observe(Event("tool", 0, "Read", '{"n":1}', args_hash('{"n":1}'), "r", None, "ok"))
+    got = [(c.args_json, c.prob, c.family) for c in p.candidates(cur.state, 5)]
+    assert got == [('{"n":1}', 0.25, "repeat")]
+    assert got == [(c.args_json, c.prob, c.family) for c in reference(p, cur.state, 5)]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.lists(st.sampled_from(("<start>", "A", "B", "C")), min_size=1, max_size=4).map(tuple),
+                          st.lists(st.sampled_from(TOOLS), max_size=3).map(tuple)), max_size=30), st.integers(1, 3))
+def test_context_counts_equal_counting_each_decision(decisions, K):
+    counts = ControlCounts(K)
+    counts.add_many(decisions)
+    n: Counter = Counter()
+    c: dict = {}
+    for keys, tools in decisions:
+        for k in range(0, min(K, len(keys)) + 1):
+            ctx = keys[len(keys) - k :]
+            n[ctx] += 1
+            for t in set(tools):
+                c.setdefault(ctx, Counter())[t] += 1
+    assert counts.n == n
+    assert counts.c == c
+    assert orjson.dumps(counts.table(2.0, 1, 5)) == orjson.dumps(_table_of(n, c, K))
+
+
+def _table_of(n, c, K):
+    other = ControlCounts(K)
+    other.n, other.c = n, c
+    return other.table(2.0, 1, 5)
+
+
+def _table(control, sigs, rules) -> dict:
+    cols = {"control": ("context", "n", "tool", "count", "prob"), "signatures": ("tool", "args", "count", "prob"),
+            "rules": RULE_COLUMNS}
+    return {name: {c: [row[i] for row in rows] for i, c in enumerate(cols[name])}
+            for name, rows in (("control", control), ("signatures", sigs), ("rules", rules))}
+
+
+def test_a_candidate_tied_with_the_kth_best_still_wins_on_its_name():
+    # k = 1. Across tools: B (P 1.0) offers B() at 1.0 * 0.5 first, A (P 0.5) repeats its call at 0.5 * 1.0:
+    # a tie, and A sorts first. Within a tool: C's second signature ties its first with a smaller argument text.
+    p = PatternPredictor({"K": 1, "R": 1}, _table(
+        [([], 4, "B", 4, 1.0), ([], 4, "A", 2, 0.5)],
+        [("B", [], 4, 0.5), ("A", ["a"], 4, 1.0)],
+        [("A", "*", "repeat", "A", 1, "", 0, "", "", 4, 4, 4, 1.0)]))
+    cur = p.cursor()
+    cur.observe(Event("tool", 0, "A", '{"a":"z"}', args_hash('{"a":"z"}'), "r", None, "ok"))
+    assert [(c.tool, c.args_json, c.prob) for c in p.candidates(cur.state, 1)] == [("A", '{"a":"z"}', 0.5)]
+    assert [(c.tool, c.args_json) for c in p.candidates(cur.state, 2)] == [("A", '{"a":"z"}'), ("B", "{}")]
+    p = PatternPredictor({"K": 1, "R": 1}, _table(
+        [([], 4, "C", 4, 1.0)],
+        [("C", ["b"], 2, 0.5), ("C", ["a"], 2, 0.5)],
+        [("C", "b", "const", "", 0, "", 0, "", '"y"', 4, 4, 4, 1.0), ("C", "a", "const", "", 0, "", 0, "", '"x"', 4, 4, 4, 1.0)]))
+    assert [(c.args_json, c.prob) for c in p.candidates(p.cursor().state, 1)] == [('{"a":"x"}', 0.5)]
+
+
+def test_a_lower_score_whose_family_calibrates_higher_is_not_pruned():
+    # k = 1. A (P 1.0) offers A(a="x") at score 1.0, which the `const` map calibrates to 0.3; B (P 0.15) repeats
+    # its call at score 0.15, which the `repeat` map calibrates to 0.2 + 0.7 * 0.5 = 0.55: B ranks first although
+    # its score is below every knot of the pooled map that would reach 0.3
+    calibration = {"x": [0.5, 1.0], "y": [0.1, 0.5],
+                   "families": {"const": {"x": [0.0, 1.0], "y": [0.1, 0.3]}, "repeat": {"x": [0.1, 0.2], "y": [0.2, 0.9]}}}
+    p = PatternPredictor({"K": 1, "R": 1}, _table(
+        [([], 4, "A", 4, 1.0), ([], 4, "B", 1, 0.15)],
+        [("A", ["a"], 4, 1.0)],
+        [("A", "a", "const", "", 0, "", 0, "", '"x"', 4, 4, 4, 1.0), ("B", "*", "repeat", "B", 1, "", 0, "", "", 4, 4, 4, 1.0)]),
+        calibration)
+    cur = p.cursor()
+    cur.observe(Event("tool", 0, "B", '{"q":1}', args_hash('{"q":1}'), "r", None, "ok"))
+    got = [(c.tool, c.args_json, round(c.prob, 6), c.family) for c in p.candidates(cur.state, 1)]
+    assert got == [("B", '{"q":1}', 0.55, "repeat")]
+    assert [(c.tool, c.args_json) for c in p.candidates(cur.state, 2)] == [("B", '{"q":1}'), ("A", '{"a":"x"}')]
+    assert p.candidates(cur.state, 1) == reference(p, cur.state, 1)
