@@ -81,9 +81,10 @@ def safety_coverage(dataset: Dataset, safety: SafetyTable, session_ids: Iterable
                          "critical_s": float(r["critical_s"] or 0.0),
                          "share": float(r["tool_s"] or 0.0) / total if total > 0 else None}
     rank = ["critical_s", "tool_s", "calls"]
-    unknown = (_totals(calls.filter(~pl.col("known")), "tool").sort(rank, descending=True).head(top)
+    order = [True] * len(rank) + [False]  # ties in name order, so the ranking is the same on every run
+    unknown = (_totals(calls.filter(~pl.col("known")), "tool").sort(rank + ["tool"], descending=order).head(top)
                .with_columns(pl.col("tool_s").fill_null(0.0)))
-    programs = (_totals(calls.filter(pl.col("program").is_not_null()), "program").sort(rank, descending=True)
+    programs = (_totals(calls.filter(pl.col("program").is_not_null()), "program").sort(rank + ["program"], descending=order)
                 .head(top).with_columns(pl.col("tool_s").fill_null(0.0)))
     resource = {r["tool"]: r["resource"] for r in calls.select("tool", "resource").unique("tool").to_dicts()}
     return {
