@@ -196,3 +196,17 @@ def test_a_lower_score_whose_family_calibrates_higher_is_not_pruned():
     assert got == [("B", '{"q":1}', 0.55, "repeat")]
     assert [(c.tool, c.args_json) for c in p.candidates(cur.state, 2)] == [("B", '{"q":1}'), ("A", '{"a":"x"}')]
     assert p.candidates(cur.state, 1) == reference(p, cur.state, 1)
+
+
+def test_a_predictor_sent_to_another_process_predicts_the_same():
+    # `replay --workers` pickles the predictor; its load-time plans mark unbound rules with a module sentinel
+    import pickle
+
+    p = PatternPredictor({"K": 1, "R": 1}, _table(
+        [([], 4, "A", 4, 1.0)], [("A", ["a"], 4, 1.0)],
+        [("A", "a", "copy", "A", 1, "a", 0, "", "", 4, 4, 4, 0.5), ("A", "a", "const", "", 0, "", 0, "", '"x"', 4, 4, 4, 0.5)]))
+    cur = p.cursor()
+    cur.observe(Event("tool", 0, "A", '{"a":"y"}', args_hash('{"a":"y"}'), "r", None, "ok"))
+    got = p.candidates(cur.state, 5)
+    assert [c.args_json for c in got] == ['{"a":"y"}', '{"a":"x"}']
+    assert pickle.loads(pickle.dumps(p)).candidates(cur.state, 5) == got

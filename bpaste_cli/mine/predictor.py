@@ -98,6 +98,11 @@ class PatternPredictor:
         self._tools_cache: dict[tuple[str, ...], list[tuple[str, float, float]]] = {}
         self._hashes: dict[str, str] = {}  # args_json -> args_hash of recent candidates
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Sent to another process (`replay --workers`) as its tables: the plans built at load hold module
+        sentinels (`ABSENT`) whose identity a pickled copy would lose."""
+        return (PatternPredictor, (self.params, self.tables, self.calibration))
+
     # -- the Predictor protocol ------------------------------------------------------------------
 
     def cursor(self) -> PatternCursor:
