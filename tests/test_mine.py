@@ -16,7 +16,7 @@ from bpaste_cli.mine import MineOptions, PatternPredictor, load_predictor, mine
 from bpaste_cli.mine.api import Event
 from bpaste_cli.mine.dataflow import Rule
 from bpaste_cli.mine.evaluate import decisions, evaluate, fit_isotonic
-from bpaste_cli.mine.patterns import Rows, mine_predictor
+from bpaste_cli.mine.patterns import Rows, mine_predictor, mine_rows
 from bpaste_cli.trace.canonical import args_hash
 
 
@@ -235,6 +235,22 @@ def test_determinism_and_round_trips(ingest_paths, tmp_path):
     assert [c for c, *_ in decisions(again, rows)] == want
     assert [c for c, *_ in decisions(loaded, rows)] == want
     assert json.loads((tmp_path / "p1" / "manifest.json").read_text())["dataset_hash"] == ds.hash
+
+
+def test_a_subset_of_shared_rows_mines_as_its_sessions_alone(grep_read):
+    """The calibration's fold mines read subsets of the train rows that share their calls (and the calls'
+    cached extractions); each must give the tables a fresh mine of the same sessions gives."""
+    ids = grep_read.sessions["session_id"].to_list()
+    opt = MineOptions(max_context=1, min_support=1)
+    rows = Rows(grep_read.events, ids, keep_calls=True)
+    whole = mine_rows(rows, opt)[0]  # fills the shared calls' caches
+    assert whole.tables["rules"]["tool"] and whole.tables == mine_predictor(grep_read.events, ids, opt)[0].tables
+    keep = rows.sessions[::2]
+    sub = rows.subset(keep)
+    assert sub.call(0) is rows.call(keep[0][0])  # shared, not re-made
+    sub_ids = rows.session_ids()[::2]
+    assert sub.session_ids() == sub_ids and len(sub_ids) < len(ids)
+    assert mine_rows(sub, opt)[0].tables == mine_predictor(grep_read.events, sub_ids, opt)[0].tables
 
 
 def test_fork_is_independent(grep_read):

@@ -101,7 +101,7 @@ def same(a: Any, b: Any) -> bool:
 class Call:
     """A call the agent has seen, with its result and lazily cached extractions."""
 
-    __slots__ = ("tool", "args_json", "args_hash", "result", "status", "_args", "_items", "_json", "_index")
+    __slots__ = ("tool", "args_json", "args_hash", "result", "status", "_args", "_items", "_json", "_index", "_index_of", "_slots")
 
     def __init__(self, tool: str, args_json: str | None, args_hash: str | None, result: str | None, status: str | None):
         self.tool = tool
@@ -113,6 +113,8 @@ class Call:
         self._items: dict[str, list[str]] = {}
         self._json: dict[str, list[Any]] | None = None
         self._index: dict[str, list[tuple[str, str, int, str]]] | None = None
+        self._index_of: tuple[int, tuple[str, ...]] | None = None  # the (max_pos, kinds) _index was built for
+        self._slots: list[tuple[str, list[tuple[str, int, str]]]] | None = None
 
     @property
     def args(self) -> dict[str, Any]:
@@ -144,7 +146,7 @@ class Call:
 
     def index(self, max_pos: int, kinds: tuple[str, ...]) -> dict[str, list[tuple[str, str, int, str]]]:
         """Discovery index: loose key -> [(source kind, field or extractor, position, cast)]."""
-        if self._index is not None:
+        if self._index is not None and self._index_of == (max_pos, kinds):
             return self._index
         idx: dict[str, list[tuple[str, str, int, str]]] = {}
         for f, v in self.args.items():
@@ -166,8 +168,24 @@ class Call:
                     k = V.match_key(item)
                     if k is not None:
                         idx.setdefault(k, []).append(("extract", "json:" + path, p, "json"))
-        self._index = idx
+        self._index, self._index_of = idx, (max_pos, kinds)
+        self._slots = None
         return idx
+
+    def slot_items(self, max_pos: int, kinds: tuple[str, ...]) -> list[tuple[str, list[tuple[str, int, str]]]]:
+        """The strings of `index` a template slot may take (at least 4 characters; an argument, or a path, URL
+        or id of the result), each with its (field or extractor, position, cast) sources, in index order."""
+        idx = self.index(max_pos, kinds)
+        if self._slots is None:
+            self._slots = []
+            for item, hits in idx.items():
+                if len(item) < 4 or item[0] == "\x00":
+                    continue
+                ok = [(field, pos, "id" if kind == "argid" else "str") for kind, field, pos, _ in hits
+                      if kind in ("copy", "argid") or field in TEMPLATE_KINDS]
+                if ok:
+                    self._slots.append((item, ok))
+        return self._slots
 
 
 class SessionState:
@@ -262,38 +280,39 @@ def discover(value: Any, state: SessionState, tools_window: int, max_pos: int) -
         return []
     num = "num" if isinstance(value, (int, float)) and not isinstance(value, bool) else "str"
     found: list[Rule] = []
-    templates: list[Rule] = []  # kept only when no rule reproduces the value whole
-    slotted = isinstance(value, str) and SLOT not in value and len(value) <= MAX_TEMPLATE_CHARS
     for tool, lst in state.by_tool.items():
         n = len(lst)
         for i in range(max(0, n - tools_window), n):
-            index = lst[i].index(max_pos, V.ORDINAL_KINDS)
-            hits = index.get(key)
-            rank = n - i
+            hits = lst[i].index(max_pos, V.ORDINAL_KINDS).get(key)
             if hits:
+                rank = n - i
                 for kind, field, pos, cast in hits:
                     found.append(Rule("copy" if kind == "argid" else kind, tool, rank, field, pos, num if cast == "?" else cast))
-            if slotted:
-                templates += _templates(value, index, tool, rank)
     if state.prompt is not None:
         for kind in V.ORDINAL_KINDS + ("whole",):
             items = state.prompt.items(kind)[:max_pos]
             for p, item in enumerate(items, 1):
                 if item == key:
                     found.append(Rule("prompt", "", 0, kind, p, num))
-    return found or templates
+    if found or not isinstance(value, str) or SLOT in value or len(value) > MAX_TEMPLATE_CHARS:
+        return found
+    templates: list[Rule] = []  # only when no rule reproduces the value whole
+    for tool, lst in state.by_tool.items():
+        n = len(lst)
+        for i in range(max(0, n - tools_window), n):
+            templates += _templates(value, lst[i].slot_items(max_pos, V.ORDINAL_KINDS), tool, n - i)
+    return templates
 
 
-def _templates(value: str, index: dict[str, list[tuple[str, str, int, str]]], tool: str, rank: int) -> list[Rule]:
+def _templates(value: str, slot_items: list[tuple[str, list[tuple[str, int, str]]]], tool: str, rank: int) -> list[Rule]:
     """Template rules that rebuild `value` around one string of an earlier call (an argument, or a path,
-    URL or id of its result) that occurs inside it."""
+    URL or id of its result: `Call.slot_items`) that occurs inside it."""
     out = []
-    for item, hits in index.items():
-        if len(item) < 4 or item == value or item[0] == "\x00" or item not in value:
-            continue
-        for kind, field, pos, _ in hits:
-            if kind in ("copy", "argid") or field in TEMPLATE_KINDS:
-                out.append(Rule("template", tool, rank, field, pos, "id" if kind == "argid" else "str", value.replace(item, SLOT, 1)))
+    for item, hits in slot_items:
+        if item != value and item in value:
+            rest = value.replace(item, SLOT, 1)
+            for field, pos, cast in hits:
+                out.append(Rule("template", tool, rank, field, pos, cast, rest))
     return out
 
 

@@ -60,15 +60,22 @@ class MineOptions:
 
 
 class Rows:
-    """Columns of some sessions' events as Python lists (made on first use), with each session's [lo, hi) rows."""
+    """Columns of some sessions' events as Python lists (made on first use), with each session's [lo, hi) rows.
 
-    def __init__(self, events: pl.DataFrame, session_ids: list[str] | None = None) -> None:
+    With `keep_calls`, a row's `Call` is made once and shared by every pass and every `subset` (its parsed
+    arguments and extractions are cached on it), so the calibration's fold mines reuse the main mine's
+    extractions; without, each pass makes its own (a single mine of a large corpus keeps less alive)."""
+
+    def __init__(self, events: pl.DataFrame, session_ids: list[str] | None = None, *, keep_calls: bool = False) -> None:
         ev = events if session_ids is None else events.filter(pl.col("session_id").is_in(session_ids))
         keep = [c for c in ("session_id", "seq", *COLUMNS) if c in ev.columns]  # the payload-free rest is not sorted
         self.frame = ev = ev.select(keep).sort("session_id", "seq")
         sid = ev["session_id"]
         bounds = (sid != sid.shift(1)).fill_null(True).arg_true().to_list() + [ev.height]
         self.sessions = list(zip(bounds, bounds[1:]))
+        self._root: Rows = self
+        self._index: list[int] | None = None  # row i of a subset is row _index[i] of _root
+        self._calls: list[Call | None] | None = [None] * ev.height if keep_calls else None
 
     def __getattr__(self, name: str) -> list[Any]:
         if name not in COLUMNS:
@@ -78,7 +85,7 @@ class Rows:
         return values
 
     def subset(self, sessions: list[tuple[int, int]]) -> Rows:
-        """The same columns for some of the sessions (given by their row ranges)."""
+        """The same columns for some of the sessions (given by their row ranges), in the order given."""
         idx = [i for lo, hi in sessions for i in range(lo, hi)]
         sub = Rows.__new__(Rows)
         sub.frame = self.frame[idx]
@@ -87,10 +94,27 @@ class Rows:
             bounds.append((n, n + hi - lo))
             n += hi - lo
         sub.sessions = bounds
+        sub._root, sub._calls, sub._index = self._root, None, None
+        if self._root._calls is not None:  # share the root's calls
+            sub._index = idx if self._index is None else [self._index[i] for i in idx]
         return sub
 
+    def session_ids(self) -> list[str]:
+        """Each session's id, in the order of `sessions`."""
+        sid = self.frame["session_id"]
+        return [sid[lo] for lo, _ in self.sessions]
+
     def call(self, i: int) -> Call:
-        return Call(self.tool[i], self.args_json[i], self.args_hash[i], self.result_text[i], self.status[i])  # type: ignore[attr-defined]
+        """Row `i` as the `Call` the mining state holds (one object per row of the root `Rows`)."""
+        if self._index is not None:
+            return self._root.call(self._index[i])
+        calls = self._calls
+        if calls is None:
+            return Call(self.tool[i], self.args_json[i], self.args_hash[i], self.result_text[i], self.status[i])  # type: ignore[attr-defined]
+        c = calls[i]
+        if c is None:
+            c = calls[i] = Call(self.tool[i], self.args_json[i], self.args_hash[i], self.result_text[i], self.status[i])  # type: ignore[attr-defined]
+        return c
 
 
 def walk(rows: Rows, lo: int, hi: int, state: SessionState, on_decision: Callable[[tuple[str, ...], list[Call]], None]) -> None:
@@ -133,7 +157,7 @@ def control_pass(rows: Rows, opt: MineOptions) -> tuple[ControlCounts, ControlCo
     per_session: list[Counter[str]] = []
     K = opt.max_context
     for lo, hi in rows.sessions:
-        keys: tuple[str, ...] = (START_KEY,)
+        keys = [START_KEY]  # every key of the session so far; a context is its last K
         last = START_KEY
         ctx: tuple[str, ...] | None = None
         step: list[str] = []
@@ -144,21 +168,26 @@ def control_pass(rows: Rows, opt: MineOptions) -> tuple[ControlCounts, ControlCo
                 t = tools[i]
                 step.append(t)
                 called.append(t)
-                keys = (keys + (t if plain else key_fn(t, parse_args(args[i]) if needs_args else None, statuses[i]),))[-K:]
+                keys.append(t if plain else key_fn(t, parse_args(args[i]) if needs_args else None, statuses[i]))
                 if ctx is None:
                     last = t
             elif kind == "llm" or texts[i]:
                 if ctx is not None:
-                    decisions.append((ctx, tuple(step)))
-                    floor_decisions.append(((last,), tuple(step)))
+                    done = tuple(step)
+                    decisions.append((ctx, done))
+                    floor_decisions.append(((last,), done))
                     if step:
                         last = step[-1]
-                ctx, step = (keys, []) if kind == "llm" else (None, [])
-                if kind != "llm":
-                    keys, last = (keys + (USER_KEY,))[-K:], USER_KEY
+                step = []
+                if kind == "llm":
+                    ctx = tuple(keys[-K:])
+                else:
+                    ctx, last = None, USER_KEY
+                    keys.append(USER_KEY)
         if ctx is not None:
-            decisions.append((ctx, tuple(step)))
-            floor_decisions.append(((last,), tuple(step)))
+            done = tuple(step)
+            decisions.append((ctx, done))
+            floor_decisions.append(((last,), done))
         per_session.append(Counter(called))
     control, floor = ControlCounts(K), ControlCounts(1)
     control.add_many(decisions)
@@ -178,13 +207,19 @@ def sample_sessions(rows: Rows, per_session: list[Counter[str]], cap: int) -> li
 
 
 def mine_predictor(events: pl.DataFrame, session_ids: list[str], opt: MineOptions) -> tuple[PatternPredictor, ControlCounts, dict[str, int]]:
-    """Mine the tables from `session_ids`; returns the predictor, the last-tool floor counts and totals.
+    """Mine the tables from `session_ids`; returns the predictor, the last-tool floor counts and totals."""
+    predictor, _, floor, totals = mine_rows(Rows(events, session_ids), opt)
+    return predictor, floor, totals
+
+
+def mine_rows(rows: Rows, opt: MineOptions) -> tuple[PatternPredictor, ControlCounts, ControlCounts, dict[str, int]]:
+    """Mine the tables from `rows`' sessions; returns the predictor, the control and last-tool floor counts
+    (for re-cutting the control table) and totals.
 
     Control flow counts every session. Data flow (signatures, constants, rule discovery and rule
     counts) runs on the sessions needed to see `dataflow_cap` calls of each tool (every session of
     rarer tools): rates are estimated from at least that many calls per tool.
     """
-    rows = Rows(events, session_ids)
     control, floor, per_session = control_pass(rows, opt)
     totals = {"sessions": len(rows.sessions), "decisions": control.n[()], "calls": sum(sum(c.values()) for c in per_session)}
     sample = sample_sessions(rows, per_session, opt.dataflow_cap)
@@ -277,7 +312,7 @@ def mine_predictor(events: pl.DataFrame, session_ids: list[str], opt: MineOption
         "signatures": _signature_table(sigs, opt),
         "rules": _rule_table(stats, repeat, consts, occ, {t: sum(c.values()) for t, c in sigs.items()}, opt),
     }
-    return PatternPredictor(opt.params(), tables), floor, totals
+    return PatternPredictor(opt.params(), tables), control, floor, totals
 
 
 def _columns(names: tuple[str, ...], rows: list[tuple[Any, ...]]) -> dict[str, list[Any]]:

@@ -23,7 +23,8 @@ import polars as pl
 
 from bpaste_cli.mine.evaluate import calibration, calibration_pairs, evaluate, fit_calibration, tool_hits
 from bpaste_cli.mine.keys import KEYS
-from bpaste_cli.mine.patterns import MineOptions, Rows, control_pass, control_table, mine_predictor
+from bpaste_cli.mine.control import ControlCounts
+from bpaste_cli.mine.patterns import MineOptions, Rows, control_table, mine_rows
 from bpaste_cli.mine.predictor import PatternPredictor
 from bpaste_cli.mine.store import rule_words, write_table
 from bpaste_cli.errors import BpasteError
@@ -61,13 +62,14 @@ def mine(dataset: Path | Dataset, out: Path | None = None, options: MineOptions 
     if not ids["train"]:
         raise BpasteError(f"The dataset {ds.path} has no session in the train split (it has {ds.sessions.height}); ingest more sessions.")
     t0 = time.perf_counter()
-    predictor, floor, totals = mine_predictor(ds.events, ids["train"], options)
+    train = Rows(ds.events, ids["train"], keep_calls=True)  # the calibration's fold mines share its calls
+    predictor, control, floor, totals = mine_rows(train, options)
     mine_s = time.perf_counter() - t0
     control_choice = validation = None
     if ids["validation"]:
         val = Rows(ds.events, ids["validation"])
-        predictor, control_choice = choose_control(predictor, Rows(ds.events, ids["train"]), val, options)
-        predictor, validation = calibrate(predictor, ds, ids, val, options)
+        predictor, control_choice = choose_control(predictor, control, val, options)
+        predictor, validation = calibrate(predictor, train, ids["train"], val, options)
     result_eval = None
     if evaluate_test and ids["test"]:
         result_eval = evaluate(predictor, Rows(ds.events, ids["test"]), floor)
@@ -105,10 +107,10 @@ def _beats(hits: list[bool], floor_hits: list[bool]) -> bool:
     return wins - losses >= max(2.0, 0.01 * len(hits))
 
 
-def choose_control(predictor: PatternPredictor, train: Rows, val: Rows, options: MineOptions
+def choose_control(predictor: PatternPredictor, control: ControlCounts, val: Rows, options: MineOptions
                    ) -> tuple[PatternPredictor, dict[str, Any]]:
-    """The predictor with the control-flow table chosen on validation (see the module docstring), and the choice."""
-    control, _, _ = control_pass(train, options)
+    """The predictor with the control-flow table cut from `control` (the train counts) chosen on validation
+    (see the module docstring), and the choice."""
 
     def variant(k: int, alpha: float, min_support: int) -> PatternPredictor:
         return with_control(predictor, control, options, k, alpha, min_support)
@@ -139,28 +141,31 @@ def with_control(predictor: PatternPredictor, control: Any, options: MineOptions
 FOLDS = 5  # cross-fitting folds of train (out-of-fold scores for the calibration map) and of validation (its check)
 
 
-def calibrate(predictor: PatternPredictor, ds: Dataset, ids: dict[str, list[str]], val: Rows, options: MineOptions
+def calibrate(predictor: PatternPredictor, train: Rows, train_ids: list[str], val: Rows, options: MineOptions
               ) -> tuple[PatternPredictor, dict[str, Any]]:
     """The predictor with its calibration map, and the map's out-of-sample reliability on validation.
 
     The map is fitted on held-out scores only: the validation split scored by `predictor`, and each of `FOLDS`
-    folds of train scored by a predictor mined (with the chosen back-off) on the other folds. Scores of
+    folds of train (`train_ids` in split order, session j in fold j mod FOLDS) scored by a predictor mined
+    (with the chosen back-off) on the other folds. Scores of
     sessions a predictor was mined on are memorised, so they never enter the map; the folds of train give it
     several times the pairs validation alone holds, so a step is not one split's luck. The reliability
     reported for validation is cross-fitted too: each fold of validation is scored through a map fitted
-    without it, so the figure is a check, not the fit restating itself.
+    without it, so the figure is a check, not the fit restating itself. The folds are subsets of `train`'s
+    rows, so their mines share its parsed calls and extractions.
     """
     val_pairs = [calibration_pairs(predictor, val.subset(f)) for f in _folds(val.sessions)]
     train_pairs: list[tuple[float, int, str]] = []
     k, alpha, ms = predictor.params["K"], predictor.params["alpha"], predictor.params.get("control_min_support", options.min_support)
-    train = ids["train"]
-    if len(train) >= 2 * FOLDS:
+    if len(train_ids) >= 2 * FOLDS:
+        bounds = dict(zip(train.session_ids(), train.sessions))
+        fold_of = {s: j % FOLDS for j, s in enumerate(train_ids)}
         for i in range(FOLDS):
-            fit_ids = [s for j, s in enumerate(train) if j % FOLDS != i]
-            held = Rows(ds.events, [s for j, s in enumerate(train) if j % FOLDS == i])
-            fold, _, _ = mine_predictor(ds.events, fit_ids, options)
-            fold = with_control(fold, control_pass(Rows(ds.events, fit_ids), options)[0], options, k, alpha, ms)
-            train_pairs += calibration_pairs(fold, held)
+            # row order as `Rows` sorts it (by session id), so each fold is mined exactly as if loaded alone
+            fit = train.subset(sorted(b for s, b in bounds.items() if fold_of[s] != i))
+            held = train.subset(sorted(b for s, b in bounds.items() if fold_of[s] == i))
+            fold, control, _, _ = mine_rows(fit, options)
+            train_pairs += calibration_pairs(with_control(fold, control, options, k, alpha, ms), held)
     checked: list[tuple[float, int]] = []
     for i, held in enumerate(val_pairs):
         others = [pr for j, pairs in enumerate(val_pairs) if j != i for pr in pairs]
