@@ -1,7 +1,8 @@
 """Trace datasets on disk: a directory of events.parquet, sessions.parquet and manifest.json.
 
 `DatasetWriter` streams rows into Parquet row groups inside a temporary directory and swaps it into
-place only when everything is written. `load_dataset` reads a dataset back and validates it.
+place only when everything is written. `load_dataset` reads a dataset back with polars (no Arrow table in
+between, which held the data two to three times over) and validates it.
 """
 
 from __future__ import annotations
@@ -162,7 +163,10 @@ def check_events(events: pl.DataFrame, sessions: pl.DataFrame, where: Path) -> N
     if events.filter((pl.col("kind") == "tool") & pl.col("tool").is_null()).height:
         refuse(f"has tool events without a tool name in {EVENTS_FILE}")
     if events.height:
-        per_session = events.group_by("session_id").agg(n=pl.len(), top=pl.max_horizontal(pl.col("step").max(), pl.col("batch").max()), low=pl.min_horizontal(pl.col("step").min(), pl.col("batch").min()))
+        # only the columns it needs: grouping the whole frame made polars hold a copy of every column
+        per_session = (events.lazy().select("session_id", "step", "batch").group_by("session_id")
+                       .agg(n=pl.len(), top=pl.max_horizontal(pl.col("step").max(), pl.col("batch").max()),
+                            low=pl.min_horizontal(pl.col("step").min(), pl.col("batch").min())).collect())
         wild = per_session.filter((pl.col("top") >= pl.col("n") * 2) | (pl.col("low") < 0))
         if wild.height:
             refuse(f"has step or batch indexes out of range in session {wild['session_id'][0]!r} ({wild['low'][0]}..{wild['top'][0]} for {wild['n'][0]} events)")
