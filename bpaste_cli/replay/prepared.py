@@ -7,9 +7,8 @@ themselves, and `warnings` says so (the figures are then optimistic).
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass, field
-from typing import Iterable, Iterator
+from typing import Iterable
 
 import polars as pl
 
@@ -34,28 +33,34 @@ class Prepared:
     warnings: list[str] = field(default_factory=list)
 
 
-def chunks(ds: Dataset, safety: SafetyTable, allowed: frozenset[str], ids: Iterable[str]
-           ) -> Iterator[tuple[list[SessionTrace], dict[str, int]]]:
-    """(traces, skipped counts) of `ids` in session-id order, PREPARE_CHUNK sessions at a time."""
-    ordered = sorted(ids)
-    for lo in range(0, len(ordered), PREPARE_CHUNK):
-        yield prepare(ds.events, ds.sessions, safety, allowed, ordered[lo : lo + PREPARE_CHUNK])
+def latency_stats(ds: Dataset, ids: Iterable[str]) -> LatencyStats | None:
+    """The latency statistics of the sessions `ids` that can be replayed in time (None if there are none),
+    straight from the frames: the same figures as `LatencyStats.from_traces` of their traces (think times
+    and latencies in session-id then seq order), without building a trace."""
+    wanted = pl.Series("session_id", list(ids), dtype=pl.String).implode()
+    replayable = ds.sessions.filter(pl.col("session_id").is_in(wanted) & pl.col("timed")
+                                    & pl.col("agent_time_s").is_not_null()).select("session_id").unique()
+    timed = (
+        ds.events.select("session_id", "seq", "kind", "tool", "t_start", "t_end")
+        .join(replayable, on="session_id", how="semi")
+        .filter((pl.col("t_start").is_null() | pl.col("t_end").is_null()).any().over("session_id").not_())
+    )
+    if timed.is_empty():
+        return None
+    times = timed.sort("session_id", "seq").select("kind", "tool", duration=pl.col("t_end") - pl.col("t_start"))
+    thinks = times.filter(pl.col("kind") == "llm")["duration"].to_list()
+    per_tool = (times.filter(pl.col("kind") == "tool").group_by("tool", maintain_order=True)
+                .agg(pl.col("duration")).rows())
+    return LatencyStats.from_durations(thinks, dict(per_tool))
 
 
-def _streamed(ds: Dataset, safety: SafetyTable, allowed: frozenset[str], ids: Iterable[str]) -> Iterator[SessionTrace]:
-    for traces, _ in chunks(ds, safety, allowed, ids):
-        yield from traces
-
-
-def split_stats(ds: Dataset, split: str, seed: int, safety: SafetyTable, allowed: frozenset[str] = SPECULABLE,
-                ) -> tuple[LatencyStats, list[str]]:
-    """Latency statistics of the training split (streamed), else of `split`'s own sessions with a warning."""
-    train = _streamed(ds, safety, allowed, select_split(ds.sessions, "train", seed))
-    first = next(train, None)
-    if first is not None:
-        return LatencyStats.from_traces(itertools.chain([first], train)), []
-    own = _streamed(ds, safety, allowed, select_split(ds.sessions, split, seed))
-    return LatencyStats.from_traces(own), [NO_TRAIN_STATS]
+def split_stats(ds: Dataset, split: str, seed: int) -> tuple[LatencyStats, list[str]]:
+    """Latency statistics of the training split, else of `split`'s own sessions with a warning."""
+    stats = latency_stats(ds, select_split(ds.sessions, "train", seed))
+    if stats is not None:
+        return stats, []
+    own = latency_stats(ds, select_split(ds.sessions, split, seed))
+    return (own if own is not None else LatencyStats.from_traces([])), [NO_TRAIN_STATS]
 
 
 def prepare_split(
@@ -74,11 +79,8 @@ def prepare_split(
     traces, skipped = prepare(ds.events, ds.sessions, safety, allowed, ids)
     warnings: list[str] = []
     if stats is None:
-        train = traces if split == "train" and sessions is None else \
-            prepare(ds.events, ds.sessions, safety, allowed, select_split(ds.sessions, "train", seed))[0]
-        if train:
-            stats = LatencyStats.from_traces(train)
-        else:
+        stats = latency_stats(ds, select_split(ds.sessions, "train", seed))
+        if stats is None:
             stats = LatencyStats.from_traces(traces)
             warnings.append(NO_TRAIN_STATS)
     return Prepared(traces, stats, skipped, warnings)

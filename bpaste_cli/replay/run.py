@@ -124,7 +124,7 @@ def replay(
             f"split {config.split!r} includes the sessions patterns are mined from (train): "
             "these figures are optimistic; report on `test`."
         )
-    stats, stats_warnings = split_stats(ds, config.split, config.seed, safety, allowed)
+    stats, stats_warnings = split_stats(ds, config.split, config.seed)
     warnings += stats_warnings
     if on_total:
         on_total(timed_count(ds, ids) * (len(config.arms) + 1))

@@ -64,6 +64,10 @@ class SessionTrace:
 SKIP_REASONS = ("untimed", "incomplete_times", "no_events")  # why a session cannot be replayed in time
 
 
+ROW_COLUMNS = ("kind", "step", "tool", "args_json", "args_hash", "result_text", "result_hash", "status", "t_start",
+               "t_end", "text")  # what a Node and its Event are made of, in `_trace`'s unpacking order
+
+
 def prepare(
     events: pl.DataFrame,
     sessions: pl.DataFrame,
@@ -71,77 +75,67 @@ def prepare(
     allowed: frozenset[str],
     session_ids: Iterable[str] | None = None,
 ) -> tuple[list[SessionTrace], dict[str, int]]:
-    """Timed sessions as SessionTraces, and counts of sessions that cannot be replayed in time, by reason."""
-    wanted = set(session_ids) if session_ids is not None else None
-    srows = sessions.select("session_id", "timed", "agent_time_s", "wall_s", "human_wait_s")
-    info = {r[0]: r[1:] for r in srows.iter_rows()}
-    if wanted is not None:
-        events = events.filter(pl.col("session_id").is_in(list(wanted)))
-    events = events.sort("session_id", "seq")
-    cols = events.select(
-        "session_id", "kind", "step", "tool", "args_json", "args_hash", "result_text", "result_hash",
-        "status", "t_start", "t_end", "text",
-    ).to_dict(as_series=False)
-    sids = cols["session_id"]
-    traces: list[SessionTrace] = []
+    """Timed sessions as SessionTraces, and counts of sessions that cannot be replayed in time, by reason.
+
+    Which sessions are replayable, and where each one's rows are, is worked out by polars over the whole
+    chunk; Python then walks each replayable session's rows once, as tuples."""
     skipped = dict.fromkeys(SKIP_REASONS, 0)
-    n = len(sids)
+    if session_ids is not None:
+        wanted = pl.Series("session_id", list(session_ids), dtype=pl.String).unique()
+        events = events.filter(pl.col("session_id").is_in(wanted.implode()))
+    events = events.sort("session_id", "seq")
+    spans = (
+        events.group_by("session_id", maintain_order=True)
+        .agg(n=pl.len(), incomplete=(pl.col("t_start").is_null() | pl.col("t_end").is_null()).any())
+        .join(sessions.select("session_id", "timed", "agent_time_s", "wall_s", "human_wait_s")
+              .unique("session_id", keep="last", maintain_order=True), on="session_id", how="left", maintain_order="left")
+    )
+    if session_ids is not None:
+        skipped["no_events"] = wanted.len() - spans.height
+    columns = [events[c].to_list() for c in ROW_COLUMNS]
+    traces: list[SessionTrace] = []
     lo = 0
-    present = set()
-    while lo < n:
-        sid = sids[lo]
-        hi = lo
-        while hi < n and sids[hi] == sid:
-            hi += 1
-        present.add(sid)
-        timed, agent, wall, human = info.get(sid, (False, None, None, None))
+    for sid, n, incomplete, timed, agent, wall, human in spans.iter_rows():
         if not timed or agent is None:
             skipped["untimed"] += 1
+        elif incomplete:
+            skipped["incomplete_times"] += 1
         else:
-            trace = _trace(sid, cols, lo, hi, agent, wall, human, safety, allowed)
-            if trace is None:
-                skipped["incomplete_times"] += 1
-            else:
-                traces.append(trace)
-        lo = hi
-    if wanted is not None:
-        skipped["no_events"] = len(wanted - present)
+            rows = zip(*(column[lo : lo + n] for column in columns))
+            traces.append(_trace(sid, rows, agent, wall, human, safety, allowed))
+        lo += n
     return traces, skipped
 
 
-def _trace(sid, cols, lo, hi, agent, wall, human, safety, allowed) -> SessionTrace | None:
+def _trace(sid, rows, agent, wall, human, safety, allowed) -> SessionTrace:
+    """One session's rows (in seq order, every one timed) as a SessionTrace."""
     nodes: list[Node] = []
+    calls: list[Node] = []
+    tool_calls: dict[str, int] = {}
     n_steps = 0
-    for r in range(lo, hi):
-        s, e = cols["t_start"][r], cols["t_end"][r]
-        if s is None or e is None:
-            return None
-        kind = cols["kind"][r]
-        step = cols["step"][r]
-        step = -1 if step is None else step
-        tool = cols["tool"][r]
+    for index, (kind, step, tool, args_json, args_hash, result_text, result_hash, status, s, e, text) in enumerate(rows):
         key = None
         safe, res, servable = "", "", False
         if kind == "tool":
-            key = (tool, cols["args_hash"][r])
-            cls = safety.classify(tool, cols["args_json"][r])
+            key = (tool, args_hash)
+            cls = safety.classify(tool, args_json)
             safe, res = cls.safety, cls.resource
-            servable = safe in allowed and cols["status"][r] is not None
-        if kind == "llm":
-            n_steps = max(n_steps, step + 1)
-        ev = Event(
-            kind=kind, step=None if step < 0 else step, tool=tool, args_json=cols["args_json"][r],
-            args_hash=cols["args_hash"][r], result_text=cols["result_text"][r], result_hash=cols["result_hash"][r],
-            status=cols["status"][r], text=cols["text"][r],
-        )
-        nodes.append(Node(len(nodes), kind, s, e, step, tool, key, safe, res, servable, ev, e - s))
+            servable = safe in allowed and status is not None
+            tool_calls[tool] = tool_calls.get(tool, 0) + 1
+        elif kind == "llm" and step is not None and step >= n_steps:
+            n_steps = step + 1
+        ev = Event(kind, step if step is None or step >= 0 else None, tool, args_json, args_hash, result_text,
+                   result_hash, status, text)
+        nd = Node(index, kind, s, e, -1 if step is None else step, tool, key, safe, res, servable, ev, e - s)
+        nodes.append(nd)
+        if key is not None:
+            calls.append(nd)
     calls_by_step: list[list[int]] = [[] for _ in range(n_steps)]
     invalid = [False] * n_steps
     first_tool: dict[int, int] = {}
     occ: dict[tuple[str, str], list[int]] = {}
-    for nd in nodes:
-        if nd.kind != "tool" or nd.step < 0 or nd.step >= n_steps:
-            continue
+    calls = [nd for nd in calls if 0 <= nd.step < n_steps]
+    for nd in calls:
         calls_by_step[nd.step].append(nd.index)
         first_tool.setdefault(nd.step, nd.index)
         if nd.safety in INVALIDATING:
@@ -150,17 +144,13 @@ def _trace(sid, cols, lo, hi, agent, wall, human, safety, allowed) -> SessionTra
             occ.setdefault(nd.key, []).append(nd.index)
     for step, i in first_tool.items():
         nodes[i].invalidates = invalid[step]
-    for nd in nodes:
-        nd.fresh_result = nd.kind == "tool" and nd.servable and 0 <= nd.step < n_steps and not invalid[nd.step]
+    for nd in calls:
+        nd.fresh_result = nd.servable and not invalid[nd.step]
     epoch, acc = [], 0
     for flag in invalid:
         acc += flag
         epoch.append(acc)
     released, front = input_fronts(nodes)
-    tool_calls: dict[str, int] = {}
-    for nd in nodes:
-        if nd.kind == "tool":
-            tool_calls[nd.tool] = tool_calls.get(nd.tool, 0) + 1
     return SessionTrace(sid, nodes, agent, wall, human, epoch, invalid, first_tool, occ, calls_by_step,
                         released, front, tool_calls)
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from statistics import median
-from typing import Callable, Protocol
+from typing import Callable, Iterable, Protocol
 
 from bpaste_cli.errors import BpasteError
 from bpaste_cli.replay.traces import SessionTrace
@@ -45,7 +45,7 @@ class LatencyStats:
     default_tool_s: float
 
     @classmethod
-    def from_traces(cls, traces: list[SessionTrace]) -> LatencyStats:
+    def from_traces(cls, traces: Iterable[SessionTrace]) -> LatencyStats:
         thinks: list[float] = []
         per_tool: dict[str, list[float]] = {}
         for tr in traces:
@@ -54,6 +54,11 @@ class LatencyStats:
                     thinks.append(nd.logged_end - nd.logged_start)
                 elif nd.kind == "tool":
                     per_tool.setdefault(nd.tool, []).append(nd.logged_end - nd.logged_start)
+        return cls.from_durations(thinks, per_tool)
+
+    @classmethod
+    def from_durations(cls, thinks: list[float], per_tool: dict[str, list[float]]) -> LatencyStats:
+        """The statistics of logged think times and per-tool latencies (tools in order of first call)."""
         every = [x for xs in per_tool.values() for x in xs]
         return cls(
             think_s=median(thinks) if thinks else DEFAULT_THINK_S,

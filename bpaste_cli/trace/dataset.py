@@ -1,7 +1,8 @@
 """Trace datasets on disk: a directory of events.parquet, sessions.parquet and manifest.json.
 
 `DatasetWriter` streams rows into Parquet row groups inside a temporary directory and swaps it into
-place only when everything is written. `load_dataset` reads a dataset back and validates it.
+place only when everything is written. `load_dataset` reads a dataset back with polars (no Arrow table in
+between, which held the data two to three times over) and validates it.
 """
 
 from __future__ import annotations
@@ -162,7 +163,10 @@ def check_events(events: pl.DataFrame, sessions: pl.DataFrame, where: Path) -> N
     if events.filter((pl.col("kind") == "tool") & pl.col("tool").is_null()).height:
         refuse(f"has tool events without a tool name in {EVENTS_FILE}")
     if events.height:
-        per_session = events.group_by("session_id").agg(n=pl.len(), top=pl.max_horizontal(pl.col("step").max(), pl.col("batch").max()), low=pl.min_horizontal(pl.col("step").min(), pl.col("batch").min()))
+        # only the columns it needs: grouping the whole frame made polars hold a copy of every column
+        per_session = (events.lazy().select("session_id", "step", "batch").group_by("session_id")
+                       .agg(n=pl.len(), top=pl.max_horizontal(pl.col("step").max(), pl.col("batch").max()),
+                            low=pl.min_horizontal(pl.col("step").min(), pl.col("batch").min())).collect())
         wild = per_session.filter((pl.col("top") >= pl.col("n") * 2) | (pl.col("low") < 0))
         if wild.height:
             refuse(f"has step or batch indexes out of range in session {wild['session_id'][0]!r} ({wild['low'][0]}..{wild['top'][0]} for {wild['n'][0]} events)")
@@ -171,18 +175,25 @@ def check_events(events: pl.DataFrame, sessions: pl.DataFrame, where: Path) -> N
             refuse(f"has events of session {unlisted['session_id'][0]!r}, which {SESSIONS_FILE} does not list")
 
 
+def _read(file: Path, schema: pa.Schema, dataset: Path) -> pl.DataFrame:
+    """One table of a dataset, read by polars straight from Parquet (only the schema's columns, no Arrow table
+    in between: that round trip held the data two to three times over), then conformed to the schema."""
+    try:
+        stored = pl.read_parquet_schema(file)
+        wanted = [name for name in schema.names if name in stored]
+        frame = pl.read_parquet(file, columns=wanted) if wanted else pl.DataFrame()
+    except (OSError, pl.exceptions.PolarsError) as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise BpasteError(f"{dataset} has an unreadable Parquet file ({reason}); re-run `bpaste ingest`.") from None
+    return conform(frame, schema, str(file))
+
+
 def load_dataset(path: Path, *, require_events: bool = True) -> Dataset:
     """Read and validate a dataset; a missing, foreign, newer or empty dataset is one clear error."""
     path = Path(path)
     manifest = read_manifest(path)
-    try:
-        events_table = pq.read_table(path / EVENTS_FILE)
-        sessions_table = pq.read_table(path / SESSIONS_FILE)
-    except (OSError, pa.ArrowInvalid) as exc:
-        raise BpasteError(f"{path} has an unreadable Parquet file ({exc}); re-run `bpaste ingest`.") from None
-    events = pl.from_arrow(conform(events_table, EVENTS_SCHEMA, f"{path / EVENTS_FILE}"))
-    sessions = pl.from_arrow(conform(sessions_table, SESSIONS_SCHEMA, f"{path / SESSIONS_FILE}"))
-    assert isinstance(events, pl.DataFrame) and isinstance(sessions, pl.DataFrame)
+    events = _read(path / EVENTS_FILE, EVENTS_SCHEMA, path)
+    sessions = _read(path / SESSIONS_FILE, SESSIONS_SCHEMA, path)
     check_events(events, sessions, path)
     if require_events and events.height == 0:
         raise BpasteError(f"The dataset {path} has no events; ingest some agent logs into it first.")

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import polars as pl
 import pyarrow as pa
 
 from bpaste_cli.artifacts import ArtifactType
@@ -153,16 +154,28 @@ DATASET = ArtifactType("trace-dataset", SCHEMA_VERSION, DATASET_MANIFEST_SCHEMA,
                        "pass the directory written by `bpaste ingest`", "re-run `bpaste ingest` to rebuild it")
 
 
-def conform(table: pa.Table, schema: pa.Schema, where: str) -> pa.Table:
-    """Check that `table` has exactly the schema's columns and types (casting where lossless)."""
-    missing = [n for n in schema.names if n not in table.column_names]
+def polars_schema(schema: pa.Schema) -> pl.Schema:
+    """The polars types of an Arrow schema's columns: what a loaded dataset's frames hold."""
+    frame = pl.from_arrow(schema.empty_table())
+    assert isinstance(frame, pl.DataFrame)
+    return frame.schema
+
+
+def conform(frame: pl.DataFrame, schema: pa.Schema, where: str) -> pl.DataFrame:
+    """`frame` with exactly the schema's columns, in its order and of its types. A column stored with another
+    type is cast as Arrow's safe cast does it (lossless, else refused in one sentence), one column at a time,
+    so a dataset written by bpaste (every type already right) is never copied."""
+    missing = [n for n in schema.names if n not in frame.columns]
     if missing:
         raise BpasteError(f"{where} lacks the column(s) {', '.join(missing)}; re-run `bpaste ingest` to rebuild it.")
-    table = table.select(schema.names)
-    for f in schema:
-        if not f.nullable and table.column(f.name).null_count:
-            raise BpasteError(f"{where} has null {f.name} values, which `bpaste ingest` never writes; re-run `bpaste ingest` to rebuild it.")
+    frame = frame.select(schema.names)
+    want = polars_schema(schema)
+    cast = [f for f in schema if frame.schema[f.name] != want[f.name]]
+    if not cast:
+        return frame
     try:
-        return table.cast(schema)
+        columns = [pl.from_arrow(frame[f.name].to_arrow().cast(f.type, safe=True)).alias(f.name) for f in cast]
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, ValueError) as exc:
-        raise BpasteError(f"{where} has a column of the wrong type ({exc}); re-run `bpaste ingest`.") from None
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise BpasteError(f"{where} has a column of the wrong type ({reason}); re-run `bpaste ingest`.") from None
+    return frame.with_columns(columns)
