@@ -280,6 +280,15 @@ class Sim:
                 extra += coef[job.resource] * (hi - lo)
         return extra
 
+    def _authoritative_end(self, target: str, nd: Node, start: float, shift: float) -> float:
+        """When authoritative work started at `start` ends: its logged end, shifted, plus what the speculative
+        jobs running beside it add (counted in `interference_s`)."""
+        if not self.active:
+            return nd.logged_end + shift
+        extra = self._interference(target, start, start + nd.duration)
+        self.interference_s += extra
+        return nd.logged_end + shift + extra
+
     def _curve_interference(self, target: str, x: float, y: float) -> float:
         edges = []
         for job in self.active:
@@ -360,12 +369,7 @@ class Sim:
                     self.active = [j for j in self.active if j.end > s_rep]
                 if planner is not None:
                     planner.plan(self)
-                if self.active:
-                    extra = self._interference("llm", s_rep, s_rep + nd.duration)
-                    self.interference_s += extra
-                    e_rep = nd.logged_end + shift + extra
-                else:
-                    e_rep = nd.logged_end + shift
+                e_rep = self._authoritative_end("llm", nd, s_rep, shift)
             elif kind == "tool":
                 if nd.invalidates:
                     self._invalidate(s_rep)
@@ -384,12 +388,8 @@ class Sim:
                         t.inflight_promotions += 1
                 elif hide_all:
                     e_rep = s_rep
-                elif self.active:
-                    extra = self._interference("tool", s_rep, s_rep + nd.duration)
-                    self.interference_s += extra
-                    e_rep = nd.logged_end + shift + extra
                 else:
-                    e_rep = nd.logged_end + shift
+                    e_rep = self._authoritative_end("tool", nd, s_rep, shift)
                 if nd.fresh_result and (job is None or not job.cached):
                     results[nd.key] = e_rep  # fresh results only; a batch that also mutates may change what it read
             else:
