@@ -28,7 +28,7 @@ from orjson import dumps as _dumps
 from bpaste_cli.artifacts import ArtifactType, check_artifact
 from bpaste_cli.errors import BpasteError
 from bpaste_cli.mine.api import Candidate, Event
-from bpaste_cli.mine.dataflow import ABSENT, ROOT, Call, Rule, SessionState, bind, call_family, describe, family, family_rank
+from bpaste_cli.mine.dataflow import ABSENT, ROOT, Call, Rule, SessionState, bind, describe, family, family_rank
 from bpaste_cli.mine.keys import KEYS, NEEDS_ARGS
 from bpaste_cli.trace import args_hash, canonical_json
 
@@ -215,7 +215,7 @@ class PatternPredictor:
         if k <= 0:
             return []
         # (tool, canonical args) -> [probability, score, tool, args_json, logged hash or None, explanation];
-        # the explanation is (words, family) for a repeat, (plan, beam entry) for a bound signature
+        # the explanation is (words, family) for a repeat, (tool, chosen values, family) for a bound signature
         best: dict[tuple[str, str], list[Any]] = {}
         floor = float("-inf")  # a score below which nothing reaches the k-th best probability so far
         prune = self._prunable
@@ -264,7 +264,7 @@ class PatternPredictor:
                         plain = named and all(c[5] for c in chosen)
                         aj = _dumps(value, option=_SORT).decode() if plain else canonical_json(value)
                     fam = min(chosen, key=_family_rank)[3] if chosen else "none"  # call_family, its ranks precomputed
-                    _offer(best, self.calibrate(score, fam), score, tool, aj, None, (tool, arg_values, idx))
+                    _offer(best, self.calibrate(score, fam), score, tool, aj, None, (tool, chosen, fam))
         ranked = sorted(best.values(), key=lambda c: (-c[0], -c[1], c[2], c[3]))[:k]
         out = []
         hashes = self._hashes
@@ -292,11 +292,8 @@ def _explain(how: tuple[Any, ...]) -> tuple[str, str]:
     """A candidate's rule in words and its family, from what `candidates` kept to explain it."""
     if len(how) == 2:
         return how
-    tool, arg_values, idx = how
-    if not idx:
-        return f"{tool}()", call_family([])
-    chosen = [vals[j] for vals, j in zip(arg_values, idx)]
-    return "; ".join(c[2] for c in chosen), min(chosen, key=_family_rank)[3]  # call_family, its ranks precomputed
+    tool, chosen, fam = how
+    return ("; ".join(c[2] for c in chosen) if chosen else f"{tool}()"), fam
 
 
 def _offer(best: dict[tuple[str, str], list[Any]], p: float, score: float, tool: str, aj: str, h: str | None,
