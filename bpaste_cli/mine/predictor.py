@@ -3,8 +3,9 @@
 `PatternPredictor` holds three flat tables (control, signatures, rules; the same columns as the
 Parquet files of a pattern table and as the `to_dict()` JSON embedded in a policy) plus a calibration
 map. A cursor keeps a bounded `SessionState`, so observe() is O(1) and predict() costs
-O(K + tools x rules), never a re-scan of the prefix; the ranking skips every tool and partial binding
-that can no longer reach the top k, with the answer of the exhaustive ranking.
+O(K + tools x rules), never a re-scan of the prefix; the ranking walks its branches best bound first and
+stops, or skips a partial binding, once nothing left can reach the top k, with the answer of the
+exhaustive ranking.
 
 Candidate probability (before calibration), for tool T, signature s and arguments a in s:
     P(T | context) * P(s | T) * prod_a P(value of a),
@@ -12,13 +13,16 @@ where the values of one argument come from its rules in order of exact-reproduct
 distinct value getting rate_i times the mass the earlier values left. A `repeat` rule gives the whole
 call directly: P(T | context) * rate. The calibration map (isotonic, fitted on held-out scores, one per
 data-flow family with enough of them) turns that score into P(this exact call is among the next step's
-calls), and candidates are ranked by it. Every map is non-decreasing, so a raw score bounds the calibrated
-probability of everything below it: that is what lets the ranking prune on raw scores.
+calls), and candidates are ranked by it. Every factor of a score is in [0, 1], so a branch's first factors
+bound the score of everything it can offer, and the running maximum of a map (`Curve.upper`; a map need not
+be monotone: its steps' rates are smoothed one by one) bounds what such a score can calibrate to: that is
+what lets the ranking prune.
 """
 
 from __future__ import annotations
 
 import bisect
+import math
 from typing import Any
 
 import orjson
@@ -40,10 +44,67 @@ RULE_COLUMNS = ("tool", "arg", "kind", "src", "rank", "field", "pos", "cast", "v
 VALUES_PER_ARG = 3
 SIGNATURES_PER_TOOL = 2
 TOOLS_PER_DECISION = 8
-CACHE_ENTRIES = 1 << 16  # entries a per-predictor cache keeps (contexts' tool lists, argument hashes)
+CACHE_ENTRIES = 1 << 16  # entries a per-predictor cache keeps (contexts' branch lists, argument hashes)
+REPEAT, NO_ARGS = "repeat", "none"  # the families of a whole-call repeat and of a call without arguments
 
 PREDICTOR = ArtifactType(PREDICTOR_KIND, PREDICTOR_SCHEMA_VERSION, {"type": "object"}, "bpaste predictor",
                          "re-run `bpaste mine` and `bpaste tune`", "re-run `bpaste mine`")
+
+
+class Curve:
+    """One calibration map (knots `xs`, rates `ys`; none: the identity) with the bounds pruning needs.
+
+    The map is flat below its first knot and above its last and linear in between; `peaks[j]` is the most it
+    gives to any score below knot j (j = len(xs): to any score), as computed, so it bounds the map whether or
+    not the map is monotone."""
+
+    __slots__ = ("xs", "ys", "peaks", "lows")
+
+    def __init__(self, xs: list[float], ys: list[float]) -> None:
+        self.xs, self.ys = xs, ys
+        # the most of each stretch: below the first knot, between knots j-1 and j (the formula of `value` is
+        # monotone there, so its value at knot j bounds it), above the last knot
+        stretches = [ys[0]] if xs else []
+        for j in range(1, len(xs)):
+            x0, x1, y0, y1 = xs[j - 1], xs[j], ys[j - 1], ys[j]
+            stretches.append(max(y0, y1, y0 + (y1 - y0) * (x1 - x0) / (x1 - x0)) if x1 > x0 else y0)
+        if xs:
+            stretches.append(ys[-1])
+        self.peaks = [max(stretches[: j + 1]) for j in range(len(stretches))]
+        self.lows = [float("-inf"), *xs]  # the lowest score of each stretch
+
+    def value(self, score: float) -> float:
+        """The calibrated probability of `score`."""
+        xs = self.xs
+        if not xs:
+            return score
+        i = bisect.bisect_right(xs, score)
+        if i == 0:
+            return self.ys[0]
+        if i == len(xs):
+            return self.ys[-1]
+        x0, x1, y0, y1 = xs[i - 1], xs[i], self.ys[i - 1], self.ys[i]
+        return y0 if x1 == x0 else y0 + (y1 - y0) * (score - x0) / (x1 - x0)
+
+    def upper(self, score: float) -> float:
+        """The most any score at or below `score` calibrates to."""
+        if not self.xs:
+            return score
+        i = bisect.bisect_right(self.xs, score)  # the stretch of `score`
+        v = self.value(score)
+        return v if i == 0 else max(self.peaks[i - 1], v)
+
+    def reach(self, p: float) -> float:
+        """A score below which nothing calibrates to `p` or more."""
+        if not self.xs:
+            return p
+        j = bisect.bisect_left(self.peaks, p)  # the first stretch that can give p
+        return self.lows[j] if j < len(self.peaks) else float("inf")
+
+    def sound(self) -> bool:
+        """Whether the bounds hold: finite knots in order and finite rates."""
+        return ((not self.xs or len(self.xs) == len(self.ys)) and all(isinstance(v, (int, float)) and math.isfinite(v) for v in self.xs + self.ys)
+                and all(a <= b for a, b in zip(self.xs, self.xs[1:])))
 
 
 class PatternPredictor:
@@ -83,19 +144,28 @@ class PatternPredictor:
             lst.sort(key=lambda e: (-e[1], e[0].kind == "const"))  # on a tie, state beats a constant
         self._cx, self._cy = list(self.calibration.get("x", [])), list(self.calibration.get("y", []))
         self._maps = {f: (list(m["x"]), list(m["y"])) for f, m in self.calibration.get("families", {}).items()}
-        # per tool: its repeat rules (rank, rate, words) and its first signatures (args, P, args are ROOT, names
-        # are plain strings)
-        self._plans: dict[str, tuple[list[tuple[int, float, str]], list[tuple[tuple[str, ...], float, bool, bool]]]] = {}
+        pooled = Curve(self._cx, self._cy)
+        curves = {f: Curve(xs, ys) for f, (xs, ys) in self._maps.items()}
+        # family -> its map (else its kind's, else the pooled one), for every family a candidate can have
+        self._curves: dict[str, Curve] = {}
+        for fam in {REPEAT, NO_ARGS} | {e[4] for lst in self.rules.values() for e in lst}:
+            self._curves[fam] = curves.get(fam) or curves.get(fam.split(" ")[0]) or pooled
+        # per tool: its repeat rules (rank, rate, words) and its first signatures that every argument has rules
+        # for (args, P, args are ROOT, names are plain strings, the maps of the families its arguments' rules have)
+        self._plans: dict[str, tuple[list[tuple[int, float, str]], list[tuple[tuple[str, ...], float, bool, bool, tuple[Curve, ...]]]]] = {}
         for tool in set(self.signatures) | {t for t, a in self.rules if a == "*"}:
             repeats = [(e[0].rank, e[1], e[3]) for e in self.rules.get((tool, "*"), ())]
-            sigs = [(sig, p, sig == (ROOT,), all(type(a) is str for a in sig))
-                    for sig, p in self.signatures.get(tool, [])[:SIGNATURES_PER_TOOL]]
+            sigs = []
+            for sig, p in self.signatures.get(tool, [])[:SIGNATURES_PER_TOOL]:
+                if all((tool, a) in self.rules for a in sig):  # else it binds nothing
+                    fams = {e[4] for a in sig for e in self.rules[(tool, a)]} if sig else {NO_ARGS}
+                    maps = tuple({id(m): m for m in (self._curves[f] for f in sorted(fams))}.values())
+                    sigs.append((sig, p, sig == (ROOT,), all(type(a) is str for a in sig), maps))
             self._plans[tool] = (repeats, sigs)
         factors = list(s["prob"]) + list(r["rate"]) + [p for lst in self.control.values() for _, p in lst]
-        self._curves = [(self._cx, self._cy), *self._maps.values()]  # every map a candidate can go through
         self._prunable = (all(isinstance(f, (int, float)) and 0.0 <= f <= 1.0 for f in factors)
-                          and all(all(a <= b for a, b in zip(ys, ys[1:])) for _, ys in self._curves))
-        self._tools_cache: dict[tuple[str, ...], list[tuple[str, float, float]]] = {}
+                          and all(m.sound() for m in (pooled, *curves.values())))
+        self._branches_cache: dict[tuple[str, ...], list[tuple[Any, ...]]] = {}
         self._hashes: dict[str, str] = {}  # args_json -> args_hash of recent candidates
 
     def __reduce__(self) -> tuple[Any, ...]:
@@ -137,30 +207,14 @@ class PatternPredictor:
 
     def calibrate(self, score: float, family: str = "") -> float:
         """`score` through the map of the candidate's data-flow family (else of its kind, else the pooled one)."""
-        xs, ys = self._maps.get(family) or self._maps.get(family.split(" ")[0]) or (self._cx, self._cy)
-        if not xs:
-            return score
-        i = bisect.bisect_right(xs, score)
-        if i == 0:
-            return ys[0]
-        if i == len(xs):
-            return ys[-1]
-        x0, x1, y0, y1 = xs[i - 1], xs[i], ys[i - 1], ys[i]
-        return y0 if x1 == x0 else y0 + (y1 - y0) * (score - x0) / (x1 - x0)
+        return self._curve(family).value(score)
 
-    def _threshold(self, p: float) -> float:
-        """A raw score below which no map calibrates to `p` or more: a branch scoring under it cannot reach a
-        calibrated probability of `p` (a map with no steps is the identity; below its step i-1's knot a map
-        gives at most that step's rate)."""
-        low = float("inf")
-        for xs, ys in self._curves:
-            if not xs:
-                low = min(low, p)
-                continue
-            i = bisect.bisect_left(ys, p)  # the first step whose rate reaches p
-            if i < len(ys):
-                low = min(low, xs[i - 1] if i else float("-inf"))
-        return low
+    def _curve(self, fam: str) -> Curve:
+        got = self._curves.get(fam)
+        if got is None:
+            xs, ys = self._maps.get(fam) or self._maps.get(fam.split(" ")[0]) or (self._cx, self._cy)
+            got = Curve(xs, ys)
+        return got
 
     def tool_dist(self, keys: tuple[str, ...]) -> list[tuple[str, float]]:
         for k in range(min(self.K, len(keys)), -1, -1):
@@ -169,20 +223,33 @@ class PatternPredictor:
                 return got
         return []
 
-    def _tools(self, keys: tuple[str, ...]) -> list[tuple[str, float, float]]:
-        """The tools a decision considers, as (tool, P(tool), the largest P of it and every later tool),
-        cached per context (a bounded cache: a long-running server sees ever new contexts)."""
-        got = self._tools_cache.get(keys)
+    def _branches(self, keys: tuple[str, ...]) -> list[tuple[Any, ...]]:
+        """The branches a decision in this context explores: per tool (in the order of P(tool)), each repeat rule
+        and each signature, as (upper bound of the calibrated probability of anything it offers, position in
+        that order, tool, score bound, (rank, words) of a repeat or None, (args, args are ROOT, names are plain
+        strings, maps) of a signature or None), best bound first when the ranking can prune. They depend on the
+        context only, so they are cached per context (a bounded cache: a long-running server sees ever new
+        contexts)."""
+        got = self._branches_cache.get(keys)
         if got is None:
-            dist = self.tool_dist(keys)[:TOOLS_PER_DECISION]
-            bounds, top = [], float("-inf")
-            for _, pt in reversed(dist):
-                top = max(top, pt)
-                bounds.append(top)
-            got = [(tool, pt, bound) for (tool, pt), bound in zip(dist, reversed(bounds))]
-            if len(self._tools_cache) >= CACHE_ENTRIES:
-                self._tools_cache.clear()
-            self._tools_cache[keys] = got
+            got = []
+            repeat = self._curves[REPEAT]
+            for tool, pt in self.tool_dist(keys)[:TOOLS_PER_DECISION]:
+                plan = self._plans.get(tool)
+                if plan is None:
+                    continue
+                repeats, sigs = plan
+                for rank, rate, words in repeats:
+                    score = pt * rate
+                    got.append((repeat.upper(score), len(got), tool, score, (rank, words), None))
+                for sig, ps, root, named, maps in sigs:
+                    score = pt * ps
+                    got.append((max(m.upper(score) for m in maps), len(got), tool, score, None, (sig, root, named, maps)))
+            if self._prunable:
+                got.sort(key=_best_bound_first)
+            if len(self._branches_cache) >= CACHE_ENTRIES:
+                self._branches_cache.clear()
+            self._branches_cache[keys] = got
         return got
 
     def _values(self, tool: str, arg: str, state: SessionState) -> list[tuple[Any, float, str, str, int, bool]]:
@@ -207,68 +274,70 @@ class PatternPredictor:
         """The top `k` candidates (see the module docstring), best first.
 
         Ranking: per (tool, canonical arguments) the offer with the highest (calibrated probability, score),
-        the first offer winning a tie, ordered by (-probability, -score, tool, args). Every factor of a score is
-        in [0, 1], so a tool bounds its candidates' scores by its P(tool) and a partial argument binding bounds
-        its completions' by its own score; a branch whose score bound lies below `_threshold` of the k-th best
-        probability found so far can neither enter the top k nor change a call that does, and is neither
-        bound nor canonicalised (the answer is the same as exploring everything)."""
+        the first offer of the exhaustive order (tools by P(tool), each tool's repeats, then its signatures, a
+        beam best score first) winning a tie, ordered by (-probability, -score, tool, args). Every factor of a
+        score is in [0, 1], so a branch's score bound and its maps bound what it offers. Branches are walked best
+        bound first; once k calls are offered, the walk stops at the first branch whose bound lies below the
+        k-th best probability so far, and a partial binding or a candidate that cannot reach it is dropped: such
+        an offer can neither enter the top k nor change a call that does, so the answer is the exhaustive one
+        (an offer keeps its branch's place in the exhaustive order to settle ties)."""
         if k <= 0:
             return []
-        # (tool, canonical args) -> [probability, score, tool, args_json, logged hash or None, explanation];
+        # (tool, canonical args) -> [probability, score, tool, args_json, logged hash or None, explanation, order];
         # the explanation is (words, family) for a repeat, (tool, chosen values, family) for a bound signature
         best: dict[tuple[str, str], list[Any]] = {}
-        floor = float("-inf")  # a score below which nothing reaches the k-th best probability so far
         prune = self._prunable
-        for tool, pt, bound in self._tools(state.keys):
+        kth = float("-inf")  # the k-th best probability offered so far (-inf: fewer than k offers yet)
+        offered = 0  # offers that changed `best` when `kth` was last taken
+        changes = 0
+        curves = self._curves
+        values: dict[tuple[str, str], list[tuple[Any, float, str, str, int, bool]]] = {}  # signatures share them
+        for bound, order, tool, score, repeat, signature in self._branches(state.keys):
             if prune and len(best) >= k:
-                floor = self._threshold(sorted([e[0] for e in best.values()], reverse=True)[k - 1])
-                if floor > bound:
-                    break  # this tool and every later one score at most `bound`
-            plan = self._plans.get(tool)
-            if plan is None:
-                continue
-            repeats, sigs = plan
-            for rank, rate, words in repeats:
-                score = pt * rate
-                if score < floor:
-                    continue
-                call = state.recent(tool, rank)
+                if changes != offered:
+                    kth, offered = sorted([e[0] for e in best.values()], reverse=True)[k - 1], changes
+                if bound < kth:
+                    break  # this branch and every later one
+            if repeat is not None:
+                call = state.recent(tool, repeat[0])
                 if call is not None and call.args_json is not None:
-                    _offer(best, self.calibrate(score, "repeat"), score, tool, call.args_json, call.args_hash, (words, "repeat"))
-            values: dict[str, list[tuple[Any, float, str, str, int, bool]]] = {}  # per argument: signatures share them
-            for sig, ps, root, named in sigs:
-                if prune and len(best) >= k:
-                    floor = self._threshold(sorted([e[0] for e in best.values()], reverse=True)[k - 1])
-                beam: list[tuple[float, tuple[int, ...]]] = [(pt * ps, ())]
-                if beam[0][0] < floor:
+                    p = curves[REPEAT].value(score)
+                    if p >= kth:
+                        changes += _offer(best, p, score, tool, call.args_json, call.args_hash, (repeat[1], REPEAT), order)
+                continue
+            sig, root, named, maps = signature
+            floor = min(m.reach(kth) for m in maps) if kth > float("-inf") else kth  # no completion below it reaches kth
+            beam: list[tuple[float, tuple[int, ...]]] = [(score, ())]
+            arg_values = []
+            for arg in sig:
+                vals = values.get((tool, arg))
+                if vals is None:
+                    vals = values[(tool, arg)] = self._values(tool, arg, state)
+                arg_values.append(vals)
+                grown = [(q, idx + (j,)) for p, idx in beam for j, v in enumerate(vals) if (q := p * v[1]) >= floor]
+                grown.sort(key=_score, reverse=True)  # stable: ties keep their order
+                beam = grown[:k]
+                if not beam:
+                    break
+            for score, idx in beam:
+                chosen = [vals[j] for vals, j in zip(arg_values, idx)]
+                fam = min(chosen, key=_family_rank)[3] if chosen else NO_ARGS  # call_family, its ranks precomputed
+                p = curves[fam].value(score)
+                if p < kth:
                     continue
-                arg_values = []
-                for arg in sig:
-                    vals = values.get(arg)
-                    if vals is None:
-                        vals = values[arg] = self._values(tool, arg, state)
-                    arg_values.append(vals)
-                    grown = [(q, idx + (j,)) for p, idx in beam for j, v in enumerate(vals) if (q := p * v[1]) >= floor]
-                    grown.sort(key=_score, reverse=True)  # stable: ties keep their order
-                    beam = grown[:k]
-                    if not beam:
-                        break
-                for score, idx in beam:
-                    chosen = [vals[j] for vals, j in zip(arg_values, idx)]
-                    if root:
-                        got = chosen[0]
-                        aj = _dumps(got[0], option=_SORT).decode() if got[5] else canonical_json(got[0])
-                    else:
-                        value = {arg: c[0] for arg, c in zip(sig, chosen)}
-                        # canonical_json's own shortcut for string values under string names, without its checks
-                        plain = named and all(c[5] for c in chosen)
-                        aj = _dumps(value, option=_SORT).decode() if plain else canonical_json(value)
-                    fam = min(chosen, key=_family_rank)[3] if chosen else "none"  # call_family, its ranks precomputed
-                    _offer(best, self.calibrate(score, fam), score, tool, aj, None, (tool, chosen, fam))
+                if root:
+                    got = chosen[0]
+                    aj = _dumps(got[0], option=_SORT).decode() if got[5] else canonical_json(got[0])
+                else:
+                    value = {arg: c[0] for arg, c in zip(sig, chosen)}
+                    # canonical_json's own shortcut for string values under string names, without its checks
+                    plain = named and all(c[5] for c in chosen)
+                    aj = _dumps(value, option=_SORT).decode() if plain else canonical_json(value)
+                changes += _offer(best, p, score, tool, aj, None, (tool, chosen, fam), order)
         ranked = sorted(best.values(), key=lambda c: (-c[0], -c[1], c[2], c[3]))[:k]
         out = []
         hashes = self._hashes
-        for p, _, tool, aj, h, how in ranked:
+        for p, _, tool, aj, h, how, _ in ranked:
             if p >= self.min_prob and p > 0:
                 if not h:  # a logged call without its hash, or a bound one
                     h = hashes.get(aj)
@@ -278,6 +347,10 @@ class PatternPredictor:
                         h = hashes[aj] = args_hash(aj)
                 out.append(Candidate(tool, aj, h, p, *_explain(how)))
         return out
+
+
+def _best_bound_first(branch: tuple[Any, ...]) -> tuple[float, int]:
+    return -branch[0], branch[1]
 
 
 def _score(entry: tuple[float, Any]) -> float:
@@ -297,11 +370,15 @@ def _explain(how: tuple[Any, ...]) -> tuple[str, str]:
 
 
 def _offer(best: dict[tuple[str, str], list[Any]], p: float, score: float, tool: str, aj: str, h: str | None,
-           how: tuple[Any, ...]) -> None:
+           how: tuple[Any, ...], order: int) -> bool:
+    """Keep the offer if its call is new or it beats the kept one (a tie goes to the earlier branch, else to the
+    first offer); True if it was kept."""
     key = (tool, aj)  # a tuple: the strings keep their cached hashes (args can be long)
     old = best.get(key)
-    if old is None or p > old[0] or p == old[0] and score > old[1]:
-        best[key] = [p, score, tool, aj, h, how]
+    if old is None or p > old[0] or p == old[0] and (score > old[1] or score == old[1] and order < old[6]):
+        best[key] = [p, score, tool, aj, h, how, order]
+        return True
+    return False
 
 
 class PatternCursor:
