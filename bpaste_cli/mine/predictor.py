@@ -94,11 +94,12 @@ class Curve:
         v = self.value(score)
         return v if i == 0 else max(self.peaks[i - 1], v)
 
-    def reach(self, p: float) -> float:
-        """A score below which nothing calibrates to `p` or more."""
+    def reach(self, p: float, above: bool = False) -> float:
+        """A score below which nothing calibrates to `p` or more (`above`: to more than `p`)."""
         if not self.xs:
             return p
-        j = bisect.bisect_left(self.peaks, p)  # the first stretch that can give p
+        # the first stretch that can give p (more than p)
+        j = (bisect.bisect_right if above else bisect.bisect_left)(self.peaks, p)
         return self.lows[j] if j < len(self.peaks) else float("inf")
 
     def sound(self) -> bool:
@@ -151,8 +152,9 @@ class PatternPredictor:
         for fam in {REPEAT, NO_ARGS} | {e[4] for lst in self.rules.values() for e in lst}:
             self._curves[fam] = curves.get(fam) or curves.get(fam.split(" ")[0]) or pooled
         # per tool: its repeat rules (rank, rate, words) and its first signatures that every argument has rules
-        # for (args, P, args are ROOT, names are plain strings, the maps of the families its arguments' rules have)
-        self._plans: dict[str, tuple[list[tuple[int, float, str]], list[tuple[tuple[str, ...], float, bool, bool, tuple[Curve, ...]]]]] = {}
+        # for (args, P, args are ROOT, names are plain strings, the maps of the families its arguments' rules have,
+        # per argument the largest rate of its rules: no value of it gets a larger share)
+        self._plans: dict[str, tuple[list[tuple[int, float, str]], list[tuple[tuple[str, ...], float, bool, bool, tuple[Curve, ...], tuple[float, ...]]]]] = {}
         for tool in set(self.signatures) | {t for t, a in self.rules if a == "*"}:
             repeats = [(e[0].rank, e[1], e[3]) for e in self.rules.get((tool, "*"), ())]
             sigs = []
@@ -160,7 +162,8 @@ class PatternPredictor:
                 if all((tool, a) in self.rules for a in sig):  # else it binds nothing
                     fams = {e[4] for a in sig for e in self.rules[(tool, a)]} if sig else {NO_ARGS}
                     maps = tuple({id(m): m for m in (self._curves[f] for f in sorted(fams))}.values())
-                    sigs.append((sig, p, sig == (ROOT,), all(type(a) is str for a in sig), maps))
+                    caps = tuple(max(e[1] for e in self.rules[(tool, a)]) for a in sig)
+                    sigs.append((sig, p, sig == (ROOT,), all(type(a) is str for a in sig), maps, caps))
             self._plans[tool] = (repeats, sigs)
         factors = list(s["prob"]) + list(r["rate"]) + [p for lst in self.control.values() for _, p in lst]
         self._prunable = (all(isinstance(f, (int, float)) and 0.0 <= f <= 1.0 for f in factors)
@@ -226,8 +229,9 @@ class PatternPredictor:
     def _branches(self, keys: tuple[str, ...]) -> list[tuple[Any, ...]]:
         """The branches a decision in this context explores: per tool (in the order of P(tool)), each repeat rule
         and each signature, as (upper bound of the calibrated probability of anything it offers, position in
-        that order, tool, score bound, (rank, words) of a repeat or None, (args, args are ROOT, names are plain
-        strings, maps) of a signature or None), best bound first when the ranking can prune. They depend on the
+        that order, tool, upper bound of the scores it offers, its first factors' score, (rank, words) of a repeat
+        or None, (args, args are ROOT, names are plain strings, maps) of a signature or None), best bound first
+        when the ranking can prune. A bound multiplies in the order the beam does, so it rounds no lower. They depend on the
         context only, so they are cached per context (a bounded cache: a long-running server sees ever new
         contexts)."""
         got = self._branches_cache.get(keys)
@@ -241,10 +245,12 @@ class PatternPredictor:
                 repeats, sigs = plan
                 for rank, rate, words in repeats:
                     score = pt * rate
-                    got.append((repeat.upper(score), len(got), tool, score, (rank, words), None))
-                for sig, ps, root, named, maps in sigs:
-                    score = pt * ps
-                    got.append((max(m.upper(score) for m in maps), len(got), tool, score, None, (sig, root, named, maps)))
+                    got.append((repeat.upper(score), len(got), tool, score, score, (rank, words), None))
+                for sig, ps, root, named, maps, caps in sigs:
+                    score = top = pt * ps
+                    for cap in caps:
+                        top *= cap
+                    got.append((max(m.upper(top) for m in maps), len(got), tool, top, score, None, (sig, root, named, maps)))
             if self._prunable:
                 got.sort(key=_best_bound_first)
             if len(self._branches_cache) >= CACHE_ENTRIES:
@@ -287,26 +293,32 @@ class PatternPredictor:
         # the explanation is (words, family) for a repeat, (tool, chosen values, family) for a bound signature
         best: dict[tuple[str, str], list[Any]] = {}
         prune = self._prunable
-        kth = float("-inf")  # the k-th best probability offered so far (-inf: fewer than k offers yet)
-        offered = 0  # offers that changed `best` when `kth` was last taken
-        changes = 0
+        # the k-th best (probability, score) offered so far ((-inf, -inf): fewer than k offers yet); an offer
+        # below it in that order cannot enter the top k
+        kth_p = kth_s = float("-inf")
+        taken = changes = 0  # offers that changed `best`: when the k-th best was last taken, and now
         curves = self._curves
         values: dict[tuple[str, str], list[tuple[Any, float, str, str, int, bool]]] = {}  # signatures share them
-        for bound, order, tool, score, repeat, signature in self._branches(state.keys):
+        for bound, order, tool, top, score, repeat, signature in self._branches(state.keys):
             if prune and len(best) >= k:
-                if changes != offered:
-                    kth, offered = sorted([e[0] for e in best.values()], reverse=True)[k - 1], changes
-                if bound < kth:
+                if changes != taken:
+                    kth_p, kth_s = sorted([(e[0], e[1]) for e in best.values()], reverse=True)[k - 1]
+                    taken = changes
+                if bound < kth_p:
                     break  # this branch and every later one
+                if bound == kth_p and top < kth_s:
+                    continue
             if repeat is not None:
                 call = state.recent(tool, repeat[0])
                 if call is not None and call.args_json is not None:
                     p = curves[REPEAT].value(score)
-                    if p >= kth:
+                    if p > kth_p or p == kth_p and score >= kth_s:
                         changes += _offer(best, p, score, tool, call.args_json, call.args_hash, (repeat[1], REPEAT), order)
                 continue
             sig, root, named, maps = signature
-            floor = min(m.reach(kth) for m in maps) if kth > float("-inf") else kth  # no completion below it reaches kth
+            floor = kth_p
+            if kth_p > float("-inf"):  # below it no completion reaches kth_p, or exceeds it with a score of kth_s
+                floor = max(min(m.reach(kth_p) for m in maps), min(kth_s, min(m.reach(kth_p, above=True) for m in maps)))
             beam: list[tuple[float, tuple[int, ...]]] = [(score, ())]
             arg_values = []
             for arg in sig:
@@ -323,7 +335,7 @@ class PatternPredictor:
                 chosen = [vals[j] for vals, j in zip(arg_values, idx)]
                 fam = min(chosen, key=_family_rank)[3] if chosen else NO_ARGS  # call_family, its ranks precomputed
                 p = curves[fam].value(score)
-                if p < kth:
+                if p < kth_p or p == kth_p and score < kth_s:
                     continue
                 if root:
                     got = chosen[0]
