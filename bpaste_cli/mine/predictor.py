@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import bisect
 import math
+from operator import itemgetter
 from typing import Any
 
 import orjson
@@ -319,20 +320,17 @@ class PatternPredictor:
             floor = kth_p
             if kth_p > float("-inf"):  # below it no completion reaches kth_p, or exceeds it with a score of kth_s
                 floor = max(min(m.reach(kth_p) for m in maps), min(kth_s, min(m.reach(kth_p, above=True) for m in maps)))
-            beam: list[tuple[float, tuple[int, ...]]] = [(score, ())]
-            arg_values = []
+            beam: list[tuple[float, tuple[tuple[Any, float, str, str, int, bool], ...]]] = [(score, ())]  # (score, chosen values)
             for arg in sig:
                 vals = values.get((tool, arg))
                 if vals is None:
                     vals = values[(tool, arg)] = self._values(tool, arg, state)
-                arg_values.append(vals)
-                grown = [(q, idx + (j,)) for p, idx in beam for j, v in enumerate(vals) if (q := p * v[1]) >= floor]
+                grown = [(q, chosen + (v,)) for p, chosen in beam for v in vals if (q := p * v[1]) >= floor]
                 grown.sort(key=_score, reverse=True)  # stable: ties keep their order
                 beam = grown[:k]
                 if not beam:
                     break
-            for score, idx in beam:
-                chosen = [vals[j] for vals, j in zip(arg_values, idx)]
+            for score, chosen in beam:
                 fam = min(chosen, key=_family_rank)[3] if chosen else NO_ARGS  # call_family, its ranks precomputed
                 p = curves[fam].value(score)
                 if p < kth_p or p == kth_p and score < kth_s:
@@ -365,12 +363,8 @@ def _best_bound_first(branch: tuple[Any, ...]) -> tuple[float, int]:
     return -branch[0], branch[1]
 
 
-def _score(entry: tuple[float, Any]) -> float:
-    return entry[0]
-
-
-def _family_rank(value: tuple[Any, ...]) -> int:
-    return value[4]
+_score = itemgetter(0)  # of a beam entry
+_family_rank = itemgetter(4)  # of a bound value
 
 
 def _explain(how: tuple[Any, ...]) -> tuple[str, str]:
