@@ -293,28 +293,25 @@ class PatternPredictor:
         # (tool, canonical args) -> [probability, score, tool, args_json, logged hash or None, explanation, order];
         # the explanation is (words, family) for a repeat, (tool, chosen values, family) for a bound signature
         best: dict[tuple[str, str], list[Any]] = {}
-        prune = self._prunable
-        # the k-th best (probability, score) offered so far ((-inf, -inf): fewer than k offers yet); an offer
-        # below it in that order cannot enter the top k
+        # the (probability, score) of every call in `best`, ascending, when pruning; the k-th best of them (-inf:
+        # fewer than k calls yet): an offer below it in that order cannot enter the top k
+        tops: list[tuple[float, float]] | None = [] if self._prunable else None
+        limit = k if self._prunable else float("inf")  # calls in `best` from which the k-th best prunes
         kth_p = kth_s = float("-inf")
-        taken = changes = 0  # offers that changed `best`: when the k-th best was last taken, and now
         curves = self._curves
         values: dict[tuple[str, str], list[tuple[Any, float, str, str, int, bool]]] = {}  # signatures share them
         for bound, order, tool, top, score, repeat, signature in self._branches(state.keys):
-            if prune and len(best) >= k:
-                if changes != taken:
-                    kth_p, kth_s = sorted([(e[0], e[1]) for e in best.values()], reverse=True)[k - 1]
-                    taken = changes
-                if bound < kth_p:
-                    break  # this branch and every later one
-                if bound == kth_p and top < kth_s:
-                    continue
+            if bound < kth_p:
+                break  # this branch and every later one
+            if bound == kth_p and top < kth_s:
+                continue
             if repeat is not None:
                 call = state.recent(tool, repeat[0])
                 if call is not None and call.args_json is not None:
                     p = curves[REPEAT].value(score)
-                    if p > kth_p or p == kth_p and score >= kth_s:
-                        changes += _offer(best, p, score, tool, call.args_json, call.args_hash, (repeat[1], REPEAT), order)
+                    if (p > kth_p or p == kth_p and score >= kth_s) and _offer(
+                            best, tops, p, score, tool, call.args_json, call.args_hash, (repeat[1], REPEAT), order) and len(best) >= limit:
+                        kth_p, kth_s = tops[-k]
                 continue
             sig, root, named, maps = signature
             floor = kth_p
@@ -343,7 +340,8 @@ class PatternPredictor:
                     # canonical_json's own shortcut for string values under string names, without its checks
                     plain = named and all(c[5] for c in chosen)
                     aj = _dumps(value, option=_SORT).decode() if plain else canonical_json(value)
-                changes += _offer(best, p, score, tool, aj, None, (tool, chosen, fam), order)
+                if _offer(best, tops, p, score, tool, aj, None, (tool, chosen, fam), order) and len(best) >= limit:
+                    kth_p, kth_s = tops[-k]
         ranked = sorted(best.values(), key=lambda c: (-c[0], -c[1], c[2], c[3]))[:k]
         out = []
         hashes = self._hashes
@@ -375,16 +373,23 @@ def _explain(how: tuple[Any, ...]) -> tuple[str, str]:
     return ("; ".join(c[2] for c in chosen) if chosen else f"{tool}()"), fam
 
 
-def _offer(best: dict[tuple[str, str], list[Any]], p: float, score: float, tool: str, aj: str, h: str | None,
-           how: tuple[Any, ...], order: int) -> bool:
+def _offer(best: dict[tuple[str, str], list[Any]], tops: list[tuple[float, float]] | None, p: float, score: float,
+           tool: str, aj: str, h: str | None, how: tuple[Any, ...], order: int) -> bool:
     """Keep the offer if its call is new or it beats the kept one (a tie goes to the earlier branch, else to the
-    first offer); True if it was kept."""
+    first offer), and keep `tops` (if any) in step; True if it was kept."""
     key = (tool, aj)  # a tuple: the strings keep their cached hashes (args can be long)
     old = best.get(key)
-    if old is None or p > old[0] or p == old[0] and (score > old[1] or score == old[1] and order < old[6]):
-        best[key] = [p, score, tool, aj, h, how, order]
-        return True
-    return False
+    if old is None:
+        if tops is not None:
+            bisect.insort(tops, (p, score))
+    elif p > old[0] or p == old[0] and (score > old[1] or score == old[1] and order < old[6]):
+        if tops is not None and (p, score) != (old[0], old[1]):
+            tops.remove((old[0], old[1]))
+            bisect.insort(tops, (p, score))
+    else:
+        return False
+    best[key] = [p, score, tool, aj, h, how, order]
+    return True
 
 
 class PatternCursor:
