@@ -230,8 +230,8 @@ class PatternPredictor:
     def _branches(self, keys: tuple[str, ...]) -> list[tuple[Any, ...]]:
         """The branches a decision in this context explores: per tool (in the order of P(tool)), each repeat rule
         and each signature, as (upper bound of the calibrated probability of anything it offers, position in
-        that order, tool, upper bound of the scores it offers, its first factors' score, (rank, words) of a repeat
-        or None, (args, args are ROOT, names are plain strings, maps) of a signature or None), best bound first
+        that order, tool, upper bound of the scores it offers, its first factors' score, (rank, words, calibrated
+        probability) of a repeat or None, (args, args are ROOT, names are plain strings, maps) of a signature or None), best bound first
         when the ranking can prune. A bound multiplies in the order the beam does, so it rounds no lower. They depend on the
         context only, so they are cached per context (a bounded cache: a long-running server sees ever new
         contexts)."""
@@ -246,7 +246,7 @@ class PatternPredictor:
                 repeats, sigs = plan
                 for rank, rate, words in repeats:
                     score = pt * rate
-                    got.append((repeat.upper(score), len(got), tool, score, score, (rank, words), None))
+                    got.append((repeat.upper(score), len(got), tool, score, score, (rank, words, repeat.value(score)), None))
                 for sig, ps, root, named, maps, caps in sigs:
                     score = top = pt * ps
                     for cap in caps:
@@ -263,16 +263,23 @@ class PatternPredictor:
         """The first VALUES_PER_ARG distinct values the rules of one argument bind, each with its share of
         the probability mass, its rule in words, its family (and its rank) and whether it is a plain string."""
         out: list[tuple[Any, float, str, str, int, bool]] = []
-        seen: list[Any] = []
+        seen_strings: set[str] = set()  # a string equals only a string: one set lookup
+        seen: list[Any] = []  # the other values: equal and of the same type (so 1 != True)
         left = 1.0
         for rule, rate, const, words, fam, rank in self.rules.get((tool, arg), ()):
             v = bind(rule, state) if const is ABSENT else const
-            if v is ABSENT or v in seen and any(type(v) is type(s) and v == s for s in seen):
+            plain = type(v) is str
+            if plain:
+                if v in seen_strings:
+                    continue
+                seen_strings.add(v)
+            elif v is ABSENT or v in seen and any(type(v) is type(s) and v == s for s in seen):
                 continue
+            else:
+                seen.append(v)
             p = rate * left
             left -= p
-            seen.append(v)
-            out.append((v, p, words, fam, rank, type(v) is str))
+            out.append((v, p, words, fam, rank, plain))
             if len(out) >= VALUES_PER_ARG:
                 break
         return out
@@ -308,7 +315,7 @@ class PatternPredictor:
             if repeat is not None:
                 call = state.recent(tool, repeat[0])
                 if call is not None and call.args_json is not None:
-                    p = curves[REPEAT].value(score)
+                    p = repeat[2]
                     if (p > kth_p or p == kth_p and score >= kth_s) and _offer(
                             best, tops, p, score, tool, call.args_json, call.args_hash, (repeat[1], REPEAT), order) and len(best) >= limit:
                         kth_p, kth_s = tops[-k]
