@@ -57,22 +57,26 @@ class Curve:
 
     The map is flat below its first knot and above its last and linear in between; `peaks[j]` is the most it
     gives to any score below knot j (j = len(xs): to any score), as computed, so it bounds the map whether or
-    not the map is monotone."""
+    not the map is monotone. A map whose knots are out of order or not finite has no bounds (`peaks` None)."""
 
     __slots__ = ("xs", "ys", "peaks", "lows")
 
     def __init__(self, xs: list[float], ys: list[float]) -> None:
         self.xs, self.ys = xs, ys
-        # the most of each stretch: below the first knot, between knots j-1 and j (the formula of `value` is
-        # monotone there, so its value at knot j bounds it), above the last knot
-        stretches = [ys[0]] if xs else []
-        for j in range(1, len(xs)):
-            x0, x1, y0, y1 = xs[j - 1], xs[j], ys[j - 1], ys[j]
-            stretches.append(max(y0, y1, y0 + (y1 - y0) * (x1 - x0) / (x1 - x0)) if x1 > x0 else y0)
-        if xs:
-            stretches.append(ys[-1])
-        self.peaks = [max(stretches[: j + 1]) for j in range(len(stretches))]
+        self.peaks: list[float] | None = None
         self.lows = [float("-inf"), *xs]  # the lowest score of each stretch
+        if not xs:
+            self.peaks = []
+        elif len(xs) == len(ys) and all(isinstance(v, (int, float)) and math.isfinite(v) for v in xs + ys) \
+                and all(a <= b for a, b in zip(xs, xs[1:])):
+            # the most of each stretch: below the first knot, between knots j-1 and j (the formula of `value` is
+            # monotone there, so its value at knot j bounds it), above the last knot
+            stretches = [ys[0]]
+            for j in range(1, len(xs)):
+                x0, x1, y0, y1 = xs[j - 1], xs[j], ys[j - 1], ys[j]
+                stretches.append(max(y0, y1, y0 + (y1 - y0) * (x1 - x0) / (x1 - x0)) if x1 > x0 else y0)
+            stretches.append(ys[-1])
+            self.peaks = [max(stretches[: j + 1]) for j in range(len(stretches))]
 
     def value(self, score: float) -> float:
         """The calibrated probability of `score`."""
@@ -88,7 +92,7 @@ class Curve:
         return y0 if x1 == x0 else y0 + (y1 - y0) * (score - x0) / (x1 - x0)
 
     def upper(self, score: float) -> float:
-        """The most any score at or below `score` calibrates to."""
+        """The most any score at or below `score` calibrates to (a map with bounds only)."""
         if not self.xs:
             return score
         i = bisect.bisect_right(self.xs, score)  # the stretch of `score`
@@ -96,17 +100,13 @@ class Curve:
         return v if i == 0 else max(self.peaks[i - 1], v)
 
     def reach(self, p: float, above: bool = False) -> float:
-        """A score below which nothing calibrates to `p` or more (`above`: to more than `p`)."""
+        """A score below which nothing calibrates to `p` or more (`above`: to more than `p`; a map with bounds
+        only)."""
         if not self.xs:
             return p
         # the first stretch that can give p (more than p)
         j = (bisect.bisect_right if above else bisect.bisect_left)(self.peaks, p)
         return self.lows[j] if j < len(self.peaks) else float("inf")
-
-    def sound(self) -> bool:
-        """Whether the bounds hold: finite knots in order and finite rates."""
-        return ((not self.xs or len(self.xs) == len(self.ys)) and all(isinstance(v, (int, float)) and math.isfinite(v) for v in self.xs + self.ys)
-                and all(a <= b for a, b in zip(self.xs, self.xs[1:])))
 
 
 class PatternPredictor:
@@ -155,7 +155,7 @@ class PatternPredictor:
         # per tool: its repeat rules (rank, rate, words) and its first signatures that every argument has rules
         # for (args, P, args are ROOT, names are plain strings, the maps of the families its arguments' rules have,
         # per argument the largest rate of its rules: no value of it gets a larger share)
-        self._plans: dict[str, tuple[list[tuple[int, float, str]], list[tuple[tuple[str, ...], float, bool, bool, tuple[Curve, ...], tuple[float, ...]]]]] = {}
+        self._plans: dict[str, tuple[list[tuple[int, float, str]], list[tuple[Any, ...]]]] = {}
         for tool in set(self.signatures) | {t for t, a in self.rules if a == "*"}:
             repeats = [(e[0].rank, e[1], e[3]) for e in self.rules.get((tool, "*"), ())]
             sigs = []
@@ -168,7 +168,7 @@ class PatternPredictor:
             self._plans[tool] = (repeats, sigs)
         factors = list(s["prob"]) + list(r["rate"]) + [p for lst in self.control.values() for _, p in lst]
         self._prunable = (all(isinstance(f, (int, float)) and 0.0 <= f <= 1.0 for f in factors)
-                          and all(m.sound() for m in (pooled, *curves.values())))
+                          and all(m.peaks is not None for m in (pooled, *curves.values())))
         self._branches_cache: dict[tuple[str, ...], list[tuple[Any, ...]]] = {}
         self._hashes: dict[str, str] = {}  # args_json -> args_hash of recent candidates
 
@@ -214,6 +214,7 @@ class PatternPredictor:
         return self._curve(family).value(score)
 
     def _curve(self, fam: str) -> Curve:
+        """The map of a family (any family, also one no rule of the tables has)."""
         got = self._curves.get(fam)
         if got is None:
             xs, ys = self._maps.get(fam) or self._maps.get(fam.split(" ")[0]) or (self._cx, self._cy)
@@ -229,16 +230,16 @@ class PatternPredictor:
 
     def _branches(self, keys: tuple[str, ...]) -> list[tuple[Any, ...]]:
         """The branches a decision in this context explores: per tool (in the order of P(tool)), each repeat rule
-        and each signature, as (upper bound of the calibrated probability of anything it offers, position in
-        that order, tool, upper bound of the scores it offers, its first factors' score, (rank, words, calibrated
-        probability) of a repeat or None, (args, args are ROOT, names are plain strings, maps) of a signature or None), best bound first
-        when the ranking can prune. A bound multiplies in the order the beam does, so it rounds no lower. They depend on the
-        context only, so they are cached per context (a bounded cache: a long-running server sees ever new
-        contexts)."""
+        and each signature, as (upper bound of the calibrated probability of anything it offers, position in that
+        order, tool, upper bound of the scores it offers, its first factors' score, (rank, words, calibrated
+        probability) of a repeat or None, (args, args are ROOT, names are plain strings, maps) of a signature or
+        None); when the ranking can prune, best bound first (a score bound multiplies in the order the beam does,
+        so it rounds no lower). They depend on the context only, so they are cached per context (a bounded
+        cache: a long-running server sees ever new contexts)."""
         got = self._branches_cache.get(keys)
         if got is None:
             got = []
-            repeat = self._curves[REPEAT]
+            prune, repeat = self._prunable, self._curves[REPEAT]
             for tool, pt in self.tool_dist(keys)[:TOOLS_PER_DECISION]:
                 plan = self._plans.get(tool)
                 if plan is None:
@@ -246,13 +247,15 @@ class PatternPredictor:
                 repeats, sigs = plan
                 for rank, rate, words in repeats:
                     score = pt * rate
-                    got.append((repeat.upper(score), len(got), tool, score, score, (rank, words, repeat.value(score)), None))
+                    bound = repeat.upper(score) if prune else 0.0
+                    got.append((bound, len(got), tool, score, score, (rank, words, repeat.value(score)), None))
                 for sig, ps, root, named, maps, caps in sigs:
                     score = top = pt * ps
                     for cap in caps:
                         top *= cap
-                    got.append((max(m.upper(top) for m in maps), len(got), tool, top, score, None, (sig, root, named, maps)))
-            if self._prunable:
+                    bound = max(m.upper(top) for m in maps) if prune else 0.0
+                    got.append((bound, len(got), tool, top, score, None, (sig, root, named, maps)))
+            if prune:
                 got.sort(key=_best_bound_first)
             if len(self._branches_cache) >= CACHE_ENTRIES:
                 self._branches_cache.clear()
@@ -291,10 +294,10 @@ class PatternPredictor:
         the first offer of the exhaustive order (tools by P(tool), each tool's repeats, then its signatures, a
         beam best score first) winning a tie, ordered by (-probability, -score, tool, args). Every factor of a
         score is in [0, 1], so a branch's score bound and its maps bound what it offers. Branches are walked best
-        bound first; once k calls are offered, the walk stops at the first branch whose bound lies below the
-        k-th best probability so far, and a partial binding or a candidate that cannot reach it is dropped: such
-        an offer can neither enter the top k nor change a call that does, so the answer is the exhaustive one
-        (an offer keeps its branch's place in the exhaustive order to settle ties)."""
+        bound first; once k calls are offered, the walk stops at the first branch whose bound lies below the k-th
+        best probability so far, and skips a branch, a partial binding or a candidate that cannot reach the k-th
+        best (probability, score): such an offer can neither enter the top k nor change a call that does, so the
+        answer is the exhaustive one (an offer keeps its branch's place in the exhaustive order to settle ties)."""
         if k <= 0:
             return []
         # (tool, canonical args) -> [probability, score, tool, args_json, logged hash or None, explanation, order];
@@ -316,15 +319,16 @@ class PatternPredictor:
                 call = state.recent(tool, repeat[0])
                 if call is not None and call.args_json is not None:
                     p = repeat[2]
-                    if (p > kth_p or p == kth_p and score >= kth_s) and _offer(
-                            best, tops, p, score, tool, call.args_json, call.args_hash, (repeat[1], REPEAT), order) and len(best) >= limit:
-                        kth_p, kth_s = tops[-k]
+                    if p > kth_p or p == kth_p and score >= kth_s:
+                        how = (repeat[1], REPEAT)
+                        if _offer(best, tops, p, score, tool, call.args_json, call.args_hash, how, order) and len(best) >= limit:
+                            kth_p, kth_s = tops[-k]
                 continue
             sig, root, named, maps = signature
             floor = kth_p
             if kth_p > float("-inf"):  # below it no completion reaches kth_p, or exceeds it with a score of kth_s
                 floor = max(min(m.reach(kth_p) for m in maps), min(kth_s, min(m.reach(kth_p, above=True) for m in maps)))
-            beam: list[tuple[float, tuple[tuple[Any, float, str, str, int, bool], ...]]] = [(score, ())]  # (score, chosen values)
+            beam: list[tuple[float, tuple[Any, ...]]] = [(score, ())]  # (score, the chosen values)
             for arg in sig:
                 vals = values.get((tool, arg))
                 if vals is None:
