@@ -1,6 +1,7 @@
 """The predictor's pruned ranking equals the plain exhaustive one, and the context counts equal per-decision
 counting: random small tables and sessions (hypothesis), with ties, duplicate canonical arguments
-(1 and 1.0, a whole-call repeat equal to a bound call) and non-object arguments."""
+(1 and 1.0, a whole-call repeat equal to a bound call), non-object arguments and random calibration maps
+(crossing, flat, not monotone); a map's bounds hold for every score."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from hypothesis import strategies as st
 from bpaste_cli.mine.api import Candidate, Event
 from bpaste_cli.mine.control import ControlCounts
 from bpaste_cli.mine.dataflow import ROOT, call_family
-from bpaste_cli.mine.predictor import RULE_COLUMNS, SIGNATURES_PER_TOOL, TOOLS_PER_DECISION, PatternPredictor
+from bpaste_cli.mine.predictor import RULE_COLUMNS, SIGNATURES_PER_TOOL, TOOLS_PER_DECISION, Curve, PatternPredictor
 from bpaste_cli.trace import args_hash, canonical_json
 
 TOOLS = ("A", "B", "C")
@@ -108,6 +109,59 @@ def test_pruned_ranking_equals_the_exhaustive_one(tabs, evs, k, calibrated, min_
     for e in evs:
         cur.observe(e)
         assert p.candidates(cur.state, k) == reference(p, cur.state, k)
+
+
+KNOTS = (0.0, 0.0625, 0.125, 0.25, 0.5, 1.0)  # products of PROBS: scores fall on knots and between them
+RATES = (0.05, 0.2, 0.25, 0.5, 0.9)
+
+
+@st.composite
+def maps(draw):
+    """A calibration map as a pattern table stores it: knots in order (some repeated), rates in any order."""
+    n = draw(st.integers(0, 4))
+    xs = sorted(draw(st.lists(st.sampled_from(KNOTS), min_size=n, max_size=n)))
+    return {"x": xs, "y": draw(st.lists(st.sampled_from(RATES), min_size=n, max_size=n))}
+
+
+@st.composite
+def calibrations(draw):
+    """A pooled map and maps for some families and kinds (a family without one uses its kind's, else the pooled)."""
+    families = draw(st.lists(st.sampled_from(("repeat", "const", "copy", "prompt", "none")), unique=True, max_size=5))
+    return draw(maps()) | {"families": {f: draw(maps()) for f in families}}
+
+
+@settings(max_examples=300, deadline=None)
+@given(tables(), events, st.sampled_from((1, 2, 3, 5, 8)), calibrations())
+def test_pruned_ranking_equals_the_exhaustive_one_under_any_maps(tabs, evs, k, calibration):
+    # maps that are flat (ties on probability, broken by score), cross each other and go down as well as up
+    p = PatternPredictor({"K": 2, "R": 2, "key": "tool"}, tabs, calibration)
+    cur = p.cursor()
+    assert p.candidates(cur.state, k) == reference(p, cur.state, k)
+    for e in evs:
+        cur.observe(e)
+        assert p.candidates(cur.state, k) == reference(p, cur.state, k)
+
+
+@settings(max_examples=300, deadline=None)
+@given(maps(), st.lists(st.one_of(st.sampled_from(KNOTS), st.floats(-0.5, 1.5)), min_size=2, max_size=6),
+       st.sampled_from(RATES + KNOTS))
+def test_a_maps_bounds_hold_for_every_score(m, scores, p):
+    curve = Curve(m["x"], m["y"])
+    for s in scores:
+        for t in scores:
+            if t <= s:
+                assert curve.value(t) <= curve.upper(s)
+            if t < curve.reach(p):
+                assert curve.value(t) < p
+            if t < curve.reach(p, above=True):
+                assert curve.value(t) <= p
+
+
+def test_a_map_out_of_order_makes_the_ranking_exhaustive():
+    tabs = _table([([], 4, "A", 4, 1.0)], [("A", [], 4, 1.0)], [])
+    assert PatternPredictor({"K": 1, "R": 1}, tabs, {"x": [0.0, 1.0], "y": [0.2, 0.1]})._prunable
+    assert not PatternPredictor({"K": 1, "R": 1}, tabs, {"x": [1.0, 0.0], "y": [0.1, 0.2]})._prunable
+    assert not PatternPredictor({"K": 1, "R": 1}, tabs, {"x": [0.0, float("nan")], "y": [0.1, 0.2]})._prunable
 
 
 def test_the_ranking_keeps_one_candidate_per_canonical_call_and_the_first_of_a_tie():

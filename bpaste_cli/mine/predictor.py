@@ -70,11 +70,12 @@ class Curve:
         elif len(xs) == len(ys) and all(isinstance(v, (int, float)) and math.isfinite(v) for v in xs + ys) \
                 and all(a <= b for a, b in zip(xs, xs[1:])):
             # the most of each stretch: below the first knot, between knots j-1 and j (the formula of `value` is
-            # monotone there, so its value at knot j bounds it), above the last knot
+            # monotone there, so its value at knot j bounds it; both rates count, even for two equal knots, so that
+            # peaks[j] bounds a stretch that goes down from rate j), above the last knot
             stretches = [ys[0]]
             for j in range(1, len(xs)):
                 x0, x1, y0, y1 = xs[j - 1], xs[j], ys[j - 1], ys[j]
-                stretches.append(max(y0, y1, y0 + (y1 - y0) * (x1 - x0) / (x1 - x0)) if x1 > x0 else y0)
+                stretches.append(max(y0, y1, y0 + (y1 - y0) * (x1 - x0) / (x1 - x0)) if x1 > x0 else max(y0, y1))
             stretches.append(ys[-1])
             self.peaks = [max(stretches[: j + 1]) for j in range(len(stretches))]
 
