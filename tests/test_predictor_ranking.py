@@ -252,6 +252,24 @@ def test_a_lower_score_whose_family_calibrates_higher_is_not_pruned():
     assert p.candidates(cur.state, 1) == reference(p, cur.state, 1)
 
 
+def test_a_signature_is_bounded_by_the_maps_of_all_its_arguments():
+    # k = 1. A(a, b) binds a from a constant and b from B's latest call: its call is of the `copy` family (the
+    # most data-driven of its arguments'), whose map gives 0.9; B's repeat gets 0.5 from the `repeat` map. A bound
+    # from the first argument's `const` map alone (0.1) would have stopped the walk before A
+    calibration = {"x": [], "y": [], "families": {"const": {"x": [0.0], "y": [0.1]}, "copy": {"x": [0.0], "y": [0.9]},
+                                                  "repeat": {"x": [0.0], "y": [0.5]}}}
+    p = PatternPredictor({"K": 1, "R": 1}, _table(
+        [([], 4, "B", 4, 1.0), ([], 4, "A", 2, 0.5)],
+        [("A", ["a", "b"], 4, 1.0)],
+        [("A", "a", "const", "", 0, "", 0, "", '"x"', 4, 4, 4, 1.0), ("A", "b", "copy", "B", 1, "q", 0, "", "", 4, 4, 4, 1.0),
+         ("B", "*", "repeat", "B", 1, "", 0, "", "", 4, 4, 4, 1.0)]),
+        calibration)
+    cur = p.cursor()
+    cur.observe(Event("tool", 0, "B", '{"q":1}', args_hash('{"q":1}'), "r", None, "ok"))
+    assert [(c.tool, c.args_json, c.prob, c.family) for c in p.candidates(cur.state, 1)] == [("A", '{"a":"x","b":1}', 0.9, "copy")]
+    assert p.candidates(cur.state, 1) == reference(p, cur.state, 1)
+
+
 def test_a_predictor_sent_to_another_process_predicts_the_same():
     # `replay --workers` pickles the predictor; its load-time plans mark unbound rules with a module sentinel
     import pickle
