@@ -350,7 +350,7 @@ class PatternPredictor:
                 else:
                     value = {arg: c[0] for arg, c in zip(sig, chosen)}
                     # canonical_json's own shortcut for string values under string names, without its checks
-                    plain = named and all(c[5] for c in chosen)
+                    plain = named and all([c[5] for c in chosen])
                     aj = _dumps(value, option=_SORT).decode() if plain else canonical_json(value)
                 if _offer(best, tops, p, score, tool, aj, None, (tool, chosen, fam), order) and len(best) >= limit:
                     kth_p, kth_s = tops[-k]
@@ -382,7 +382,7 @@ def _explain(how: tuple[Any, ...]) -> tuple[str, str]:
     if len(how) == 2:
         return how
     tool, chosen, fam = how
-    return ("; ".join(c[2] for c in chosen) if chosen else f"{tool}()"), fam
+    return ("; ".join([c[2] for c in chosen]) if chosen else f"{tool}()"), fam
 
 
 def _offer(best: dict[tuple[str, str], list[Any]], tops: list[tuple[float, float]] | None, p: float, score: float,
