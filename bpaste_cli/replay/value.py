@@ -149,11 +149,14 @@ class PrefixFeatures:
 
 @dataclass(frozen=True)
 class Scorer:
-    """Ranks prefixes. `per_slack`: admit in order of score per speculative second."""
+    """Ranks prefixes. `per_slack`: admit in order of score per speculative second. `from_prefix`, when set,
+    is the same score from the prefix probability and value alone (what the built-in rankings read), so the
+    beam need not build a `PrefixFeatures` for every node it scores."""
 
     name: str
     score: Callable[[PrefixFeatures], float]
     per_slack: bool
+    from_prefix: Callable[[float, float], float] | None = None
 
 
 class ValueModel(Protocol):
@@ -162,8 +165,8 @@ class ValueModel(Protocol):
     def score(self, features: PrefixFeatures) -> float: ...
 
 
-PROBABILITY = Scorer("probability", lambda f: f.q, per_slack=False)
-VALUE = Scorer("value", lambda f: f.value, per_slack=True)
+PROBABILITY = Scorer("probability", lambda f: f.q, per_slack=False, from_prefix=lambda q, value: q)
+VALUE = Scorer("value", lambda f: f.value, per_slack=True, from_prefix=lambda q, value: value)
 RANKINGS = ("probability", "value", "model")
 
 
