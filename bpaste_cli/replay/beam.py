@@ -115,6 +115,8 @@ def _node(ctx: PlanningContext, bs: BeamSettings, cand: Candidate, parent: BeamN
 
 def best(nodes: list[BeamNode], width: int) -> list[BeamNode]:
     """The `width` best-scored nodes, one per key."""
+    if len(nodes) <= 1:
+        return list(nodes)
     seen: set[tuple[str, str]] = set()
     out = []
     for n in sorted(nodes, key=lambda n: -n.score):

@@ -6,7 +6,8 @@ time with a session-bootstrap CI, hidden stall, hits, promotions, misses, waste,
 interference, per tool), the "all tool time hidden" bound, per-session rows, the split's safety coverage
 (`coverage.safety_coverage`) and, on request, what-if replays (`replay.whatif`). Untimed sessions are
 skipped and counted. A large split is prepared and replayed a chunk of sessions at a time, in this
-process or spread over worker processes (`replay.parallel`).
+process or spread over worker processes (`replay.parallel`); the coverage is computed before the first
+chunk's results are taken (while workers replay, and before one process holds any result).
 """
 
 from __future__ import annotations
@@ -130,10 +131,12 @@ def replay(
         on_total(timed_count(ds, ids) * (len(config.arms) + 1))
     keep = timeline_sessions if timeline else 0
     run = Run(predictor, dev, config, stats, safety, allowed, value_model, keep)
-    done = merge(replay_chunks(ds, ids, run, workers, progress), config.arms, keep)
+    coverage: dict[str, Any] = {}
+    done = merge(replay_chunks(ds, ids, run, workers, progress,
+                               meanwhile=lambda: coverage.update(safety_coverage(ds, safety, ids))), config.arms, keep)
     results, bound, skipped, kept = done.results, done.bound, done.skipped, done.kept
     report = _report(results, bound, dev, config, stats, skipped, warnings, timeline, kept)
-    report.coverage = safety_coverage(ds, safety, ids)
+    report.coverage = coverage
     if what_if > 0:
         from bpaste_cli.replay.whatif import what_if as run_what_if
 
