@@ -1,7 +1,7 @@
 """The replay's fast paths give what their simple forms give: the built-in rankings scored from a node's
 probability and value, features built on demand, the beam's single-node `best`, coverage classifying
 each distinct call once, a worker's column subset of a dataset, and traces built with the cyclic
-collector paused."""
+collector paused, and one bootstrap resampling shared by every arm."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from bpaste_cli.ingest import IngestOptions, ingest
 from bpaste_cli.mine import Candidate
 from bpaste_cli.replay import PrefixFeatures, prepare_split
 from bpaste_cli.replay.beam import BeamNode, best
+from bpaste_cli.replay.metrics import bootstrap_cis
 from bpaste_cli.replay.traces import ROW_COLUMNS, SESSION_COLUMNS, cycle_collection_paused, prepare
 from bpaste_cli.replay.value import PROBABILITY, VALUE, NodeTerms
 from bpaste_cli.safety import load_safety
@@ -115,3 +116,24 @@ def test_traces_are_built_with_the_collector_paused_and_restored(sample):
         gc.enable()
     assert repr(prepare_split(sample, "all", 0, SAFETY).traces)  # builds, collector back on
     assert gc.isenabled()
+
+
+def _bootstrap_reference(serial: list[float], replayed: list[float], n: int, seed: int) -> tuple[float, float]:
+    df = pl.DataFrame({"s": serial, "r": replayed}, schema={"s": pl.Float64, "r": pl.Float64})
+    ratios = []
+    for i in range(n):
+        sums = df.sample(n=len(serial), with_replacement=True, seed=seed * 100_003 + i).sum()
+        if sums["r"][0] > 0:
+            ratios.append(sums["s"][0] / sums["r"][0])
+    q = pl.Series(ratios, dtype=pl.Float64)
+    return (float(q.quantile(0.025, "linear")), float(q.quantile(0.975, "linear")))
+
+
+@settings(max_examples=25, deadline=None)
+@given(rows=st.lists(st.tuples(st.floats(0.0, 1e4), st.lists(st.floats(1e-3, 1e4), min_size=3, max_size=3)),
+                     min_size=1, max_size=40), seed=st.integers(0, 5))
+def test_one_resampling_for_several_replays_gives_each_its_own_interval(rows, seed):
+    serial = [s for s, _ in rows]
+    replayed = [[r[j] for _, r in rows] for j in range(3)]
+    got = bootstrap_cis(serial, replayed, 30, seed)
+    assert repr(got) == repr([_bootstrap_reference(serial, r, 30, seed) for r in replayed])

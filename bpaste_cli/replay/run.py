@@ -25,7 +25,7 @@ from bpaste_cli.mine import Predictor
 from bpaste_cli.replay.arms import OraclePredictor
 from bpaste_cli.replay.config import ReplayConfig
 from bpaste_cli.replay.engine import SessionResult
-from bpaste_cli.replay.metrics import summarize
+from bpaste_cli.replay.metrics import bootstrap_cis, summarize
 from bpaste_cli.replay.parallel import Run, merge, replay_chunks
 from bpaste_cli.replay.prepared import split_stats, timed_count
 from bpaste_cli.replay.timeline import write_timeline
@@ -149,8 +149,13 @@ def _report(results: dict[str, list[SessionResult]], bound: list[SessionResult],
             stats: LatencyStats, skipped: dict[str, int], warnings: list[str], timeline: Path | None,
             kept: list[SessionTrace]) -> ReplayReport:
     """Summaries per arm, the bound, per-session rows and the timeline file."""
-    arms = {name: summarize(rows, bootstrap=config.bootstrap, seed=config.seed) for name, rows in results.items()}
-    bound_summary = summarize(bound, bootstrap=config.bootstrap, seed=config.seed)
+    runs = [*results.values(), bound]
+    serial = [r.serial_s for r in bound]
+    cis: list[tuple[float, float] | None] = [None] * len(runs)
+    if all([r.serial_s for r in rows] == serial for rows in runs):  # the same sessions: one resampling for all
+        cis = bootstrap_cis(serial, [[r.agent_s for r in rows] for rows in runs], config.bootstrap, config.seed)
+    summaries = [summarize(rows, bootstrap=config.bootstrap, seed=config.seed, ci=ci) for rows, ci in zip(runs, cis)]
+    arms, bound_summary = dict(zip(results, summaries)), summaries[-1]
     bounds = {"all_tool_time_hidden": {k: bound_summary[k] for k in ("speedup", "speedup_ci95", "agent_time_s")}}
     for rows in results.values():
         for r in rows:
