@@ -34,6 +34,8 @@ def toml_line(tool: str, safety: str = "read-only", resource: str = "cpu") -> st
 
 
 CALL_COLUMNS = ("session_id", "seq", "tool", "args_json", "t_start", "t_end")  # what a classified call is made of
+# a call's identity as join keys (null arguments are not equal to one another in a join)
+CALL_KEY = (pl.col("args_json").fill_null("").alias("args_key"), pl.col("args_json").is_null().alias("no_args"))
 STALL_COLUMNS = ("session_id", "seq", "kind", "step", "batch", "tool", "t_start", "t_end")  # what `batch_stalls` reads
 
 
@@ -59,19 +61,20 @@ def classified_calls(dataset: Dataset, safety: SafetyTable, session_ids: Iterabl
         classes.append((c.safety, c.resource, known[t], safety.shell_reason(t, a) if c.safety == "unknown" else None))
     safeties, resources, knowns, reasons = zip(*classes) if classes else ((), (), (), ())
     calls = calls.with_columns(
+        *CALL_KEY,
         safety=pl.Series(safeties, dtype=pl.String),
         resource=pl.Series(resources, dtype=pl.String),
         known=pl.Series(knowns, dtype=pl.Boolean),
         program=pl.Series(reasons, dtype=pl.String),
-    )
+    ).drop("args_json")
     timed_ids = ss.filter(pl.col("timed"))["session_id"].implode()
     stalls = batch_stalls(events.select(STALL_COLUMNS).filter(pl.col("session_id").is_in(timed_ids)).collect()).select(
         "session_id", seq="last_seq", critical_s="stall_s")
     return (
-        ev.select("session_id", "seq", "tool", "args_json",
+        ev.select("session_id", "seq", "tool", *CALL_KEY,
                   tool_s=pl.when(pl.col("timed")).then(pl.col("t_end") - pl.col("t_start")).otherwise(None))
-        .join(calls, on=["tool", "args_json"], how="left", nulls_equal=True, maintain_order="left")
-        .drop("args_json")
+        .join(calls, on=["tool", "args_key", "no_args"], how="left", maintain_order="left")
+        .drop("args_key", "no_args")
         .join(stalls, on=["session_id", "seq"], how="left")
         .with_columns(pl.col("critical_s").fill_null(0.0))
     )

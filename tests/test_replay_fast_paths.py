@@ -22,7 +22,7 @@ from bpaste_cli.replay.metrics import bootstrap_cis
 from bpaste_cli.replay.traces import ROW_COLUMNS, SESSION_COLUMNS, cycle_collection_paused, prepare
 from bpaste_cli.replay.value import PROBABILITY, VALUE, NodeTerms
 from bpaste_cli.safety import load_safety
-from bpaste_cli.trace import load_dataset
+from bpaste_cli.trace import Dataset, load_dataset
 
 REPO = Path(__file__).resolve().parent.parent
 SAFETY = load_safety()
@@ -81,7 +81,12 @@ def test_best_is_the_reference_ranking(rows, width):
     assert best(nodes, width) == _best_reference(nodes, width)
 
 
-def test_coverage_classifies_each_call_as_classifying_every_row_would(sample):
+@pytest.mark.parametrize("null_args", [False, True])
+def test_coverage_classifies_each_call_as_classifying_every_row_would(sample, null_args):
+    if null_args:  # every third call without arguments: null is its own call, apart from ""
+        events = sample.events.with_columns(args_json=pl.when(pl.col("seq") % 3 == 0).then(None)
+                                            .when(pl.col("seq") % 3 == 1).then(pl.lit("")).otherwise(pl.col("args_json")))
+        sample = Dataset(sample.path, events, sample.sessions, sample.manifest)
     calls = classified_calls(sample, SAFETY)
     tools = sample.events.filter(pl.col("kind") == "tool")
     assert calls["seq"].to_list() == tools["seq"].to_list()
