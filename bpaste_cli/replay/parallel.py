@@ -4,8 +4,9 @@ A chunk is a run of session ids (in id order) that is prepared and replayed unde
 all-tool-time-hidden bound. Every session's replay depends on its own trace and the run's arguments only
 (predictions are memoized per session), so the chunks can run anywhere: `--workers N` hands them to N
 spawned processes, each of which loads the columns of the dataset that preparing a trace reads, once, and
-receives the predictor, device, config, statistics and safety table once. Results are merged in chunk order, so the merged lists, and every
-figure computed from them, are the same whatever the number of workers.
+receives the predictor, device, config, statistics and safety table once; the chunks shrink towards the
+end, so that the workers finish together. Results are merged in chunk order, so the merged lists, and
+every figure computed from them, are the same whatever the number of workers.
 """
 
 from __future__ import annotations
