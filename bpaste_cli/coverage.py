@@ -33,31 +33,48 @@ def toml_line(tool: str, safety: str = "read-only", resource: str = "cpu") -> st
     return f'{key} = {{ safety = "{safety}", resource = "{resource}" }}'
 
 
+CALL_COLUMNS = ("session_id", "seq", "tool", "args_json", "t_start", "t_end")  # what a classified call is made of
+# a call's identity as join keys (null arguments are not equal to one another in a join)
+CALL_KEY = (pl.col("args_json").fill_null("").alias("args_key"), pl.col("args_json").is_null().alias("no_args"))
+STALL_COLUMNS = ("session_id", "seq", "kind", "step", "batch", "tool", "t_start", "t_end")  # what `batch_stalls` reads
+
+
 def classified_calls(dataset: Dataset, safety: SafetyTable, session_ids: Iterable[str] | None = None) -> pl.DataFrame:
     """Every tool call with its safety class, whether the table knows its tool, the program that made a shell
-    command unknown, its logged latency in a timed session (else null) and the stall it holds on the critical path."""
-    ev = dataset.events.filter(pl.col("kind") == "tool")
-    ss = dataset.sessions
+    command unknown, its logged latency in a timed session (else null) and the stall it holds on the critical path.
+
+    Only the columns these need are taken from the events before any filter (a filter of the whole frame copied
+    every column, results and texts included), and each distinct call (tool, arguments) is classified once, then joined back."""
+    events = dataset.events.lazy()
+    ev = events.filter(pl.col("kind") == "tool").select(CALL_COLUMNS)
+    ss = dataset.sessions.lazy().select("session_id", "timed")
     if session_ids is not None:
         wanted = pl.Series(list(session_ids), dtype=pl.String).implode()
         ev, ss = ev.filter(pl.col("session_id").is_in(wanted)), ss.filter(pl.col("session_id").is_in(wanted))
-    ev = ev.join(ss.select("session_id", "timed"), on="session_id", how="left")
-    tools, args = ev["tool"].to_list(), ev["args_json"].to_list()
-    classes = [safety.classify(t, a) for t, a in zip(tools, args)]
-    known = {t: safety.entry(t) is not None for t in set(tools)}
-    reasons = [safety.shell_reason(t, a) if c.safety == "unknown" else None for t, a, c in zip(tools, args, classes)]
+    ss = ss.collect()
+    ev = ev.collect().join(ss, on="session_id", how="left")
+    calls = ev.select("tool", "args_json").unique(maintain_order=True)
+    known = {t: safety.entry(t) is not None for t in calls["tool"].unique().to_list()}
+    classes = []
+    for t, a in calls.iter_rows():
+        c = safety.classify(t, a)
+        classes.append((c.safety, c.resource, known[t], safety.shell_reason(t, a) if c.safety == "unknown" else None))
+    safeties, resources, knowns, reasons = zip(*classes) if classes else ((), (), (), ())
+    calls = calls.with_columns(
+        *CALL_KEY,
+        safety=pl.Series(safeties, dtype=pl.String),
+        resource=pl.Series(resources, dtype=pl.String),
+        known=pl.Series(knowns, dtype=pl.Boolean),
+        program=pl.Series(reasons, dtype=pl.String),
+    ).drop("args_json")
     timed_ids = ss.filter(pl.col("timed"))["session_id"].implode()
-    stalls = batch_stalls(dataset.events.filter(pl.col("session_id").is_in(timed_ids))).select(
+    stalls = batch_stalls(events.select(STALL_COLUMNS).filter(pl.col("session_id").is_in(timed_ids)).collect()).select(
         "session_id", seq="last_seq", critical_s="stall_s")
     return (
-        ev.select("session_id", "seq", "tool",
+        ev.select("session_id", "seq", "tool", *CALL_KEY,
                   tool_s=pl.when(pl.col("timed")).then(pl.col("t_end") - pl.col("t_start")).otherwise(None))
-        .with_columns(
-            safety=pl.Series([c.safety for c in classes], dtype=pl.String),
-            resource=pl.Series([c.resource for c in classes], dtype=pl.String),
-            known=pl.Series([known[t] for t in tools], dtype=pl.Boolean),
-            program=pl.Series(reasons, dtype=pl.String),
-        )
+        .join(calls, on=["tool", "args_key", "no_args"], how="left", maintain_order="left")
+        .drop("args_key", "no_args")
         .join(stalls, on=["session_id", "seq"], how="left")
         .with_columns(pl.col("critical_s").fill_null(0.0))
     )

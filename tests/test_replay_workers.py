@@ -17,7 +17,8 @@ from bpaste_cli.cli import app
 from bpaste_cli.ingest import IngestOptions, ingest
 from bpaste_cli.mine import MineOptions, load_predictor, mine
 from bpaste_cli.replay import ReplayConfig, replay
-from bpaste_cli.replay.parallel import chunk_ids
+from bpaste_cli.replay.parallel import MIN_CHUNK, chunk_ids
+from bpaste_cli.replay.prepared import PREPARE_CHUNK
 from bpaste_cli.synth import generate, write
 from bpaste_cli.trace import load_dataset
 
@@ -68,4 +69,13 @@ def test_chunks_cover_every_session_once_in_id_order():
         assert [i for c in chunks for i in c] == sorted(ids)
         assert all(chunks)
     assert len(chunk_ids(ids, 1)) == 1  # one process: one chunk of at most PREPARE_CHUNK
-    assert len(chunk_ids(ids, 2)) == 10  # ceil(10 / (2 * 8)) = 1 session per chunk
+    assert [len(c) for c in chunk_ids(ids, 2)] == [MIN_CHUNK, 10 - MIN_CHUNK]  # ceil(10 / (2 * 2)) is below MIN_CHUNK
+
+
+def test_chunks_shrink_towards_the_end_with_workers():
+    ids = [f"s{i:05d}" for i in range(20_000)]
+    sizes = [len(c) for c in chunk_ids(ids, 2)]
+    assert sum(sizes) == len(ids) and max(sizes) == PREPARE_CHUNK
+    assert sizes == sorted(sizes, reverse=True)  # long ones first, short ones last: no worker waits long at the end
+    assert all(n >= MIN_CHUNK for n in sizes[:-1]) and len(sizes) < 40
+    assert [len(c) for c in chunk_ids(ids, 1)] == [PREPARE_CHUNK] * 10

@@ -141,14 +141,15 @@ class PasteArm:
 
     def plan(self, ctx: PlanningContext) -> None:
         found = []
+        threshold, allowed, classify, pending = self.threshold, self.allowed, ctx.classify, ctx.pending
         for c in ctx.predict(self.top_k):
-            if c.prob < self.threshold:
+            if c.prob < threshold:
                 continue
-            cls = ctx.classify(c.tool, c.args_json)
-            if cls.safety not in self.allowed:
+            cls = classify(c.tool, c.args_json)
+            if cls.safety not in allowed:
                 continue
             key = (c.tool, c.args_hash)
-            if not ctx.pending(key):
+            if not pending(key):
                 found.append((c, cls.resource, key))
         if not found:  # the load is asked only when there is something to price
             return
@@ -156,16 +157,19 @@ class PasteArm:
         slots = ctx.slots
         lam = shadow_price(busy / max(slots, 1), self.lambda_scale)
         think = self.stats.think_s
+        latency = self.stats.latency
         scored = []
         for c, resource, key in found:
-            u = paste_utility(c.prob, self.stats.latency(c.tool), think, lam)
+            u = paste_utility(c.prob, latency(c.tool), think, lam)
             if u > 0:
                 scored.append((u, c, resource, key))
-        scored.sort(key=lambda x: -x[0])
+        if len(scored) > 1:
+            scored.sort(key=lambda x: -x[0])
         device = ctx.device
         jm = device.job_memory_gb
+        budget = device.memory_budget_gb
         for u, c, resource, key in scored:
-            if busy >= slots or mem + jm[resource] > device.memory_budget_gb:
+            if busy >= slots or mem + jm[resource] > budget:
                 break
             ctx.launch(key, c.tool, resource, c.prob, 1)
             busy += 1

@@ -23,6 +23,9 @@ from bpaste_cli.replay.value import ChainState, LatencyStats, NodeTerms, PrefixF
 
 @dataclass(slots=True, eq=False)
 class BeamNode:
+    """One branch prefix of the beam, ending at `cand`. What a scorer sees of it (`features`) is built only
+    when asked for: the built-in rankings read the prefix probability and value straight from the node."""
+
     cand: Candidate
     key: tuple[str, str]
     resource: str
@@ -30,7 +33,11 @@ class BeamNode:
     depth: int
     bound: bool  # every ancestor's result is known, so its arguments come from results, not guesses
     terms: NodeTerms
-    features: PrefixFeatures
+    value: float  # the analytic prefix value (Σ of its nodes' NodeTerms.value at this decision's λ)
+    slack_s: float  # speculative seconds the prefix costs (Σ latencies)
+    think_s: float
+    load: float
+    lam: float
     result: Event | None = None  # its call's result, once known (`PlanningContext.known_result`)
     score: float = 0.0
     admitted_children: int = 0
@@ -38,6 +45,19 @@ class BeamNode:
     job: Any = None  # the context's handle once launched
     path_nodes: list[BeamNode] = field(default_factory=list)
     state: ChainState = (1.0, 0.0, 0.0)  # the value recursion after this node (`value.next_terms`)
+    _features: PrefixFeatures | None = None
+
+    @property
+    def features(self) -> PrefixFeatures:
+        """The scorer's view of this prefix (also the feature row `fit` learns from)."""
+        if self._features is None:
+            terms = self.terms
+            self._features = PrefixFeatures(
+                q=terms.q, depth=self.depth, prob=self.cand.prob, latency_s=terms.s, lead_s=terms.lead,
+                think_s=self.think_s, load=self.load, lam=self.lam, resource=self.resource, tool=self.cand.tool,
+                value=self.value, slack_s=self.slack_s,
+            )
+        return self._features
 
 
 @dataclass(frozen=True)
@@ -77,22 +97,26 @@ def _node(ctx: PlanningContext, bs: BeamSettings, cand: Candidate, parent: BeamN
     mine, state = next_terms(parent.state if parent is not None else chain_start(think), cand.prob,
                              stats.latency(cand.tool), interference["llm"][resource], interference["tool"][resource],
                              think, lam)
-    ancestors = parent.path_nodes if parent is not None else []
-    bound = parent is None or (parent.bound and parent.result is not None)
-    feats = PrefixFeatures(
-        q=mine.q, depth=len(ancestors) + 1, prob=cand.prob, latency_s=mine.s, lead_s=mine.lead, think_s=think,
-        load=load, lam=lam, resource=resource, tool=cand.tool, value=sum([n.terms.value_at(lam) for n in ancestors] + [mine.value]),
-        slack_s=sum([n.terms.s for n in ancestors] + [mine.s]),
-    )
-    node = BeamNode(cand, key, resource, parent, len(ancestors) + 1, bound, mine, feats,
+    if parent is None:
+        ancestors: list[BeamNode] = []
+        value, slack, bound = sum([mine.value]), sum([mine.s]), True
+    else:
+        ancestors = parent.path_nodes
+        value = sum([n.terms.value_at(lam) for n in ancestors] + [mine.value])
+        slack = sum([n.terms.s for n in ancestors] + [mine.s])
+        bound = parent.bound and parent.result is not None
+    node = BeamNode(cand, key, resource, parent, len(ancestors) + 1, bound, mine, value, slack, think, load, lam,
                     ctx.known_result(key) if bound else None, state=state)
     node.path_nodes = ancestors + [node]
-    node.score = bs.scorer.score(feats)
+    scorer = bs.scorer
+    node.score = scorer.score(node.features) if scorer.from_prefix is None else scorer.from_prefix(mine.q, value)
     return node
 
 
 def best(nodes: list[BeamNode], width: int) -> list[BeamNode]:
     """The `width` best-scored nodes, one per key."""
+    if len(nodes) <= 1:
+        return list(nodes)
     seen: set[tuple[str, str]] = set()
     out = []
     for n in sorted(nodes, key=lambda n: -n.score):
@@ -150,7 +174,7 @@ def admit(ctx: PlanningContext, bs: BeamSettings, nodes: list[BeamNode]) -> list
     jm = ctx.device.job_memory_gb
 
     def order(n: BeamNode) -> float:
-        return -(n.score / max(n.features.slack_s, 1e-9) if scorer.per_slack else n.score)
+        return -(n.score / max(n.slack_s, 1e-9) if scorer.per_slack else n.score)
 
     admitted: list[BeamNode] = []
     interference = 0.0

@@ -167,12 +167,18 @@ class Sim:
 
     def match(self, key: tuple[str, str], step: int) -> int:
         """The real call a job planned at decision `step` for `key` would serve, or -1."""
-        ep = self.trace.epoch_before(step)
-        for i in self.trace.occurrences.get(key, ()):
-            nd = self.trace.nodes[i]
-            if nd.step < step or i in self.claimed or i in self.served:
+        tr = self.trace
+        occurrences = tr.occurrences.get(key)
+        if occurrences is None:
+            return -1
+        epochs = tr.epoch_of_step
+        ep = epochs[step - 1] if step > 0 else 0
+        nodes, claimed, served = tr.nodes, self.claimed, self.served
+        for i in occurrences:
+            nd = nodes[i]
+            if nd.step < step or i in claimed or i in served:
                 continue
-            return i if self.trace.epoch_of_step[nd.step] == ep else -1
+            return i if epochs[nd.step] == ep else -1
         return -1
 
     def ttl_of(self, tool: str) -> float:
@@ -236,12 +242,18 @@ class Sim:
             target = self.match(key, self.step) if bound else -1
         if target >= 0:
             nd = self.trace.nodes[target]
-            dur = nd.logged_end - nd.logged_start if duration is None else duration
+            dur = nd.duration if duration is None else duration
             self.claimed.add(target)
         else:
             dur = duration if duration is not None else self.latency(tool) if self.latency else 0.0
-        job = Job(key, tool, resource, start, start + dur, start + dur, prob, depth, self.step, target, bound, cached=cached)
-        self.pool.setdefault(key, []).append(job)
+        finish = start + dur
+        job = Job(key, tool, resource, start, finish, finish, prob, depth, self.step, target, bound, "pending", -1,
+                  False, INF, cached)
+        jobs = self.pool.get(key)
+        if jobs is None:
+            self.pool[key] = [job]
+        else:
+            jobs.append(job)
         self.jobs.append(job)
         self.active.append(job)
         return job
@@ -347,12 +359,16 @@ class Sim:
         wall_rep = 0.0
         res = SessionResult(tr.session_id, tr.agent_time, tr.agent_time, tr.human)
         per_tool = res.per_tool
+        real_calls = 0
         for tool, n in tr.tool_calls.items():
-            per_tool[tool] = ToolCounts(calls=n)
-        res.real_calls = sum(tr.tool_calls.values())
+            per_tool[tool] = ToolCounts(n)
+            real_calls += n
+        res.real_calls = real_calls
         times: list[tuple[float, float]] | None = [] if self.keep_jobs else None
         hide_all = self.hide_all_tools
         results = self.results
+        pool = self.pool
+        plan = planner.plan if planner is not None else None
         for nd in tr.nodes:
             i = nd.index
             for j in released[i]:
@@ -367,13 +383,13 @@ class Sim:
                 self.now = s_rep
                 if self.active:
                     self.active = [j for j in self.active if j.end > s_rep]
-                if planner is not None:
-                    planner.plan(self)
-                e_rep = self._authoritative_end("llm", nd, s_rep, shift)
+                if plan is not None:
+                    plan(self)
+                e_rep = self._authoritative_end("llm", nd, s_rep, shift) if self.active else nd.logged_end + shift
             elif kind == "tool":
                 if nd.invalidates:
                     self._invalidate(s_rep)
-                job = self._serve(nd, s_rep) if nd.servable and nd.key in self.pool else None
+                job = self._serve(nd, s_rep) if nd.servable and nd.key in pool else None
                 if job is not None:
                     t = per_tool[nd.tool]
                     e_rep = s_rep if job.completed else job.finish
@@ -388,8 +404,10 @@ class Sim:
                         t.inflight_promotions += 1
                 elif hide_all:
                     e_rep = s_rep
-                else:
+                elif self.active:
                     e_rep = self._authoritative_end("tool", nd, s_rep, shift)
+                else:
+                    e_rep = nd.logged_end + shift
                 if nd.fresh_result and (job is None or not job.cached):
                     results[nd.key] = e_rep  # fresh results only; a batch that also mutates may change what it read
             else:

@@ -14,21 +14,34 @@ from bpaste_cli.replay.engine import TOOL_FIELDS, SessionResult
 
 def bootstrap_ci(serial: list[float], replayed: list[float], n: int, seed: int) -> tuple[float, float]:
     """95% percentile interval of Σ serial / Σ replayed over sessions resampled with replacement."""
+    return bootstrap_cis(serial, [replayed], n, seed)[0]
+
+
+def bootstrap_cis(serial: list[float], replayed: list[list[float]], n: int, seed: int) -> list[tuple[float, float]]:
+    """`bootstrap_ci` of each of several replays of the same sessions (one `serial`), from one resample of them
+    all per round: which rows a resample draws depends only on its seed and the number of sessions, so each
+    interval is the very one `bootstrap_ci` gives it alone, for a fraction of the resampling."""
     if not serial or n <= 0:
-        return (float("nan"), float("nan"))
-    df = pl.DataFrame({"s": serial, "r": replayed}, schema={"s": pl.Float64, "r": pl.Float64})
-    ratios = []
+        return [(float("nan"), float("nan"))] * len(replayed)
+    columns = {"s": serial} | {f"r{j}": r for j, r in enumerate(replayed)}
+    df = pl.DataFrame(columns, schema=dict.fromkeys(columns, pl.Float64))
+    ratios: list[list[float]] = [[] for _ in replayed]
     for i in range(n):
-        sums = df.sample(n=len(serial), with_replacement=True, seed=seed * 100_003 + i).sum()
-        num, den = sums["s"][0], sums["r"][0]
-        if den > 0:
-            ratios.append(num / den)
-    q = pl.Series(ratios, dtype=pl.Float64)
-    return (float(q.quantile(0.025, "linear")), float(q.quantile(0.975, "linear")))
+        sums = df.sample(n=len(serial), with_replacement=True, seed=seed * 100_003 + i).sum().row(0)
+        num = sums[0]
+        for out, den in zip(ratios, sums[1:]):
+            if den > 0:
+                out.append(num / den)
+    intervals = []
+    for values in ratios:
+        q = pl.Series(values, dtype=pl.Float64)
+        intervals.append((float(q.quantile(0.025, "linear")), float(q.quantile(0.975, "linear"))))
+    return intervals
 
 
-def summarize(results: list[SessionResult], *, bootstrap: int = 1000, seed: int = 0) -> dict[str, Any]:
-    """The `--json` figures of one arm."""
+def summarize(results: list[SessionResult], *, bootstrap: int = 1000, seed: int = 0,
+              ci: tuple[float, float] | None = None) -> dict[str, Any]:
+    """The `--json` figures of one arm (`ci`: its bootstrap interval, when the caller has it from `bootstrap_cis`)."""
     serial = [r.serial_s for r in results]
     replayed = [r.agent_s for r in results]
     total_serial, total = float(sum(serial)), float(sum(replayed))
@@ -47,7 +60,7 @@ def summarize(results: list[SessionResult], *, bootstrap: int = 1000, seed: int 
     ratios = [a / b if b > 0 else 1.0 for a, b in zip(serial, replayed)]
     return {
         "speedup": total_serial / total if total > 0 else 1.0,
-        "speedup_ci95": list(bootstrap_ci(serial, replayed, bootstrap, seed)),
+        "speedup_ci95": list(ci if ci is not None else bootstrap_ci(serial, replayed, bootstrap, seed)),
         "median_session_speedup": float(median(ratios)) if ratios else 1.0,
         "agent_time_s": total,
         "serial_agent_time_s": total_serial,

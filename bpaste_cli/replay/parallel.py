@@ -3,9 +3,10 @@
 A chunk is a run of session ids (in id order) that is prepared and replayed under every arm and the
 all-tool-time-hidden bound. Every session's replay depends on its own trace and the run's arguments only
 (predictions are memoized per session), so the chunks can run anywhere: `--workers N` hands them to N
-spawned processes, each of which loads the dataset once and receives the predictor, device, config,
-statistics and safety table once. Results are merged in chunk order, so the merged lists, and every
-figure computed from them, are the same whatever the number of workers.
+spawned processes, each of which loads the columns of the dataset that preparing a trace reads, once, and
+receives the predictor, device, config, statistics and safety table once; the chunks shrink towards the
+end, so that the workers finish together. Results are merged in chunk order, so the merged lists, and
+every figure computed from them, are the same whatever the number of workers.
 """
 
 from __future__ import annotations
@@ -23,12 +24,13 @@ from bpaste_cli.replay.config import ReplayConfig
 from bpaste_cli.replay.engine import SessionResult
 from bpaste_cli.replay.prepared import PREPARE_CHUNK
 from bpaste_cli.replay.session import replay_traces, run_session
-from bpaste_cli.replay.traces import SKIP_REASONS, SessionTrace, prepare
+from bpaste_cli.replay.traces import ROW_COLUMNS, SESSION_COLUMNS, SKIP_REASONS, SessionTrace, prepare
 from bpaste_cli.replay.value import LatencyStats, ValueModel
 from bpaste_cli.safety import SafetyTable
 from bpaste_cli.trace import Dataset, load_dataset
 
-CHUNKS_PER_WORKER = 8  # smaller chunks with more workers, so that no worker waits long for the last one
+SHARE_PER_WORKER = 2  # with workers, a chunk is 1/(2·workers) of the sessions left: shorter and shorter ones at the end
+MIN_CHUNK = 8  # sessions: below this a chunk's fixed cost (selecting its rows) outweighs what it balances
 
 
 @dataclass
@@ -69,11 +71,18 @@ def replay_chunk(ds: Dataset, ids: list[str], run: Run, progress: Callable[[int]
 
 
 def chunk_ids(ids: list[str], workers: int) -> list[list[str]]:
-    """`ids` in id order, cut into runs: PREPARE_CHUNK at most, at least CHUNKS_PER_WORKER per worker when
-    there are several."""
+    """`ids` in id order, cut into runs of at most PREPARE_CHUNK. With several workers the runs shrink as the
+    sessions left do (guided self-scheduling), so the last ones are short and no worker waits long for another
+    to finish its last, while the first ones are long and the chunks few."""
     ordered = sorted(ids)
-    size = PREPARE_CHUNK if workers <= 1 else max(1, min(PREPARE_CHUNK, math.ceil(len(ordered) / (workers * CHUNKS_PER_WORKER))))
-    return [ordered[lo : lo + size] for lo in range(0, len(ordered), size)]
+    if workers <= 1:
+        return [ordered[lo : lo + PREPARE_CHUNK] for lo in range(0, len(ordered), PREPARE_CHUNK)]
+    chunks, lo = [], 0
+    while lo < len(ordered):
+        size = min(PREPARE_CHUNK, max(MIN_CHUNK, math.ceil((len(ordered) - lo) / (workers * SHARE_PER_WORKER))))
+        chunks.append(ordered[lo : lo + size])
+        lo += size
+    return chunks
 
 
 _WORKER: dict[str, Any] = {}
@@ -81,7 +90,8 @@ _WORKER: dict[str, Any] = {}
 
 def _init_worker(path: str, run: Run) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle: it ends the workers
-    _WORKER["ds"], _WORKER["run"] = load_dataset(Path(path)), run
+    columns = (("session_id", "seq", *ROW_COLUMNS), SESSION_COLUMNS)  # what `prepare` reads; the parent checked the rest
+    _WORKER["ds"], _WORKER["run"] = load_dataset(Path(path), columns=columns), run
 
 
 def _replay_in_worker(ids: list[str]) -> ChunkResult:
@@ -89,18 +99,25 @@ def _replay_in_worker(ids: list[str]) -> ChunkResult:
 
 
 def replay_chunks(ds: Dataset, ids: list[str], run: Run, workers: int = 1,
-                  progress: Callable[[int], None] | None = None) -> Iterator[ChunkResult]:
+                  progress: Callable[[int], None] | None = None,
+                  meanwhile: Callable[[], None] | None = None) -> Iterator[ChunkResult]:
     """The chunks of `ids` replayed, in order; with `workers` > 1 in that many spawned processes, which read
-    the dataset from `ds.path` (`progress` then advances a chunk at a time)."""
+    the dataset from `ds.path` (`progress` then advances a chunk at a time). `meanwhile`, the caller's own work
+    on the split, is done once before the first chunk is yielded: with workers, while they replay."""
     chunks = chunk_ids(ids, workers)
     if workers <= 1 or len(chunks) <= 1:
+        if meanwhile is not None:
+            meanwhile()
         for part in chunks:
             yield replay_chunk(ds, part, run, progress)
         return
     pool = ProcessPoolExecutor(max_workers=min(workers, len(chunks)), mp_context=multiprocessing.get_context("spawn"),
                                initializer=_init_worker, initargs=(str(ds.path), run))
     try:
-        for part in pool.map(_replay_in_worker, chunks):
+        parts = pool.map(_replay_in_worker, chunks)
+        if meanwhile is not None:
+            meanwhile()
+        for part in parts:
             if progress:
                 progress(len(part.bound) * (len(run.config.arms) + 1))
             yield part

@@ -93,9 +93,12 @@ class PredictionSource:
         """Top-k candidates at decision `step` (node index `upto` = its llm event) after `path`:
         hypothetical calls, each with the real event whose result it observed (None: unknown)."""
         if path:
-            key: PathKey = tuple((c.tool, c.args_hash, r.result_hash if r else None) for c, r in path)
+            key: PathKey = tuple([(c.tool, c.args_hash, r.result_hash if r else None) for c, r in path])
             question: Any = (step, key)
         else:
+            hit = self._answers.get(step)
+            if hit is not None:
+                return hit[:k]
             key, question = (), step
         hit = self._answers.get(question)
         if hit is None:

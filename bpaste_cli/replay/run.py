@@ -6,7 +6,8 @@ time with a session-bootstrap CI, hidden stall, hits, promotions, misses, waste,
 interference, per tool), the "all tool time hidden" bound, per-session rows, the split's safety coverage
 (`coverage.safety_coverage`) and, on request, what-if replays (`replay.whatif`). Untimed sessions are
 skipped and counted. A large split is prepared and replayed a chunk of sessions at a time, in this
-process or spread over worker processes (`replay.parallel`).
+process or spread over worker processes (`replay.parallel`); the coverage is computed before the first
+chunk's results are taken (while workers replay, and before one process holds any result).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from bpaste_cli.mine import Predictor
 from bpaste_cli.replay.arms import OraclePredictor
 from bpaste_cli.replay.config import ReplayConfig
 from bpaste_cli.replay.engine import SessionResult
-from bpaste_cli.replay.metrics import summarize
+from bpaste_cli.replay.metrics import bootstrap_cis, summarize
 from bpaste_cli.replay.parallel import Run, merge, replay_chunks
 from bpaste_cli.replay.prepared import split_stats, timed_count
 from bpaste_cli.replay.timeline import write_timeline
@@ -130,10 +131,12 @@ def replay(
         on_total(timed_count(ds, ids) * (len(config.arms) + 1))
     keep = timeline_sessions if timeline else 0
     run = Run(predictor, dev, config, stats, safety, allowed, value_model, keep)
-    done = merge(replay_chunks(ds, ids, run, workers, progress), config.arms, keep)
+    coverage: dict[str, Any] = {}
+    done = merge(replay_chunks(ds, ids, run, workers, progress,
+                               meanwhile=lambda: coverage.update(safety_coverage(ds, safety, ids))), config.arms, keep)
     results, bound, skipped, kept = done.results, done.bound, done.skipped, done.kept
     report = _report(results, bound, dev, config, stats, skipped, warnings, timeline, kept)
-    report.coverage = safety_coverage(ds, safety, ids)
+    report.coverage = coverage
     if what_if > 0:
         from bpaste_cli.replay.whatif import what_if as run_what_if
 
@@ -146,8 +149,13 @@ def _report(results: dict[str, list[SessionResult]], bound: list[SessionResult],
             stats: LatencyStats, skipped: dict[str, int], warnings: list[str], timeline: Path | None,
             kept: list[SessionTrace]) -> ReplayReport:
     """Summaries per arm, the bound, per-session rows and the timeline file."""
-    arms = {name: summarize(rows, bootstrap=config.bootstrap, seed=config.seed) for name, rows in results.items()}
-    bound_summary = summarize(bound, bootstrap=config.bootstrap, seed=config.seed)
+    runs = [*results.values(), bound]
+    serial = [r.serial_s for r in bound]
+    cis: list[tuple[float, float] | None] = [None] * len(runs)
+    if all([r.serial_s for r in rows] == serial for rows in runs):  # the same sessions: one resampling for all
+        cis = bootstrap_cis(serial, [[r.agent_s for r in rows] for rows in runs], config.bootstrap, config.seed)
+    summaries = [summarize(rows, bootstrap=config.bootstrap, seed=config.seed, ci=ci) for rows, ci in zip(runs, cis)]
+    arms, bound_summary = dict(zip(results, summaries)), summaries[-1]
     bounds = {"all_tool_time_hidden": {k: bound_summary[k] for k in ("speedup", "speedup_ci95", "agent_time_s")}}
     for rows in results.values():
         for r in rows:

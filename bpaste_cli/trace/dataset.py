@@ -2,7 +2,8 @@
 
 `DatasetWriter` streams rows into Parquet row groups inside a temporary directory and swaps it into
 place only when everything is written. `load_dataset` reads a dataset back with polars (no Arrow table in
-between, which held the data two to three times over) and validates it.
+between, which held the data two to three times over) and validates it, or reads only some columns of a
+dataset already validated.
 """
 
 from __future__ import annotations
@@ -188,10 +189,22 @@ def _read(file: Path, schema: pa.Schema, dataset: Path) -> pl.DataFrame:
     return conform(frame, schema, str(file))
 
 
-def load_dataset(path: Path, *, require_events: bool = True) -> Dataset:
-    """Read and validate a dataset; a missing, foreign, newer or empty dataset is one clear error."""
+def _subschema(schema: pa.Schema, names: Iterable[str]) -> pa.Schema:
+    return pa.schema([schema.field(name) for name in names])
+
+
+def load_dataset(path: Path, *, require_events: bool = True,
+                 columns: tuple[Iterable[str], Iterable[str]] | None = None) -> Dataset:
+    """Read and validate a dataset; a missing, foreign, newer or empty dataset is one clear error.
+
+    `columns`: (events columns, sessions columns) to read, for a dataset already loaded and checked (by another
+    process: a replay worker's parent); only those are held and the checks are not run again."""
     path = Path(path)
     manifest = read_manifest(path)
+    if columns is not None:
+        events_columns, sessions_columns = columns
+        return Dataset(path, _read(path / EVENTS_FILE, _subschema(EVENTS_SCHEMA, events_columns), path),
+                       _read(path / SESSIONS_FILE, _subschema(SESSIONS_SCHEMA, sessions_columns), path), manifest)
     events = _read(path / EVENTS_FILE, EVENTS_SCHEMA, path)
     sessions = _read(path / SESSIONS_FILE, SESSIONS_SCHEMA, path)
     check_events(events, sessions, path)

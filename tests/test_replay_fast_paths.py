@@ -1,0 +1,144 @@
+"""The replay's fast paths give what their simple forms give: the built-in rankings scored from a node's
+probability and value, features built on demand, the beam's single-node `best`, coverage classifying
+each distinct call once, a worker's column subset of a dataset, and traces built with the cyclic
+collector paused, and one bootstrap resampling shared by every arm."""
+
+from __future__ import annotations
+
+import gc
+from pathlib import Path
+
+import polars as pl
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bpaste_cli.coverage import classified_calls
+from bpaste_cli.ingest import IngestOptions, ingest
+from bpaste_cli.mine import Candidate
+from bpaste_cli.replay import PrefixFeatures, prepare_split
+from bpaste_cli.replay.beam import BeamNode, best
+from bpaste_cli.replay.metrics import bootstrap_cis
+from bpaste_cli.replay.traces import ROW_COLUMNS, SESSION_COLUMNS, cycle_collection_paused, prepare
+from bpaste_cli.replay.value import PROBABILITY, VALUE, NodeTerms
+from bpaste_cli.safety import load_safety
+from bpaste_cli.trace import Dataset, load_dataset
+
+REPO = Path(__file__).resolve().parent.parent
+SAFETY = load_safety()
+finite = st.floats(min_value=-1e6, max_value=1e6, allow_nan=False)
+
+
+@pytest.fixture(scope="module")
+def sample(tmp_path_factory):
+    target = tmp_path_factory.mktemp("fast") / "ds"
+    ingest([str(REPO / "sample_traces")], target, options=IngestOptions())
+    return load_dataset(target)
+
+
+def _features(q: float, value: float, other: float) -> PrefixFeatures:
+    return PrefixFeatures(q=q, depth=1, prob=q, latency_s=other, lead_s=other, think_s=other, load=0.0, lam=0.02,
+                          resource="cpu", tool="t", value=value, slack_s=other)
+
+
+@given(q=st.floats(min_value=0.0, max_value=1.0), value=finite, other=finite)
+def test_builtin_rankings_score_from_the_prefix_as_from_its_features(q, value, other):
+    for scorer in (PROBABILITY, VALUE):
+        assert scorer.from_prefix(q, value) == scorer.score(_features(q, value, other))
+
+
+def _node(score: float, key: tuple[str, str]) -> BeamNode:
+    terms = NodeTerms(0.5, 1.0, 2.0, 0.5, 0.0, 0.1, 0.01)
+    node = BeamNode(Candidate(key[0], "{}", key[1], 0.5, "test"), key, "cpu", None, 1, True, terms, terms.value, 1.0,
+                    3.0, 0.25, 0.05)
+    node.score = score
+    return node
+
+
+def test_features_are_built_on_demand_from_the_node():
+    node = _node(1.5, ("Grep", "h"))
+    f = node.features
+    assert f is node.features  # built once
+    assert (f.q, f.depth, f.prob, f.latency_s, f.lead_s, f.think_s, f.load, f.lam, f.resource, f.tool, f.value, f.slack_s) == (
+        0.5, 1, 0.5, 1.0, 2.0, 3.0, 0.25, 0.05, "cpu", "Grep", node.value, 1.0)
+
+
+def _best_reference(nodes: list[BeamNode], width: int) -> list[BeamNode]:
+    seen, out = set(), []
+    for n in sorted(nodes, key=lambda n: -n.score):
+        if n.key not in seen:
+            seen.add(n.key)
+            out.append(n)
+        if len(out) == width:
+            break
+    return out
+
+
+@settings(max_examples=200)
+@given(rows=st.lists(st.tuples(finite, st.sampled_from(["a", "b", "c"])), max_size=6), width=st.integers(0, 4))
+def test_best_is_the_reference_ranking(rows, width):
+    nodes = [_node(score, ("T", h)) for score, h in rows]
+    assert best(nodes, width) == _best_reference(nodes, width)
+
+
+@pytest.mark.parametrize("null_args", [False, True])
+def test_coverage_classifies_each_call_as_classifying_every_row_would(sample, null_args):
+    if null_args:  # every third call without arguments: null is its own call, apart from ""
+        events = sample.events.with_columns(args_json=pl.when(pl.col("seq") % 3 == 0).then(None)
+                                            .when(pl.col("seq") % 3 == 1).then(pl.lit("")).otherwise(pl.col("args_json")))
+        sample = Dataset(sample.path, events, sample.sessions, sample.manifest)
+    calls = classified_calls(sample, SAFETY)
+    tools = sample.events.filter(pl.col("kind") == "tool")
+    assert calls["seq"].to_list() == tools["seq"].to_list()
+    assert calls["session_id"].to_list() == tools["session_id"].to_list()
+    expected = [SAFETY.classify(t, a) for t, a in zip(tools["tool"].to_list(), tools["args_json"].to_list())]
+    assert calls["safety"].to_list() == [c.safety for c in expected]
+    assert calls["resource"].to_list() == [c.resource for c in expected]
+    assert calls["known"].to_list() == [SAFETY.entry(t) is not None for t in tools["tool"].to_list()]
+    assert calls["program"].to_list() == [SAFETY.shell_reason(t, a) if c.safety == "unknown" else None
+                                          for t, a, c in zip(tools["tool"].to_list(), tools["args_json"].to_list(), expected)]
+
+
+def test_a_column_subset_prepares_the_same_traces(sample):
+    few = load_dataset(sample.path, columns=(("session_id", "seq", *ROW_COLUMNS), SESSION_COLUMNS))
+    assert few.events.columns == ["session_id", "seq", *ROW_COLUMNS] and few.sessions.columns == list(SESSION_COLUMNS)
+    assert few.events.equals(sample.events.select(few.events.columns))
+    allowed = frozenset({"read-only"})
+    assert repr(prepare(few.events, few.sessions, SAFETY, allowed)) == repr(prepare(sample.events, sample.sessions, SAFETY, allowed))
+
+
+def test_traces_are_built_with_the_collector_paused_and_restored(sample):
+    assert gc.isenabled()
+    with cycle_collection_paused():
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with cycle_collection_paused():
+            pass
+        assert not gc.isenabled()  # a caller's choice is kept
+    finally:
+        gc.enable()
+    assert repr(prepare_split(sample, "all", 0, SAFETY).traces)  # builds, collector back on
+    assert gc.isenabled()
+
+
+def _bootstrap_reference(serial: list[float], replayed: list[float], n: int, seed: int) -> tuple[float, float]:
+    df = pl.DataFrame({"s": serial, "r": replayed}, schema={"s": pl.Float64, "r": pl.Float64})
+    ratios = []
+    for i in range(n):
+        sums = df.sample(n=len(serial), with_replacement=True, seed=seed * 100_003 + i).sum()
+        if sums["r"][0] > 0:
+            ratios.append(sums["s"][0] / sums["r"][0])
+    q = pl.Series(ratios, dtype=pl.Float64)
+    return (float(q.quantile(0.025, "linear")), float(q.quantile(0.975, "linear")))
+
+
+@settings(max_examples=25, deadline=None)
+@given(rows=st.lists(st.tuples(st.floats(0.0, 1e4), st.lists(st.floats(1e-3, 1e4), min_size=3, max_size=3)),
+                     min_size=1, max_size=40), seed=st.integers(0, 5))
+def test_one_resampling_for_several_replays_gives_each_its_own_interval(rows, seed):
+    serial = [s for s, _ in rows]
+    replayed = [[r[j] for _, r in rows] for j in range(3)]
+    got = bootstrap_cis(serial, replayed, 30, seed)
+    assert repr(got) == repr([_bootstrap_reference(serial, r, 30, seed) for r in replayed])
