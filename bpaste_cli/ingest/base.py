@@ -110,6 +110,7 @@ class ReadContext:
     report: SkipReport
     limits: Limits
     scrub: Callable[[str], str] | None
+    may_hold_secret: Callable[[str], bool] | None = None  # `scrub`'s cheap test (see `SessionBuilder`)
     on_bytes: Callable[[int], None] | None = None  # progress: bytes read since the last call
     bytes_reported: int = 0
 
@@ -137,6 +138,7 @@ class ReadContext:
             parent_call_id=parent_call_id,
             limits=self.limits,
             scrub=self.scrub,
+            may_hold_secret=self.may_hold_secret,
             on_bad=self.skip,
         )
 

@@ -64,6 +64,12 @@ def _replace_group(match: re.Match[str]) -> str:
     return whole[: start - offset] + placeholder(value) + whole[end - offset :]
 
 
+def may_hold_secret(text: str) -> bool:
+    """Whether some pattern's trigger occurs in `text`. When none does, `scrub` leaves `text` and every
+    piece of it as they are: one test over a record's whole JSON can stand for one per string in it."""
+    return _ANY_TRIGGER.search(text) is not None
+
+
 def scrub(text: str) -> str:
     """`text` with every recognised secret replaced by its placeholder (idempotent)."""
     if not _ANY_TRIGGER.search(text):
