@@ -7,7 +7,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bpaste_cli.ingest.secrets import may_hold_secret, scrub
+from bpaste_cli.ingest.secrets import _scrub_each, may_hold_secret, scrub
 from bpaste_cli.trace import SessionBuilder
 
 SECRET_SHAPES = [
@@ -52,3 +52,15 @@ def test_a_text_without_triggers_is_left_as_it_is_whole_and_in_pieces(a: str, b:
     text = a + b
     if not may_hold_secret(text):
         assert scrub(text) == text and scrub(a) == a and scrub(b) == b
+
+
+_NEAR_SECRETS = st.sampled_from(SECRET_SHAPES + ["@", "://", "BeArer ", "bearer\t", "redis://:pw@h", "a:b@c", "sk-x", "AKIA", "eyJ.eyJ"])
+_SECRET_TEXT = st.lists(st.text(max_size=12) | _NEAR_SECRETS, max_size=8).map("".join)
+
+
+@settings(max_examples=500, deadline=None)
+@given(_SECRET_TEXT)
+def test_the_pre_filter_changes_no_scrubbed_text(text: str) -> None:
+    assert scrub(text) == _scrub_each(text)
+    if not may_hold_secret(text):
+        assert _scrub_each(text) == text

@@ -41,8 +41,10 @@ _CONTEXT = [
 
 _WHOLE_RE = [(t, re.compile(p)) for t, p in _WHOLE]
 _CONTEXT_RE = [(t, needs, re.compile(p)) for t, needs, p in _CONTEXT]
-# Any trigger at all: one pass over the text instead of one per trigger.
-_ANY_TRIGGER = re.compile("|".join(re.escape(t) for triggers, *_ in _WHOLE + _CONTEXT for t in triggers))
+# Any trigger of a pattern that needs nothing else, in one pass over the text instead of one per trigger.
+# The patterns that need more are tested on their own: URLs are common, URLs with a password are rare.
+_ANY_TRIGGER = re.compile("|".join(re.escape(t) for triggers, *_ in _WHOLE + [c for c in _CONTEXT if not c[1]] for t in triggers))
+_NEEDING = [(triggers, needs) for triggers, needs, _ in _CONTEXT if needs]
 _PREFIX = "<secret:"
 
 
@@ -65,15 +67,24 @@ def _replace_group(match: re.Match[str]) -> str:
 
 
 def may_hold_secret(text: str) -> bool:
-    """Whether some pattern's trigger occurs in `text`. When none does, `scrub` leaves `text` and every
-    piece of it as they are: one test over a record's whole JSON can stand for one per string in it."""
-    return _ANY_TRIGGER.search(text) is not None
+    """Whether some pattern may match in `text`: one of its triggers occurs (with what it needs). When
+    none may, `scrub` leaves `text` and every piece of it as they are: one test over a record's whole
+    JSON can stand for one per string in it."""
+    if _ANY_TRIGGER.search(text) is not None:
+        return True
+    for triggers, needs in _NEEDING:
+        if all(map(text.__contains__, needs)) and any(map(text.__contains__, triggers)):
+            return True
+    return False
 
 
 def scrub(text: str) -> str:
     """`text` with every recognised secret replaced by its placeholder (idempotent)."""
-    if not _ANY_TRIGGER.search(text):
-        return text
+    return _scrub_each(text) if may_hold_secret(text) else text
+
+
+def _scrub_each(text: str) -> str:
+    """`scrub` without the pre-filter: each pattern whose trigger (and what it needs) occurs is applied."""
     for triggers, pattern in _WHOLE_RE:
         for trigger in triggers:
             if trigger in text:
