@@ -141,7 +141,7 @@ class _Attrs:
 
 
 class _AttrStore:
-    """Packed span attributes in an anonymous temporary file, each found again by its (offset, size).
+    """Packed span attributes in an anonymous temporary file, each found again by its offset.
 
     The attributes are nearly all of a file's bytes: kept in memory until the sessions are built, they
     made memory grow with the file; on disk, memory holds only what orders and groups the spans."""
