@@ -7,7 +7,8 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bpaste_cli.ingest.secrets import _scrub_each, may_hold_secret, scrub
+from bpaste_cli.ingest import secrets
+from bpaste_cli.ingest.secrets import may_hold_secret, scrub
 from bpaste_cli.trace import SessionBuilder
 
 SECRET_SHAPES = [
@@ -61,6 +62,13 @@ _SECRET_TEXT = st.lists(st.text(max_size=12) | _NEAR_SECRETS, max_size=8).map(""
 @settings(max_examples=500, deadline=None)
 @given(_SECRET_TEXT)
 def test_the_pre_filter_changes_no_scrubbed_text(text: str) -> None:
-    assert scrub(text) == _scrub_each(text)
+    assert scrub(text) == secrets._scrub_each(text)
     if not may_hold_secret(text):
-        assert _scrub_each(text) == text
+        assert secrets._scrub_each(text) == text
+
+
+def test_the_pre_filter_catches_every_trigger_with_what_its_pattern_needs() -> None:
+    for triggers, *rest in secrets._WHOLE + secrets._CONTEXT:
+        needs = rest[0] if len(rest) == 2 else ()
+        for trigger in triggers:
+            assert may_hold_secret("x " + trigger + " " + "".join(needs) + " y"), trigger
