@@ -258,8 +258,8 @@ class SessionBuilder:
 
     def _args_json(self, args: Any) -> str:
         """The canonical JSON of the scrubbed arguments. Every string and key of `args` is in their
-        canonical JSON as it is, up to JSON's escapes (quote, backslash, control characters), which no
-        trigger of `may_hold_secret` holds: when the whole text clears the test, scrubbing changes nothing."""
+        canonical JSON as it is, up to JSON's escapes (quote, backslash, control characters), which none
+        of what `may_hold_secret` looks for holds: when the whole text clears it, scrubbing changes nothing."""
         if self._scrub is None:
             return canonical_json(args)
         if self._may_hold_secret is not None:
