@@ -110,6 +110,7 @@ class ReadContext:
     report: SkipReport
     limits: Limits
     scrub: Callable[[str], str] | None
+    may_hold_secret: Callable[[str], bool] | None = None  # `scrub`'s cheap test (see `SessionBuilder`)
     on_bytes: Callable[[int], None] | None = None  # progress: bytes read since the last call
     bytes_reported: int = 0
 
@@ -137,6 +138,7 @@ class ReadContext:
             parent_call_id=parent_call_id,
             limits=self.limits,
             scrub=self.scrub,
+            may_hold_secret=self.may_hold_secret,
             on_bad=self.skip,
         )
 
@@ -148,21 +150,21 @@ def iter_jsonl(ctx: ReadContext) -> Iterator[tuple[int, Any]]:
     without its newline that does not parse is reported as `truncated_last_line`.
     """
     pending = 0
+    loads = orjson.loads
     with open(ctx.path, "rb") as fh:
-        line_no = 0
-        for raw in fh:
-            line_no += 1
+        for line_no, raw in enumerate(fh, 1):
             if line_no == 1 and raw.startswith(BOM):
                 raw = raw[len(BOM) :]
-            pending += len(raw)
+            size = len(raw)
+            pending += size
             if pending >= PROGRESS_BYTES:
                 ctx.advance(pending)
                 pending = 0
-            if len(raw) > MAX_LINE_BYTES:
-                ctx.skip(line_no, "line_too_long", f"{len(raw)} bytes")
+            if size > MAX_LINE_BYTES:
+                ctx.skip(line_no, "line_too_long", f"{size} bytes")
                 continue
             try:
-                value = orjson.loads(raw)  # JSON allows the surrounding whitespace: most lines parse here
+                value = loads(raw)  # JSON allows the surrounding whitespace: most lines parse here
             except orjson.JSONDecodeError:
                 stripped = raw.strip()  # also strips what JSON does not call whitespace (\f, \v)
                 if not stripped:

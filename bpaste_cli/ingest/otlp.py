@@ -19,6 +19,7 @@ from __future__ import annotations
 import marshal
 import math
 import re
+import tempfile
 import zlib
 from collections import defaultdict
 from dataclasses import dataclass
@@ -99,9 +100,9 @@ def _int(value: Any) -> int | None:
 class _Attrs:
     """An event span's attribute values by key, decoded from AnyValue once.
 
-    A file's spans are all read before its sessions are built, so each span keeps its values packed
-    (`pack`: marshal keeps every value exact, zlib shrinks the texts several times) and `_build` unpacks
-    them for the moment it needs them: memory stays well below the file's size."""
+    A file's spans are all read before its sessions are built, so each span's values are packed
+    (`pack`: marshal keeps every value exact, zlib shrinks the texts several times) into an `_AttrStore`
+    and `_build` unpacks them for the moment it needs them."""
 
     __slots__ = ("values",)
 
@@ -139,6 +140,36 @@ class _Attrs:
         return None
 
 
+class _AttrStore:
+    """Packed span attributes in an anonymous temporary file, each found again by its offset.
+
+    The attributes are nearly all of a file's bytes: kept in memory until the sessions are built, they
+    made memory grow with the file; on disk, memory holds only what orders and groups the spans."""
+
+    def __init__(self) -> None:
+        self._file = tempfile.TemporaryFile()
+        self._size = 0
+
+    def __enter__(self) -> _AttrStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._file.close()
+
+    def put(self, attrs: _Attrs) -> int:
+        """Store `attrs`; returns the offset that `get` finds them at (the record is its size, then it)."""
+        data = attrs.pack()
+        offset = self._size
+        self._file.write(len(data).to_bytes(4, "little") + data)
+        self._size += 4 + len(data)
+        return offset
+
+    def get(self, offset: int) -> _Attrs:
+        self._file.seek(offset)
+        size = int.from_bytes(self._file.read(4), "little")
+        return _Attrs.unpack(self._file.read(size))
+
+
 def _raw_attrs(attributes: Any) -> dict[str, Any]:
     """Attribute key -> AnyValue (a later duplicate key wins)."""
     if not isinstance(attributes, list):
@@ -172,17 +203,19 @@ def span_kind(raw: dict[str, Any]) -> str | None:
 
 @dataclass(slots=True)
 class _Span:
-    """What a span contributes; only event spans keep their attributes, packed (big files stay small in memory)."""
+    """What a span contributes; only event spans keep a name and their attributes (in the file's
+    `_AttrStore`). A file's spans are all held at once, so repeated strings are one object each."""
 
     line: int | None
     trace: str | None
     span_id: str | None
+    key: tuple[str | None, str | None]  # (trace, span_id): one tuple for every table keyed by the span
     parent: str | None
-    name: str
+    name: str  # an event span's name, for the skip messages ("" for other spans)
     kind: str | None
     conv: str | None  # its own conversation / session id
     tool: str | None  # a tool span's tool name
-    attrs: bytes | None  # `_Attrs.pack()`
+    attrs: int | None  # where `_AttrStore.put` stored the attributes
     start: float | None
     end: float | None
     failed: bool
@@ -214,7 +247,12 @@ def _requests(ctx: ReadContext) -> Iterator[tuple[int | None, Any]]:
     yield from iter_jsonl(ctx)
 
 
-def _spans(ctx: ReadContext) -> Iterator[_Span]:
+def _spans(ctx: ReadContext, store: _AttrStore) -> Iterator[_Span]:
+    distinct: dict[str, str] = {}  # each repeated string (trace and parent ids, names) kept once
+
+    def once(value: str | None) -> str | None:
+        return value if value is None else distinct.setdefault(value, value)
+
     for line, obj in _requests(ctx):
         for request in obj if isinstance(obj, list) else (obj,):
             resource_spans = request.get("resourceSpans") if isinstance(request, dict) else None
@@ -233,19 +271,20 @@ def _spans(ctx: ReadContext) -> Iterator[_Span]:
                             continue
                         raw = _raw_attrs(span.get("attributes"))
                         kind = span_kind(raw)
-                        name = span.get("name") if isinstance(span.get("name"), str) else ""
-                        ids = _id(span.get("traceId")), _id(span.get("spanId")), _id(span.get("parentSpanId"))
-                        conv = _raw_str(raw, *CONVERSATION_KEYS)
+                        trace, span_id = once(_id(span.get("traceId"))), _id(span.get("spanId"))
+                        ids = trace, span_id, (trace, span_id), once(_id(span.get("parentSpanId")))
+                        conv = once(_raw_str(raw, *CONVERSATION_KEYS))
                         if kind is None:
-                            yield _Span(line, *ids, name, None, conv, None, None, None, None, False)
+                            yield _Span(line, *ids, "", None, conv, None, None, None, None, False)
                             continue
+                        name = once(span.get("name")) if isinstance(span.get("name"), str) else ""
                         status = span.get("status")
                         code = status.get("code") if isinstance(status, dict) else None
                         failed = code in (2, "STATUS_CODE_ERROR") or "error.type" in raw
                         start, end = _time(span.get("startTimeUnixNano")), _time(span.get("endTimeUnixNano"))
                         attrs = _Attrs.decode(raw)
-                        tool = _tool_name(attrs, name) if kind == "tool" else None
-                        yield _Span(line, *ids, name, kind, conv, tool, attrs.pack(), start, end, failed)
+                        tool = once(_tool_name(attrs, name)) if kind == "tool" else None
+                        yield _Span(line, *ids, name, kind, conv, tool, store.put(attrs), start, end, failed)
             if not found:
                 ctx.skip(line, "missing_field", "spans (the request holds none)")
 
@@ -256,8 +295,14 @@ def _time(value: Any) -> float | None:
 
 
 def read(path: Path, ctx: ReadContext) -> Iterator[SessionBuilder]:
-    spans = list(_spans(ctx))
-    by_id = {(s.trace, s.span_id): s for s in spans if s.span_id is not None}
+    with _AttrStore() as store:
+        yield from _sessions(ctx, store)
+
+
+def _sessions(ctx: ReadContext, store: _AttrStore) -> Iterator[SessionBuilder]:
+    """The file's sessions: every span is read (and grouped) first, then each session is built in turn."""
+    spans = list(_spans(ctx, store))
+    by_id = {s.key: s for s in spans if s.span_id is not None}
     trace_convs: dict[str | None, set[str]] = defaultdict(set)
     for s in spans:
         if s.conv:
@@ -274,10 +319,10 @@ def read(path: Path, ctx: ReadContext) -> Iterator[SessionBuilder]:
             continue  # repeats its parent (e.g. a provider-level LLM span under a framework's LLM span)
         label = f"{s.kind} span {s.name!r}"
         if s.span_id is not None:
-            if (s.trace, s.span_id) in seen:
+            if s.key in seen:
                 ctx.skip(s.line, "duplicate_span", f"{label} {s.span_id}")
                 continue
-            seen.add((s.trace, s.span_id))
+            seen.add(s.key)
         start, end = s.start, s.end
         if start is None or end is None:
             ctx.skip(s.line, "missing_field", f"{'startTimeUnixNano' if start is None else 'endTimeUnixNano'} ({label})")
@@ -299,7 +344,7 @@ def read(path: Path, ctx: ReadContext) -> Iterator[SessionBuilder]:
             continue
         sid = f"otlp:{key}" + "".join(f"/agent-{h.span_id}" for h in chain)
         if chain:
-            hosts[sid] = (sid.rsplit("/agent-", 1)[0], (chain[-1].trace, chain[-1].span_id))
+            hosts[sid] = (sid.rsplit("/agent-", 1)[0], chain[-1].key)
         emit = end if s.kind == "llm" else start
         sessions.setdefault(sid, []).append((emit, 0 if s.kind == "llm" else 1, seq, s, start, end))
     call_of: dict[tuple, str] = {}  # (trace, span id) of a tool span -> its call id in its session
@@ -309,7 +354,7 @@ def read(path: Path, ctx: ReadContext) -> Iterator[SessionBuilder]:
         items.sort(key=lambda it: it[:3])
         parent_sid, host_key = hosts.get(sid, (None, None))
         b = ctx.session(sid, NAME, parent_session_id=parent_sid)
-        call_of.update(_build(b, items))
+        call_of.update(_build(b, items, store))
         b.parent_call_id = call_of.get(host_key) if host_key else None
         yield b
 
@@ -340,7 +385,7 @@ def _conversation(s: _Span, by_id: dict, memo: dict) -> str | None:
     cur: _Span | None = s
     conv = None
     while cur is not None and len(chain) < 256:
-        key = (cur.trace, cur.span_id)
+        key = cur.key
         if cur.span_id is not None and key in memo:
             conv = memo[key]
             break
@@ -427,7 +472,7 @@ def _tool_responses(attrs: _Attrs) -> dict[str, Any]:
     return out
 
 
-def _build(b: SessionBuilder, items: list[tuple]) -> dict[tuple, str]:
+def _build(b: SessionBuilder, items: list[tuple], store: _AttrStore) -> dict[tuple, str]:
     """Fill `b` from its spans in time order; returns each tool span's call id (sub-agents link to it)."""
     call_of: dict[tuple, str] = {}
     pending: list[dict[str, Any]] = []  # calls the current step declared that no tool span has recorded yet
@@ -443,7 +488,7 @@ def _build(b: SessionBuilder, items: list[tuple]) -> dict[tuple, str]:
         pending.clear()
 
     for _, _, _, s, start, end in items:
-        a = _Attrs.unpack(s.attrs)
+        a = store.get(s.attrs)
         if s.kind == "llm":
             flush()
             if waiting:
@@ -480,6 +525,6 @@ def _build(b: SessionBuilder, items: list[tuple]) -> dict[tuple, str]:
             result = a.get("output.value")
         cid = b.tool_call(call_id or (match["id"] if match else None), name, args, start, s.line)
         b.tool_result(cid, end, result, status="error" if s.failed else "ok")
-        call_of[(s.trace, s.span_id)] = cid
+        call_of[s.key] = cid
     flush()
     return call_of

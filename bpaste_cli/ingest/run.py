@@ -32,7 +32,7 @@ from bpaste_cli.errors import BpasteError
 from bpaste_cli.fsutil import atomic_directory, check_replaceable, restore_interrupted
 from bpaste_cli.ingest import bfcl, chat, claude_code, codex, native, openhands, otlp, swe_agent
 from bpaste_cli.ingest.base import BOM, MAX_EXAMPLES, ReadContext, Skip, SkipReport, first_line_head, printable
-from bpaste_cli.ingest.secrets import scrub
+from bpaste_cli.ingest.secrets import may_hold_secret, scrub
 from bpaste_cli.trace import DatasetWriter, Limits, SessionBuilder, base_manifest, dataset_hash, load_dataset, read_manifest
 
 # Priority order for detection by content: the first reader whose sniff() accepts a file reads it.
@@ -489,7 +489,8 @@ def _read_file(
     before = report.by_reason.copy()
     counts = {"sessions": 0, "events": 0, "tool_calls": 0, "llm_steps": 0}
     ctx = ReadContext(
-        path=item.path, display=item.display, report=report, limits=options.limits, scrub=scrubber, on_bytes=progress
+        path=item.path, display=item.display, report=report, limits=options.limits, scrub=scrubber,
+        may_hold_secret=None if scrubber is None else may_hold_secret, on_bytes=progress,
     )
     try:
         for builder in item.reader.read(item.path, ctx):

@@ -76,10 +76,13 @@ class SessionBuilder:
         parent_call_id: str | None = None,
         limits: Limits = Limits(),
         scrub: Callable[[str], str] | None = None,
+        may_hold_secret: Callable[[str], bool] | None = None,
         on_bad: Callable[[int | None, str, str], None] | None = None,
     ) -> None:
         """`on_bad(line, reason, detail)` hears of each record dropped here: a time that is not finite or
-        beyond `MAX_ABS_TIME` (`bad_time`), arguments or a result nested too deep to store (`too_deep`)."""
+        beyond `MAX_ABS_TIME` (`bad_time`), arguments or a result nested too deep to store (`too_deep`).
+        `may_hold_secret(text)`, when given, is False only for texts that `scrub` leaves as they are, in
+        whole and in every piece: arguments whose canonical JSON it clears are not walked string by string."""
         self.session_id = session_id
         self.source_format = source_format
         self.source_file = source_file
@@ -87,6 +90,7 @@ class SessionBuilder:
         self.parent_call_id = parent_call_id
         self.limits = limits
         self._scrub = scrub
+        self._may_hold_secret = may_hold_secret
         self._items: list[dict[str, Any]] = []  # user / llm / tool records in log order
         self._calls: dict[str, dict[str, Any]] = {}
         self._on_bad = on_bad
@@ -225,9 +229,7 @@ class SessionBuilder:
         if call_id is None or call_id in self._calls:
             call_id = f"{self.session_id}#s{step['step']}c{step['n_calls']}"
         try:
-            if self._scrub:
-                args = _scrub_value(args, self._scrub)
-            args_json = canonical_json(args)
+            args_json = self._args_json(args)
         except (RecursionError, orjson.JSONEncodeError) as exc:
             self._bad(line, "too_deep", f"{tool} arguments: {exc}")
             self._dropped.add(call_id)
@@ -253,6 +255,22 @@ class SessionBuilder:
         self._items.append(item)
         self._calls[call_id] = item
         return call_id
+
+    def _args_json(self, args: Any) -> str:
+        """The canonical JSON of the scrubbed arguments. Every string and key of `args` is in their
+        canonical JSON as it is, up to JSON's escapes (quote, backslash, control characters), which none
+        of what `may_hold_secret` looks for holds: when the whole text clears it, scrubbing changes nothing."""
+        if self._scrub is None:
+            return canonical_json(args)
+        if self._may_hold_secret is not None:
+            try:
+                text = canonical_json(args)
+            except (RecursionError, orjson.JSONEncodeError):
+                pass  # the walk below meets the same problem and reports it
+            else:
+                if not self._may_hold_secret(text):
+                    return text
+        return canonical_json(_scrub_value(args, self._scrub))
 
     def tool_result(
         self,
