@@ -16,7 +16,7 @@ from bpaste_cli.replay.context import Key, PlanningContext
 from bpaste_cli.replay.engine import TOOL_FIELDS, Job, Planner, SessionResult, Sim
 from bpaste_cli.replay.metrics import bootstrap_ci, summarize
 from bpaste_cli.replay.patterns import open_patterns
-from bpaste_cli.replay.predictions import cache_for
+from bpaste_cli.replay.predictions import K_MAX, cache_for
 from bpaste_cli.replay.prepared import SPECULABLE, Prepared, prepare_split
 from bpaste_cli.replay.run import ReplayReport, replay
 from bpaste_cli.replay.session import replay_traces, run_session
@@ -37,7 +37,7 @@ from bpaste_cli.replay.value import (
 from bpaste_cli.replay.whatif import what_if
 
 __all__ = [
-    "ARMS", "ARM_TYPES", "RANKINGS", "SKIP_REASONS", "SPECULABLE", "STRATEGIES", "TOOL_FIELDS", "BPasteArm", "BeamConfig", "CacheArm",
+    "ARMS", "ARM_TYPES", "K_MAX", "RANKINGS", "SKIP_REASONS", "SPECULABLE", "STRATEGIES", "TOOL_FIELDS", "BPasteArm", "BeamConfig", "CacheArm",
     "BeamNode", "BeamSettings", "Job", "Key", "LatencyStats", "Node", "NodeTerms", "OracleArm", "OraclePredictor",
     "PasteArm", "Planner", "PlanningContext", "PrefixFeatures", "Prepared", "ReplayConfig", "ReplayReport", "Scorer",
     "SerialArm", "SessionResult", "SessionTrace", "Sim", "ValueModel", "admit", "assign_lane", "best", "bootstrap_ci",

@@ -14,7 +14,7 @@ from typing import Any
 
 from bpaste_cli.mine import Candidate, Event, PredictorCursor
 
-K_MAX = 8  # candidates cached per question; k above this is clamped
+K_MAX = 8  # candidates asked per question (k above this is clamped); the runtime asks as many, so both see one ranking
 MAX_ENTRIES = 2_000_000
 _CACHES: weakref.WeakKeyDictionary[Any, AnswerCache] = weakref.WeakKeyDictionary()
 

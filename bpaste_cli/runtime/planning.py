@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from bpaste_cli.mine import Candidate, Event
 from bpaste_cli.policy import arm_from_policy, replay_config
-from bpaste_cli.replay import BeamNode, Key, LatencyStats
+from bpaste_cli.replay import K_MAX, BeamNode, Key, LatencyStats
 from bpaste_cli.runtime.runlog import visible_result
 from bpaste_cli.safety import CallClass
 from bpaste_cli.trace import short_hash
@@ -100,7 +100,9 @@ class LiveContext:
         return self.planner.device
 
     def predict(self, k: int, path: tuple = ()) -> tuple[Candidate, ...]:
-        out = tuple(self._cursor(path).predict(k))
+        """The top k of the K_MAX candidates replay asks for: a ranking cut at a smaller k binds arguments with a
+        narrower beam and can differ past its first places, and live must plan on the answers replay planned on."""
+        out = tuple(self._cursor(path).predict(K_MAX)[:k])
         for c in out:
             self.candidates.setdefault((c.tool, c.args_hash), c)
         return out
