@@ -7,6 +7,11 @@ Pass 1 counts contexts, signatures and constant values, and discovers candidate 
 that reproduces a value, on at most `discovery_cap` calls per tool). Pass 2 counts, for every
 candidate rule, how often it binds (`bindable`) and how often the bound value is exactly right
 (`exact`); `rate = exact / bindable`.
+
+Both passes count one session at a time into its `SessionFlow` (a session's state starts empty, so what it
+counts depends on it alone) and add the flows up. When the rows share their calls (`keep_calls`) the flows are
+kept, and a later mine of some of the same sessions (a calibration fold) adds up the kept flows, walking a
+session again only for the calls it searches that were not searched before and the rules not yet counted on it.
 """
 
 from __future__ import annotations
@@ -59,12 +64,47 @@ class MineOptions:
         return {names.get(k, k): v for k, v in asdict(self).items()}
 
 
+class SessionFlow:
+    """What one session adds to the data-flow counts: its calls' signatures and values, the rule sources
+    discovered at its searched calls, its `repeat` counts and its counts of the candidate rules evaluated on it
+    so far. Each depends on the session alone (its state starts empty), so mines of overlapping sets of
+    sessions (the calibration's folds of train) can add up the same flows instead of walking them again."""
+
+    __slots__ = ("calls", "found", "repeats", "counts", "evaluated")
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, tuple[str, ...], list[tuple[str, str]]]] = []  # per call of a step: tool, signature, (argument, canonical value)
+        self.found: list[dict[str, set[Rule]] | None] = []  # per call: argument -> rules discovered; None until searched
+        self.repeats: dict[str, list[list[int]]] = {}  # tool -> per rank r - 1: [bindable, exact] of "the r-th latest call again"
+        self.counts: dict[int, list[int]] = {}  # candidate rule id -> [bindable, exact], for the rules that bound
+        self.evaluated: set[int] = set()  # the candidate rules counted on this session
+
+
+class FlowCache:
+    """The `SessionFlow` of each session (by its first row in the root `Rows`) under one set of options, when
+    `keep`, and the ids of the candidate rules counted so far."""
+
+    def __init__(self, keep: bool) -> None:
+        self.keep = keep
+        self.flows: dict[int, SessionFlow] = {}
+        self.rules: list[tuple[tuple[str, str], Rule]] = []  # rule id -> ((tool, argument), rule)
+        self._ids: dict[tuple[tuple[str, str], Rule], int] = {}
+
+    def rule_id(self, ta: tuple[str, str], rule: Rule) -> int:
+        rid = self._ids.get((ta, rule))
+        if rid is None:
+            rid = self._ids[(ta, rule)] = len(self.rules)
+            self.rules.append((ta, rule))
+        return rid
+
+
 class Rows:
     """Columns of some sessions' events as Python lists (made on first use), with each session's [lo, hi) rows.
 
     With `keep_calls`, a row's `Call` is made once and shared by every pass and every `subset` (its parsed
-    arguments and extractions are cached on it), so the calibration's fold mines reuse the main mine's
-    extractions; without, each pass makes its own (a single mine of a large corpus keeps less alive)."""
+    arguments and extractions are cached on it), and so is each session's `SessionFlow`, so the calibration's
+    fold mines add up what the main mine counted; without, each pass makes its own (a single mine of a large
+    corpus keeps less alive)."""
 
     def __init__(self, events: pl.DataFrame, session_ids: list[str] | None = None, *, keep_calls: bool = False) -> None:
         ev = events if session_ids is None else events.filter(pl.col("session_id").is_in(session_ids))
@@ -76,6 +116,7 @@ class Rows:
         self._root: Rows = self
         self._index: list[int] | None = None  # row i of a subset is row _index[i] of _root
         self._calls: list[Call | None] | None = [None] * ev.height if keep_calls else None
+        self._flows: dict[MineOptions, FlowCache] = {}
 
     def __getattr__(self, name: str) -> list[Any]:
         if name not in COLUMNS:
@@ -98,6 +139,20 @@ class Rows:
         if self._root._calls is not None:  # share the root's calls
             sub._index = idx if self._index is None else [self._index[i] for i in idx]
         return sub
+
+    def root_row(self, i: int) -> int:
+        """Row `i` as a row of the root `Rows` (when calls are shared; else `i`)."""
+        return i if self._index is None else self._index[i]
+
+    def flow_cache(self, opt: MineOptions) -> FlowCache:
+        """The root's session flows for `opt` when calls are shared, else a cache that keeps none."""
+        root = self._root
+        if root._calls is None:
+            return FlowCache(keep=False)
+        cache = root._flows.get(opt)
+        if cache is None:
+            cache = root._flows[opt] = FlowCache(keep=True)
+        return cache
 
     def session_ids(self) -> list[str]:
         """Each session's id, in the order of `sessions`."""
@@ -226,86 +281,168 @@ def mine_rows(rows: Rows, opt: MineOptions) -> tuple[PatternPredictor, ControlCo
     totals["dataflow_sessions"] = len(sample)
     if len(sample) < len(rows.sessions):
         rows, sample = (sub := rows.subset(sample)), sub.sessions
+    cache = rows.flow_cache(opt)
     key_fn, needs_args = KEYS[opt.key], opt.key in NEEDS_ARGS
+    R, cap = opt.recent_calls, opt.discovery_cap
     sigs: dict[str, Counter[tuple[str, ...]]] = {}
     consts: dict[tuple[str, str], ConstantCounts] = {}
     hits: dict[tuple[str, str], Counter[Rule]] = {}
+    # per tool, its `repeat` rules: [bindable, exact, sessions with an exact hit]
+    repeat: dict[str, dict[Rule, list[int]]] = {}
     searched: Counter[str] = Counter()
 
     def new_state() -> SessionState:
-        return SessionState(key_fn, needs_args, opt.max_context, opt.recent_calls)
+        return SessionState(key_fn, needs_args, opt.max_context, R)
 
-    def pass1(keys: tuple[str, ...], calls: list[Call]) -> None:
-        for c in calls:
-            args = c.args
-            sigs.setdefault(c.tool, Counter())[tuple(sorted(args))] += 1
-            search = searched[c.tool] < opt.discovery_cap
-            if search:
-                searched[c.tool] += 1
-            for a, v in args.items():
-                consts.setdefault((c.tool, a), ConstantCounts()).add(canonical_json(v), lo)  # lo: this session
+    def sources(c: Call, st: SessionState) -> dict[str, set[Rule]]:
+        found = {}
+        for a, v in c.args.items():
+            rules = set(discover(v, st, R, opt.max_pos))
+            if rules:
+                found[a] = rules
+        return found
+
+    def first_walk(lo: int, hi: int) -> tuple[SessionFlow, list[bool]]:
+        """The session's flow, its calls searched (the first `discovery_cap` of each tool) discovered on the way."""
+        flow, flags, st = SessionFlow(), [], new_state()
+
+        def on_decision(keys: tuple[str, ...], calls: list[Call]) -> None:
+            for c in calls:
+                args = c.args
+                flow.calls.append((c.tool, tuple(sorted(args)), [(a, canonical_json(v)) for a, v in args.items()]))
+                reps = flow.repeats.get(c.tool)
+                if reps is None:
+                    reps = flow.repeats[c.tool] = [[0, 0] for _ in range(R)]
+                for prev, rep in zip(reversed(st.by_tool.get(c.tool, ())), reps):  # the r-th latest call, r = 1..R
+                    rep[0] += 1
+                    if prev.args_hash == c.args_hash:
+                        rep[1] += 1
+                search = searched[c.tool] < cap
                 if search:
-                    found = set(discover(v, st, opt.recent_calls, opt.max_pos))
-                    if found:
-                        hits.setdefault((c.tool, a), Counter()).update(found)
+                    searched[c.tool] += 1
+                flags.append(search)
+                flow.found.append(sources(c, st) if search else None)
 
+        walk(rows, lo, hi, st, on_decision)
+        return flow, flags
+
+    def rediscover(lo: int, hi: int, flow: SessionFlow, wanted: set[int]) -> None:
+        """Discover the sources of the session's calls `wanted` (by their order in `flow.calls`)."""
+        st, j = new_state(), 0
+
+        def on_decision(keys: tuple[str, ...], calls: list[Call]) -> None:
+            nonlocal j
+            for c in calls:
+                if j in wanted:
+                    flow.found[j] = sources(c, st)
+                j += 1
+
+        walk(rows, lo, hi, st, on_decision)
+
+    flows: list[tuple[int, int, SessionFlow | None]] = []  # (lo, hi, the flow when it is kept)
     for lo, hi in sample:
-        st = new_state()
-        walk(rows, lo, hi, st, pass1)
+        key = rows.root_row(lo)
+        flow = cache.flows.get(key) if cache.keep else None
+        if flow is None:
+            flow, flags = first_walk(lo, hi)
+            if cache.keep:
+                cache.flows[key] = flow
+        else:
+            flags = []
+            for tool, _, _ in flow.calls:
+                search = searched[tool] < cap
+                if search:
+                    searched[tool] += 1
+                flags.append(search)
+            wanted = {j for j, f in enumerate(flags) if f and flow.found[j] is None}
+            if wanted:
+                rediscover(lo, hi, flow, wanted)
+        for j, (tool, sig, values) in enumerate(flow.calls):
+            sigs.setdefault(tool, Counter())[sig] += 1
+            for a, value in values:
+                consts.setdefault((tool, a), ConstantCounts()).add(value, key)
+            if flags[j]:
+                for a, found in flow.found[j].items():  # type: ignore[union-attr]
+                    hits.setdefault((tool, a), Counter()).update(found)
+        for tool, reps in flow.repeats.items():
+            rs = repeat.get(tool)
+            if rs is None:
+                rs = repeat[tool] = {Rule("repeat", tool, r): [0, 0, 0] for r in range(1, R + 1)}
+            for s, (b, e) in zip(rs.values(), reps):
+                s[0] += b
+                s[1] += e
+                s[2] += e > 0
+        flows.append((lo, hi, flow if cache.keep else None))
 
     # candidate rules: discovered ones with enough loose hits
     cand: dict[tuple[str, str], list[Rule]] = {}
     for ta, cnt in hits.items():
         cand[ta] = [r for r, n in sorted(cnt.items(), key=lambda kv: (-kv[1], kv[0])) if n >= opt.min_support][: 4 * opt.max_rules]
     occ: Counter[tuple[str, str]] = Counter({ta: sum(c.values()) for ta, c in consts.items()})
-    # per rule: [bindable, exact, sessions with an exact hit (up to min_sessions of them)]
-    stats: dict[tuple[str, str], dict[Rule, list[Any]]] = {ta: {r: [0, 0, set()] for r in rs} for ta, rs in cand.items() if rs}
-    repeat = {t: {Rule("repeat", t, r): [0, 0, set()] for r in range(1, opt.recent_calls + 1)} for t in sigs}
+    # per rule: [bindable, exact, sessions with an exact hit]
+    stats: dict[tuple[str, str], dict[Rule, list[int]]] = {ta: {r: [0, 0, 0] for r in rs} for ta, rs in cand.items() if rs}
+    by_id = {cache.rule_id(ta, rule): s for ta, rs in stats.items() for rule, s in rs.items()}
+    every = frozenset(by_id)
+    plans: dict[frozenset[int], dict[tuple[str, str], list[tuple[str | None, int, list[tuple[Rule, int]]]]]] = {}
 
-    # per (tool, argument): its rules grouped by the earlier call they read (None: not one call), so that a
-    # call that is not in the state skips every rule reading it
-    by_source: dict[tuple[str, str], list[tuple[str | None, int, list[tuple[Rule, list[Any]]]]]] = {}
-    for ta, rs in stats.items():
-        groups: dict[tuple[str | None, int], list[tuple[Rule, list[Any]]]] = {}
-        for rule, s in rs.items():
-            source = (rule.src, rule.rank) if rule.kind in ONE_CALL_KINDS else (None, 0)
-            groups.setdefault(source, []).append((rule, s))
-        by_source[ta] = [(src, rank, group) for (src, rank), group in groups.items()]
+    def plan(ids: frozenset[int]) -> dict[tuple[str, str], list[tuple[str | None, int, list[tuple[Rule, int]]]]]:
+        """Per (tool, argument): the rules `ids` grouped by the earlier call they read (None: not one call), so
+        that a call that is not in the state skips every rule reading it."""
+        got = plans.get(ids)
+        if got is None:
+            groups: dict[tuple[str, str], dict[tuple[str | None, int], list[tuple[Rule, int]]]] = {}
+            for rid in sorted(ids):
+                ta, rule = cache.rules[rid]
+                source = (rule.src, rule.rank) if rule.kind in ONE_CALL_KINDS else (None, 0)
+                groups.setdefault(ta, {}).setdefault(source, []).append((rule, rid))
+            got = plans[ids] = {ta: [(src, rank, g) for (src, rank), g in gs.items()] for ta, gs in groups.items()}
+        return got
 
-    def hit(s: list[Any]) -> None:
-        s[1] += 1
-        if len(s[2]) < opt.min_sessions:
-            s[2].add(lo)
-
-    def pass2(keys: tuple[str, ...], calls: list[Call]) -> None:
-        for c in calls:
-            for rule, s in repeat[c.tool].items():
-                prev = st.recent(c.tool, rule.rank)
-                if prev is not None:
-                    s[0] += 1
-                    if prev.args_hash == c.args_hash:
-                        hit(s)
-            by_tool = st.by_tool
-            for a, v in c.args.items():
-                groups = by_source.get((c.tool, a))
-                if groups is None:
-                    continue
-                text = isinstance(v, str)
-                for src, rank, group in groups:
-                    if src is not None:
-                        lst = by_tool.get(src)
-                        if not lst or len(lst) < rank:
-                            continue  # the source call is not visible: none of these rules binds
-                    for rule, s in group:
-                        b = bind(rule, st)
-                        if b is not ABSENT:
-                            s[0] += 1
-                            if (isinstance(b, str) and b == v) if text else same(b, v):  # same(), its string case inlined
-                                hit(s)
-
-    for lo, hi in sample:
+    def count_rules(lo: int, hi: int, by_source, counts: dict[int, list[int]]) -> None:
+        """Add to `counts` (rule id -> [bindable, exact]) what the rules of `by_source` do on one session."""
         st = new_state()
-        walk(rows, lo, hi, st, pass2)
+
+        def on_decision(keys: tuple[str, ...], calls: list[Call]) -> None:
+            by_tool = st.by_tool
+            for c in calls:
+                for a, v in c.args.items():
+                    groups = by_source.get((c.tool, a))
+                    if groups is None:
+                        continue
+                    text = isinstance(v, str)
+                    for src, rank, group in groups:
+                        if src is not None:
+                            lst = by_tool.get(src)
+                            if not lst or len(lst) < rank:
+                                continue  # the source call is not visible: none of these rules binds
+                        for rule, rid in group:
+                            b = bind(rule, st)
+                            if b is not ABSENT:
+                                s = counts.get(rid)
+                                if s is None:
+                                    s = counts[rid] = [0, 0]
+                                s[0] += 1
+                                if (isinstance(b, str) and b == v) if text else same(b, v):  # same(), its string case inlined
+                                    s[1] += 1
+
+        walk(rows, lo, hi, st, on_decision)
+
+    for lo, hi, kept in flows:
+        if kept is None:
+            counts: dict[int, list[int]] = {}
+            count_rules(lo, hi, plan(every), counts)
+        else:
+            counts = kept.counts
+            missing = every - kept.evaluated
+            if missing:
+                count_rules(lo, hi, plan(missing), counts)
+                kept.evaluated |= missing
+        for rid, (b, e) in counts.items():
+            s = by_id.get(rid)
+            if s is not None:
+                s[0] += b
+                s[1] += e
+                s[2] += e > 0
 
     tables = {
         "control": control_table(control, opt),
@@ -354,13 +491,13 @@ def _rule_table(stats, repeat, consts, occ, calls: dict[str, int], opt: MineOpti
         return [(Rule("const", value=v), total, n, cnt.sessions(v)) for v, n in cnt.most_common(3, opt.min_sessions)]
 
     for (tool, arg), rs in sorted(stats.items()):
-        found = [(r, s[0], s[1], len(s[2])) for r, s in rs.items() if s[0]]
+        found = [(r, s[0], s[1], s[2]) for r, s in rs.items() if s[0]]
         total = occ[(tool, arg)]
         keep(tool, arg, found + constants(consts[(tool, arg)], total), total)
     for (tool, arg), cnt in sorted(consts.items()):
         if (tool, arg) not in stats:
             keep(tool, arg, constants(cnt, occ[(tool, arg)]), occ[(tool, arg)])
     for tool, rs in sorted(repeat.items()):
-        keep(tool, "*", [(r, s[0], s[1], len(s[2])) for r, s in rs.items() if s[0]], calls[tool])
+        keep(tool, "*", [(r, s[0], s[1], s[2]) for r, s in rs.items() if s[0]], calls[tool])
     return _columns(RULE_COLUMNS, rows)
 
