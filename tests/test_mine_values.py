@@ -79,3 +79,17 @@ def test_discovered_rules_bind_the_value_back(value, noise, where):
     assert any(b is not ABSENT and same(b, value) for b in bound)
     empty = SessionState(tool_key, False, 3, 3)
     assert all(bind(r, empty) is ABSENT for r in rules if r.kind != "const")
+
+
+NUMBER_TEXT = st.text(alphabet=string.digits + "-.+eE_ab \n,;:/()\u0663\u00e9", max_size=40)  # \u0663: a non-ASCII digit
+
+
+@settings(max_examples=1000)
+@given(st.one_of(NUMBER_TEXT, st.text(max_size=40)))
+def test_numbers_match_the_plain_regex(text):
+    """`numbers` uses a regex rewritten to start with a character class; it finds what the plain one finds."""
+    import re
+
+    plain = re.compile(r"(?<![\w.])-?\d+(?:\.\d+)?(?![\w.]*\w)")
+    assert [m.span() for m in V._NUMBER.finditer(text)] == [m.span() for m in plain.finditer(text)]
+    assert V.numbers(text) == V._distinct(m.group(0) for m in plain.finditer(text))

@@ -235,38 +235,40 @@ class SessionState:
 
 def bind(rule: Rule, state: SessionState) -> Any:
     """The value `rule` gives in `state`, or `_ABSENT` when its source is not visible."""
-    kind = rule.kind
+    kind, src_tool, rank, field, pos, how, value = rule  # every field once: the predictor binds on every decision
     if kind == "const":
-        return orjson.loads(rule.value)
+        return orjson.loads(value)
     if kind == "prompt":
         src = state.prompt
-    else:  # state.recent(rule.src, rule.rank), inlined: the predictor binds on every decision
-        lst = state.by_tool.get(rule.src)
-        src = lst[-rule.rank] if lst and len(lst) >= rule.rank else None
+    else:  # state.recent(src_tool, rank), inlined
+        lst = state.by_tool.get(src_tool)
+        src = lst[-rank] if lst and len(lst) >= rank else None
     if src is None:
         return _ABSENT
     if kind == "copy":
-        if rule.pos:
-            got = src.arg_ids(rule.field)
-            return got[rule.pos - 1] if len(got) >= rule.pos else _ABSENT
-        return src.args.get(rule.field, _ABSENT)
+        if pos:
+            got = src.arg_ids(field)
+            return got[pos - 1] if len(got) >= pos else _ABSENT
+        return src.args.get(field, _ABSENT)
     if kind == "template":
-        if rule.pos == 0:
-            item = src.args.get(rule.field)
-        elif rule.cast == "id":
-            got = src.arg_ids(rule.field)
-            item = got[rule.pos - 1] if len(got) >= rule.pos else None
+        if pos == 0:
+            item = src.args.get(field)
+        elif how == "id":
+            got = src.arg_ids(field)
+            item = got[pos - 1] if len(got) >= pos else None
         else:
-            got = src.items(rule.field)
-            item = got[rule.pos - 1] if len(got) >= rule.pos else None
-        return rule.value.replace(SLOT, item, 1) if isinstance(item, str) and item else _ABSENT
-    items = src.items(rule.field)
-    if len(items) < rule.pos:
+            got = src.items(field)
+            item = got[pos - 1] if len(got) >= pos else None
+        return value.replace(SLOT, item, 1) if isinstance(item, str) and item else _ABSENT
+    items = src._items.get(field)  # src.items(field) once extracted
+    if items is None:
+        items = src.items(field)
+    if len(items) < pos:
         return _ABSENT
-    item = items[rule.pos - 1]
-    if rule.cast == "json":
+    item = items[pos - 1]
+    if how != "num":  # V.cast leaves anything but a number as it is
         return item
-    v = V.cast(item, rule.cast)
+    v = V.cast(item, how)
     return _ABSENT if v is None else v
 
 

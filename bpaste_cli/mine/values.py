@@ -19,7 +19,9 @@ MAX_JSON_DEPTH = 8
 
 _URL = re.compile(r"https?://[^\s\"'<>`\\)\]}]+")
 _PATH = re.compile(r"(?<![\w/.:~@%+-])(?:~|\.{1,2})?/?(?:[\w.@+-]+/)+[\w.@+-]+")
-_NUMBER = re.compile(r"(?<![\w.])-?\d+(?:\.\d+)?(?![\w.]*\w)")
+# (?<![\w.])-?\d+(?:\.\d+)?(?![\w.]*\w), written to start with a character class (its first character, then
+# the look-behind one character further back), so the regex engine skips ahead to a sign or digit
+_NUMBER = re.compile(r"[-\d](?<![\w.].)(?:(?<=-)\d+|(?<=\d)\d*)(?:\.\d+)?(?![\w.]*\w)")
 _QUOTED = re.compile(r"\"([^\"\n]{1,200})\"|'([^'\n]{1,200})'|`([^`\n]{1,200})`")
 _ID = re.compile(r"(?<![\w-])(?=[\w-]*\d)(?=[\w-]*[A-Za-z])[A-Za-z0-9][\w-]{3,63}(?![\w-])")
 _TRAIL = ".,;:!?"
