@@ -23,7 +23,7 @@ from typing import Any, Callable
 import polars as pl
 
 from bpaste_cli.mine.control import ControlCounts
-from bpaste_cli.mine.dataflow import ABSENT, START_KEY, Call, ConstantCounts, Rule, SessionState, bind, discover, parse_args, same
+from bpaste_cli.mine.dataflow import ABSENT, START_KEY, Call, ConstantCounts, ResultItems, Rule, SessionState, bind, discover, parse_args, same
 from bpaste_cli.mine.keys import USER_KEY
 from bpaste_cli.mine.keys import KEYS, NEEDS_ARGS
 from bpaste_cli.mine.predictor import (
@@ -117,6 +117,7 @@ class Rows:
         self._index: list[int] | None = None  # row i of a subset is row _index[i] of _root
         self._calls: list[Call | None] | None = [None] * ev.height if keep_calls else None
         self._flows: dict[MineOptions, FlowCache] = {}
+        self._results: dict[str, ResultItems] = {}  # a result text -> its items, shared by the calls that returned it
 
     def __getattr__(self, name: str) -> list[Any]:
         if name not in COLUMNS:
@@ -164,11 +165,17 @@ class Rows:
         if self._index is not None:
             return self._root.call(self._index[i])
         calls = self._calls
-        if calls is None:
-            return Call(self.tool[i], self.args_json[i], self.args_hash[i], self.result_text[i], self.status[i])  # type: ignore[attr-defined]
-        c = calls[i]
+        c = None if calls is None else calls[i]
         if c is None:
-            c = calls[i] = Call(self.tool[i], self.args_json[i], self.args_hash[i], self.result_text[i], self.status[i])  # type: ignore[attr-defined]
+            text = self.result_text[i]  # type: ignore[attr-defined]
+            extracted = None
+            if text:
+                extracted = self._root._results.get(text)
+                if extracted is None:
+                    extracted = self._root._results[text] = ResultItems()
+            c = Call(self.tool[i], self.args_json[i], self.args_hash[i], text, self.status[i], extracted)  # type: ignore[attr-defined]
+            if calls is not None:
+                calls[i] = c
         return c
 
 
