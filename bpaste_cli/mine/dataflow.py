@@ -291,6 +291,12 @@ def bind(rule: Rule, state: SessionState) -> Any:
 ABSENT = _ABSENT
 
 
+def extracts_as_is(rule: Rule) -> bool:
+    """Whether `bind` gives the rule's item as extracted: `call.items(rule.field)[rule.pos - 1]` of its source call
+    (an `extract` rule that casts nothing), so a caller already holding the source can take the item itself."""
+    return rule.kind == "extract" and rule.cast != "num"
+
+
 def discover(value: Any, state: SessionState, tools_window: int, max_pos: int) -> list[Rule]:
     """Every rule that reproduces `value` from `state` (loosely; exact rates are counted later)."""
     key = loose_key(value)

@@ -16,14 +16,16 @@ session again only for the calls it searches that were not searched before and t
 
 from __future__ import annotations
 
+import gc
 from collections import Counter
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import polars as pl
 
 from bpaste_cli.mine.control import ControlCounts
-from bpaste_cli.mine.dataflow import ABSENT, START_KEY, Call, ConstantCounts, ResultItems, Rule, SessionState, bind, discover, parse_args, same
+from bpaste_cli.mine.dataflow import ABSENT, START_KEY, Call, ConstantCounts, ResultItems, Rule, SessionState, bind, discover, extracts_as_is, parse_args, same
 from bpaste_cli.mine.keys import USER_KEY
 from bpaste_cli.mine.keys import KEYS, NEEDS_ARGS
 from bpaste_cli.mine.predictor import (
@@ -268,9 +270,24 @@ def sample_sessions(rows: Rows, per_session: list[Counter[str]], cap: int) -> li
     return out
 
 
+@contextmanager
+def collection_paused() -> Iterator[None]:
+    """The cyclic garbage collector off for the duration (back as it was after). Mining allocates millions of
+    small objects that form no cycles (tuples, lists, counts) beside millions of live ones (the event columns),
+    and each full collection walks every live object: a fifth of a large mine's time, for no garbage."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
 def mine_predictor(events: pl.DataFrame, session_ids: list[str], opt: MineOptions) -> tuple[PatternPredictor, ControlCounts, dict[str, int]]:
     """Mine the tables from `session_ids`; returns the predictor, the last-tool floor counts and totals."""
-    predictor, _, floor, totals = mine_rows(Rows(events, session_ids), opt)
+    with collection_paused():
+        predictor, _, floor, totals = mine_rows(Rows(events, session_ids), opt)
     return predictor, floor, totals
 
 
@@ -390,22 +407,29 @@ def mine_rows(rows: Rows, opt: MineOptions) -> tuple[PatternPredictor, ControlCo
     stats: dict[tuple[str, str], dict[Rule, list[int]]] = {ta: {r: [0, 0, 0] for r in rs} for ta, rs in cand.items() if rs}
     by_id = {cache.rule_id(ta, rule): s for ta, rs in stats.items() for rule, s in rs.items()}
     every = frozenset(by_id)
-    plans: dict[frozenset[int], dict[tuple[str, str], list[tuple[str | None, int, list[tuple[Rule, int]]]]]] = {}
+    Plan = dict[tuple[str, str], list[tuple[str | None, int, list[tuple[str, list[tuple[int, int]]]], list[tuple[Rule, int]]]]]
+    plans: dict[frozenset[int], Plan] = {}
 
-    def plan(ids: frozenset[int]) -> dict[tuple[str, str], list[tuple[str | None, int, list[tuple[Rule, int]]]]]:
+    def plan(ids: frozenset[int]) -> Plan:
         """Per (tool, argument): the rules `ids` grouped by the earlier call they read (None: not one call), so
-        that a call that is not in the state skips every rule reading it."""
+        that a call that is not in the state skips every rule reading it; in a group, the rules that take an
+        extracted item as it is (`extracts_as_is`) by the kind they read, as (position, id), and the others."""
         got = plans.get(ids)
         if got is None:
-            groups: dict[tuple[str, str], dict[tuple[str | None, int], list[tuple[Rule, int]]]] = {}
+            groups: dict[tuple[str, str], dict[tuple[str | None, int], tuple[dict[str, list[tuple[int, int]]], list[tuple[Rule, int]]]]] = {}
             for rid in sorted(ids):
                 ta, rule = cache.rules[rid]
                 source = (rule.src, rule.rank) if rule.kind in ONE_CALL_KINDS else (None, 0)
-                groups.setdefault(ta, {}).setdefault(source, []).append((rule, rid))
-            got = plans[ids] = {ta: [(src, rank, g) for (src, rank), g in gs.items()] for ta, gs in groups.items()}
+                as_is, others = groups.setdefault(ta, {}).setdefault(source, ({}, []))
+                if extracts_as_is(rule):
+                    as_is.setdefault(rule.field, []).append((rule.pos, rid))
+                else:
+                    others.append((rule, rid))
+            got = plans[ids] = {ta: [(src, rank, list(as_is.items()), others) for (src, rank), (as_is, others) in gs.items()]
+                                for ta, gs in groups.items()}
         return got
 
-    def count_rules(lo: int, hi: int, by_source, counts: dict[int, list[int]]) -> None:
+    def count_rules(lo: int, hi: int, by_source: Plan, counts: dict[int, list[int]]) -> None:
         """Add to `counts` (rule id -> [bindable, exact]) what the rules of `by_source` do on one session."""
         st = new_state()
 
@@ -417,12 +441,24 @@ def mine_rows(rows: Rows, opt: MineOptions) -> tuple[PatternPredictor, ControlCo
                     if groups is None:
                         continue
                     text = isinstance(v, str)
-                    for src, rank, group in groups:
+                    for src, rank, as_is, others in groups:
                         if src is not None:
                             lst = by_tool.get(src)
                             if not lst or len(lst) < rank:
                                 continue  # the source call is not visible: none of these rules binds
-                        for rule, rid in group:
+                            source = lst[-rank]
+                            for kind, positions in as_is:  # bind(), its source found once per group
+                                items = source.items(kind)
+                                for pos, rid in positions:
+                                    if pos <= len(items):
+                                        b = items[pos - 1]
+                                        s = counts.get(rid)
+                                        if s is None:
+                                            s = counts[rid] = [0, 0]
+                                        s[0] += 1
+                                        if (isinstance(b, str) and b == v) if text else same(b, v):
+                                            s[1] += 1
+                        for rule, rid in others:
                             b = bind(rule, st)
                             if b is not ABSENT:
                                 s = counts.get(rid)
