@@ -40,8 +40,10 @@ class ConstantCounts(Counter):
 
     def add(self, value: str, session: Any) -> None:
         self[value] += 1
-        seen = self._sessions.setdefault(value, set())
-        if len(seen) < self.SESSIONS_KEPT:
+        seen = self._sessions.get(value)
+        if seen is None:
+            self._sessions[value] = {session}
+        elif len(seen) < self.SESSIONS_KEPT:
             seen.add(session)
 
     def sessions(self, value: str) -> int:

@@ -381,13 +381,22 @@ def mine_rows(rows: Rows, opt: MineOptions) -> tuple[PatternPredictor, ControlCo
             wanted = {j for j, f in enumerate(flags) if f and flow.found[j] is None}
             if wanted:
                 rediscover(lo, hi, flow, wanted)
-        for j, (tool, sig, values) in enumerate(flow.calls):
-            sigs.setdefault(tool, Counter())[sig] += 1
+        for j, (tool, sig, values) in enumerate(flow.calls):  # (get, then make: a setdefault would make a counter per call)
+            cnt = sigs.get(tool)
+            if cnt is None:
+                cnt = sigs[tool] = Counter()
+            cnt[sig] += 1
             for a, value in values:
-                consts.setdefault((tool, a), ConstantCounts()).add(value, key)
+                cc = consts.get((tool, a))
+                if cc is None:
+                    cc = consts[(tool, a)] = ConstantCounts()
+                cc.add(value, key)
             if flags[j]:
                 for a, found in flow.found[j].items():  # type: ignore[union-attr]
-                    hits.setdefault((tool, a), Counter()).update(found)
+                    got = hits.get((tool, a))
+                    if got is None:
+                        got = hits[(tool, a)] = Counter()
+                    got.update(found)
         for tool, reps in flow.repeats.items():
             rs = repeat.get(tool)
             if rs is None:
