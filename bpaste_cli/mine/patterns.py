@@ -106,7 +106,8 @@ class Rows:
     With `keep_calls`, a row's `Call` is made once and shared by every pass and every `subset` (its parsed
     arguments and extractions are cached on it), and so is each session's `SessionFlow`, so the calibration's
     fold mines add up what the main mine counted; without, each pass makes its own (a single mine of a large
-    corpus keeps less alive)."""
+    corpus keeps less alive). Either way, the calls made from rows with the same result text share its
+    extracted items."""
 
     def __init__(self, events: pl.DataFrame, session_ids: list[str] | None = None, *, keep_calls: bool = False) -> None:
         ev = events if session_ids is None else events.filter(pl.col("session_id").is_in(session_ids))

@@ -4,7 +4,8 @@ Each extractor returns the *distinct* items of one kind in order of first appear
 means the second different URL. Kinds: url, path (has a slash), number, quoted (between quotes or
 backticks), id (an identifier-like token with a digit, e.g. an order or user id), and JSON fields
 (`json:<path>`, the scalar values under one key path of a JSON result, `[]` marking list elements).
-Regexes run once per result and kind, and only when a rule or the discovery asks for that kind.
+Regexes run once per result and kind (once per distinct result text in a mine: `dataflow.ResultItems`), and
+only when a rule or the discovery asks for that kind.
 """
 
 from __future__ import annotations
