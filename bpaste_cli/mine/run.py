@@ -21,7 +21,7 @@ from typing import Any
 
 import polars as pl
 
-from bpaste_cli.mine.evaluate import calibration, calibration_pairs, evaluate, fit_calibration, tool_hits
+from bpaste_cli.mine.evaluate import CalibrationTally, calibration, calibration_pairs, evaluate, tool_hits
 from bpaste_cli.mine.keys import KEYS
 from bpaste_cli.mine.control import ControlCounts
 from bpaste_cli.mine.patterns import MineOptions, Rows, collection_paused, control_table, mine_rows
@@ -168,11 +168,15 @@ def calibrate(predictor: PatternPredictor, train: Rows, train_ids: list[str], va
             fold, control, _, _ = mine_rows(fit, options)
             train_pairs += calibration_pairs(with_control(fold, control, options, k, alpha, ms), held)
     checked: list[tuple[float, int]] = []
+    train_tally, val_tallies = CalibrationTally(train_pairs), [CalibrationTally(pairs) for pairs in val_pairs]
     for i, held in enumerate(val_pairs):
-        others = [pr for j, pairs in enumerate(val_pairs) if j != i for pr in pairs]
-        mapped = PatternPredictor(predictor.params, predictor.tables, fit_calibration(train_pairs + others)).calibrate
+        others = train_tally
+        for j, tally in enumerate(val_tallies):
+            if j != i:
+                others += tally
+        mapped = PatternPredictor(predictor.params, predictor.tables, others.fit()).calibrate
         checked += [(mapped(x, fam), y) for x, y, fam in held]
-    cal = fit_calibration(train_pairs + [pr for pairs in val_pairs for pr in pairs])
+    cal = sum(val_tallies, train_tally).fit()
     return PatternPredictor(predictor.params, predictor.tables, cal), calibration(checked) | {"map_pairs": len(train_pairs) + sum(map(len, val_pairs))}
 
 
