@@ -287,11 +287,11 @@ def collection_paused() -> Iterator[None]:
 
 def mine_predictor(events: pl.DataFrame, session_ids: list[str], opt: MineOptions) -> tuple[PatternPredictor, ControlCounts, dict[str, int]]:
     """Mine the tables from `session_ids`; returns the predictor, the last-tool floor counts and totals."""
-    with collection_paused():
-        predictor, _, floor, totals = mine_rows(Rows(events, session_ids), opt)
+    predictor, _, floor, totals = mine_rows(Rows(events, session_ids), opt)
     return predictor, floor, totals
 
 
+@collection_paused()
 def mine_rows(rows: Rows, opt: MineOptions) -> tuple[PatternPredictor, ControlCounts, ControlCounts, dict[str, int]]:
     """Mine the tables from `rows`' sessions; returns the predictor, the control and last-tool floor counts
     (for re-cutting the control table) and totals.

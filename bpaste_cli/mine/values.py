@@ -87,24 +87,28 @@ def json_fields(text: str) -> dict[str, list[Any]]:
     except orjson.JSONDecodeError:
         return {}
     out: dict[str, dict[Any, Any]] = {}
-
-    def walk(node: Any, path: str, depth: int) -> None:
-        if depth > MAX_JSON_DEPTH:
-            return
-        if isinstance(node, dict):
-            for k, v in node.items():
-                walk(v, f"{path}.{k}" if path else str(k), depth + 1)
-        elif isinstance(node, list):
-            for v in node:
-                walk(v, path + "[]", depth + 1)
-        elif node is not None and path:
-            bucket = out.setdefault(path, {})
-            key = (type(node).__name__, node)
-            if key not in bucket and len(bucket) < MAX_ITEMS:
-                bucket[key] = node
-
-    walk(doc, "", 0)
+    _walk_json(doc, "", 0, out)
     return {p: list(b.values()) for p, b in out.items()}
+
+
+def _walk_json(node: Any, path: str, depth: int, out: dict[str, dict[Any, Any]]) -> None:
+    """Add the scalars under `node` to `out` (path -> {(type, value): value}). A module function, not a closure:
+    a closure calling itself is a reference cycle, left for the cyclic collector, per document."""
+    if depth > MAX_JSON_DEPTH:
+        return
+    if isinstance(node, dict):
+        for k, v in node.items():
+            _walk_json(v, f"{path}.{k}" if path else str(k), depth + 1, out)
+    elif isinstance(node, list):
+        for v in node:
+            _walk_json(v, path + "[]", depth + 1, out)
+    elif node is not None and path:
+        bucket = out.get(path)
+        if bucket is None:
+            bucket = out[path] = {}
+        key = (type(node).__name__, node)
+        if key not in bucket and len(bucket) < MAX_ITEMS:
+            bucket[key] = node
 
 
 def match_key(value: Any) -> str | None:
