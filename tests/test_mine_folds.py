@@ -37,3 +37,21 @@ def test_fold_mines_on_shared_flows_equal_fresh_mines(corpus, opt):
         sub_ids = [s for j, s in enumerate(order) if j % 3 != i]
         assert mine_rows(rows.subset(keep), opt)[0].tables == mine_predictor(corpus.events, sub_ids, opt)[0].tables
     assert mine_rows(rows, opt)[0].tables == whole.tables  # the flows the folds grew leave the whole unchanged
+
+
+def test_rows_and_their_flows_are_freed_without_the_cyclic_collector(corpus):
+    """A whole mine runs with the cyclic collector paused; rows (their columns, calls and flows) must then go
+    as soon as nothing refers to them, not at the next collection."""
+    import gc
+    import weakref
+
+    gc.collect()
+    gc.disable()
+    try:
+        rows = Rows(corpus.events, keep_calls=True)
+        mine_rows(rows.subset(rows.sessions[::2]), MineOptions())
+        gone = weakref.ref(rows)
+        del rows
+        assert gone() is None
+    finally:
+        gc.enable()

@@ -116,11 +116,16 @@ class Rows:
         sid = ev["session_id"]
         bounds = (sid != sid.shift(1)).fill_null(True).arg_true().to_list() + [ev.height]
         self.sessions = list(zip(bounds, bounds[1:]))
-        self._root: Rows = self
-        self._index: list[int] | None = None  # row i of a subset is row _index[i] of _root
+        self._parent: Rows | None = None  # the root Rows of a subset (None: these rows are the root; not self, which
+        # would be a reference cycle keeping every column alive until the cyclic collector runs)
+        self._index: list[int] | None = None  # row i of a subset is row _index[i] of the root
         self._calls: list[Call | None] | None = [None] * ev.height if keep_calls else None
         self._flows: dict[MineOptions, FlowCache] = {}
         self._results: dict[str, ResultItems] = {}  # a result text -> its items, shared by the calls that returned it
+
+    @property
+    def _root(self) -> Rows:
+        return self if self._parent is None else self._parent
 
     def __getattr__(self, name: str) -> list[Any]:
         if name not in COLUMNS:
@@ -139,7 +144,7 @@ class Rows:
             bounds.append((n, n + hi - lo))
             n += hi - lo
         sub.sessions = bounds
-        sub._root, sub._calls, sub._index = self._root, None, None
+        sub._parent, sub._calls, sub._index = self._root, None, None
         if self._root._calls is not None:  # share the root's calls
             sub._index = idx if self._index is None else [self._index[i] for i in idx]
         return sub
