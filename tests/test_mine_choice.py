@@ -4,6 +4,8 @@ support, and exact-call hits per data-flow family; values worked out by hand."""
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bpaste_cli.mine.dataflow import Rule, call_family, family
 from bpaste_cli.mine.evaluate import calibration, fit_calibration, fit_isotonic, mcnemar, paired_vs_floor, wilson
@@ -225,3 +227,31 @@ def test_ids_copied_across_calls_are_found_and_are_their_own_family(ingest_paths
     cur.observe(Event("tool", 0, "search", '{"q":"late"}', None, "found order ORD99999 (lost)", None, "ok"))
     top = cur.predict(1)[0]
     assert (top.args_json, top.family) == ('{"url":"https://shop.example/orders/ORD99999/track"}', "template id")
+
+
+TRIPLES = st.lists(st.tuples(st.sampled_from([0.05, 0.1, 0.3, 0.31, 0.5, 0.7, 0.9]), st.integers(0, 1),
+                             st.sampled_from(["const", "copy", "result path", "result id", "template id"])), max_size=400)
+
+
+@settings(max_examples=150)
+@given(st.lists(TRIPLES, min_size=1, max_size=4), st.integers(1, 60))
+def test_tallies_add_up_to_the_fit_of_all_their_triples(parts, min_pairs):
+    """The cross-fitted maps add up tallies of disjoint sets of pairs; each map is the one of their union."""
+    from bpaste_cli.mine.evaluate import CalibrationTally
+
+    total = CalibrationTally(parts[0])
+    for part in parts[1:]:
+        total = total + CalibrationTally(part)
+    every = [t for part in parts for t in part]
+    whole = CalibrationTally(every)
+    assert (total.pooled, total.groups) == (whole.pooled, whole.groups)
+    groups: dict[str, list[tuple[float, int]]] = {}  # the map fitted straight from the pairs, for reference
+    for x, y, fam in every:
+        groups.setdefault(fam, []).append((x, y))
+        if " " in fam:
+            groups.setdefault(fam.split(" ")[0], []).append((x, y))
+    want = fit_isotonic([(x, y) for x, y, _ in every], min_pairs)
+    fams = {f: fit_isotonic(pairs, min_pairs) for f, pairs in sorted(groups.items()) if len(pairs) >= min_pairs}
+    if want["x"] and fams:
+        want["families"] = fams
+    assert total.fit(min_pairs) == fit_calibration(every, min_pairs) == want

@@ -6,6 +6,7 @@ from __future__ import annotations
 import string
 
 import orjson
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -79,3 +80,65 @@ def test_discovered_rules_bind_the_value_back(value, noise, where):
     assert any(b is not ABSENT and same(b, value) for b in bound)
     empty = SessionState(tool_key, False, 3, 3)
     assert all(bind(r, empty) is ABSENT for r in rules if r.kind != "const")
+
+
+NUMBER_TEXT = st.text(alphabet=string.digits + "-.+eE_ab \n,;:/()\u0663\u00e9", max_size=40)  # \u0663: a non-ASCII digit
+
+
+@settings(max_examples=1000)
+@given(st.one_of(NUMBER_TEXT, st.text(max_size=40)))
+def test_numbers_match_the_plain_regex(text):
+    """`numbers` uses a regex rewritten to start with a character class; it finds what the plain one finds."""
+    import re
+
+    plain = re.compile(r"(?<![\w.])-?\d+(?:\.\d+)?(?![\w.]*\w)")
+    assert [m.span() for m in V._NUMBER.finditer(text)] == [m.span() for m in plain.finditer(text)]
+    assert V.numbers(text) == V._distinct(m.group(0) for m in plain.finditer(text))
+
+
+RESULT_TEXT = st.one_of(
+    st.text(alphabet=string.ascii_letters + string.digits + " /.:-_\"'`\n", max_size=80),
+    st.dictionaries(st.sampled_from(["id", "name", "n"]), st.one_of(st.integers(-50, 50), SEG, st.booleans()), max_size=3)
+    .map(lambda d: orjson.dumps({"items": [d, d]}).decode()),
+)
+
+
+@settings(max_examples=300)
+@given(RESULT_TEXT, st.sampled_from(V.ORDINAL_KINDS + ("json:items[].id", "json:items[].n", "json:items[].name")),
+       st.integers(1, 6), st.sampled_from(["str", "json", "num"]))
+def test_an_extract_rule_as_is_binds_its_item(result, field, pos, cast):
+    """Mining takes the item of an `extracts_as_is` rule from its source call itself; `bind` gives the same."""
+    from bpaste_cli.mine.dataflow import Rule, extracts_as_is
+
+    state = SessionState(tool_key, False, 3, 3)
+    call = Call("Search", "{}", "h", result, "ok")
+    state.add_call(call)
+    rule = Rule("extract", "Search", 1, field, pos, cast)
+    assert extracts_as_is(rule) == (cast != "num")
+    if extracts_as_is(rule):
+        items = Call("Search", "{}", "h", result, "ok").items(field)
+        got = bind(rule, state)
+        if pos <= len(items):
+            assert got == items[pos - 1] and type(got) is type(items[pos - 1])
+        else:
+            assert got is ABSENT
+
+
+def test_collection_paused_restores_the_collector():
+    import gc
+
+    from bpaste_cli.mine.patterns import collection_paused
+
+    assert gc.isenabled()
+    with pytest.raises(KeyError):
+        with collection_paused():
+            assert not gc.isenabled()
+            raise KeyError("x")
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with collection_paused():
+            pass
+        assert not gc.isenabled()  # left off, as it was
+    finally:
+        gc.enable()

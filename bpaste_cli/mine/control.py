@@ -28,9 +28,13 @@ class ControlCounts:
     def add_many(self, decisions: list[tuple[tuple[str, ...], tuple[str, ...]]]) -> None:
         """Count decisions given as (keys before the step, tools the step called, repeats allowed).
 
-        Decisions share few distinct contexts, so each distinct one is counted once with its multiplicity."""
-        full = Counter(keys for keys, _ in decisions)
-        pairs = Counter((keys, t) for keys, tools in decisions for t in set(tools))
+        Decisions repeat: each distinct one (context and tools) is counted once with its multiplicity."""
+        full: Counter[tuple[str, ...]] = Counter()
+        pairs: Counter[tuple[tuple[str, ...], str]] = Counter()
+        for (keys, tools), m in Counter(decisions).items():
+            full[keys] += m
+            for t in set(tools):
+                pairs[(keys, t)] += m
         for k in range(0, self.K + 1):
             for keys, m in full.items():
                 if len(keys) >= k:

@@ -40,8 +40,10 @@ class ConstantCounts(Counter):
 
     def add(self, value: str, session: Any) -> None:
         self[value] += 1
-        seen = self._sessions.setdefault(value, set())
-        if len(seen) < self.SESSIONS_KEPT:
+        seen = self._sessions.get(value)
+        if seen is None:
+            self._sessions[value] = {session}
+        elif len(seen) < self.SESSIONS_KEPT:
             seen.add(session)
 
     def sessions(self, value: str) -> int:
@@ -98,20 +100,33 @@ def same(a: Any, b: Any) -> bool:
     return canonical_json(a) == canonical_json(b)
 
 
+class ResultItems:
+    """The items extracted from one result text, by kind, and its JSON fields: shared by the calls that
+    returned the same text (a mine makes one per distinct text), so each text is extracted once."""
+
+    __slots__ = ("by_kind", "json")
+
+    def __init__(self) -> None:
+        self.by_kind: dict[str, list[str]] = {}
+        self.json: dict[str, list[Any]] | None = None
+
+
 class Call:
-    """A call the agent has seen, with its result and lazily cached extractions."""
+    """A call the agent has seen, with its result and lazily cached extractions (`extracted`: the result's
+    items when another call with the same result already holds them)."""
 
-    __slots__ = ("tool", "args_json", "args_hash", "result", "status", "_args", "_items", "_json", "_index", "_index_of", "_slots")
+    __slots__ = ("tool", "args_json", "args_hash", "result", "status", "_args", "_res", "_arg_ids", "_index", "_index_of", "_slots")
 
-    def __init__(self, tool: str, args_json: str | None, args_hash: str | None, result: str | None, status: str | None):
+    def __init__(self, tool: str, args_json: str | None, args_hash: str | None, result: str | None, status: str | None,
+                 extracted: ResultItems | None = None):
         self.tool = tool
         self.args_json = args_json
         self.args_hash = args_hash
         self.result = result
         self.status = status
         self._args: dict[str, Any] | None = None
-        self._items: dict[str, list[str]] = {}
-        self._json: dict[str, list[Any]] | None = None
+        self._res = ResultItems() if extracted is None else extracted
+        self._arg_ids: dict[str, list[str]] = {}
         self._index: dict[str, list[tuple[str, str, int, str]]] | None = None
         self._index_of: tuple[int, tuple[str, ...]] | None = None  # the (max_pos, kinds) _index was built for
         self._slots: list[tuple[str, list[tuple[str, int, str]]]] | None = None
@@ -122,26 +137,31 @@ class Call:
             self._args = parse_args(self.args_json)
         return self._args
 
+    def json_fields(self) -> dict[str, list[Any]]:
+        """The result's JSON fields (`values.json_fields`)."""
+        res = self._res
+        if res.json is None:
+            res.json = V.json_fields(self.result) if self.result else {}
+        return res.json
+
     def items(self, kind: str) -> list[Any]:
         """Distinct items of one kind in the result (or the text, for a user message)."""
         if kind.startswith("json:"):
-            if self._json is None:
-                self._json = V.json_fields(self.result) if self.result else {}
-            return self._json.get(kind[5:], [])
-        got = self._items.get(kind)
+            return self.json_fields().get(kind[5:], [])
+        by_kind = self._res.by_kind
+        got = by_kind.get(kind)
         if got is None:
             text = self.result or ""
             got = V.whole(text) if kind == "whole" else V.EXTRACTORS[kind](text)
-            self._items[kind] = got
+            by_kind[kind] = got
         return got
 
     def arg_ids(self, field: str) -> list[str]:
         """Distinct ids inside the string argument `field` (an id an agent copies out of an earlier command)."""
-        key = "\x00" + field  # never a result kind
-        got = self._items.get(key)
+        got = self._arg_ids.get(field)
         if got is None:
             v = self.args.get(field)
-            got = self._items[key] = V.ids(v) if isinstance(v, str) else []
+            got = self._arg_ids[field] = V.ids(v) if isinstance(v, str) else []
         return got
 
     def index(self, max_pos: int, kinds: tuple[str, ...]) -> dict[str, list[tuple[str, str, int, str]]]:
@@ -161,9 +181,7 @@ class Call:
             for kind in kinds:
                 for p, item in enumerate(self.items(kind)[:max_pos], 1):
                     idx.setdefault(item, []).append(("extract", kind, p, "?"))
-            if self._json is None:
-                self._json = V.json_fields(self.result)
-            for path, vals in self._json.items():
+            for path, vals in self.json_fields().items():
                 for p, item in enumerate(vals[:max_pos], 1):
                     k = V.match_key(item)
                     if k is not None:
@@ -235,42 +253,50 @@ class SessionState:
 
 def bind(rule: Rule, state: SessionState) -> Any:
     """The value `rule` gives in `state`, or `_ABSENT` when its source is not visible."""
-    kind = rule.kind
+    kind, src_tool, rank, field, pos, how, value = rule  # every field once: the predictor binds on every decision
     if kind == "const":
-        return orjson.loads(rule.value)
+        return orjson.loads(value)
     if kind == "prompt":
         src = state.prompt
-    else:  # state.recent(rule.src, rule.rank), inlined: the predictor binds on every decision
-        lst = state.by_tool.get(rule.src)
-        src = lst[-rule.rank] if lst and len(lst) >= rule.rank else None
+    else:  # state.recent(src_tool, rank), inlined
+        lst = state.by_tool.get(src_tool)
+        src = lst[-rank] if lst and len(lst) >= rank else None
     if src is None:
         return _ABSENT
     if kind == "copy":
-        if rule.pos:
-            got = src.arg_ids(rule.field)
-            return got[rule.pos - 1] if len(got) >= rule.pos else _ABSENT
-        return src.args.get(rule.field, _ABSENT)
+        if pos:
+            got = src.arg_ids(field)
+            return got[pos - 1] if len(got) >= pos else _ABSENT
+        return src.args.get(field, _ABSENT)
     if kind == "template":
-        if rule.pos == 0:
-            item = src.args.get(rule.field)
-        elif rule.cast == "id":
-            got = src.arg_ids(rule.field)
-            item = got[rule.pos - 1] if len(got) >= rule.pos else None
+        if pos == 0:
+            item = src.args.get(field)
+        elif how == "id":
+            got = src.arg_ids(field)
+            item = got[pos - 1] if len(got) >= pos else None
         else:
-            got = src.items(rule.field)
-            item = got[rule.pos - 1] if len(got) >= rule.pos else None
-        return rule.value.replace(SLOT, item, 1) if isinstance(item, str) and item else _ABSENT
-    items = src.items(rule.field)
-    if len(items) < rule.pos:
+            got = src.items(field)
+            item = got[pos - 1] if len(got) >= pos else None
+        return value.replace(SLOT, item, 1) if isinstance(item, str) and item else _ABSENT
+    items = src._res.by_kind.get(field)  # src.items(field) once extracted
+    if items is None:
+        items = src.items(field)
+    if len(items) < pos:
         return _ABSENT
-    item = items[rule.pos - 1]
-    if rule.cast == "json":
+    item = items[pos - 1]
+    if how != "num":  # V.cast leaves anything but a number as it is
         return item
-    v = V.cast(item, rule.cast)
+    v = V.cast(item, how)
     return _ABSENT if v is None else v
 
 
 ABSENT = _ABSENT
+
+
+def extracts_as_is(rule: Rule) -> bool:
+    """Whether `bind` gives the rule's item as extracted: `call.items(rule.field)[rule.pos - 1]` of its source call
+    (an `extract` rule that casts nothing), so a caller already holding the source can take the item itself."""
+    return rule.kind == "extract" and rule.cast != "num"
 
 
 def discover(value: Any, state: SessionState, tools_window: int, max_pos: int) -> list[Rule]:

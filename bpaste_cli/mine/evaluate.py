@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from typing import Any
+from typing import Any, Iterable
 
 from bpaste_cli.mine.api import Event
 from bpaste_cli.mine.control import ControlCounts
@@ -101,16 +101,78 @@ def fit_calibration(triples: list[tuple[float, int, str]], min_pairs: int = 50) 
     word before the space: `result`) with at least `min_pairs` pairs. Candidates of one score hit at very
     different rates by where their arguments come from (a URL from the latest result against a constant), so
     one pooled step would mix them; a family too rare for its own map uses its kind's, else the pooled one."""
-    groups: dict[str, list[tuple[float, int]]] = {}
-    for x, y, fam in triples:
-        groups.setdefault(fam, []).append((x, y))
-        if " " in fam:
-            groups.setdefault(fam.split(" ")[0], []).append((x, y))
-    out: dict[str, Any] = fit_isotonic([(x, y) for x, y, _ in triples], min_pairs)
-    fams = {f: fit_isotonic(pairs, min_pairs) for f, pairs in sorted(groups.items()) if len(pairs) >= min_pairs}
-    if out["x"] and fams:
-        out["families"] = fams
+    return CalibrationTally(triples).fit(min_pairs)
+
+
+Tally = dict[float, list[float]]  # score -> [hits, pairs]
+
+
+def _tally(pairs: Any, tied: Tally | None = None) -> Tally:
+    """(score, hit) pairs summed per score (into `tied`): equal scores are one point of an isotonic fit."""
+    tied = {} if tied is None else tied
+    for x, y in pairs:
+        t = tied.get(x)
+        if t is None:
+            tied[x] = [0.0 + y, 1.0]
+        else:
+            t[0] += y
+            t[1] += 1
+    return tied
+
+
+class CalibrationTally:
+    """The (score, hit, family) triples of `fit_calibration` tallied per score, pooled and per family and family
+    kind. With whole-number hits the sums are exact, so the tally of two disjoint sets of triples is the sum of
+    theirs (`+`): the cross-fitted maps of `mine.run.calibrate` share the tally of the pairs they all hold
+    instead of re-reading them."""
+
+    def __init__(self, triples: Iterable[tuple[float, int, str]] = ()) -> None:
+        triples = list(triples)
+        self.pooled: Tally = _tally((x, y) for x, y, _ in triples)
+        self.groups: dict[str, Tally] = {}
+        into: dict[str, tuple[Tally, ...]] = {}  # family -> the tallies its pairs go to (its own, its kind's)
+        for x, y, fam in triples:
+            tallies = into.get(fam)
+            if tallies is None:
+                names = (fam, fam.split(" ")[0]) if " " in fam else (fam,)
+                tallies = into[fam] = tuple(self.groups.setdefault(name, {}) for name in names)
+            for tied in tallies:
+                t = tied.get(x)
+                if t is None:
+                    tied[x] = [0.0 + y, 1.0]
+                else:
+                    t[0] += y
+                    t[1] += 1
+
+    def __add__(self, other: CalibrationTally) -> CalibrationTally:
+        out = CalibrationTally()
+        out.pooled = _merged(self.pooled, other.pooled)
+        out.groups = {name: _merged(self.groups.get(name, {}), other.groups.get(name, {})) for name in self.groups | other.groups}
+        return out
+
+    def fit(self, min_pairs: int = 50) -> dict[str, Any]:
+        """The calibration map of the tallied triples (see `fit_calibration`)."""
+        out: dict[str, Any] = _fit_tally(self.pooled, min_pairs)
+        fams = {f: _fit_tally(tied, min_pairs) for f, tied in sorted(self.groups.items()) if _pairs(tied) >= min_pairs}
+        if out["x"] and fams:
+            out["families"] = fams
+        return out
+
+
+def _merged(a: Tally, b: Tally) -> Tally:
+    out = {x: list(t) for x, t in a.items()}
+    for x, (y, n) in b.items():
+        t = out.get(x)
+        if t is None:
+            out[x] = [y, n]
+        else:
+            t[0] += y
+            t[1] += n
     return out
+
+
+def _pairs(tied: Tally) -> int:
+    return int(sum(n for _, n in tied.values()))
 
 
 # pairs per step of the calibration map: a step fitted on fewer is noise (a p of 1 from 3 hits), one fitted on
@@ -125,13 +187,13 @@ def fit_isotonic(pairs: list[tuple[float, int]], min_pairs: int = 50, min_block:
     ever certain or impossible. A step is flat over the scores it was fitted on (its lowest and its highest score
     are both knots: a candidate gets the rate of the pairs it resembles, which a line between step means would
     not give); the predictor interpolates only across the gaps between steps, where no pair was seen."""
-    if len(pairs) < min_pairs:
+    return _fit_tally(_tally(pairs), min_pairs, min_block) if len(pairs) >= min_pairs else {"x": [], "y": []}
+
+
+def _fit_tally(tied: Tally, min_pairs: int = 50, min_block: int = MIN_BLOCK) -> dict[str, list[float]]:
+    """`fit_isotonic` of the pairs tallied in `tied` (equal scores are one point: their order must not make steps)."""
+    if _pairs(tied) < min_pairs:
         return {"x": [], "y": []}
-    tied: dict[float, list[float]] = {}  # equal scores are one point: their order must not make steps
-    for x, y in pairs:
-        t = tied.setdefault(x, [0.0, 0.0])
-        t[0] += y
-        t[1] += 1
     blocks: list[list[float]] = []  # [sum_y, n, lowest score, highest score]
     for x, (y, n) in sorted(tied.items()):
         blocks.append([y, n, x, x])

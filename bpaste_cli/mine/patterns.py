@@ -7,18 +7,25 @@ Pass 1 counts contexts, signatures and constant values, and discovers candidate 
 that reproduces a value, on at most `discovery_cap` calls per tool). Pass 2 counts, for every
 candidate rule, how often it binds (`bindable`) and how often the bound value is exactly right
 (`exact`); `rate = exact / bindable`.
+
+Both passes count one session at a time into its `SessionFlow` (a session's state starts empty, so what it
+counts depends on it alone) and add the flows up. When the rows share their calls (`keep_calls`) the flows are
+kept, and a later mine of some of the same sessions (a calibration fold) adds up the kept flows, walking a
+session again only for the calls it searches that were not searched before and the rules not yet counted on it.
 """
 
 from __future__ import annotations
 
+import gc
 from collections import Counter
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import polars as pl
 
 from bpaste_cli.mine.control import ControlCounts
-from bpaste_cli.mine.dataflow import ABSENT, START_KEY, Call, ConstantCounts, Rule, SessionState, bind, discover, parse_args, same
+from bpaste_cli.mine.dataflow import ABSENT, START_KEY, Call, ConstantCounts, ResultItems, Rule, SessionState, bind, discover, extracts_as_is, parse_args, same
 from bpaste_cli.mine.keys import USER_KEY
 from bpaste_cli.mine.keys import KEYS, NEEDS_ARGS
 from bpaste_cli.mine.predictor import (
@@ -59,12 +66,48 @@ class MineOptions:
         return {names.get(k, k): v for k, v in asdict(self).items()}
 
 
+class SessionFlow:
+    """What one session adds to the data-flow counts: its calls' signatures and values, the rule sources
+    discovered at its searched calls, its `repeat` counts and its counts of the candidate rules evaluated on it
+    so far. Each depends on the session alone (its state starts empty), so mines of overlapping sets of
+    sessions (the calibration's folds of train) can add up the same flows instead of walking them again."""
+
+    __slots__ = ("calls", "found", "repeats", "counts", "evaluated")
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, tuple[str, ...], list[tuple[str, str]]]] = []  # per call of a step: tool, signature, (argument, canonical value)
+        self.found: list[dict[str, set[Rule]] | None] = []  # per call: argument -> rules discovered; None until searched
+        self.repeats: dict[str, list[list[int]]] = {}  # tool -> per rank r - 1: [bindable, exact] of "the r-th latest call again"
+        self.counts: dict[int, list[int]] = {}  # candidate rule id -> [bindable, exact], for the rules that bound
+        self.evaluated: set[int] = set()  # the candidate rules counted on this session
+
+
+class FlowCache:
+    """The `SessionFlow` of each session (by its first row in the root `Rows`) under one set of options, when
+    `keep`, and the ids of the candidate rules counted so far."""
+
+    def __init__(self, keep: bool) -> None:
+        self.keep = keep
+        self.flows: dict[int, SessionFlow] = {}
+        self.rules: list[tuple[tuple[str, str], Rule]] = []  # rule id -> ((tool, argument), rule)
+        self._ids: dict[tuple[tuple[str, str], Rule], int] = {}
+
+    def rule_id(self, ta: tuple[str, str], rule: Rule) -> int:
+        rid = self._ids.get((ta, rule))
+        if rid is None:
+            rid = self._ids[(ta, rule)] = len(self.rules)
+            self.rules.append((ta, rule))
+        return rid
+
+
 class Rows:
     """Columns of some sessions' events as Python lists (made on first use), with each session's [lo, hi) rows.
 
     With `keep_calls`, a row's `Call` is made once and shared by every pass and every `subset` (its parsed
-    arguments and extractions are cached on it), so the calibration's fold mines reuse the main mine's
-    extractions; without, each pass makes its own (a single mine of a large corpus keeps less alive)."""
+    arguments and extractions are cached on it), and so is each session's `SessionFlow`, so the calibration's
+    fold mines add up what the main mine counted; without, each pass makes its own (a single mine of a large
+    corpus keeps less alive). Either way, the calls made from rows with the same result text share its
+    extracted items."""
 
     def __init__(self, events: pl.DataFrame, session_ids: list[str] | None = None, *, keep_calls: bool = False) -> None:
         ev = events if session_ids is None else events.filter(pl.col("session_id").is_in(session_ids))
@@ -73,9 +116,16 @@ class Rows:
         sid = ev["session_id"]
         bounds = (sid != sid.shift(1)).fill_null(True).arg_true().to_list() + [ev.height]
         self.sessions = list(zip(bounds, bounds[1:]))
-        self._root: Rows = self
-        self._index: list[int] | None = None  # row i of a subset is row _index[i] of _root
+        self._parent: Rows | None = None  # the root Rows of a subset (None: these rows are the root; not self, which
+        # would be a reference cycle keeping every column alive until the cyclic collector runs)
+        self._index: list[int] | None = None  # row i of a subset is row _index[i] of the root
         self._calls: list[Call | None] | None = [None] * ev.height if keep_calls else None
+        self._flows: dict[MineOptions, FlowCache] = {}
+        self._results: dict[str, ResultItems] = {}  # a result text -> its items, shared by the calls that returned it
+
+    @property
+    def _root(self) -> Rows:
+        return self if self._parent is None else self._parent
 
     def __getattr__(self, name: str) -> list[Any]:
         if name not in COLUMNS:
@@ -94,10 +144,24 @@ class Rows:
             bounds.append((n, n + hi - lo))
             n += hi - lo
         sub.sessions = bounds
-        sub._root, sub._calls, sub._index = self._root, None, None
+        sub._parent, sub._calls, sub._index = self._root, None, None
         if self._root._calls is not None:  # share the root's calls
             sub._index = idx if self._index is None else [self._index[i] for i in idx]
         return sub
+
+    def root_row(self, i: int) -> int:
+        """Row `i` as a row of the root `Rows` (when calls are shared; else `i`)."""
+        return i if self._index is None else self._index[i]
+
+    def flow_cache(self, opt: MineOptions) -> FlowCache:
+        """The root's session flows for `opt` when calls are shared, else a cache that keeps none."""
+        root = self._root
+        if root._calls is None:
+            return FlowCache(keep=False)
+        cache = root._flows.get(opt)
+        if cache is None:
+            cache = root._flows[opt] = FlowCache(keep=True)
+        return cache
 
     def session_ids(self) -> list[str]:
         """Each session's id, in the order of `sessions`."""
@@ -109,11 +173,17 @@ class Rows:
         if self._index is not None:
             return self._root.call(self._index[i])
         calls = self._calls
-        if calls is None:
-            return Call(self.tool[i], self.args_json[i], self.args_hash[i], self.result_text[i], self.status[i])  # type: ignore[attr-defined]
-        c = calls[i]
+        c = None if calls is None else calls[i]
         if c is None:
-            c = calls[i] = Call(self.tool[i], self.args_json[i], self.args_hash[i], self.result_text[i], self.status[i])  # type: ignore[attr-defined]
+            text = self.result_text[i]  # type: ignore[attr-defined]
+            extracted = None
+            if text:
+                extracted = self._root._results.get(text)
+                if extracted is None:
+                    extracted = self._root._results[text] = ResultItems()
+            c = Call(self.tool[i], self.args_json[i], self.args_hash[i], text, self.status[i], extracted)  # type: ignore[attr-defined]
+            if calls is not None:
+                calls[i] = c
         return c
 
 
@@ -206,12 +276,27 @@ def sample_sessions(rows: Rows, per_session: list[Counter[str]], cap: int) -> li
     return out
 
 
+@contextmanager
+def collection_paused() -> Iterator[None]:
+    """The cyclic garbage collector off for the duration (back as it was after). Mining allocates millions of
+    small objects that form no cycles (tuples, lists, counts) beside millions of live ones (the event columns),
+    and each full collection walks every live object: a fifth of a large mine's time, for no garbage."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
 def mine_predictor(events: pl.DataFrame, session_ids: list[str], opt: MineOptions) -> tuple[PatternPredictor, ControlCounts, dict[str, int]]:
     """Mine the tables from `session_ids`; returns the predictor, the last-tool floor counts and totals."""
     predictor, _, floor, totals = mine_rows(Rows(events, session_ids), opt)
     return predictor, floor, totals
 
 
+@collection_paused()
 def mine_rows(rows: Rows, opt: MineOptions) -> tuple[PatternPredictor, ControlCounts, ControlCounts, dict[str, int]]:
     """Mine the tables from `rows`' sessions; returns the predictor, the control and last-tool floor counts
     (for re-cutting the control table) and totals.
@@ -226,86 +311,196 @@ def mine_rows(rows: Rows, opt: MineOptions) -> tuple[PatternPredictor, ControlCo
     totals["dataflow_sessions"] = len(sample)
     if len(sample) < len(rows.sessions):
         rows, sample = (sub := rows.subset(sample)), sub.sessions
+    cache = rows.flow_cache(opt)
     key_fn, needs_args = KEYS[opt.key], opt.key in NEEDS_ARGS
+    R, cap = opt.recent_calls, opt.discovery_cap
     sigs: dict[str, Counter[tuple[str, ...]]] = {}
     consts: dict[tuple[str, str], ConstantCounts] = {}
     hits: dict[tuple[str, str], Counter[Rule]] = {}
+    # per tool, its `repeat` rules: [bindable, exact, sessions with an exact hit]
+    repeat: dict[str, dict[Rule, list[int]]] = {}
     searched: Counter[str] = Counter()
 
     def new_state() -> SessionState:
-        return SessionState(key_fn, needs_args, opt.max_context, opt.recent_calls)
+        return SessionState(key_fn, needs_args, opt.max_context, R)
 
-    def pass1(keys: tuple[str, ...], calls: list[Call]) -> None:
-        for c in calls:
-            args = c.args
-            sigs.setdefault(c.tool, Counter())[tuple(sorted(args))] += 1
-            search = searched[c.tool] < opt.discovery_cap
-            if search:
-                searched[c.tool] += 1
-            for a, v in args.items():
-                consts.setdefault((c.tool, a), ConstantCounts()).add(canonical_json(v), lo)  # lo: this session
+    def sources(c: Call, st: SessionState) -> dict[str, set[Rule]]:
+        found = {}
+        for a, v in c.args.items():
+            rules = set(discover(v, st, R, opt.max_pos))
+            if rules:
+                found[a] = rules
+        return found
+
+    def first_walk(lo: int, hi: int) -> tuple[SessionFlow, list[bool]]:
+        """The session's flow, its calls searched (the first `discovery_cap` of each tool) discovered on the way."""
+        flow, flags, st = SessionFlow(), [], new_state()
+
+        def on_decision(keys: tuple[str, ...], calls: list[Call]) -> None:
+            for c in calls:
+                args = c.args
+                flow.calls.append((c.tool, tuple(sorted(args)), [(a, canonical_json(v)) for a, v in args.items()]))
+                reps = flow.repeats.get(c.tool)
+                if reps is None:
+                    reps = flow.repeats[c.tool] = [[0, 0] for _ in range(R)]
+                for prev, rep in zip(reversed(st.by_tool.get(c.tool, ())), reps):  # the r-th latest call, r = 1..R
+                    rep[0] += 1
+                    if prev.args_hash == c.args_hash:
+                        rep[1] += 1
+                search = searched[c.tool] < cap
                 if search:
-                    found = set(discover(v, st, opt.recent_calls, opt.max_pos))
-                    if found:
-                        hits.setdefault((c.tool, a), Counter()).update(found)
+                    searched[c.tool] += 1
+                flags.append(search)
+                flow.found.append(sources(c, st) if search else None)
 
+        walk(rows, lo, hi, st, on_decision)
+        return flow, flags
+
+    def rediscover(lo: int, hi: int, flow: SessionFlow, wanted: set[int]) -> None:
+        """Discover the sources of the session's calls `wanted` (by their order in `flow.calls`)."""
+        st, j = new_state(), 0
+
+        def on_decision(keys: tuple[str, ...], calls: list[Call]) -> None:
+            nonlocal j
+            for c in calls:
+                if j in wanted:
+                    flow.found[j] = sources(c, st)
+                j += 1
+
+        walk(rows, lo, hi, st, on_decision)
+
+    flows: list[tuple[int, int, SessionFlow | None]] = []  # (lo, hi, the flow when it is kept)
     for lo, hi in sample:
-        st = new_state()
-        walk(rows, lo, hi, st, pass1)
+        key = rows.root_row(lo)
+        flow = cache.flows.get(key) if cache.keep else None
+        if flow is None:
+            flow, flags = first_walk(lo, hi)
+            if cache.keep:
+                cache.flows[key] = flow
+        else:
+            flags = []
+            for tool, _, _ in flow.calls:
+                search = searched[tool] < cap
+                if search:
+                    searched[tool] += 1
+                flags.append(search)
+            wanted = {j for j, f in enumerate(flags) if f and flow.found[j] is None}
+            if wanted:
+                rediscover(lo, hi, flow, wanted)
+        for j, (tool, sig, values) in enumerate(flow.calls):  # (get, then make: a setdefault would make a counter per call)
+            cnt = sigs.get(tool)
+            if cnt is None:
+                cnt = sigs[tool] = Counter()
+            cnt[sig] += 1
+            for a, value in values:
+                cc = consts.get((tool, a))
+                if cc is None:
+                    cc = consts[(tool, a)] = ConstantCounts()
+                cc.add(value, key)
+            if flags[j]:
+                for a, found in flow.found[j].items():  # type: ignore[union-attr]
+                    got = hits.get((tool, a))
+                    if got is None:
+                        got = hits[(tool, a)] = Counter()
+                    got.update(found)
+        for tool, reps in flow.repeats.items():
+            rs = repeat.get(tool)
+            if rs is None:
+                rs = repeat[tool] = {Rule("repeat", tool, r): [0, 0, 0] for r in range(1, R + 1)}
+            for s, (b, e) in zip(rs.values(), reps):
+                s[0] += b
+                s[1] += e
+                s[2] += e > 0
+        flows.append((lo, hi, flow if cache.keep else None))
 
     # candidate rules: discovered ones with enough loose hits
     cand: dict[tuple[str, str], list[Rule]] = {}
     for ta, cnt in hits.items():
         cand[ta] = [r for r, n in sorted(cnt.items(), key=lambda kv: (-kv[1], kv[0])) if n >= opt.min_support][: 4 * opt.max_rules]
     occ: Counter[tuple[str, str]] = Counter({ta: sum(c.values()) for ta, c in consts.items()})
-    # per rule: [bindable, exact, sessions with an exact hit (up to min_sessions of them)]
-    stats: dict[tuple[str, str], dict[Rule, list[Any]]] = {ta: {r: [0, 0, set()] for r in rs} for ta, rs in cand.items() if rs}
-    repeat = {t: {Rule("repeat", t, r): [0, 0, set()] for r in range(1, opt.recent_calls + 1)} for t in sigs}
+    # per rule: [bindable, exact, sessions with an exact hit]
+    stats: dict[tuple[str, str], dict[Rule, list[int]]] = {ta: {r: [0, 0, 0] for r in rs} for ta, rs in cand.items() if rs}
+    by_id = {cache.rule_id(ta, rule): s for ta, rs in stats.items() for rule, s in rs.items()}
+    every = frozenset(by_id)
+    Plan = dict[tuple[str, str], list[tuple[str | None, int, list[tuple[str, list[tuple[int, int]]]], list[tuple[Rule, int]]]]]
+    plans: dict[frozenset[int], Plan] = {}
 
-    # per (tool, argument): its rules grouped by the earlier call they read (None: not one call), so that a
-    # call that is not in the state skips every rule reading it
-    by_source: dict[tuple[str, str], list[tuple[str | None, int, list[tuple[Rule, list[Any]]]]]] = {}
-    for ta, rs in stats.items():
-        groups: dict[tuple[str | None, int], list[tuple[Rule, list[Any]]]] = {}
-        for rule, s in rs.items():
-            source = (rule.src, rule.rank) if rule.kind in ONE_CALL_KINDS else (None, 0)
-            groups.setdefault(source, []).append((rule, s))
-        by_source[ta] = [(src, rank, group) for (src, rank), group in groups.items()]
+    def plan(ids: frozenset[int]) -> Plan:
+        """Per (tool, argument): the rules `ids` grouped by the earlier call they read (None: not one call), so
+        that a call that is not in the state skips every rule reading it; in a group, the rules that take an
+        extracted item as it is (`extracts_as_is`) by the kind they read, as (position, id), and the others."""
+        got = plans.get(ids)
+        if got is None:
+            groups: dict[tuple[str, str], dict[tuple[str | None, int], tuple[dict[str, list[tuple[int, int]]], list[tuple[Rule, int]]]]] = {}
+            for rid in sorted(ids):
+                ta, rule = cache.rules[rid]
+                source = (rule.src, rule.rank) if rule.kind in ONE_CALL_KINDS else (None, 0)
+                as_is, others = groups.setdefault(ta, {}).setdefault(source, ({}, []))
+                if extracts_as_is(rule):
+                    as_is.setdefault(rule.field, []).append((rule.pos, rid))
+                else:
+                    others.append((rule, rid))
+            got = plans[ids] = {ta: [(src, rank, list(as_is.items()), others) for (src, rank), (as_is, others) in gs.items()]
+                                for ta, gs in groups.items()}
+        return got
 
-    def hit(s: list[Any]) -> None:
-        s[1] += 1
-        if len(s[2]) < opt.min_sessions:
-            s[2].add(lo)
-
-    def pass2(keys: tuple[str, ...], calls: list[Call]) -> None:
-        for c in calls:
-            for rule, s in repeat[c.tool].items():
-                prev = st.recent(c.tool, rule.rank)
-                if prev is not None:
-                    s[0] += 1
-                    if prev.args_hash == c.args_hash:
-                        hit(s)
-            by_tool = st.by_tool
-            for a, v in c.args.items():
-                groups = by_source.get((c.tool, a))
-                if groups is None:
-                    continue
-                text = isinstance(v, str)
-                for src, rank, group in groups:
-                    if src is not None:
-                        lst = by_tool.get(src)
-                        if not lst or len(lst) < rank:
-                            continue  # the source call is not visible: none of these rules binds
-                    for rule, s in group:
-                        b = bind(rule, st)
-                        if b is not ABSENT:
-                            s[0] += 1
-                            if (isinstance(b, str) and b == v) if text else same(b, v):  # same(), its string case inlined
-                                hit(s)
-
-    for lo, hi in sample:
+    def count_rules(lo: int, hi: int, by_source: Plan, counts: dict[int, list[int]]) -> None:
+        """Add to `counts` (rule id -> [bindable, exact]) what the rules of `by_source` do on one session."""
         st = new_state()
-        walk(rows, lo, hi, st, pass2)
+
+        def on_decision(keys: tuple[str, ...], calls: list[Call]) -> None:
+            by_tool = st.by_tool
+            for c in calls:
+                for a, v in c.args.items():
+                    groups = by_source.get((c.tool, a))
+                    if groups is None:
+                        continue
+                    text = isinstance(v, str)
+                    for src, rank, as_is, others in groups:
+                        if src is not None:
+                            lst = by_tool.get(src)
+                            if not lst or len(lst) < rank:
+                                continue  # the source call is not visible: none of these rules binds
+                            source = lst[-rank]
+                            for kind, positions in as_is:  # bind(), its source found once per group
+                                items = source.items(kind)
+                                for pos, rid in positions:
+                                    if pos <= len(items):
+                                        b = items[pos - 1]
+                                        s = counts.get(rid)
+                                        if s is None:
+                                            s = counts[rid] = [0, 0]
+                                        s[0] += 1
+                                        if (isinstance(b, str) and b == v) if text else same(b, v):
+                                            s[1] += 1
+                        for rule, rid in others:
+                            b = bind(rule, st)
+                            if b is not ABSENT:
+                                s = counts.get(rid)
+                                if s is None:
+                                    s = counts[rid] = [0, 0]
+                                s[0] += 1
+                                if (isinstance(b, str) and b == v) if text else same(b, v):  # same(), its string case inlined
+                                    s[1] += 1
+
+        walk(rows, lo, hi, st, on_decision)
+
+    for lo, hi, kept in flows:
+        if kept is None:
+            counts: dict[int, list[int]] = {}
+            count_rules(lo, hi, plan(every), counts)
+        else:
+            counts = kept.counts
+            missing = every - kept.evaluated
+            if missing:
+                count_rules(lo, hi, plan(missing), counts)
+                kept.evaluated |= missing
+        for rid, (b, e) in counts.items():
+            s = by_id.get(rid)
+            if s is not None:
+                s[0] += b
+                s[1] += e
+                s[2] += e > 0
 
     tables = {
         "control": control_table(control, opt),
@@ -354,13 +549,13 @@ def _rule_table(stats, repeat, consts, occ, calls: dict[str, int], opt: MineOpti
         return [(Rule("const", value=v), total, n, cnt.sessions(v)) for v, n in cnt.most_common(3, opt.min_sessions)]
 
     for (tool, arg), rs in sorted(stats.items()):
-        found = [(r, s[0], s[1], len(s[2])) for r, s in rs.items() if s[0]]
+        found = [(r, s[0], s[1], s[2]) for r, s in rs.items() if s[0]]
         total = occ[(tool, arg)]
         keep(tool, arg, found + constants(consts[(tool, arg)], total), total)
     for (tool, arg), cnt in sorted(consts.items()):
         if (tool, arg) not in stats:
             keep(tool, arg, constants(cnt, occ[(tool, arg)]), occ[(tool, arg)])
     for tool, rs in sorted(repeat.items()):
-        keep(tool, "*", [(r, s[0], s[1], len(s[2])) for r, s in rs.items() if s[0]], calls[tool])
+        keep(tool, "*", [(r, s[0], s[1], s[2]) for r, s in rs.items() if s[0]], calls[tool])
     return _columns(RULE_COLUMNS, rows)
 

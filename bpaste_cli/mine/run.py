@@ -21,10 +21,10 @@ from typing import Any
 
 import polars as pl
 
-from bpaste_cli.mine.evaluate import calibration, calibration_pairs, evaluate, fit_calibration, tool_hits
+from bpaste_cli.mine.evaluate import CalibrationTally, calibration, calibration_pairs, evaluate, tool_hits
 from bpaste_cli.mine.keys import KEYS
 from bpaste_cli.mine.control import ControlCounts
-from bpaste_cli.mine.patterns import MineOptions, Rows, control_table, mine_rows
+from bpaste_cli.mine.patterns import MineOptions, Rows, collection_paused, control_table, mine_rows
 from bpaste_cli.mine.predictor import PatternPredictor
 from bpaste_cli.mine.store import rule_words, write_table
 from bpaste_cli.errors import BpasteError
@@ -61,18 +61,19 @@ def mine(dataset: Path | Dataset, out: Path | None = None, options: MineOptions 
     ids = split_ids(ds, options.seed)
     if not ids["train"]:
         raise BpasteError(f"The dataset {ds.path} has no session in the train split (it has {ds.sessions.height}); ingest more sessions.")
-    t0 = time.perf_counter()
-    train = Rows(ds.events, ids["train"], keep_calls=True)  # the calibration's fold mines share its calls
-    predictor, control, floor, totals = mine_rows(train, options)
-    mine_s = time.perf_counter() - t0
-    control_choice = validation = None
-    if ids["validation"]:
-        val = Rows(ds.events, ids["validation"])
-        predictor, control_choice = choose_control(predictor, control, val, options)
-        predictor, validation = calibrate(predictor, train, ids["train"], val, options)
-    result_eval = None
-    if evaluate_test and ids["test"]:
-        result_eval = evaluate(predictor, Rows(ds.events, ids["test"]), floor)
+    with collection_paused():  # scoring makes no cycles either, and the train rows' kept flows are many live objects
+        t0 = time.perf_counter()
+        train = Rows(ds.events, ids["train"], keep_calls=True)  # the calibration's fold mines share its calls
+        predictor, control, floor, totals = mine_rows(train, options)
+        mine_s = time.perf_counter() - t0
+        control_choice = validation = None
+        if ids["validation"]:
+            val = Rows(ds.events, ids["validation"])
+            predictor, control_choice = choose_control(predictor, control, val, options)
+            predictor, validation = calibrate(predictor, train, ids["train"], val, options)
+        result_eval = None
+        if evaluate_test and ids["test"]:
+            result_eval = evaluate(predictor, Rows(ds.events, ids["test"]), floor)
     rules = predictor.tables["rules"]
     summary = {
         "dataset": str(ds.path),
@@ -167,11 +168,15 @@ def calibrate(predictor: PatternPredictor, train: Rows, train_ids: list[str], va
             fold, control, _, _ = mine_rows(fit, options)
             train_pairs += calibration_pairs(with_control(fold, control, options, k, alpha, ms), held)
     checked: list[tuple[float, int]] = []
+    train_tally, val_tallies = CalibrationTally(train_pairs), [CalibrationTally(pairs) for pairs in val_pairs]
     for i, held in enumerate(val_pairs):
-        others = [pr for j, pairs in enumerate(val_pairs) if j != i for pr in pairs]
-        mapped = PatternPredictor(predictor.params, predictor.tables, fit_calibration(train_pairs + others)).calibrate
+        others = train_tally
+        for j, tally in enumerate(val_tallies):
+            if j != i:
+                others += tally
+        mapped = PatternPredictor(predictor.params, predictor.tables, others.fit()).calibrate
         checked += [(mapped(x, fam), y) for x, y, fam in held]
-    cal = fit_calibration(train_pairs + [pr for pairs in val_pairs for pr in pairs])
+    cal = sum(val_tallies, train_tally).fit()
     return PatternPredictor(predictor.params, predictor.tables, cal), calibration(checked) | {"map_pairs": len(train_pairs) + sum(map(len, val_pairs))}
 
 

@@ -4,7 +4,8 @@ Each extractor returns the *distinct* items of one kind in order of first appear
 means the second different URL. Kinds: url, path (has a slash), number, quoted (between quotes or
 backticks), id (an identifier-like token with a digit, e.g. an order or user id), and JSON fields
 (`json:<path>`, the scalar values under one key path of a JSON result, `[]` marking list elements).
-Regexes run once per result and kind, and only when a rule or the discovery asks for that kind.
+Regexes run once per result and kind (once per distinct result text in a mine: `dataflow.ResultItems`), and
+only when a rule or the discovery asks for that kind.
 """
 
 from __future__ import annotations
@@ -19,7 +20,9 @@ MAX_JSON_DEPTH = 8
 
 _URL = re.compile(r"https?://[^\s\"'<>`\\)\]}]+")
 _PATH = re.compile(r"(?<![\w/.:~@%+-])(?:~|\.{1,2})?/?(?:[\w.@+-]+/)+[\w.@+-]+")
-_NUMBER = re.compile(r"(?<![\w.])-?\d+(?:\.\d+)?(?![\w.]*\w)")
+# (?<![\w.])-?\d+(?:\.\d+)?(?![\w.]*\w), written to start with a character class (its first character, then
+# the look-behind one character further back), so the regex engine skips ahead to a sign or digit
+_NUMBER = re.compile(r"[-\d](?<![\w.].)(?:(?<=-)\d+|(?<=\d)\d*)(?:\.\d+)?(?![\w.]*\w)")
 _QUOTED = re.compile(r"\"([^\"\n]{1,200})\"|'([^'\n]{1,200})'|`([^`\n]{1,200})`")
 _ID = re.compile(r"(?<![\w-])(?=[\w-]*\d)(?=[\w-]*[A-Za-z])[A-Za-z0-9][\w-]{3,63}(?![\w-])")
 _TRAIL = ".,;:!?"
@@ -84,24 +87,28 @@ def json_fields(text: str) -> dict[str, list[Any]]:
     except orjson.JSONDecodeError:
         return {}
     out: dict[str, dict[Any, Any]] = {}
-
-    def walk(node: Any, path: str, depth: int) -> None:
-        if depth > MAX_JSON_DEPTH:
-            return
-        if isinstance(node, dict):
-            for k, v in node.items():
-                walk(v, f"{path}.{k}" if path else str(k), depth + 1)
-        elif isinstance(node, list):
-            for v in node:
-                walk(v, path + "[]", depth + 1)
-        elif node is not None and path:
-            bucket = out.setdefault(path, {})
-            key = (type(node).__name__, node)
-            if key not in bucket and len(bucket) < MAX_ITEMS:
-                bucket[key] = node
-
-    walk(doc, "", 0)
+    _walk_json(doc, "", 0, out)
     return {p: list(b.values()) for p, b in out.items()}
+
+
+def _walk_json(node: Any, path: str, depth: int, out: dict[str, dict[Any, Any]]) -> None:
+    """Add the scalars under `node` to `out` (path -> {(type, value): value}). A module function, not a closure:
+    a closure calling itself is a reference cycle, left for the cyclic collector, per document."""
+    if depth > MAX_JSON_DEPTH:
+        return
+    if isinstance(node, dict):
+        for k, v in node.items():
+            _walk_json(v, f"{path}.{k}" if path else str(k), depth + 1, out)
+    elif isinstance(node, list):
+        for v in node:
+            _walk_json(v, path + "[]", depth + 1, out)
+    elif node is not None and path:
+        bucket = out.get(path)
+        if bucket is None:
+            bucket = out[path] = {}
+        key = (type(node).__name__, node)
+        if key not in bucket and len(bucket) < MAX_ITEMS:
+            bucket[key] = node
 
 
 def match_key(value: Any) -> str | None:
