@@ -3,7 +3,7 @@
 Readers only translate their format's records into calls of this class, in log order:
 `user(...)` for a human message, `llm(...)` for a model step, `tool_call(...)` for each call the current
 step emitted, `tool_result(...)` when a result arrives. Times are absolute epoch seconds (or None for
-untimed logs). `finish()` then derives, identically for every format:
+untimed logs). `finish_columns()` (or `finish()`, its row-wise view) then derives, identically for every format:
 
 - a step's think window: from the moment its inputs were complete (latest result, user message or
   previous step output seen before its emission) to its emission;
