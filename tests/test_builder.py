@@ -165,6 +165,8 @@ def test_a_logged_step_start_long_after_its_inputs_leaves_an_idle_wait():
 
 # --- bad times and rows built from the schema ---------------------------------------------------------
 
+from collections import Counter  # noqa: E402
+
 from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
@@ -213,3 +215,66 @@ def test_any_times_give_finite_rows_and_every_bad_one_is_reported(records):
             assert e[key] is None or abs(e[key]) <= 2 * MAX_ABS_TIME
     for key in ("wall_s", "human_wait_s", "agent_time_s"):
         assert session[key] is None or abs(session[key]) <= 4 * MAX_ABS_TIME
+
+
+_SESSION_RECORDS = st.lists(
+    st.tuples(
+        st.sampled_from(["user", "llm", "call", "serial_call", "result", "error"]),
+        st.one_of(st.none(), st.floats(min_value=0, max_value=5000, allow_nan=False)),
+        st.sampled_from([None, "m1", "m2"]),
+    ),
+    max_size=25,
+)
+
+
+def _reference_session_stats(events: list[dict]) -> dict:
+    """The session row's counts and times, computed plainly from the event rows (human time as if timed)."""
+    tools = [e for e in events if e["kind"] == "tool"]
+    per_step = Counter(e["step"] for e in tools)
+    models = Counter(e["model"] for e in events if e["kind"] == "llm" and e["model"])
+    ends = [e["t_end"] for e in events if e["t_end"] is not None]
+    human = 0
+    for e in events:
+        if e["kind"] == "user" and e["t_end"] is not None and e["t_start"] is not None:
+            human += e["t_end"] - e["t_start"]
+    return {
+        "n_events": len(events),
+        "n_llm_steps": sum(e["kind"] == "llm" for e in events),
+        "n_tool_calls": len(tools),
+        "n_parallel_steps": sum(n >= 2 for n in per_step.values()),
+        "model": models.most_common(1)[0][0] if models else None,
+        "wall_s": max(ends) if ends else None,
+        "human_wait_s": human,
+    }
+
+
+@settings(max_examples=200, deadline=None)
+@given(_SESSION_RECORDS)
+def test_columns_hold_every_column_in_schema_order_and_the_session_row_counts_them(records):
+    """`finish_columns` gives every column of the schema in its order, one length, `seq` from 0 and the
+    session's own values; `finish`'s rows are the same events; the session row agrees with a plain count."""
+    b = SessionBuilder("s", "test", "f", parent_session_id="p")
+    calls: list[str] = []
+    for i, (kind, t, model) in enumerate(records):
+        t = None if t is None else T0 + t
+        if kind == "user":
+            b.user(t, f"u{i}", line=i)
+        elif kind == "llm":
+            b.llm(t, line=i, model=model, text=f"x{i}")
+        elif kind in ("call", "serial_call"):
+            calls.append(b.tool_call(None, "Read", {"p": i}, t, line=i, after_previous=kind == "serial_call"))
+        elif calls:
+            b.tool_result(calls.pop(0), t, f"r{i}", status="error" if kind == "error" else "ok")
+    session, columns = b.finish_columns()
+    assert list(columns) == [c.name for c in EVENT_COLUMNS]
+    n = session["n_events"]
+    assert {len(values) for values in columns.values()} <= {n}
+    assert list(columns["seq"]) == list(range(n))
+    assert set(columns["session_id"]) <= {"s"} and set(columns["parent_session_id"]) <= {"p"}
+    _, events = b.finish()
+    assert [list(e) for e in events] == [list(columns)] * n
+    assert [e["seq"] for e in events] == list(range(n))
+    reference = _reference_session_stats(events)
+    if not session["timed"]:
+        reference["human_wait_s"] = None
+    assert {k: session[k] for k in reference} == reference

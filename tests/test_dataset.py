@@ -237,3 +237,28 @@ def test_crafted_datasets_are_refused_in_one_sentence(tmp_path, craft, message):
     with pytest.raises(BpasteError, match=message) as info:
         load_dataset(out)
     assert "re-run `bpaste ingest`" in str(info.value)
+
+
+def test_writer_stores_the_sessions_columns_as_their_rows(tmp_path, monkeypatch):
+    """Sessions added as columns, over several row groups, read back as the rows `finish` gives."""
+    from bpaste_cli.trace import DatasetWriter, SessionBuilder
+    from bpaste_cli.trace import dataset as dataset_module
+
+    monkeypatch.setattr(dataset_module, "ROW_GROUP_EVENTS", 4)
+    writer = DatasetWriter(tmp_path)
+    rows, sessions = [], []
+    for s in range(3):
+        b = SessionBuilder(f"s{s}", "test", "f")
+        b.user(1_700_000_000.0 + s, "go")
+        b.llm(1_700_000_002.0 + s, model="m", tokens_in=s)
+        b.tool_call(None, "Read", {"p": s}, 1_700_000_002.0 + s)
+        b.tool_result(f"s{s}#s0c0", 1_700_000_003.5 + s, "ok")
+        session, events = b.finish()
+        rows += events
+        sessions.append(session)
+        writer.add_columns(*b.finish_columns())
+    writer.close({"kind": "trace-dataset"})
+    stored = pl.read_parquet(tmp_path / "events.parquet")
+    assert stored.to_dicts() == rows
+    assert pl.read_parquet(tmp_path / "sessions.parquet")["session_id"].to_list() == [s["session_id"] for s in sessions]
+    assert writer.n_events == len(rows)

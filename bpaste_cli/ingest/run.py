@@ -419,10 +419,10 @@ def ingest(
                 continue
             session_ids.add(builder.session_id)
             kept_copies[builder.session_id] = builder.source_file
-            session, events_rows = builder.finish()
-            writer.add(session, events_rows)
-            _count(row, session, events_rows)
-            _count(totals, session, events_rows)
+            session, events = builder.finish_columns()
+            writer.add_columns(session, events)
+            _count(row, session)
+            _count(totals, session)
 
         by_reason = report.by_reason.copy()
         if previous is not None:
@@ -467,9 +467,9 @@ def _skip_copy(report: SkipReport, row: dict[str, Any], source: str, session_id:
         row["llm_steps"] -= int((written["kind"] == "llm").sum())
 
 
-def _count(counts: dict[str, Any], session: dict[str, Any], events: list[dict[str, Any]]) -> None:
+def _count(counts: dict[str, Any], session: dict[str, Any]) -> None:
     counts["sessions"] += 1
-    counts["events"] += len(events)
+    counts["events"] += session["n_events"]
     counts["tool_calls"] += session["n_tool_calls"]
     counts["llm_steps"] += session["n_llm_steps"]
 
@@ -510,9 +510,9 @@ def _read_file(
                 ctx.skip(None, "duplicate_session", builder.session_id)
                 continue
             session_ids.add(builder.session_id)
-            session, events = builder.finish()
-            writer.add(session, events)
-            _count(counts, session, events)
+            session, events = builder.finish_columns()
+            writer.add_columns(session, events)
+            _count(counts, session)
     except OSError as exc:  # the file vanished or became unreadable while it was read
         status, detail = _walk_problem(item.path, exc)
         ctx.skip(None, status, detail)

@@ -3,7 +3,7 @@
 Readers only translate their format's records into calls of this class, in log order:
 `user(...)` for a human message, `llm(...)` for a model step, `tool_call(...)` for each call the current
 step emitted, `tool_result(...)` when a result arrives. Times are absolute epoch seconds (or None for
-untimed logs). `finish()` then derives, identically for every format:
+untimed logs). `finish_columns()` (or `finish()`, its row-wise view) then derives, identically for every format:
 
 - a step's think window: from the moment its inputs were complete (latest result, user message or
   previous step output seen before its emission) to its emission;
@@ -19,19 +19,19 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import orjson
 
 from bpaste_cli.trace.canonical import args_hash, canonical_json, short_hash
-from bpaste_cli.trace.schema import EVENT_COLUMNS
+from bpaste_cli.trace.schema import EVENTS_SCHEMA
 
 APPROVAL_MIN_S = 1.0
 EPOCH_FLOOR = 1e8  # times below this are relative seconds, not epoch: the session has no absolute start
 MAX_ABS_TIME = 32_503_680_000.0  # 3000-01-01 in epoch seconds: a time beyond it (or a non-finite one) is a bad record
 
-# An event row holds every column of the schema; the rows below name only what they set.
-_EVENT_DEFAULTS: dict[str, Any] = {c.name: (False if c.name == "duration_estimated" else None) for c in EVENT_COLUMNS}
+# The columns an event sets itself, in the schema's order; the session's own columns and `seq` are added per session.
+_ROW_FIELDS = tuple(n for n in EVENTS_SCHEMA.names if n not in ("session_id", "parent_session_id", "seq", "source_format", "source_file"))
 
 
 @dataclass(frozen=True)
@@ -308,7 +308,16 @@ class SessionBuilder:
     # -- finishing -------------------------------------------------------------------------------
 
     def finish(self) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-        """The session row and its event rows, times in seconds from the session's start."""
+        """The session row and its event rows (one dict per event, every column of the schema): the
+        columns of `finish_columns` turned row-wise, for callers that read events one at a time."""
+        session, columns = self.finish_columns()
+        names = list(columns)
+        return session, [dict(zip(names, values)) for values in zip(*columns.values())]
+
+    def finish_columns(self) -> tuple[dict[str, Any], dict[str, Sequence[Any]]]:
+        """The session row and its events as columns (name -> values, in the schema's column order), times
+        in seconds from the session's start. Columns, not one dict per event: the dataset stores columns,
+        and splitting rows back into them cost as much as building them."""
         known = [it["t"] for it in self._items if it["t"] is not None]
         known += [it["t_start"] for it in self._items if it["kind"] == "llm" and it["t_start"] is not None]
         t0 = min(known) if known else None
@@ -317,13 +326,7 @@ class SessionBuilder:
         def rel(t: float | None) -> float | None:
             return None if t is None or t0 is None else t - t0
 
-        events: list[dict[str, Any]] = []
-        base = {
-            "session_id": self.session_id,
-            "parent_session_id": self.parent_session_id,
-            "source_format": self.source_format,
-            "source_file": self.source_file,
-        }
+        rows: list[tuple[Any, ...]] = []  # one tuple of `_ROW_FIELDS` per event
         frontier: float | None = None  # latest moment the agent had something to react to
         last_activity: float | None = None  # latest end of anything the agent did
 
@@ -332,16 +335,9 @@ class SessionBuilder:
                 return current
             return t if current is None or t > current else current
 
-        template = _EVENT_DEFAULTS | base
-
-        def emit(**values: Any) -> None:
-            row = template | values
-            assert len(row) == len(_EVENT_DEFAULTS), f"not a column: {set(row) - set(_EVENT_DEFAULTS)}"
-            row["seq"] = len(events)
-            events.append(row)
-
         def wait(t_start: float | None, t_end: float | None, text: str | None, line: int | None, reason: str) -> None:
-            emit(kind="user", source_line=line, t_start=rel(t_start), t_end=rel(t_end), text=text, wait_reason=reason)
+            rows.append((line, "user", None, None, None, None, None, None, None, None, None,
+                         rel(t_start), rel(t_end), False, None, None, None, text, reason))
 
         batches = self._batches()
 
@@ -383,19 +379,9 @@ class SessionBuilder:
                 if t_emit is not None and start is not None and t_emit - start > self.limits.idle_threshold_s:
                     wait(start, t_emit, None, it["line"], "idle")
                     start, estimated = t_emit, True
-                emit(
-                    kind="llm",
-                    source_line=it["line"],
-                    step=it["step"],
-                    batch=it["step"],
-                    t_start=rel(start),
-                    t_end=rel(t_emit),
-                    duration_estimated=bool(estimated),
-                    model=it["model"],
-                    tokens_in=it["tokens_in"],
-                    tokens_out=it["tokens_out"],
-                    text=it["text"],
-                )
+                rows.append((it["line"], "llm", it["step"], it["step"], None, None, None, None, None, None, None,
+                             rel(start), rel(t_emit), bool(estimated), it["model"], it["tokens_in"], it["tokens_out"],
+                             it["text"], None))
                 frontier = bump(frontier, t_emit)
                 last_activity = bump(last_activity, t_emit)
             else:
@@ -428,22 +414,9 @@ class SessionBuilder:
                     approval = (t_emit, arrival)
                 if end is not None and t_emit is not None and end < t_emit:
                     end, estimated = t_emit, True
-                emit(
-                    kind="tool",
-                    source_line=it["line"],
-                    step=it["step"],
-                    batch=batches[(it["step"], it["group"])],
-                    call_id=it["call_id"],
-                    tool=it["tool"],
-                    args_json=it["args_json"],
-                    args_hash=args_hash(it["args_json"]),
-                    result_text=it["result"],
-                    result_hash=it["result_hash"],
-                    status=status,
-                    t_start=rel(t_emit),
-                    t_end=rel(end),
-                    duration_estimated=estimated,
-                )
+                rows.append((it["line"], "tool", it["step"], batches[(it["step"], it["group"])], it["call_id"], it["tool"],
+                             it["args_json"], args_hash(it["args_json"]), it["result"], it["result_hash"], status,
+                             rel(t_emit), rel(end), estimated, None, None, None, None, None))
                 if approval is not None:
                     wait(approval[0], approval[1], None, it["line"], "approval")
                 if arrival is not None:
@@ -451,7 +424,23 @@ class SessionBuilder:
         for arr in pending_arrivals:
             last_activity = bump(last_activity, arr)
 
-        return self._session_row(events, t0, timed), events
+        columns = self._columns(rows)
+        return self._session_row(columns, t0, timed), columns
+
+    def _columns(self, rows: list[tuple[Any, ...]]) -> dict[str, Sequence[Any]]:
+        """Every column of the schema, in its order: the rows' fields, the session's own columns, `seq`."""
+        n = len(rows)
+        fields = dict(zip(_ROW_FIELDS, zip(*rows))) if n else dict.fromkeys(_ROW_FIELDS, ())
+        own = {
+            "session_id": self.session_id,
+            "parent_session_id": self.parent_session_id,
+            "source_format": self.source_format,
+            "source_file": self.source_file,
+        }
+        return {
+            name: (range(n) if name == "seq" else (own[name],) * n if name in own else fields[name])
+            for name in EVENTS_SCHEMA.names
+        }
 
     def _batches(self) -> dict[tuple[int, int], int]:
         """The batch of each (step, group of calls): calls emitted together share one. A step's last
@@ -470,25 +459,25 @@ class SessionBuilder:
             batches[(step, last)] = step
         return batches
 
-    def _session_row(self, events: list[dict[str, Any]], t0: float | None, timed: bool) -> dict[str, Any]:
+    def _session_row(self, columns: dict[str, Sequence[Any]], t0: float | None, timed: bool) -> dict[str, Any]:
         wall = None  # the latest end
         human = 0  # time in user events
         n_llm = 0
         per_step: Counter = Counter()  # calls per step
         models: Counter = Counter()
-        for e in events:
-            t_end = e["t_end"]
+        for kind, step, t_start, t_end, model in zip(
+            columns["kind"], columns["step"], columns["t_start"], columns["t_end"], columns["model"]
+        ):
             if t_end is not None and (wall is None or t_end > wall):
                 wall = t_end
-            kind = e["kind"]
             if kind == "tool":
-                per_step[e["step"]] += 1
+                per_step[step] += 1
             elif kind == "llm":
                 n_llm += 1
-                if e["model"]:
-                    models[e["model"]] += 1
-            elif t_end is not None and e["t_start"] is not None:
-                human += t_end - e["t_start"]
+                if model:
+                    models[model] += 1
+            elif t_end is not None and t_start is not None:
+                human += t_end - t_start
         return {
             "session_id": self.session_id,
             "parent_session_id": self.parent_session_id,
@@ -498,7 +487,7 @@ class SessionBuilder:
             "started_at": t0 if t0 is not None and t0 > EPOCH_FLOOR else None,
             "timed": timed,
             "model": models.most_common(1)[0][0] if models else None,
-            "n_events": len(events),
+            "n_events": len(columns["seq"]),
             "n_llm_steps": n_llm,
             "n_tool_calls": sum(per_step.values()),
             "n_parallel_steps": sum(1 for n in per_step.values() if n >= 2),

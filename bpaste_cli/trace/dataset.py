@@ -1,6 +1,6 @@
 """Trace datasets on disk: a directory of events.parquet, sessions.parquet and manifest.json.
 
-`DatasetWriter` streams rows into Parquet row groups inside a temporary directory and swaps it into
+`DatasetWriter` streams sessions' event columns into Parquet row groups inside a temporary directory and swaps it into
 place only when everything is written. `load_dataset` reads a dataset back with polars (no Arrow table in
 between, which held the data two to three times over) and validates it, or reads only some columns of a
 dataset already validated.
@@ -11,9 +11,8 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from operator import itemgetter
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Sequence
 
 import orjson
 import polars as pl
@@ -41,15 +40,11 @@ EVENTS_FILE = "events.parquet"
 SESSIONS_FILE = "sessions.parquet"
 MANIFEST_FILE = "manifest.json"
 ROW_GROUP_EVENTS = 65_536
-_EVENT_VALUES = itemgetter(*EVENTS_SCHEMA.names)  # an event row's values, in column order
 
 
 class DatasetWriter:
-    """Append sessions' rows; rows are buffered and flushed to Parquet in row groups.
-
-    The buffer holds one list per column: a session's rows are split into columns as they arrive
-    (while they are still in the CPU cache), which is cheaper in time and memory than keeping dicts.
-    """
+    """Append sessions' events as columns; they are buffered, one list per column, and flushed to Parquet
+    in row groups (one Arrow table per row group)."""
 
     def __init__(self, directory: Path) -> None:
         self.directory = Path(directory)
@@ -59,12 +54,15 @@ class DatasetWriter:
         self._buffered = 0
         self.n_events = 0
 
-    def add(self, session: dict[str, Any], events: list[dict[str, Any]]) -> None:
+    def add_columns(self, session: dict[str, Any], events: dict[str, Sequence[Any]]) -> None:
+        """One session: its row and its events' columns (`SessionBuilder.finish_columns`), every column of
+        the schema, of one length."""
         self._sessions.append(session)
-        for column, values in zip(self._columns, zip(*map(_EVENT_VALUES, events))):
-            column.extend(values)
-        self._buffered += len(events)
-        self.n_events += len(events)
+        for column, name in zip(self._columns, EVENTS_SCHEMA.names):
+            column.extend(events[name])
+        n = session["n_events"]
+        self._buffered += n
+        self.n_events += n
         if self._buffered >= ROW_GROUP_EVENTS:
             self._flush()
 
