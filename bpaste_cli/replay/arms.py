@@ -140,31 +140,34 @@ class PasteArm:
         return {"top_k": trial.suggest_int("top_k", 1, 5), "threshold": trial.suggest_float("threshold", 0.02, 0.8)}
 
     def plan(self, ctx: PlanningContext) -> None:
-        found = []
+        """Price each candidate above the threshold (the load is asked once, at the first one worth pricing:
+        nothing changes it before launch), then launch by falling utility within slots and memory."""
+        scored = []
         threshold, allowed, classify, pending = self.threshold, self.allowed, ctx.classify, ctx.pending
+        lam = -1.0
         for c in ctx.predict(self.top_k):
-            if c.prob < threshold:
+            p = c.prob
+            if p < threshold:
                 continue
             cls = classify(c.tool, c.args_json)
             if cls.safety not in allowed:
                 continue
             key = (c.tool, c.args_hash)
-            if not pending(key):
-                found.append((c, cls.resource, key))
-        if not found:  # the load is asked only when there is something to price
-            return
-        busy, mem = ctx.load()
-        slots = ctx.slots
-        lam = shadow_price(busy / max(slots, 1), self.lambda_scale)
-        think = self.stats.think_s
-        latency = self.stats.latency
-        scored = []
-        for c, resource, key in found:
-            u = paste_utility(c.prob, latency(c.tool), think, lam)
+            if pending(key):
+                continue
+            if lam < 0.0:
+                busy, mem = ctx.load()
+                lam = shadow_price(busy / max(ctx.slots, 1), self.lambda_scale)
+                think = self.stats.think_s
+                latency = self.stats.latency
+            u = paste_utility(p, latency(c.tool), think, lam)
             if u > 0:
-                scored.append((u, c, resource, key))
+                scored.append((u, c, cls.resource, key))
+        if not scored:
+            return
         if len(scored) > 1:
             scored.sort(key=lambda x: -x[0])
+        slots = ctx.slots
         device = ctx.device
         jm = device.job_memory_gb
         budget = device.memory_budget_gb
