@@ -1,7 +1,8 @@
 """The replay's fast paths give what their simple forms give: the built-in rankings scored from a node's
 probability and value, features built on demand, the beam's single-node `best`, coverage classifying
 each distinct call once, a worker's column subset of a dataset, and traces built with the cyclic
-collector paused, one bootstrap resampling shared by every arm, and PASTE pricing its candidates in one pass."""
+collector paused, one bootstrap resampling shared by every arm, PASTE pricing its candidates in one pass, and arms
+built once per replay."""
 
 from __future__ import annotations
 
@@ -17,7 +18,8 @@ from hypothesis import strategies as st
 from bpaste_cli.coverage import classified_calls
 from bpaste_cli.ingest import IngestOptions, ingest
 from bpaste_cli.mine import Candidate
-from bpaste_cli.replay import PrefixFeatures, prepare_split
+from bpaste_cli.device import load_device
+from bpaste_cli.replay import ARMS, OraclePredictor, PrefixFeatures, ReplayConfig, prepare_split, replay_traces, run_session
 from bpaste_cli.replay.arms import PasteArm
 from bpaste_cli.replay.beam import BeamNode, best
 from bpaste_cli.replay.metrics import bootstrap_cis
@@ -209,3 +211,15 @@ def test_paste_prices_in_one_pass_as_the_reference_does(cands, pending, busy, me
     arm.plan(fast)
     _reference_paste_plan(arm, ref)
     assert (fast.launched, fast.loads) == (ref.launched, ref.loads)
+
+
+def test_arms_built_once_replay_each_session_as_a_fresh_arm_does(sample):
+    """`replay_traces` builds each arm once (the oracle, which keeps state within a session, per session)."""
+    prepared = prepare_split(sample, "all", 0, SAFETY)
+    config = ReplayConfig(arms=ARMS, threshold=0.01, min_prob=0.01)
+    device = load_device("thor")
+    shared = replay_traces(prepared.traces, OraclePredictor(), device, config, prepared.stats, SAFETY)
+    for arm in ARMS:
+        fresh = [run_session(tr, arm, device, config, prepared.stats, SAFETY, OraclePredictor())
+                 for tr in prepared.traces]
+        assert [repr(r) for r in shared[arm]] == [repr(r) for r in fresh]

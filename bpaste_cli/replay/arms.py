@@ -6,7 +6,8 @@ calls through its `PlanningContext` (`replay.context`); only calls whose safety 
 (read-only by default) are ever launched. The arm registry `ARM_TYPES` is the one list of arms: each arm
 declares the `ReplayConfig` knobs it reads (`PARAMS`), builds itself from a config (`from_config`) and
 samples its own knobs for `tune` (`suggest`), so adding an arm touches this file (and ReplayConfig for a
-new knob). Serial, paste and bpaste plan through the context only, so a wall-clock speculator runs the
+new knob); an arm that keeps state between one session's decision points says so (`per_session`), the
+others are built once and plan every session of a replay. Serial, paste and bpaste plan through the context only, so a wall-clock speculator runs the
 very same objects (`deployable`); the oracle reads the simulator's trace and stays in replay.
 """
 
@@ -31,6 +32,7 @@ class SerialArm:
     name: ClassVar[str] = "serial"
     needs_predictor: ClassVar[bool] = False
     deployable: ClassVar[bool] = False
+    per_session: ClassVar[bool] = False
     PARAMS: ClassVar[tuple[str, ...]] = ()
 
     @classmethod
@@ -54,6 +56,7 @@ class OracleArm:
     name: ClassVar[str] = "oracle"
     needs_predictor: ClassVar[bool] = False
     deployable: ClassVar[bool] = False
+    per_session: ClassVar[bool] = True  # it remembers the epoch it last planned in
     PARAMS: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self) -> None:
@@ -93,6 +96,7 @@ class CacheArm:
     name: ClassVar[str] = "cache"
     needs_predictor: ClassVar[bool] = False
     deployable: ClassVar[bool] = False
+    per_session: ClassVar[bool] = False
     PARAMS: ClassVar[tuple[str, ...]] = ("ttl_s",)
 
     @classmethod
@@ -127,6 +131,7 @@ class PasteArm:
     name: ClassVar[str] = "paste"
     needs_predictor: ClassVar[bool] = True
     deployable: ClassVar[bool] = True
+    per_session: ClassVar[bool] = False
     PARAMS: ClassVar[tuple[str, ...]] = ("top_k", "threshold")
 
     @classmethod
@@ -190,6 +195,7 @@ class BPasteArm:
     name: ClassVar[str] = "bpaste"
     needs_predictor: ClassVar[bool] = True
     deployable: ClassVar[bool] = True
+    per_session: ClassVar[bool] = False
     PARAMS: ClassVar[tuple[str, ...]] = ("beam_width", "beam_depth", "rank", "min_prob", "interference_budget")
 
     @classmethod
