@@ -1,12 +1,14 @@
 """The replay's fast paths give what their simple forms give: the built-in rankings scored from a node's
 probability and value, features built on demand, the beam's single-node `best`, coverage classifying
 each distinct call once, a worker's column subset of a dataset, and traces built with the cyclic
-collector paused, and one bootstrap resampling shared by every arm."""
+collector paused, one bootstrap resampling shared by every arm, PASTE pricing its candidates in one pass, and arms
+built once per replay."""
 
 from __future__ import annotations
 
 import gc
 from pathlib import Path
+from types import SimpleNamespace
 
 import polars as pl
 import pytest
@@ -16,12 +18,14 @@ from hypothesis import strategies as st
 from bpaste_cli.coverage import classified_calls
 from bpaste_cli.ingest import IngestOptions, ingest
 from bpaste_cli.mine import Candidate
-from bpaste_cli.replay import PrefixFeatures, prepare_split
+from bpaste_cli.device import load_device
+from bpaste_cli.replay import ARMS, OraclePredictor, PrefixFeatures, ReplayConfig, prepare_split, replay_traces, run_session
+from bpaste_cli.replay.arms import PasteArm
 from bpaste_cli.replay.beam import BeamNode, best
 from bpaste_cli.replay.metrics import bootstrap_cis
 from bpaste_cli.replay.traces import ROW_COLUMNS, SESSION_COLUMNS, cycle_collection_paused, prepare
-from bpaste_cli.replay.value import PROBABILITY, VALUE, NodeTerms
-from bpaste_cli.safety import load_safety
+from bpaste_cli.replay.value import PROBABILITY, VALUE, LatencyStats, NodeTerms, paste_utility, shadow_price
+from bpaste_cli.safety import CallClass, load_safety
 from bpaste_cli.trace import Dataset, load_dataset
 
 REPO = Path(__file__).resolve().parent.parent
@@ -142,3 +146,80 @@ def test_one_resampling_for_several_replays_gives_each_its_own_interval(rows, se
     replayed = [[r[j] for _, r in rows] for j in range(3)]
     got = bootstrap_cis(serial, replayed, 30, seed)
     assert repr(got) == repr([_bootstrap_reference(serial, r, 30, seed) for r in replayed])
+
+
+def _reference_paste_plan(arm: PasteArm, ctx) -> None:
+    """PASTE as first written: filter, ask the load if anything is left, price, launch by falling utility."""
+    found = []
+    for c in ctx.predict(arm.top_k):
+        cls = ctx.classify(c.tool, c.args_json)
+        if c.prob >= arm.threshold and cls.safety in arm.allowed and not ctx.pending((c.tool, c.args_hash)):
+            found.append((c, cls.resource, (c.tool, c.args_hash)))
+    if not found:
+        return
+    busy, mem = ctx.load()
+    lam = shadow_price(busy / max(ctx.slots, 1), arm.lambda_scale)
+    scored = [(u, c, r, k) for c, r, k in found
+              if (u := paste_utility(c.prob, arm.stats.latency(c.tool), arm.stats.think_s, lam)) > 0]
+    scored.sort(key=lambda x: -x[0])
+    for _, c, resource, key in scored:
+        if busy >= ctx.slots or mem + ctx.device.job_memory_gb[resource] > ctx.device.memory_budget_gb:
+            break
+        ctx.launch(key, c.tool, resource, c.prob, 1)
+        busy += 1
+        mem += ctx.device.job_memory_gb[resource]
+
+
+class _RecordingContext:
+    """A planning context over fixed candidates that records the loads asked and the calls launched."""
+
+    def __init__(self, cands, pending, busy, mem, slots):
+        self.cands, self._pending, self._load, self.slots = cands, pending, (busy, mem), slots
+        self.device = SimpleNamespace(job_memory_gb={"cpu": 1.0, "gpu": 3.0}, memory_budget_gb=6.0)
+        self.loads, self.launched = 0, []
+
+    def predict(self, k, path=()):
+        return self.cands[:k]
+
+    def classify(self, tool, args_json):
+        return CallClass("read_only" if tool != "Write" else "mutating", "gpu" if tool == "Bash" else "cpu")
+
+    def pending(self, key):
+        return key in self._pending
+
+    def load(self):
+        self.loads += 1
+        return self._load
+
+    def launch(self, key, tool, resource, prob, depth, *, after=None, bound=True):
+        self.launched.append((key, tool, resource, prob, depth))
+
+
+candidates = st.lists(st.builds(lambda tool, h, p: Candidate(tool, "{}", h, p, "test"),
+                                st.sampled_from(["Read", "Grep", "Bash", "Write"]), st.sampled_from("abc"),
+                                st.floats(min_value=0.0, max_value=1.0)), max_size=8)
+
+
+@given(cands=candidates, pending=st.sets(st.tuples(st.sampled_from(["Read", "Bash"]), st.sampled_from("abc"))),
+       busy=st.integers(0, 4), mem=st.floats(0.0, 6.0), slots=st.integers(0, 4), top_k=st.integers(1, 8),
+       threshold=st.floats(0.0, 1.0), lambda_scale=st.floats(0.1, 10.0))
+def test_paste_prices_in_one_pass_as_the_reference_does(cands, pending, busy, mem, slots, top_k, threshold,
+                                                        lambda_scale):
+    stats = LatencyStats(think_s=3.0, tool_s={"Read": 0.5, "Bash": 6.0}, default_tool_s=1.0)
+    arm = PasteArm(stats, frozenset({"read_only"}), top_k=top_k, threshold=threshold, lambda_scale=lambda_scale)
+    fast, ref = (_RecordingContext(cands, pending, busy, mem, slots) for _ in range(2))
+    arm.plan(fast)
+    _reference_paste_plan(arm, ref)
+    assert (fast.launched, fast.loads) == (ref.launched, ref.loads)
+
+
+def test_arms_built_once_replay_each_session_as_a_fresh_arm_does(sample):
+    """`replay_traces` builds each arm once (the oracle, which keeps state within a session, per session)."""
+    prepared = prepare_split(sample, "all", 0, SAFETY)
+    config = ReplayConfig(arms=ARMS, threshold=0.01, min_prob=0.01)
+    device = load_device("thor")
+    shared = replay_traces(prepared.traces, OraclePredictor(), device, config, prepared.stats, SAFETY)
+    for arm in ARMS:
+        fresh = [run_session(tr, arm, device, config, prepared.stats, SAFETY, OraclePredictor())
+                 for tr in prepared.traces]
+        assert [repr(r) for r in shared[arm]] == [repr(r) for r in fresh]

@@ -6,7 +6,8 @@ calls through its `PlanningContext` (`replay.context`); only calls whose safety 
 (read-only by default) are ever launched. The arm registry `ARM_TYPES` is the one list of arms: each arm
 declares the `ReplayConfig` knobs it reads (`PARAMS`), builds itself from a config (`from_config`) and
 samples its own knobs for `tune` (`suggest`), so adding an arm touches this file (and ReplayConfig for a
-new knob). Serial, paste and bpaste plan through the context only, so a wall-clock speculator runs the
+new knob); an arm that keeps state between one session's decision points says so (`per_session`), the
+others are built once and plan every session of a replay. Serial, paste and bpaste plan through the context only, so a wall-clock speculator runs the
 very same objects (`deployable`); the oracle reads the simulator's trace and stays in replay.
 """
 
@@ -31,6 +32,7 @@ class SerialArm:
     name: ClassVar[str] = "serial"
     needs_predictor: ClassVar[bool] = False
     deployable: ClassVar[bool] = False
+    per_session: ClassVar[bool] = False
     PARAMS: ClassVar[tuple[str, ...]] = ()
 
     @classmethod
@@ -54,6 +56,7 @@ class OracleArm:
     name: ClassVar[str] = "oracle"
     needs_predictor: ClassVar[bool] = False
     deployable: ClassVar[bool] = False
+    per_session: ClassVar[bool] = True  # it remembers the epoch it last planned in
     PARAMS: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self) -> None:
@@ -93,6 +96,7 @@ class CacheArm:
     name: ClassVar[str] = "cache"
     needs_predictor: ClassVar[bool] = False
     deployable: ClassVar[bool] = False
+    per_session: ClassVar[bool] = False
     PARAMS: ClassVar[tuple[str, ...]] = ("ttl_s",)
 
     @classmethod
@@ -127,6 +131,7 @@ class PasteArm:
     name: ClassVar[str] = "paste"
     needs_predictor: ClassVar[bool] = True
     deployable: ClassVar[bool] = True
+    per_session: ClassVar[bool] = False
     PARAMS: ClassVar[tuple[str, ...]] = ("top_k", "threshold")
 
     @classmethod
@@ -140,31 +145,34 @@ class PasteArm:
         return {"top_k": trial.suggest_int("top_k", 1, 5), "threshold": trial.suggest_float("threshold", 0.02, 0.8)}
 
     def plan(self, ctx: PlanningContext) -> None:
-        found = []
+        """Price each candidate above the threshold (the load is asked once, at the first one worth pricing:
+        nothing changes it before launch), then launch by falling utility within slots and memory."""
+        scored = []
         threshold, allowed, classify, pending = self.threshold, self.allowed, ctx.classify, ctx.pending
+        lam = -1.0
         for c in ctx.predict(self.top_k):
-            if c.prob < threshold:
+            p = c.prob
+            if p < threshold:
                 continue
             cls = classify(c.tool, c.args_json)
             if cls.safety not in allowed:
                 continue
             key = (c.tool, c.args_hash)
-            if not pending(key):
-                found.append((c, cls.resource, key))
-        if not found:  # the load is asked only when there is something to price
-            return
-        busy, mem = ctx.load()
-        slots = ctx.slots
-        lam = shadow_price(busy / max(slots, 1), self.lambda_scale)
-        think = self.stats.think_s
-        latency = self.stats.latency
-        scored = []
-        for c, resource, key in found:
-            u = paste_utility(c.prob, latency(c.tool), think, lam)
+            if pending(key):
+                continue
+            if lam < 0.0:
+                busy, mem = ctx.load()
+                lam = shadow_price(busy / max(ctx.slots, 1), self.lambda_scale)
+                think = self.stats.think_s
+                latency = self.stats.latency
+            u = paste_utility(p, latency(c.tool), think, lam)
             if u > 0:
-                scored.append((u, c, resource, key))
+                scored.append((u, c, cls.resource, key))
+        if not scored:
+            return
         if len(scored) > 1:
             scored.sort(key=lambda x: -x[0])
+        slots = ctx.slots
         device = ctx.device
         jm = device.job_memory_gb
         budget = device.memory_budget_gb
@@ -187,6 +195,7 @@ class BPasteArm:
     name: ClassVar[str] = "bpaste"
     needs_predictor: ClassVar[bool] = True
     deployable: ClassVar[bool] = True
+    per_session: ClassVar[bool] = False
     PARAMS: ClassVar[tuple[str, ...]] = ("beam_width", "beam_depth", "rank", "min_prob", "interference_budget")
 
     @classmethod

@@ -136,6 +136,7 @@ class Sim:
         self.ttl = ttl
         self.tool_ttl = tool_ttl  # a tool's own TTL (None: the global one)
         self._ttls: dict[str, float] = {}
+        self._linear: dict[str, Any] = {}  # per target: its interference coefficients, or False under a measured curve
         self.results: dict[tuple[str, str], float] = {}  # servable key -> replayed end of its last real call, this epoch
         self.slots = device.slots if slots is None else slots
         self.source = source  # a PredictionSource, for arms that ask a predictor
@@ -238,20 +239,21 @@ class Sim:
         """Start a speculative job at `start` for the real call `target` (None: the one it would serve, by
         `match`); its duration is the served call's logged latency, else the tool's typical latency
         (`duration` overrides both; `cached`: an earlier real result served again, at hand from `start`)."""
+        step = self.step
         if target is None:
-            target = self.match(key, self.step) if bound else -1
+            target = self.match(key, step) if bound else -1
         if target >= 0:
-            nd = self.trace.nodes[target]
-            dur = nd.duration if duration is None else duration
+            dur = self.trace.nodes[target].duration if duration is None else duration
             self.claimed.add(target)
         else:
             dur = duration if duration is not None else self.latency(tool) if self.latency else 0.0
         finish = start + dur
-        job = Job(key, tool, resource, start, finish, finish, prob, depth, self.step, target, bound, "pending", -1,
+        job = Job(key, tool, resource, start, finish, finish, prob, depth, step, target, bound, "pending", -1,
                   False, INF, cached)
-        jobs = self.pool.get(key)
+        pool = self.pool
+        jobs = pool.get(key)
         if jobs is None:
-            self.pool[key] = [job]
+            pool[key] = [job]
         else:
             jobs.append(job)
         self.jobs.append(job)
@@ -268,36 +270,38 @@ class Sim:
             self.claimed.discard(job.target)
 
     def _invalidate(self, t: float) -> None:
-        for jobs in self.pool.values():
-            for job in jobs:
-                if job.state == "pending":
-                    self._cancel(job, t)
-        self.pool.clear()
+        pool = self.pool
+        if pool:
+            for jobs in pool.values():
+                for job in jobs:
+                    if job.state == "pending":
+                        self._cancel(job, t)
+            pool.clear()
         self.results.clear()
-
-    def _interference(self, target: str, x: float, y: float) -> float:
-        """Seconds the speculative jobs overlapping [x, y] add to authoritative work there: linear in the
-        jobs running (coefficient per job), or, with a measured curve, the integral over [x, y] of
-        sum over classes of (slowdown(k_class(t)) - 1)."""
-        if y <= x or not self.active:
-            return 0.0
-        if self.device.curve.get(target):
-            return self._curve_interference(target, x, y)
-        coef = self.device.interference[target]
-        extra = 0.0
-        for job in self.active:
-            lo = job.start if job.start > x else x
-            hi = job.end if job.end < y else y
-            if hi > lo:
-                extra += coef[job.resource] * (hi - lo)
-        return extra
 
     def _authoritative_end(self, target: str, nd: Node, start: float, shift: float) -> float:
         """When authoritative work started at `start` ends: its logged end, shifted, plus what the speculative
-        jobs running beside it add (counted in `interference_s`)."""
-        if not self.active:
+        jobs overlapping [start, start + duration] add (counted in `interference_s`): linear in the jobs
+        running (coefficient per job), or, with a measured curve, the integral over the interval of
+        sum over classes of (slowdown(k_class(t)) - 1)."""
+        active = self.active
+        if not active:
             return nd.logged_end + shift
-        extra = self._interference(target, start, start + nd.duration)
+        x = start
+        y = start + nd.duration
+        extra = 0.0
+        if y > x:
+            coef = self._linear.get(target)
+            if coef is None:
+                coef = self._linear[target] = False if self.device.curve.get(target) else self.device.interference[target]
+            if coef is False:
+                extra = self._curve_interference(target, x, y)
+            else:
+                for job in active:
+                    lo = job.start if job.start > x else x
+                    hi = job.end if job.end < y else y
+                    if hi > lo:
+                        extra += coef[job.resource] * (hi - lo)
         self.interference_s += extra
         return nd.logged_end + shift + extra
 
@@ -419,7 +423,7 @@ class Sim:
                 times.append((s_rep, e_rep))
         self._invalidate(wall_rep)  # the session is over: whatever is still speculative is waste
         for job in self.jobs:
-            if not job.started:
+            if job.state != "served" and job.cancel_t <= job.start:  # never ran (`Job.started`)
                 continue
             res.spec_started += 1
             t = per_tool.get(job.tool)

@@ -74,14 +74,16 @@ def replay_traces(
 
     With `shared_cache` the predictor's answers are kept for later calls on the same sessions (tune and
     fit replay them many times); without it each session's answers serve all its arms and are then
-    dropped, so a one-off replay of a large corpus runs in the memory of one session's predictions."""
-    for arm_name in config.arms:
-        make_arm(arm_name, config, stats, value_model)  # fail early on a bad name or ranking
+    dropped, so a one-off replay of a large corpus runs in the memory of one session's predictions. Each arm is
+    built once, unless it keeps state within a session (`per_session`)."""
+    arms = {arm_name: make_arm(arm_name, config, stats, value_model) for arm_name in config.arms}  # fails early
     out: dict[str, list[SessionResult]] = {arm_name: [] for arm_name in config.arms}
+    shared = cache_for(predictor) if shared_cache else None
     for i, tr in enumerate(traces):
-        cache = None if shared_cache else AnswerCache()
-        for arm_name in config.arms:
-            out[arm_name].append(run_session(tr, arm_name, device, config, stats, safety, predictor, value_model=value_model,
+        cache = shared if shared_cache else AnswerCache()
+        for arm_name, arm in arms.items():
+            planner = make_arm(arm_name, config, stats, value_model) if arm.per_session else arm
+            out[arm_name].append(run_session(tr, planner, device, config, stats, safety, predictor, value_model=value_model,
                                              keep_jobs=i < keep_jobs_for, cache=cache))
             if progress:
                 progress(1)
