@@ -261,14 +261,25 @@ def count_argument(groups: list[SourceGroup], state: SessionState, v: Any, count
             source = lst[-rank]
             for kind, positions in as_is:
                 items = source.items(kind)
+                n = len(items)
+                if text:  # the items are distinct: a string is at one position at most (0: none)
+                    at = items.index(v) + 1 if v in items else 0
+                    for pos, rid in positions:
+                        if pos <= n:
+                            s = counts.get(rid)
+                            if s is None:
+                                s = counts[rid] = [0, 0]
+                            s[0] += 1
+                            if pos == at:
+                                s[1] += 1
+                    continue
                 for pos, rid in positions:
-                    if pos <= len(items):
-                        b = items[pos - 1]
+                    if pos <= n:
                         s = counts.get(rid)
                         if s is None:
                             s = counts[rid] = [0, 0]
                         s[0] += 1
-                        if (isinstance(b, str) and b == v) if text else same(b, v):  # same(), its string case inlined
+                        if same(items[pos - 1], v):
                             s[1] += 1
             if copies:
                 got = source.args
