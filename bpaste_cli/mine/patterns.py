@@ -6,7 +6,9 @@ state *before* that step (a parallel batch is emitted at once: none of its calls
 Pass 1 counts contexts, signatures and constant values, and discovers candidate rules (every source
 that reproduces a value, on at most `discovery_cap` calls per tool). Pass 2 counts, for every
 candidate rule, how often it binds (`bindable`) and how often the bound value is exactly right
-(`exact`); `rate = exact / bindable`.
+(`exact`); `rate = exact / bindable`. It counts the rules of an argument as groups reading the same earlier
+call (`group_rules`, `count_argument`): the exact ones among a group's extracts and templates are looked up
+from where the value is among its items or where the slot's item occurs in it, not bound and compared one by one.
 
 Both passes count one session at a time into its `SessionFlow` (a session's state starts empty, so what it
 counts depends on it alone) and add the flows up. When the rows share their calls (`keep_calls`) the flows are
