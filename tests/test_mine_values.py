@@ -201,3 +201,15 @@ def test_a_template_matches_where_its_slot_item_occurs_again():
     got: dict[int, list[int]] = {}
     count_argument(group_rules(rules), state, "abab", got)
     assert got == {0: [1, 1], 1: [1, 0]}
+
+
+@given(st.lists(st.one_of(st.none(), st.sampled_from(["tool", "llm", "user", "ok", "é", ""])), max_size=30))
+def test_shared_strings_are_the_column_as_a_list(values):
+    """A column of few distinct strings comes out as `to_list` gives it, one object per distinct string."""
+    import polars as pl
+
+    from bpaste_cli.mine.patterns import shared_strings
+
+    got = shared_strings(pl.Series(values, dtype=pl.String))
+    assert got == values and len({id(v) for v in got if v is not None}) == len({v for v in values if v is not None})
+    assert shared_strings(pl.Series([1, None, 2])) == [1, None, 2]

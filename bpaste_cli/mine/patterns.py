@@ -55,6 +55,7 @@ from bpaste_cli.trace import canonical_json
 
 ONE_CALL_KINDS = ("copy", "extract", "template")  # rule kinds that read the `rank`-th latest call of `src`
 COLUMNS = ("kind", "step", "tool", "args_json", "args_hash", "result_text", "status", "text")
+FEW_VALUES = ("kind", "tool", "status")  # columns of few distinct strings (see `shared_strings`)
 
 
 @dataclass(frozen=True)
@@ -147,7 +148,8 @@ class Rows:
     def __getattr__(self, name: str) -> list[Any]:
         if name not in COLUMNS:
             raise AttributeError(name)
-        values = self.frame[name].to_list()
+        column = self.frame[name]
+        values = shared_strings(column) if name in FEW_VALUES else column.to_list()
         setattr(self, name, values)
         return values
 
@@ -320,6 +322,16 @@ def count_argument(groups: list[SourceGroup], state: SessionState, v: Any, count
                 s[0] += 1
                 if (isinstance(b, str) and b == v) if text else same(b, v):
                     s[1] += 1
+
+
+def shared_strings(column: pl.Series) -> list[Any]:
+    """`column.to_list()`, each distinct string one object: to_list makes a string per row (some fifty bytes
+    each, a hundred megabytes over the kinds, tools and statuses of a million events), this one per value."""
+    if column.dtype != pl.String:
+        return column.to_list()
+    distinct = column.drop_nulls().unique(maintain_order=True)
+    codes = column.cast(pl.Enum(distinct)).to_physical().fill_null(len(distinct)).to_list()
+    return list(map([*distinct.to_list(), None].__getitem__, codes))
 
 
 def walk(rows: Rows, lo: int, hi: int, state: SessionState, on_decision: Callable[[tuple[str, ...], list[Call]], None]) -> None:
