@@ -369,8 +369,10 @@ def control_pass(rows: Rows, opt: MineOptions) -> tuple[ControlCounts, ControlCo
     kinds, tools, texts = rows.kind, rows.tool, rows.text  # type: ignore[attr-defined]
     statuses = None if plain else rows.status  # type: ignore[attr-defined]
     args = rows.args_json if needs_args else None  # type: ignore[attr-defined]
-    decisions: list[tuple[tuple[str, ...], tuple[str, ...]]] = []
-    floor_decisions: list[tuple[tuple[str, ...], tuple[str, ...]]] = []
+    # each distinct decision (context, tools called) with its count, in order of first sight: a decision repeats,
+    # and a list of every one would hold a million tuples at once on a large corpus
+    decisions: dict[tuple[tuple[str, ...], tuple[str, ...]], int] = {}
+    floor_decisions: dict[tuple[tuple[str, ...], tuple[str, ...]], int] = {}
     per_session: list[Counter[str]] = []
     K = opt.max_context
     for lo, hi in rows.sessions:
@@ -391,8 +393,10 @@ def control_pass(rows: Rows, opt: MineOptions) -> tuple[ControlCounts, ControlCo
             elif kind == "llm" or texts[i]:
                 if ctx is not None:
                     done = tuple(step)
-                    decisions.append((ctx, done))
-                    floor_decisions.append(((last,), done))
+                    d = (ctx, done)
+                    decisions[d] = decisions.get(d, 0) + 1
+                    d = ((last,), done)
+                    floor_decisions[d] = floor_decisions.get(d, 0) + 1
                     if step:
                         last = step[-1]
                 step = []
@@ -403,8 +407,10 @@ def control_pass(rows: Rows, opt: MineOptions) -> tuple[ControlCounts, ControlCo
                     keys.append(USER_KEY)
         if ctx is not None:
             done = tuple(step)
-            decisions.append((ctx, done))
-            floor_decisions.append(((last,), done))
+            d = (ctx, done)
+            decisions[d] = decisions.get(d, 0) + 1
+            d = ((last,), done)
+            floor_decisions[d] = floor_decisions.get(d, 0) + 1
         per_session.append(Counter(called))
     control, floor = ControlCounts(K), ControlCounts(1)
     control.add_many(decisions)
