@@ -325,3 +325,16 @@ def test_provenance_warnings_name_the_mismatch():
     assert len(other) == 1 and "another dataset (aaaa)" in other[0] and "the replayed sessions" in other[0]
     seed = provenance_warnings(mined, "aaaa", 3, "the validation sessions")
     assert len(seed) == 1 and "split seed 0, this run uses 3" in seed[0]
+
+
+def test_control_counts_take_decisions_or_their_counts():
+    """The control pass hands `add_many` each distinct decision with its count: the same counts, in the same order."""
+    from collections import Counter
+
+    from bpaste_cli.mine.control import ControlCounts
+
+    decisions = [(("<start>",), ("Grep",)), (("<start>", "Grep"), ("Read", "Read")), (("<start>",), ("Grep",)), (("Grep",), ())]
+    a, b = ControlCounts(2), ControlCounts(2)
+    a.add_many(decisions)
+    b.add_many(dict(Counter(decisions)))
+    assert list(a.n.items()) == list(b.n.items()) and list(a.c.items()) == list(b.c.items())

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bpaste_cli.mine import values as V
-from bpaste_cli.mine.dataflow import ABSENT, Call, SessionState, bind, discover, same
+from bpaste_cli.mine.dataflow import ABSENT, SLOT, Call, Rule, SessionState, bind, discover, same
 from bpaste_cli.mine.keys import tool_key
 
 SEG = st.text(alphabet=string.ascii_letters + string.digits + "_-", min_size=1, max_size=8)
@@ -124,6 +124,53 @@ def test_an_extract_rule_as_is_binds_its_item(result, field, pos, cast):
             assert got is ABSENT
 
 
+PIECE = st.sampled_from(["a", "b", "ab", "ba", "a/b", "x1y2"])
+PIECES = st.lists(PIECE, max_size=4).map("".join)
+ARG_VALUE = st.one_of(PIECES, st.integers(0, 3), st.lists(st.integers(0, 2), max_size=2))
+RULE = st.one_of(
+    st.builds(lambda src, rank, slot, before, after: Rule("template", src, rank, *slot, before + SLOT + after),
+              st.sampled_from("AAB"), st.integers(1, 2),
+              st.sampled_from([("f", 0, "str"), ("g", 0, "str"), ("f", 1, "id"), ("g", 2, "id"), ("path", 1, "str"), ("id", 2, "str")]),
+              PIECES, PIECES),
+    st.builds(lambda src, rank, field, pos: Rule("copy", src, rank, field, pos), st.sampled_from("AB"), st.integers(1, 3),
+              st.sampled_from(["f", "g", "h"]), st.integers(0, 1)),
+    st.builds(lambda src, rank, field, pos, cast: Rule("extract", src, rank, field, pos, cast), st.sampled_from("AB"),
+              st.integers(1, 3), st.sampled_from(["path", "id", "number", "json:k"]), st.integers(1, 3), st.sampled_from(["str", "num", "json"])),
+    st.builds(lambda field, pos: Rule("prompt", "", 0, field, pos, "str"), st.sampled_from(["id", "whole"]), st.integers(1, 2)),
+)
+
+
+@settings(max_examples=400)
+@given(st.lists(st.tuples(st.sampled_from("AB"), st.fixed_dictionaries({"f": PIECES, "g": PIECES}, optional={"h": ARG_VALUE}),
+                          st.one_of(PIECES, st.dictionaries(st.just("k"), ARG_VALUE, max_size=1).map(orjson.dumps).map(bytes.decode))),
+                min_size=1, max_size=6),
+       st.one_of(st.none(), PIECES), st.lists(RULE, max_size=12, unique=True), st.data())
+def test_counting_grouped_rules_is_binding_each(calls, prompt, rules, data):
+    """Mining counts an argument's rules by `group_rules` and `count_argument`; the counts are those of binding
+    every rule and comparing its value with `same` (the value is often one a rule binds, or one around it)."""
+    from bpaste_cli.mine.patterns import count_argument, group_rules
+
+    state = SessionState(tool_key, False, 3, 3)
+    for tool, args, result in calls:
+        state.add_call(Call(tool, orjson.dumps(args).decode(), "h", result, "ok"))
+    state.add_user(prompt)
+    around = st.sampled_from(["", "", "a", "b"])
+    visible = [(tool, rank, f) for tool, lst in state.by_tool.items() for rank in range(1, len(lst) + 1) for f in ("f", "g")]
+    fitting = st.builds(lambda src, x, y: Rule("template", *src, 0, "str", x + SLOT + y), st.sampled_from(visible), around, around)
+    rules = list(dict.fromkeys(rules + data.draw(st.lists(fitting, max_size=4))))  # templates of the state's arguments
+    bound = [b for b in (bind(rule, state) for rule in rules) if b is not ABSENT]
+    near = st.sampled_from(bound).flatmap(lambda b: st.builds(lambda x, y: x + b + y, around, around) if isinstance(b, str) else st.just(b))
+    value = data.draw(st.one_of(near, ARG_VALUE) if bound else ARG_VALUE)
+    expected: dict[int, list[int]] = {}
+    for rid, rule in enumerate(rules):
+        b = bind(rule, state)
+        if b is not ABSENT:
+            expected[rid] = [1, int(same(b, value))]
+    got: dict[int, list[int]] = {}
+    count_argument(group_rules([(rule, rid) for rid, rule in enumerate(rules)]), state, value, got)
+    assert got == expected
+
+
 def test_collection_paused_restores_the_collector():
     import gc
 
@@ -142,3 +189,27 @@ def test_collection_paused_restores_the_collector():
         assert not gc.isenabled()  # left off, as it was
     finally:
         gc.enable()
+
+
+def test_a_template_matches_where_its_slot_item_occurs_again():
+    """The template `ab<slot>` of the argument `ab` is exact for `abab` at the item's second place, not its first."""
+    from bpaste_cli.mine.patterns import count_argument, group_rules
+
+    state = SessionState(tool_key, False, 3, 3)
+    state.add_call(Call("A", '{"f":"ab"}', "h", "", "ok"))
+    rules = [(Rule("template", "A", 1, "f", 0, "str", "ab" + SLOT), 0), (Rule("template", "A", 1, "f", 0, "str", SLOT + "b"), 1)]
+    got: dict[int, list[int]] = {}
+    count_argument(group_rules(rules), state, "abab", got)
+    assert got == {0: [1, 1], 1: [1, 0]}
+
+
+@given(st.lists(st.one_of(st.none(), st.sampled_from(["tool", "llm", "user", "ok", "é", ""])), max_size=30))
+def test_shared_strings_are_the_column_as_a_list(values):
+    """A column of few distinct strings comes out as `to_list` gives it, one object per distinct string."""
+    import polars as pl
+
+    from bpaste_cli.mine.patterns import shared_strings
+
+    got = shared_strings(pl.Series(values, dtype=pl.String))
+    assert got == values and len({id(v) for v in got if v is not None}) == len({v for v in values if v is not None})
+    assert shared_strings(pl.Series([1, None, 2])) == [1, None, 2]

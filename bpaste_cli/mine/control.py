@@ -13,6 +13,7 @@ Contexts seen fewer than `min_support` times are dropped (the predictor backs of
 from __future__ import annotations
 
 from collections import Counter
+from typing import Iterable, Mapping
 
 SEP = " > "
 
@@ -25,8 +26,9 @@ class ControlCounts:
         self.n: Counter[tuple[str, ...]] = Counter()
         self.c: dict[tuple[str, ...], Counter[str]] = {}
 
-    def add_many(self, decisions: list[tuple[tuple[str, ...], tuple[str, ...]]]) -> None:
-        """Count decisions given as (keys before the step, tools the step called, repeats allowed).
+    def add_many(self, decisions: Iterable[tuple[tuple[str, ...], tuple[str, ...]]] | Mapping[tuple[tuple[str, ...], tuple[str, ...]], int]) -> None:
+        """Count decisions given as (keys before the step, tools the step called), repeats allowed, or as a
+        mapping of each distinct decision to its count.
 
         Decisions repeat: each distinct one (context and tools) is counted once with its multiplicity."""
         full: Counter[tuple[str, ...]] = Counter()

@@ -269,14 +269,7 @@ def bind(rule: Rule, state: SessionState) -> Any:
             return got[pos - 1] if len(got) >= pos else _ABSENT
         return src.args.get(field, _ABSENT)
     if kind == "template":
-        if pos == 0:
-            item = src.args.get(field)
-        elif how == "id":
-            got = src.arg_ids(field)
-            item = got[pos - 1] if len(got) >= pos else None
-        else:
-            got = src.items(field)
-            item = got[pos - 1] if len(got) >= pos else None
+        item = template_slot(src, field, pos, how)
         return value.replace(SLOT, item, 1) if isinstance(item, str) and item else _ABSENT
     items = src._res.by_kind.get(field)  # src.items(field) once extracted
     if items is None:
@@ -291,6 +284,16 @@ def bind(rule: Rule, state: SessionState) -> Any:
 
 
 ABSENT = _ABSENT
+
+
+def template_slot(src: Call, field: str, pos: int, how: str) -> Any:
+    """What a template rule reading (`field`, `pos`, `how`) of `src` puts in its slot (it binds only when that is
+    a non-empty string): the argument `field` (pos 0), its `pos`-th id (how `id`) or the `pos`-th item of kind
+    `field` in the result (None when there are fewer)."""
+    if pos == 0:
+        return src.args.get(field)
+    got = src.arg_ids(field) if how == "id" else src.items(field)
+    return got[pos - 1] if len(got) >= pos else None
 
 
 def extracts_as_is(rule: Rule) -> bool:

@@ -6,7 +6,9 @@ state *before* that step (a parallel batch is emitted at once: none of its calls
 Pass 1 counts contexts, signatures and constant values, and discovers candidate rules (every source
 that reproduces a value, on at most `discovery_cap` calls per tool). Pass 2 counts, for every
 candidate rule, how often it binds (`bindable`) and how often the bound value is exactly right
-(`exact`); `rate = exact / bindable`.
+(`exact`); `rate = exact / bindable`. It counts the rules of an argument as groups reading the same earlier
+call (`group_rules`, `count_argument`): the exact ones among a group's extracts and templates are looked up
+from where the value is among its items or where the slot's item occurs in it, not bound and compared one by one.
 
 Both passes count one session at a time into its `SessionFlow` (a session's state starts empty, so what it
 counts depends on it alone) and add the flows up. When the rows share their calls (`keep_calls`) the flows are
@@ -20,12 +22,27 @@ import gc
 from collections import Counter
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, NamedTuple
 
 import polars as pl
 
 from bpaste_cli.mine.control import ControlCounts
-from bpaste_cli.mine.dataflow import ABSENT, START_KEY, Call, ConstantCounts, ResultItems, Rule, SessionState, bind, discover, extracts_as_is, parse_args, same
+from bpaste_cli.mine.dataflow import (
+    ABSENT,
+    SLOT,
+    START_KEY,
+    Call,
+    ConstantCounts,
+    ResultItems,
+    Rule,
+    SessionState,
+    bind,
+    discover,
+    extracts_as_is,
+    parse_args,
+    same,
+    template_slot,
+)
 from bpaste_cli.mine.keys import USER_KEY
 from bpaste_cli.mine.keys import KEYS, NEEDS_ARGS
 from bpaste_cli.mine.predictor import (
@@ -38,6 +55,7 @@ from bpaste_cli.trace import canonical_json
 
 ONE_CALL_KINDS = ("copy", "extract", "template")  # rule kinds that read the `rank`-th latest call of `src`
 COLUMNS = ("kind", "step", "tool", "args_json", "args_hash", "result_text", "status", "text")
+FEW_VALUES = ("kind", "tool", "status")  # columns of few distinct strings (see `shared_strings`)
 
 
 @dataclass(frozen=True)
@@ -130,7 +148,8 @@ class Rows:
     def __getattr__(self, name: str) -> list[Any]:
         if name not in COLUMNS:
             raise AttributeError(name)
-        values = self.frame[name].to_list()
+        column = self.frame[name]
+        values = shared_strings(column) if name in FEW_VALUES else column.to_list()
         setattr(self, name, values)
         return values
 
@@ -187,6 +206,134 @@ class Rows:
         return c
 
 
+class SourceGroup(NamedTuple):
+    """The candidate rules of one argument that read one earlier call (`src`, `rank`; None, 0: not one call, e.g.
+    the prompt), split by how mining counts them without `bind`: `as_is` (kind -> [(position, rule id)]) for the
+    `extracts_as_is` rules, `copies` ([(field, rule id)]) for the copies of a whole argument, `slots` for the
+    templates, per slot source (field, pos, cast) a map (text before the slot, text after) -> rule id and the
+    ids, and `others` ([(rule, rule id)]) bound one by one."""
+
+    src: str | None
+    rank: int
+    as_is: list[tuple[str, list[tuple[int, int]]]]
+    copies: list[tuple[str, int]]
+    slots: list[tuple[tuple[str, int, str], dict[tuple[str, str], int], list[int]]]
+    others: list[tuple[Rule, int]]
+
+
+def group_rules(rules: list[tuple[Rule, int]]) -> list[SourceGroup]:
+    """The rules (with their ids) of one argument as `SourceGroup`s, so that a call that is not in the state skips
+    every rule reading it and the rules reading the same item of it find that item once."""
+    groups: dict[tuple[str | None, int], SourceGroup] = {}
+    for rule, rid in rules:
+        source = (rule.src, rule.rank) if rule.kind in ONE_CALL_KINDS else (None, 0)
+        g = groups.get(source)
+        if g is None:
+            g = groups[source] = SourceGroup(*source, [], [], [], [])
+        if extracts_as_is(rule):
+            positions = next((ps for kind, ps in g.as_is if kind == rule.field), None)
+            if positions is None:
+                g.as_is.append((rule.field, positions := []))
+            positions.append((rule.pos, rid))
+        elif rule.kind == "copy" and rule.pos == 0:
+            g.copies.append((rule.field, rid))
+        elif rule.kind == "template":
+            slot = (rule.field, rule.pos, rule.cast)
+            found = next((s for s in g.slots if s[0] == slot), None)
+            if found is None:
+                g.slots.append(found := (slot, {}, []))
+            before, after = rule.value.split(SLOT, 1)
+            found[1][(before, after)] = rid
+            found[2].append(rid)
+        else:
+            g.others.append((rule, rid))
+    return list(groups.values())
+
+
+def count_argument(groups: list[SourceGroup], state: SessionState, v: Any, counts: dict[int, list[int]]) -> None:
+    """Add to `counts` (rule id -> [bindable, exact]) what the rules of `groups` give for an argument whose value
+    is `v`, in `state`: each as `bind` and `same` would count it. A template binds when its slot's item is a
+    non-empty string and is exact when `v` is the text before its slot, the item, then the text after, so the
+    templates of one slot are matched by looking up each place the item occurs in `v`."""
+    text = isinstance(v, str)
+    by_tool = state.by_tool
+    for src, rank, as_is, copies, slots, others in groups:
+        if src is not None:
+            lst = by_tool.get(src)
+            if not lst or len(lst) < rank:
+                continue  # the source call is not visible: none of these rules binds
+            source = lst[-rank]
+            for kind, positions in as_is:
+                items = source.items(kind)
+                n = len(items)
+                if text:  # the items are distinct: a string is at one position at most (0: none)
+                    at = items.index(v) + 1 if v in items else 0
+                    for pos, rid in positions:
+                        if pos <= n:
+                            s = counts.get(rid)
+                            if s is None:
+                                s = counts[rid] = [0, 0]
+                            s[0] += 1
+                            if pos == at:
+                                s[1] += 1
+                    continue
+                for pos, rid in positions:
+                    if pos <= n:
+                        s = counts.get(rid)
+                        if s is None:
+                            s = counts[rid] = [0, 0]
+                        s[0] += 1
+                        if same(items[pos - 1], v):
+                            s[1] += 1
+            if copies:
+                got = source.args
+                for field, rid in copies:
+                    b = got.get(field, ABSENT)
+                    if b is not ABSENT:
+                        s = counts.get(rid)
+                        if s is None:
+                            s = counts[rid] = [0, 0]
+                        s[0] += 1
+                        if (isinstance(b, str) and b == v) if text else same(b, v):
+                            s[1] += 1
+            for (field, pos, how), by_frame, rids in slots:
+                item = template_slot(source, field, pos, how)
+                if not (isinstance(item, str) and item):
+                    continue
+                for rid in rids:
+                    s = counts.get(rid)
+                    if s is None:
+                        s = counts[rid] = [0, 0]
+                    s[0] += 1
+                if text:  # a bound template is a string: never the same as a value of another type
+                    n = len(item)
+                    at = v.find(item)
+                    while at >= 0:
+                        rid = by_frame.get((v[:at], v[at + n :]))
+                        if rid is not None:
+                            counts[rid][1] += 1
+                        at = v.find(item, at + 1)
+        for rule, rid in others:
+            b = bind(rule, state)
+            if b is not ABSENT:
+                s = counts.get(rid)
+                if s is None:
+                    s = counts[rid] = [0, 0]
+                s[0] += 1
+                if (isinstance(b, str) and b == v) if text else same(b, v):
+                    s[1] += 1
+
+
+def shared_strings(column: pl.Series) -> list[Any]:
+    """`column.to_list()`, each distinct string one object: to_list makes a string per row (some fifty bytes
+    each, a hundred megabytes over the kinds, tools and statuses of a million events), this one per value."""
+    if column.dtype != pl.String:
+        return column.to_list()
+    distinct = column.drop_nulls().unique(maintain_order=True)
+    codes = column.cast(pl.Enum(distinct)).to_physical().fill_null(len(distinct)).to_list()
+    return list(map([*distinct.to_list(), None].__getitem__, codes))
+
+
 def walk(rows: Rows, lo: int, hi: int, state: SessionState, on_decision: Callable[[tuple[str, ...], list[Call]], None]) -> None:
     """Replay one session into `state`, calling on_decision(keys, calls of the step) before each step is absorbed."""
     kinds, texts = rows.kind, rows.text  # type: ignore[attr-defined]
@@ -222,8 +369,10 @@ def control_pass(rows: Rows, opt: MineOptions) -> tuple[ControlCounts, ControlCo
     kinds, tools, texts = rows.kind, rows.tool, rows.text  # type: ignore[attr-defined]
     statuses = None if plain else rows.status  # type: ignore[attr-defined]
     args = rows.args_json if needs_args else None  # type: ignore[attr-defined]
-    decisions: list[tuple[tuple[str, ...], tuple[str, ...]]] = []
-    floor_decisions: list[tuple[tuple[str, ...], tuple[str, ...]]] = []
+    # each distinct decision (context, tools called) with its count, in order of first sight: a decision repeats,
+    # and a list of every one would hold a million tuples at once on a large corpus
+    decisions: dict[tuple[tuple[str, ...], tuple[str, ...]], int] = {}
+    floor_decisions: dict[tuple[tuple[str, ...], tuple[str, ...]], int] = {}
     per_session: list[Counter[str]] = []
     K = opt.max_context
     for lo, hi in rows.sessions:
@@ -244,8 +393,10 @@ def control_pass(rows: Rows, opt: MineOptions) -> tuple[ControlCounts, ControlCo
             elif kind == "llm" or texts[i]:
                 if ctx is not None:
                     done = tuple(step)
-                    decisions.append((ctx, done))
-                    floor_decisions.append(((last,), done))
+                    d = (ctx, done)
+                    decisions[d] = decisions.get(d, 0) + 1
+                    d = ((last,), done)
+                    floor_decisions[d] = floor_decisions.get(d, 0) + 1
                     if step:
                         last = step[-1]
                 step = []
@@ -256,8 +407,10 @@ def control_pass(rows: Rows, opt: MineOptions) -> tuple[ControlCounts, ControlCo
                     keys.append(USER_KEY)
         if ctx is not None:
             done = tuple(step)
-            decisions.append((ctx, done))
-            floor_decisions.append(((last,), done))
+            d = (ctx, done)
+            decisions[d] = decisions.get(d, 0) + 1
+            d = ((last,), done)
+            floor_decisions[d] = floor_decisions.get(d, 0) + 1
         per_session.append(Counter(called))
     control, floor = ControlCounts(K), ControlCounts(1)
     control.add_many(decisions)
@@ -422,66 +575,29 @@ def mine_rows(rows: Rows, opt: MineOptions) -> tuple[PatternPredictor, ControlCo
     stats: dict[tuple[str, str], dict[Rule, list[int]]] = {ta: {r: [0, 0, 0] for r in rs} for ta, rs in cand.items() if rs}
     by_id = {cache.rule_id(ta, rule): s for ta, rs in stats.items() for rule, s in rs.items()}
     every = frozenset(by_id)
-    Plan = dict[tuple[str, str], list[tuple[str | None, int, list[tuple[str, list[tuple[int, int]]]], list[tuple[Rule, int]]]]]
-    plans: dict[frozenset[int], Plan] = {}
+    plans: dict[frozenset[int], dict[tuple[str, str], list[SourceGroup]]] = {}
 
-    def plan(ids: frozenset[int]) -> Plan:
-        """Per (tool, argument): the rules `ids` grouped by the earlier call they read (None: not one call), so
-        that a call that is not in the state skips every rule reading it; in a group, the rules that take an
-        extracted item as it is (`extracts_as_is`) by the kind they read, as (position, id), and the others."""
+    def plan(ids: frozenset[int]) -> dict[tuple[str, str], list[SourceGroup]]:
+        """Per (tool, argument): the rules `ids`, grouped by the earlier call they read (`group_rules`)."""
         got = plans.get(ids)
         if got is None:
-            groups: dict[tuple[str, str], dict[tuple[str | None, int], tuple[dict[str, list[tuple[int, int]]], list[tuple[Rule, int]]]]] = {}
+            by_ta: dict[tuple[str, str], list[tuple[Rule, int]]] = {}
             for rid in sorted(ids):
                 ta, rule = cache.rules[rid]
-                source = (rule.src, rule.rank) if rule.kind in ONE_CALL_KINDS else (None, 0)
-                as_is, others = groups.setdefault(ta, {}).setdefault(source, ({}, []))
-                if extracts_as_is(rule):
-                    as_is.setdefault(rule.field, []).append((rule.pos, rid))
-                else:
-                    others.append((rule, rid))
-            got = plans[ids] = {ta: [(src, rank, list(as_is.items()), others) for (src, rank), (as_is, others) in gs.items()]
-                                for ta, gs in groups.items()}
+                by_ta.setdefault(ta, []).append((rule, rid))
+            got = plans[ids] = {ta: group_rules(rules) for ta, rules in by_ta.items()}
         return got
 
-    def count_rules(lo: int, hi: int, by_source: Plan, counts: dict[int, list[int]]) -> None:
+    def count_rules(lo: int, hi: int, by_source: dict[tuple[str, str], list[SourceGroup]], counts: dict[int, list[int]]) -> None:
         """Add to `counts` (rule id -> [bindable, exact]) what the rules of `by_source` do on one session."""
         st = new_state()
 
         def on_decision(keys: tuple[str, ...], calls: list[Call]) -> None:
-            by_tool = st.by_tool
             for c in calls:
                 for a, v in c.args.items():
                     groups = by_source.get((c.tool, a))
-                    if groups is None:
-                        continue
-                    text = isinstance(v, str)
-                    for src, rank, as_is, others in groups:
-                        if src is not None:
-                            lst = by_tool.get(src)
-                            if not lst or len(lst) < rank:
-                                continue  # the source call is not visible: none of these rules binds
-                            source = lst[-rank]
-                            for kind, positions in as_is:  # bind(), its source found once per group
-                                items = source.items(kind)
-                                for pos, rid in positions:
-                                    if pos <= len(items):
-                                        b = items[pos - 1]
-                                        s = counts.get(rid)
-                                        if s is None:
-                                            s = counts[rid] = [0, 0]
-                                        s[0] += 1
-                                        if (isinstance(b, str) and b == v) if text else same(b, v):
-                                            s[1] += 1
-                        for rule, rid in others:
-                            b = bind(rule, st)
-                            if b is not ABSENT:
-                                s = counts.get(rid)
-                                if s is None:
-                                    s = counts[rid] = [0, 0]
-                                s[0] += 1
-                                if (isinstance(b, str) and b == v) if text else same(b, v):  # same(), its string case inlined
-                                    s[1] += 1
+                    if groups is not None:
+                        count_argument(groups, st, v, counts)
 
         walk(rows, lo, hi, st, on_decision)
 
