@@ -111,13 +111,18 @@ def _tally(pairs: Any, tied: Tally | None = None) -> Tally:
     """(score, hit) pairs summed per score (into `tied`): equal scores are one point of an isotonic fit."""
     tied = {} if tied is None else tied
     for x, y in pairs:
-        t = tied.get(x)
-        if t is None:
-            tied[x] = [0.0 + y, 1.0]
-        else:
-            t[0] += y
-            t[1] += 1
+        _count(tied, x, y)
     return tied
+
+
+def _count(tied: Tally, x: float, y: float) -> None:
+    """One (score, hit) pair added to `tied`."""
+    t = tied.get(x)
+    if t is None:
+        tied[x] = [0.0 + y, 1.0]
+    else:
+        t[0] += y
+        t[1] += 1
 
 
 class CalibrationTally:
@@ -137,12 +142,7 @@ class CalibrationTally:
                 names = (fam, fam.split(" ")[0]) if " " in fam else (fam,)
                 tallies = into[fam] = tuple(self.groups.setdefault(name, {}) for name in names)
             for tied in tallies:
-                t = tied.get(x)
-                if t is None:
-                    tied[x] = [0.0 + y, 1.0]
-                else:
-                    t[0] += y
-                    t[1] += 1
+                _count(tied, x, y)
 
     def __add__(self, other: CalibrationTally) -> CalibrationTally:
         out = CalibrationTally()
