@@ -24,12 +24,14 @@ pytestmark = pytest.mark.skipif(os.name != "posix", reason="sends POSIX signals 
 
 
 def _start(workspace: Path, out: Path, *extra: str) -> subprocess.Popen:
-    """`bpaste tune` with far more trials than the test lets it run, in its own process group."""
+    """`bpaste tune` with far more trials than the test lets it run, in its own process group, with Ctrl-C as a
+    terminal's foreground process has it (a test run started in the background inherits SIGINT ignored, and
+    bpaste tune rightly keeps an ignored Ctrl-C ignored)."""
     return subprocess.Popen(
         [sys.executable, "-m", "bpaste_cli", "tune", str(workspace / "ds"), "--patterns", str(workspace / "pat"), "-o", str(out),
          "--trials", "5000", *extra],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
-        env={**os.environ, "PYTHONPATH": str(REPO)})
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL), env={**os.environ, "PYTHONPATH": str(REPO)})
 
 
 def _wait(condition, what: str, timeout: float = 120.0, proc: subprocess.Popen | None = None):
