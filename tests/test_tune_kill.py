@@ -23,6 +23,12 @@ from test_tune_support import REPO, cli, workspace  # noqa: F401  (fixture)
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="sends POSIX signals to process groups")
 
 
+def _foreground_ctrl_c() -> None:
+    """SIGINT at its default and not blocked, in the child before it runs bpaste tune."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+
+
 def _start(workspace: Path, out: Path, *extra: str) -> subprocess.Popen:
     """`bpaste tune` with far more trials than the test lets it run, in its own process group, with Ctrl-C as a
     terminal's foreground process has it (a test run started in the background inherits SIGINT ignored, and
@@ -31,7 +37,7 @@ def _start(workspace: Path, out: Path, *extra: str) -> subprocess.Popen:
         [sys.executable, "-m", "bpaste_cli", "tune", str(workspace / "ds"), "--patterns", str(workspace / "pat"), "-o", str(out),
          "--trials", "5000", *extra],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL), env={**os.environ, "PYTHONPATH": str(REPO)})
+        preexec_fn=_foreground_ctrl_c, env={**os.environ, "PYTHONPATH": str(REPO)})
 
 
 def _wait(condition, what: str, timeout: float = 120.0, proc: subprocess.Popen | None = None):
