@@ -174,7 +174,7 @@ def test_counting_grouped_rules_is_binding_each(calls, prompt, rules, data):
 def test_collection_paused_restores_the_collector():
     import gc
 
-    from bpaste_cli.mine.patterns import collection_paused
+    from bpaste_cli.gcpause import collection_paused
 
     assert gc.isenabled()
     with pytest.raises(KeyError):

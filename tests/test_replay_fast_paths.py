@@ -23,7 +23,7 @@ from bpaste_cli.replay import ARMS, OraclePredictor, PrefixFeatures, ReplayConfi
 from bpaste_cli.replay.arms import PasteArm
 from bpaste_cli.replay.beam import BeamNode, best
 from bpaste_cli.replay.metrics import bootstrap_cis
-from bpaste_cli.replay.traces import ROW_COLUMNS, SESSION_COLUMNS, cycle_collection_paused, prepare
+from bpaste_cli.replay.traces import ROW_COLUMNS, SESSION_COLUMNS, prepare
 from bpaste_cli.replay.value import PROBABILITY, VALUE, LatencyStats, NodeTerms, paste_utility, shadow_price
 from bpaste_cli.safety import CallClass, load_safety
 from bpaste_cli.trace import Dataset, load_dataset
@@ -113,16 +113,6 @@ def test_a_column_subset_prepares_the_same_traces(sample):
 
 def test_traces_are_built_with_the_collector_paused_and_restored(sample):
     assert gc.isenabled()
-    with cycle_collection_paused():
-        assert not gc.isenabled()
-    assert gc.isenabled()
-    gc.disable()
-    try:
-        with cycle_collection_paused():
-            pass
-        assert not gc.isenabled()  # a caller's choice is kept
-    finally:
-        gc.enable()
     assert repr(prepare_split(sample, "all", 0, SAFETY).traces)  # builds, collector back on
     assert gc.isenabled()
 

@@ -18,14 +18,13 @@ session again only for the calls it searches that were not searched before and t
 
 from __future__ import annotations
 
-import gc
 from collections import Counter
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass
-from typing import Any, Callable, Iterator, NamedTuple
+from typing import Any, Callable, NamedTuple
 
 import polars as pl
 
+from bpaste_cli.gcpause import collection_paused
 from bpaste_cli.mine.control import ControlCounts
 from bpaste_cli.mine.dataflow import (
     ABSENT,
@@ -427,20 +426,6 @@ def sample_sessions(rows: Rows, per_session: list[Counter[str]], cap: int) -> li
             out.append(bounds)
             seen.update(called)
     return out
-
-
-@contextmanager
-def collection_paused() -> Iterator[None]:
-    """The cyclic garbage collector off for the duration (back as it was after). Mining allocates millions of
-    small objects that form no cycles (tuples, lists, counts) beside millions of live ones (the event columns),
-    and each full collection walks every live object: a fifth of a large mine's time, for no garbage."""
-    was = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was:
-            gc.enable()
 
 
 def mine_predictor(events: pl.DataFrame, session_ids: list[str], opt: MineOptions) -> tuple[PatternPredictor, ControlCounts, dict[str, int]]:

@@ -24,7 +24,8 @@ import polars as pl
 from bpaste_cli.mine.evaluate import CalibrationTally, calibration, calibration_pairs, evaluate, tool_hits
 from bpaste_cli.mine.keys import KEYS
 from bpaste_cli.mine.control import ControlCounts
-from bpaste_cli.mine.patterns import MineOptions, Rows, collection_paused, control_table, mine_rows
+from bpaste_cli.gcpause import collection_paused
+from bpaste_cli.mine.patterns import MineOptions, Rows, control_table, mine_rows
 from bpaste_cli.mine.predictor import PatternPredictor
 from bpaste_cli.mine.store import rule_words, write_table
 from bpaste_cli.errors import BpasteError

@@ -7,14 +7,13 @@ calls by identity). Sessions that cannot be timed are counted by reason, never r
 
 from __future__ import annotations
 
-import gc
 import heapq
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Iterable
 
 import polars as pl
 
+from bpaste_cli.gcpause import collection_paused
 from bpaste_cli.mine import Event
 from bpaste_cli.safety import INVALIDATING, SafetyTable
 
@@ -82,7 +81,7 @@ def prepare(
 
     Which sessions are replayable, and where each one's rows are, is worked out by polars over the whole
     chunk; Python then walks each replayable session's rows once, as tuples, with the cyclic garbage
-    collector paused (`cycle_collection_paused`)."""
+    collector paused (`gcpause.collection_paused`)."""
     skipped = dict.fromkeys(SKIP_REASONS, 0)
     if session_ids is not None:
         wanted = pl.Series("session_id", list(session_ids), dtype=pl.String).unique()
@@ -99,7 +98,7 @@ def prepare(
     columns = [events[c].to_list() for c in ROW_COLUMNS]
     traces: list[SessionTrace] = []
     lo = 0
-    with cycle_collection_paused():
+    with collection_paused():
         for sid, n, incomplete, timed, agent, wall, human in spans.iter_rows():
             if not timed or agent is None:
                 skipped["untimed"] += 1
@@ -110,20 +109,6 @@ def prepare(
                 traces.append(_trace(sid, rows, agent, wall, human, safety, allowed))
             lo += n
     return traces, skipped
-
-
-@contextmanager
-def cycle_collection_paused():
-    """The cyclic garbage collector paused, if it runs, and restored after. Traces hold no reference cycles, so
-    pausing it frees nothing late; running, it would walk every object built so far again every few hundred
-    allocations (half of the time spent building a chunk's traces)."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def _trace(sid, rows, agent, wall, human, safety, allowed) -> SessionTrace:
