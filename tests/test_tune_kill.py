@@ -18,6 +18,7 @@ import psutil
 import pytest
 from optuna.trial import TrialState
 
+from bpaste_cli.tune.runner import Signals
 from test_tune_support import REPO, cli, workspace  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="sends POSIX signals to process groups")
@@ -157,3 +158,27 @@ def test_ctrl_c_is_one_line_and_exit_130(workspace, tmp_path, workers):
     assert "Traceback" not in stderr and "KeyboardInterrupt" not in stderr
     assert stderr.strip() == "interrupted: the complete trials are kept in the study; rerun the same command to resume."
     assert _running(out) == []  # the interrupted trials are failed at once, not left running
+
+
+def test_a_ctrl_c_python_drops_is_held_and_stops_the_next_trial(capfd):
+    """Ctrl-C that lands in a finalizer (a garbage collection during an evaluation) raises where Python prints
+    the exception and drops it; it must neither be lost (tune ran on) nor print a traceback."""
+    signals = Signals()
+
+    class Finalized:
+        def __del__(self):
+            signals.on_sigint(signal.SIGINT, None)
+
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)  # as in a foreground terminal
+    try:
+        with signals.installed(stop_on_sigterm=False):
+            signals.enter()
+            Finalized()  # collected at once: its finalizer's KeyboardInterrupt is dropped by Python
+            signals.inside = False
+            assert signals.interrupted
+            with pytest.raises(KeyboardInterrupt):
+                signals.enter()
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    err = capfd.readouterr().err
+    assert "KeyboardInterrupt" not in err and "Exception ignored" not in err

@@ -11,6 +11,7 @@ rather than after the heartbeat's grace period.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
@@ -22,7 +23,7 @@ import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import optuna
 from optuna.trial import TrialState
@@ -166,16 +167,19 @@ class Signals:
     """Where signals land in a running study. Ctrl-C (SIGINT) interrupts only the objective's evaluation (no
     storage call in flight), where Optuna fails the trial it stops; arriving elsewhere (while a trial is asked
     for, suggested or recorded, which could leave it running or a database transaction half done) it is held
-    until the next evaluation starts or the loop ends. SIGTERM (how a parent stops its spawned
+    until the next evaluation starts or the loop ends; so is one Python dropped (raised inside a finalizer). SIGTERM (how a parent stops its spawned
     workers) lets the running trial finish, then stops."""
 
     def __init__(self) -> None:
         self.inside = self.interrupted = self.stopping = False
 
     def on_sigint(self, signum: int, frame: Any) -> None:
+        # Recorded even when raised: a handler that runs inside a weakref callback or a finalizer (a garbage
+        # collection during the evaluation) has its exception printed and dropped by Python, and the held
+        # flag then stops the study at the next trial instead of never.
+        self.interrupted = True
         if self.inside:
             raise KeyboardInterrupt
-        self.interrupted = True
 
     def on_sigterm(self, signum: int, frame: Any) -> None:
         self.stopping = True
@@ -184,6 +188,25 @@ class Signals:
         self.inside = True
         if self.interrupted:
             raise KeyboardInterrupt
+
+    @contextlib.contextmanager
+    def installed(self, stop_on_sigterm: bool) -> Iterator[None]:
+        """The handlers in place for a block (restored after): SIGTERM's for a spawned worker, else SIGINT's,
+        unless Ctrl-C is ignored (it stays ignored) or this is not the main thread (handlers are its). While
+        SIGINT's is in place, a KeyboardInterrupt Python drops is not printed: it is recorded and held."""
+        handled = {signal.SIGTERM: self.on_sigterm} if stop_on_sigterm else {signal.SIGINT: self.on_sigint}
+        if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+            handled.pop(signal.SIGINT, None)
+        previous = {sig: signal.signal(sig, h) for sig, h in handled.items()}
+        hook = sys.unraisablehook
+        if signal.SIGINT in handled:
+            sys.unraisablehook = lambda u: None if issubclass(u.exc_type, KeyboardInterrupt) else hook(u)
+        try:
+            yield
+        finally:
+            sys.unraisablehook = hook
+            for sig, h in previous.items():
+                signal.signal(sig, h)
 
 
 def make_objective(ev: Evaluator, spec: dict[str, Any], signals: Signals) -> Callable[[optuna.Trial], Any]:
@@ -260,15 +283,8 @@ def run_worker(spec: dict[str, Any], index: int, inputs: tuple | None = None,
         if len(complete_trials(study)) >= spec["target"] or signals.interrupted or signals.stopping:
             study.stop()
 
-    handled = {signal.SIGTERM: signals.on_sigterm} if stop_on_sigterm else {signal.SIGINT: signals.on_sigint}
-    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
-        handled.pop(signal.SIGINT, None)  # handlers are the main thread's; an ignored Ctrl-C stays ignored
-    previous = {sig: signal.signal(sig, h) for sig, h in handled.items()}
-    try:
+    with signals.installed(stop_on_sigterm):
         study.optimize(make_objective(ev, spec, signals), n_trials=quota, callbacks=[after], gc_after_trial=False)
-    finally:
-        for sig, h in previous.items():
-            signal.signal(sig, h)
     if signals.interrupted:
         raise KeyboardInterrupt
     return ran
