@@ -153,10 +153,11 @@ def with_pidfile(command: list[str], pidfile: Path) -> list[str]:
     return ["sh", "-c", f'echo $$ > "{pidfile}"; exec "$@"', "sh", *command]
 
 
-def pinned_policy(directory: Path, dataset: Path, patterns: Path, safety_toml: Path, out: Path) -> Path:
+def pinned_policy(directory: Path, dataset: Path, patterns: Path, safety_toml: Path, out: Path, seed: int = 0) -> Path:
     """A policy for the mined `patterns` with B-PASTE pinned on, built by `policy.build_policy` as tune builds
-    one (its figures from a replay of the training split), so a safety test does not depend on what a study
-    would pick from a handful of sessions: speculation is certainly live."""
+    one (its figures from a replay of the training split of split seed `seed`, the one the patterns were mined
+    with), so a safety test does not depend on what a study would pick from a handful of sessions: speculation
+    is certainly live."""
     from bpaste_cli import __version__
     from bpaste_cli.device import load_device
     from bpaste_cli.mine import load_predictor, pattern_hash
@@ -169,20 +170,20 @@ def pinned_policy(directory: Path, dataset: Path, patterns: Path, safety_toml: P
     params = {"arm": "bpaste", "slots": 4, "ttl_s": 60.0, "allowed": ["read-only"], "fast_path": False, "beam_width": 3,
               "beam_depth": 2, "rank": "probability", "min_prob": 0.05, "interference_budget": 1.0}
     report = replay(ds, predictor, device=device, safety=safety, config=replay_config(
-        params, split="train", seed=0, bootstrap=0, arms=("serial", "bpaste")))
+        params, split="train", seed=seed, bootstrap=0, arms=("serial", "bpaste")))
     keep = ("speedup", "speedup_ci95", "agent_time_s", "serial_agent_time_s", "amplification", "interference_s",
             "wasted_spec_s", "sessions")
     doc = build_policy(
         device=device, parameters=params, safety=safety, predictor=predictor, value_model=None,
         provenance={"bpaste_version": __version__, "dataset": str(dataset), "dataset_hash": ds.hash, "patterns": str(patterns),
-                    "pattern_hash": pattern_hash(predictor), "seed": 0, "storage": "none", "study": "pinned", "trial": 0,
+                    "pattern_hash": pattern_hash(predictor), "seed": seed, "storage": "none", "study": "pinned", "trial": 0,
                     "objectives": ["speedup"], "constraints": {"max_interference": 1.0, "max_amplification": 10.0},
                     "selection": "pinned by the test"},
         validation={"split": "validation", "sessions": report.sessions_replayed,
                     "policy": {k: report.arms["bpaste"][k] for k in keep},
                     "serial": {k: report.arms["serial"][k] for k in keep}, "baselines": {}},
         trials={"complete": 0, "rows": [], "pareto": []},
-        latency=prepare_split(ds, "train", 0, safety).stats,
+        latency=prepare_split(ds, "train", seed, safety).stats,
     )
     write_policy(out, doc)
     return out
