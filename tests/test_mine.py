@@ -153,7 +153,7 @@ class SpyCursor:
     def observe(self, event: Event) -> None:
         self.seen.append(event)
 
-    def predict(self, k: int = 5):
+    def predict(self, k: int = 5, width: int | None = None):
         self.log.append(list(self.seen))
         return []
 

@@ -23,8 +23,8 @@ VALUES = (1, 1.0, "x", "y", True, None, [1], {"k": 1}, {"k": 1.0})  # 1 and 1.0 
 FIELDS = ("a", "b", ROOT)
 
 
-def reference(p: PatternPredictor, state, k: int) -> list[Candidate]:
-    """Every tool, signature and full beam explored, every candidate canonicalised and calibrated through its
+def reference(p: PatternPredictor, state, k: int, width: int | None = None) -> list[Candidate]:
+    """Every tool, signature and full beam (`width` wide, default k) explored, every candidate canonicalised and calibrated through its
     family's map; per (tool, args) the offer with the highest (probability, score) kept (the first offer
     winning a tie), ranked by (-probability, -score, tool, args)."""
     best: dict[tuple[str, str], tuple] = {}
@@ -45,7 +45,7 @@ def reference(p: PatternPredictor, state, k: int) -> list[Candidate]:
             for arg in sig:
                 vals = p._values(tool, arg, state)
                 beam = sorted(((s * pv, {**bound, arg: v}, why + [(w, f)]) for s, bound, why in beam for v, pv, w, f, *_ in vals),
-                              key=lambda b: -b[0])[:k]
+                              key=lambda b: -b[0])[:width or k]
             for score, bound, why in beam:
                 value = bound[ROOT] if sig == (ROOT,) else bound
                 offer(score, tool, canonical_json(value), None, "; ".join(w for w, _ in why) if why else f"{tool}()",
@@ -140,6 +140,21 @@ def test_pruned_ranking_equals_the_exhaustive_one_under_any_maps(tabs, evs, k, c
     for e in evs:
         cur.observe(e)
         assert p.candidates(cur.state, k) == reference(p, cur.state, k)
+
+
+@settings(max_examples=300, deadline=None)
+@given(tables(), events, st.sampled_from((1, 2, 3, 5)), st.sampled_from((5, 8)), calibrations())
+def test_at_one_width_the_answer_at_k_is_the_top_k_of_the_widest(tabs, evs, k, width, calibration):
+    # what lets replay and the runtime ask only the k an arm needs and still plan on one ranking
+    p = PatternPredictor({"K": 2, "R": 2, "key": "tool"}, tabs, calibration)
+    cur = p.cursor()
+    for e in [None, *evs]:
+        if e is not None:
+            cur.observe(e)
+        got = p.candidates(cur.state, k, width)
+        assert got == reference(p, cur.state, k, width)
+        assert got == p.candidates(cur.state, width)[:k]
+        assert cur.predict(k, width=width) == got
 
 
 @settings(max_examples=300, deadline=None)

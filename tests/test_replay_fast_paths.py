@@ -23,6 +23,7 @@ from bpaste_cli.replay import ARMS, OraclePredictor, PrefixFeatures, ReplayConfi
 from bpaste_cli.replay.arms import PasteArm
 from bpaste_cli.replay.beam import BeamNode, best
 from bpaste_cli.replay.metrics import bootstrap_cis
+from bpaste_cli.replay.predictions import K_MAX, AnswerCache, PredictionSource
 from bpaste_cli.replay.traces import ROW_COLUMNS, SESSION_COLUMNS, prepare
 from bpaste_cli.replay.value import PROBABILITY, VALUE, LatencyStats, NodeTerms, paste_utility, shadow_price
 from bpaste_cli.safety import CallClass, load_safety
@@ -213,3 +214,36 @@ def test_arms_built_once_replay_each_session_as_a_fresh_arm_does(sample):
         fresh = [run_session(tr, arm, device, config, prepared.stats, SAFETY, OraclePredictor())
                  for tr in prepared.traces]
         assert [repr(r) for r in shared[arm]] == [repr(r) for r in fresh]
+
+
+class _WidthCursor:
+    """A cursor with a fixed ranking of K_MAX calls that records each (k, width) it is asked."""
+
+    def __init__(self, asked: list) -> None:
+        self.asked = asked
+
+    def observe(self, event) -> None:
+        pass
+
+    def predict(self, k, width=None):
+        self.asked.append((k, width))
+        return [Candidate("Read", f'{{"i":{i}}}', str(i), 1.0 - i / 10, "test") for i in range(K_MAX)][:k]
+
+    def fork(self):
+        return self
+
+
+def test_replay_asks_only_the_k_needed_at_the_full_width_and_asks_again_for_more():
+    asked: list = []
+    predictor = SimpleNamespace(cursor_for=lambda trace: _WidthCursor(asked))
+    trace = SimpleNamespace(session_id="s", nodes=[], wall=1.0, agent_time=1.0)
+    cache = AnswerCache()
+    source = PredictionSource(predictor, trace, cache)
+    ranking = _WidthCursor([]).predict(K_MAX)
+    for k, new_question in ((2, True), (2, False), (1, False), (5, True), (3, False), (K_MAX + 4, True), (8, False)):
+        before = len(asked)
+        assert source.predict(0, 0, k) == tuple(ranking[:k])
+        assert asked[before:] == ([(min(k, K_MAX), K_MAX)] if new_question else []), k
+    assert cache.entries == 1  # one question, answered deeper as it was asked for more
+    # a later session replay (as tune's next trial) reads the same cache
+    assert PredictionSource(predictor, trace, cache).predict(0, 0, 4) == tuple(ranking[:4]) and len(asked) == 3

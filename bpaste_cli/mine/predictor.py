@@ -288,8 +288,10 @@ class PatternPredictor:
                 break
         return out
 
-    def candidates(self, state: SessionState, k: int) -> list[Candidate]:
-        """The top `k` candidates (see the module docstring), best first.
+    def candidates(self, state: SessionState, k: int, width: int | None = None) -> list[Candidate]:
+        """The top `k` candidates (see the module docstring), best first, of an argument beam `width` wide
+        (default and at least `k`): the answer is the top k of the answer at k = width, so a caller that needs
+        one ranking whatever k it asks for fixes the width.
 
         Ranking: per (tool, canonical arguments) the offer with the highest (calibrated probability, score),
         the first offer of the exhaustive order (tools by P(tool), each tool's repeats, then its signatures, a
@@ -301,6 +303,7 @@ class PatternPredictor:
         answer is the exhaustive one (an offer keeps its branch's place in the exhaustive order to settle ties)."""
         if k <= 0:
             return []
+        width = k if width is None or width < k else width
         # (tool, canonical args) -> [probability, score, tool, args_json, logged hash or None, explanation, order];
         # the explanation is (words, family) for a repeat, (tool, chosen values, family) for a bound signature
         best: dict[tuple[str, str], list[Any]] = {}
@@ -336,7 +339,7 @@ class PatternPredictor:
                     vals = values[(tool, arg)] = self._values(tool, arg, state)
                 grown = [(q, chosen + (v,)) for p, chosen in beam for v in vals if (q := p * v[1]) >= floor]
                 grown.sort(key=_score, reverse=True)  # stable: ties keep their order
-                beam = grown[:k]
+                beam = grown[:width]  # below `floor` is the sorted tail: the width keeps what it keeps at any k
                 if not beam:
                     break
             for score, chosen in beam:
@@ -420,10 +423,12 @@ class PatternCursor:
             self.state.add_user(event.text)
             self._cache = None
 
-    def predict(self, k: int = 5) -> list[Candidate]:
-        if self._cache is None or self._cache[0] < k:
-            self._cache = (k, self._p.candidates(self.state, k))
-        return self._cache[1][:k]
+    def predict(self, k: int = 5, width: int | None = None) -> list[Candidate]:
+        width = k if width is None or width < k else width
+        got = self._cache
+        if got is None or got[0] < k or got[1] != width:
+            got = self._cache = (k, width, self._p.candidates(self.state, k, width))
+        return got[2][:k]
 
     def tools(self, k: int = 5) -> list[tuple[str, float]]:
         """The `k` likeliest next tools with P(tool among the next step's calls)."""

@@ -268,7 +268,7 @@ class OracleCursor:
         if event.kind == "llm":
             self._n += 1
 
-    def predict(self, k: int = 5) -> list[Candidate]:
+    def predict(self, k: int = 5, width: int | None = None) -> list[Candidate]:
         return self._steps[self._n][:k] if self._n < len(self._steps) else []
 
     def fork(self) -> OracleCursor:

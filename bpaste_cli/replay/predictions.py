@@ -4,7 +4,9 @@ What a predictor answers at a decision point depends only on the real session pr
 beam, on the hypothetical path: each node's call and the result it observed), never on the arm or its
 knobs. So answers are cached per predictor by (session, step, path) and reused by every later replay
 of the same sessions (tuning replays them thousands of times); a warm replay never touches the
-predictor. `predict(k)` is assumed prefix-consistent (the top k of a longer answer), as a ranking is.
+predictor. Every question is asked with the argument beam K_MAX wide, so the top k of an answer is the
+answer at k (`PatternPredictor.candidates`): only as many candidates as asked are ranked (fewer need less
+search), and a question for more than the cached answer holds asks again.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from typing import Any
 
 from bpaste_cli.mine import Candidate, Event, PredictorCursor
 
-K_MAX = 8  # candidates asked per question (k above this is clamped); the runtime asks as many, so both see one ranking
+K_MAX = 8  # the argument beam's width, and the most candidates asked (k above is clamped); the runtime's too: one ranking
 MAX_ENTRIES = 2_000_000
 _CACHES: weakref.WeakKeyDictionary[Any, AnswerCache] = weakref.WeakKeyDictionary()
 
@@ -28,7 +30,7 @@ class AnswerCache:
     __slots__ = ("sessions", "entries")
 
     def __init__(self) -> None:
-        self.sessions: dict[tuple, dict[Any, tuple[Candidate, ...]]] = {}
+        self.sessions: dict[tuple, dict[Any, tuple[int, tuple[Candidate, ...]]]] = {}  # (k asked, answer)
         self.entries = 0
 
 
@@ -92,19 +94,21 @@ class PredictionSource:
     def predict(self, step: int, upto: int, k: int, path: tuple[tuple[Candidate, Event | None], ...] = ()) -> tuple[Candidate, ...]:
         """Top-k candidates at decision `step` (node index `upto` = its llm event) after `path`:
         hypothetical calls, each with the real event whose result it observed (None: unknown)."""
+        k = min(k, K_MAX)
         if path:
             key: PathKey = tuple([(c.tool, c.args_hash, r.result_hash if r else None) for c, r in path])
             question: Any = (step, key)
         else:
             hit = self._answers.get(step)
-            if hit is not None:
-                return hit[:k]
+            if hit is not None and hit[0] >= k:
+                return hit[1][:k]
             key, question = (), step
         hit = self._answers.get(question)
-        if hit is None:
-            hit = tuple(self._cursor_at(step, upto, path, key).predict(K_MAX))
+        if hit is None or hit[0] < k:
+            known = hit is not None
+            hit = (k, tuple(self._cursor_at(step, upto, path, key).predict(k, width=K_MAX)))
             cache = self._cache
-            if cache.entries < MAX_ENTRIES:
+            if known or cache.entries < MAX_ENTRIES:
                 self._answers[question] = hit
-                cache.entries += 1
-        return hit[:k]
+                cache.entries += not known
+        return hit[1][:k]

@@ -100,9 +100,9 @@ class LiveContext:
         return self.planner.device
 
     def predict(self, k: int, path: tuple = ()) -> tuple[Candidate, ...]:
-        """The top k of the K_MAX candidates replay asks for: a ranking cut at a smaller k binds arguments with a
-        narrower beam and can differ past its first places, and live must plan on the answers replay planned on."""
-        out = tuple(self._cursor(path).predict(K_MAX)[:k])
+        """The top k of a ranking whose argument beam is K_MAX wide, as replay asks: a narrower beam can rank
+        differently past its first places, and live must plan on the answers replay planned on."""
+        out = tuple(self._cursor(path).predict(min(k, K_MAX), width=K_MAX))
         for c in out:
             self.candidates.setdefault((c.tool, c.args_hash), c)
         return out
