@@ -424,7 +424,7 @@ class PatternCursor:
             self._cache = None
 
     def predict(self, k: int = 5, width: int | None = None) -> list[Candidate]:
-        width = k if width is None or width < k else width
+        width = k if width is None or width < k else width  # a cached answer serves a smaller k at its own width only
         got = self._cache
         if got is None or got[0] < k or got[1] != width:
             got = self._cache = (k, width, self._p.candidates(self.state, k, width))

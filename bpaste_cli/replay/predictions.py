@@ -99,9 +99,6 @@ class PredictionSource:
             key: PathKey = tuple([(c.tool, c.args_hash, r.result_hash if r else None) for c, r in path])
             question: Any = (step, key)
         else:
-            hit = self._answers.get(step)
-            if hit is not None and hit[0] >= k:
-                return hit[1][:k]
             key, question = (), step
         hit = self._answers.get(question)
         if hit is None or hit[0] < k:

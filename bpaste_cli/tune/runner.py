@@ -167,8 +167,8 @@ class Signals:
     """Where signals land in a running study. Ctrl-C (SIGINT) interrupts only the objective's evaluation (no
     storage call in flight), where Optuna fails the trial it stops; arriving elsewhere (while a trial is asked
     for, suggested or recorded, which could leave it running or a database transaction half done) it is held
-    until the next evaluation starts or the loop ends; so is one Python dropped (raised inside a finalizer). SIGTERM (how a parent stops its spawned
-    workers) lets the running trial finish, then stops."""
+    until the next evaluation starts or the loop ends; so is one Python dropped (raised inside a finalizer).
+    SIGTERM (how a parent stops its spawned workers) lets the running trial finish, then stops."""
 
     def __init__(self) -> None:
         self.inside = self.interrupted = self.stopping = False
