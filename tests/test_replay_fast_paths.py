@@ -7,6 +7,7 @@ built once per replay."""
 from __future__ import annotations
 
 import gc
+import random
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -137,6 +138,19 @@ def test_one_resampling_for_several_replays_gives_each_its_own_interval(rows, se
     replayed = [[r[j] for _, r in rows] for j in range(3)]
     got = bootstrap_cis(serial, replayed, 30, seed)
     assert repr(got) == repr([_bootstrap_reference(serial, r, 30, seed) for r in replayed])
+
+
+def test_the_rounds_evaluated_a_batch_per_query_are_the_rounds_one_by_one():
+    """Rounds span several queries (ROUNDS_PER_SELECT each, the last one short) and every one is the round
+    `DataFrame.sample` draws with its own seed."""
+    from bpaste_cli.replay.metrics import ROUNDS_PER_SELECT
+
+    rng = random.Random(7)
+    serial = [rng.uniform(0.1, 100.0) for _ in range(500)]
+    replayed = [[s * rng.uniform(0.2, 1.0) for s in serial] for _ in range(2)]
+    n = 2 * ROUNDS_PER_SELECT + 37
+    got = bootstrap_cis(serial, replayed, n, 3)
+    assert repr(got) == repr([_bootstrap_reference(serial, r, n, 3) for r in replayed])
 
 
 def _reference_paste_plan(arm: PasteArm, ctx) -> None:

@@ -11,6 +11,8 @@ import polars as pl
 
 from bpaste_cli.replay.engine import TOOL_FIELDS, SessionResult
 
+ROUNDS_PER_SELECT = 100  # bootstrap rounds per polars query: few queries, a bounded plan
+
 
 def bootstrap_ci(serial: list[float], replayed: list[float], n: int, seed: int) -> tuple[float, float]:
     """95% percentile interval of Σ serial / Σ replayed over sessions resampled with replacement."""
@@ -20,18 +22,27 @@ def bootstrap_ci(serial: list[float], replayed: list[float], n: int, seed: int) 
 def bootstrap_cis(serial: list[float], replayed: list[list[float]], n: int, seed: int) -> list[tuple[float, float]]:
     """`bootstrap_ci` of each of several replays of the same sessions (one `serial`), from one resample of them
     all per round: which rows a resample draws depends only on its seed and the number of sessions, so each
-    interval is the very one `bootstrap_ci` gives it alone, for a fraction of the resampling."""
+    interval is the very one `bootstrap_ci` gives it alone, for a fraction of the resampling.
+
+    Round i resamples the rows with seed `seed * 100_003 + i` (every column with that seed draws the rows
+    `DataFrame.sample` would) and sums each column; the rounds are evaluated ROUNDS_PER_SELECT at a time in
+    one polars query, which runs them on every core (a query per round cost more in its overhead than in
+    its sums)."""
     if not serial or n <= 0:
         return [(float("nan"), float("nan"))] * len(replayed)
     columns = {"s": serial} | {f"r{j}": r for j, r in enumerate(replayed)}
     df = pl.DataFrame(columns, schema=dict.fromkeys(columns, pl.Float64))
+    width, rows = len(columns), len(serial)
     ratios: list[list[float]] = [[] for _ in replayed]
-    for i in range(n):
-        sums = df.sample(n=len(serial), with_replacement=True, seed=seed * 100_003 + i).sum().row(0)
-        num = sums[0]
-        for out, den in zip(ratios, sums[1:]):
-            if den > 0:
-                out.append(num / den)
+    for lo in range(0, n, ROUNDS_PER_SELECT):
+        rounds = range(lo, min(n, lo + ROUNDS_PER_SELECT))
+        sums = df.select([pl.all().sample(n=rows, with_replacement=True, seed=seed * 100_003 + i).sum().name.suffix(f"_{i}")
+                          for i in rounds]).row(0)
+        for at in range(0, len(sums), width):
+            num = sums[at]
+            for out, den in zip(ratios, sums[at + 1 : at + width]):
+                if den > 0:
+                    out.append(num / den)
     intervals = []
     for values in ratios:
         q = pl.Series(values, dtype=pl.Float64)
