@@ -158,6 +158,26 @@ def test_at_one_width_the_answer_at_k_is_the_top_k_of_the_widest(tabs, evs, k, w
 
 
 @settings(max_examples=300, deadline=None)
+@given(tables(), events, events, st.integers(0, 8), st.sampled_from((1, 3, 5)))
+def test_a_cursor_that_keeps_its_bound_values_answers_as_one_binding_afresh(tabs, evs, more, at, k):
+    # a cursor keeps each argument's values from one decision to the next and forgets them when a call their
+    # rules read (or a prompt) arrives; a fork keeps its own: each answer is the one binding everything anew
+    p = PatternPredictor({"K": 2, "R": 2, "key": "tool"}, tabs)
+    cur, fork = p.cursor(), None
+    for i, e in enumerate(evs):
+        if i == at:
+            fork = cur.fork()
+        cur.observe(e)
+        assert cur.predict(k) == p.candidates(cur.state, k)
+    for e in more:
+        if fork is not None:
+            fork.observe(e)
+            assert fork.predict(k) == p.candidates(fork.state, k)
+        cur.observe(e)
+        assert cur.predict(k) == p.candidates(cur.state, k)
+
+
+@settings(max_examples=300, deadline=None)
 @given(maps(), st.lists(st.one_of(st.sampled_from(KNOTS), st.floats(-0.5, 1.5)), min_size=2, max_size=6),
        st.sampled_from(RATES + KNOTS))
 def test_a_maps_bounds_hold_for_every_score(m, scores, p):

@@ -145,6 +145,17 @@ class PatternPredictor:
             self.rules.setdefault((r["tool"][i], r["arg"][i]), []).append(entry)
         for lst in self.rules.values():
             lst.sort(key=lambda e: (-e[1], e[0].kind == "const"))  # on a tie, state beats a constant
+        # per tool, the (tool, argument)s with a rule reading one of its calls, and those with a rule reading the
+        # latest prompt: a cursor's bound values of an argument hold until such a call (a prompt) arrives
+        self._readers: dict[str, list[tuple[str, str]]] = {}
+        self._prompt_readers: list[tuple[str, str]] = []
+        for ta, lst in self.rules.items():
+            if ta[1] == "*":
+                continue  # repeats: bound by `candidates` itself
+            if any(e[0].kind == "prompt" for e in lst):
+                self._prompt_readers.append(ta)
+            for src in sorted({e[0].src for e in lst if e[2] is ABSENT and e[0].kind != "prompt"}):
+                self._readers.setdefault(src, []).append(ta)
         self._cx, self._cy = list(self.calibration.get("x", [])), list(self.calibration.get("y", []))
         self._maps = {f: (list(m["x"]), list(m["y"])) for f, m in self.calibration.get("families", {}).items()}
         pooled = Curve(self._cx, self._cy)
@@ -288,10 +299,12 @@ class PatternPredictor:
                 break
         return out
 
-    def candidates(self, state: SessionState, k: int, width: int | None = None) -> list[Candidate]:
+    def candidates(self, state: SessionState, k: int, width: int | None = None,
+                   values: dict[tuple[str, str], list[tuple[Any, ...]]] | None = None) -> list[Candidate]:
         """The top `k` candidates (see the module docstring), best first, of an argument beam `width` wide
         (default and at least `k`): the answer is the top k of the answer at k = width, so a caller that needs
-        one ranking whatever k it asks for fixes the width.
+        one ranking whatever k it asks for fixes the width. `values`: the arguments' bound values in `state`
+        (`_values`) already known, added to as they are bound (a cursor keeps them from one decision to the next).
 
         Ranking: per (tool, canonical arguments) the offer with the highest (calibrated probability, score),
         the first offer of the exhaustive order (tools by P(tool), each tool's repeats, then its signatures, a
@@ -313,7 +326,8 @@ class PatternPredictor:
         limit = k if self._prunable else float("inf")  # calls in `best` from which the k-th best prunes
         kth_p = kth_s = float("-inf")
         curves = self._curves
-        values: dict[tuple[str, str], list[tuple[Any, float, str, str, int, bool]]] = {}  # signatures share them
+        if values is None:
+            values = {}  # signatures share them
         for bound, order, tool, top, score, repeat, signature in self._branches(state.keys):
             if bound < kth_p:
                 break  # this branch and every later one
@@ -408,26 +422,41 @@ def _offer(best: dict[tuple[str, str], list[Any]], tops: list[tuple[float, float
 
 
 class PatternCursor:
-    """One session's view (implements `bpaste_cli.mine.api.PredictorCursor`)."""
+    """One session's view (implements `bpaste_cli.mine.api.PredictorCursor`).
 
-    __slots__ = ("_p", "state", "_cache")
+    Besides the state, it keeps the values each argument's rules bound in it (`PatternPredictor._values`), and
+    forgets an argument's when a call its rules read arrives (a prompt, for a prompt rule): a value binds from
+    the latest calls of its rule's source tool, so between such calls it is the same, and most decisions
+    re-bind only the arguments fed by the step just taken."""
 
-    def __init__(self, predictor: PatternPredictor, state: SessionState) -> None:
+    __slots__ = ("_p", "state", "_cache", "_values")
+
+    def __init__(self, predictor: PatternPredictor, state: SessionState,
+                 values: dict[tuple[str, str], list[tuple[Any, ...]]] | None = None) -> None:
         self._p, self.state, self._cache = predictor, state, None
+        self._values = {} if values is None else values
 
     def observe(self, event: Event) -> None:
         if event.kind == "tool" and event.tool:
             self.state.add_call(Call(event.tool, event.args_json, event.args_hash, event.result_text, event.status))
             self._cache = None
+            self._forget(self._p._readers.get(event.tool, ()))
         elif event.kind == "user" and event.text:
             self.state.add_user(event.text)
             self._cache = None
+            self._forget(self._p._prompt_readers)
+
+    def _forget(self, arguments: list[tuple[str, str]] | tuple[()]) -> None:
+        values = self._values
+        if values:
+            for ta in arguments:
+                values.pop(ta, None)
 
     def predict(self, k: int = 5, width: int | None = None) -> list[Candidate]:
         width = k if width is None or width < k else width  # a cached answer serves a smaller k at its own width only
         got = self._cache
         if got is None or got[0] < k or got[1] != width:
-            got = self._cache = (k, width, self._p.candidates(self.state, k, width))
+            got = self._cache = (k, width, self._p.candidates(self.state, k, width, self._values))
         return got[2][:k]
 
     def tools(self, k: int = 5) -> list[tuple[str, float]]:
@@ -435,4 +464,4 @@ class PatternCursor:
         return self._p.tool_dist(self.state.keys)[:k]
 
     def fork(self) -> PatternCursor:
-        return PatternCursor(self._p, self.state.fork())
+        return PatternCursor(self._p, self.state.fork(), dict(self._values))
