@@ -24,9 +24,9 @@ FIELDS = ("a", "b", ROOT)
 
 
 def reference(p: PatternPredictor, state, k: int, width: int | None = None) -> list[Candidate]:
-    """Every tool, signature and full beam (`width` wide, default k) explored, every candidate canonicalised and calibrated through its
-    family's map; per (tool, args) the offer with the highest (probability, score) kept (the first offer
-    winning a tie), ranked by (-probability, -score, tool, args)."""
+    """Every tool, signature and full beam (`width` wide, default k) explored, every candidate canonicalised and
+    calibrated through its family's map; per (tool, args) the offer with the highest (probability, score) kept
+    (the first offer winning a tie), ranked by (-probability, -score, tool, args)."""
     best: dict[tuple[str, str], tuple] = {}
 
     def offer(score, tool, aj, h, why, fam):

@@ -23,7 +23,7 @@ from bpaste_cli.device import load_device
 from bpaste_cli.replay import ARMS, OraclePredictor, PrefixFeatures, ReplayConfig, prepare_split, replay_traces, run_session
 from bpaste_cli.replay.arms import PasteArm
 from bpaste_cli.replay.beam import BeamNode, best
-from bpaste_cli.replay.metrics import bootstrap_cis
+from bpaste_cli.replay.metrics import ROUNDS_PER_SELECT, bootstrap_cis
 from bpaste_cli.replay.predictions import K_MAX, AnswerCache, PredictionSource
 from bpaste_cli.replay.traces import ROW_COLUMNS, SESSION_COLUMNS, prepare
 from bpaste_cli.replay.value import PROBABILITY, VALUE, LatencyStats, NodeTerms, paste_utility, shadow_price
@@ -143,8 +143,6 @@ def test_one_resampling_for_several_replays_gives_each_its_own_interval(rows, se
 def test_the_rounds_evaluated_a_batch_per_query_are_the_rounds_one_by_one():
     """Rounds span several queries (ROUNDS_PER_SELECT each, the last one short) and every one is the round
     `DataFrame.sample` draws with its own seed."""
-    from bpaste_cli.replay.metrics import ROUNDS_PER_SELECT
-
     rng = random.Random(7)
     serial = [rng.uniform(0.1, 100.0) for _ in range(500)]
     replayed = [[s * rng.uniform(0.2, 1.0) for s in serial] for _ in range(2)]

@@ -32,15 +32,15 @@ def bootstrap_cis(serial: list[float], replayed: list[list[float]], n: int, seed
         return [(float("nan"), float("nan"))] * len(replayed)
     columns = {"s": serial} | {f"r{j}": r for j, r in enumerate(replayed)}
     df = pl.DataFrame(columns, schema=dict.fromkeys(columns, pl.Float64))
-    width, rows = len(columns), len(serial)
+    per_round, rows = len(columns), len(serial)  # sums per round; sessions
     ratios: list[list[float]] = [[] for _ in replayed]
     for lo in range(0, n, ROUNDS_PER_SELECT):
         rounds = range(lo, min(n, lo + ROUNDS_PER_SELECT))
         sums = df.select([pl.all().sample(n=rows, with_replacement=True, seed=seed * 100_003 + i).sum().name.suffix(f"_{i}")
                           for i in rounds]).row(0)
-        for at in range(0, len(sums), width):
+        for at in range(0, len(sums), per_round):
             num = sums[at]
-            for out, den in zip(ratios, sums[at + 1 : at + width]):
+            for out, den in zip(ratios, sums[at + 1 : at + per_round]):
                 if den > 0:
                     out.append(num / den)
     intervals = []
