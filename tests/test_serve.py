@@ -112,7 +112,8 @@ def test_full_loop_log_ingest_mine_tune_then_serve_hits_and_never_speculate_a_wr
     assert _log_counts(tmp_path / "run1.jsonl")["hits"] == 0
     # 2: the live log is a dataset like any other
     bpaste("ingest", "run1.jsonl", "-o", "ds.bpaste", cwd=tmp_path)
-    bpaste("mine", "ds.bpaste", "-o", "patterns.bpaste", cwd=tmp_path)
+    # tune takes the patterns' split seed
+    bpaste("mine", "ds.bpaste", "-o", "patterns.bpaste", "--seed", str(_split_seed(tmp_path / "ds.bpaste")), cwd=tmp_path)
     bpaste("tune", "ds.bpaste", "--patterns", "patterns.bpaste", "-o", "policy.json", "--trials", "8", "--safety",
            "safety.toml", "--device", "laptop", cwd=tmp_path)
     policy = orjson.loads((tmp_path / "policy.json").read_bytes())
@@ -255,21 +256,28 @@ def _speculated(log: Path) -> list[dict]:
     return [x for x in map(orjson.loads, log.read_bytes().splitlines()) if x["kind"] == "speculative"]
 
 
-def _learn(tmp_path: Path, log: str) -> Path:
-    """ingest + mine the pass-through log, then a policy with B-PASTE pinned on (serve_support.pinned_policy).
+def _split_seed(ds: Path) -> int:
+    """The first split seed that puts at least half of the dataset's sessions in train and one in validation.
 
-    The proxy names its sessions at random, so the split seed is chosen to put at least half of this handful
-    of sessions in the train split (under seed 0 the split of 8 random ids leaves fewer than 2 there about once
-    in a hundred runs, and nothing is mined)."""
-    from serve_support import pinned_policy
-
+    The proxy names its sessions at random, and a handful of random ids split by seed 0 can leave train too
+    small to mine (fewer than 2 of 8 about once in a hundred runs) or validation empty, with nothing to tune
+    on (none of 16 with a fifth of them expected there: 0.8^16, about three runs in a hundred)."""
     from bpaste_cli.split import split_of
     from bpaste_cli.trace import load_dataset
 
+    ids = load_dataset(ds).sessions["session_id"].to_list()
+    return next(s for s in range(1000) if 2 * sum(split_of(i, s) == "train" for i in ids) >= len(ids)
+                and any(split_of(i, s) == "validation" for i in ids))
+
+
+def _learn(tmp_path: Path, log: str) -> Path:
+    """ingest + mine the pass-through log (`_split_seed`), then a policy with B-PASTE pinned on
+    (serve_support.pinned_policy)."""
+    from serve_support import pinned_policy
+
     (tmp_path / "safety.toml").write_text(SAFETY_TOML)
     bpaste("ingest", log, "-o", "ds.bpaste", cwd=tmp_path)
-    ids = load_dataset(tmp_path / "ds.bpaste").sessions["session_id"].to_list()
-    seed = next(s for s in range(1000) if 2 * sum(split_of(i, s) == "train" for i in ids) >= len(ids))
+    seed = _split_seed(tmp_path / "ds.bpaste")
     bpaste("mine", "ds.bpaste", "-o", "patterns.bpaste", "--seed", str(seed), cwd=tmp_path)
     return pinned_policy(tmp_path, tmp_path / "ds.bpaste", tmp_path / "patterns.bpaste", tmp_path / "safety.toml",
                          tmp_path / "policy.json", seed)
