@@ -13,8 +13,9 @@ from hypothesis import strategies as st
 
 from bpaste_cli.mine.api import Candidate, Event
 from bpaste_cli.mine.control import ControlCounts
-from bpaste_cli.mine.dataflow import ROOT, call_family
-from bpaste_cli.mine.predictor import RULE_COLUMNS, SIGNATURES_PER_TOOL, TOOLS_PER_DECISION, Curve, PatternPredictor
+from bpaste_cli.mine.dataflow import ABSENT, ROOT, bind, call_family
+from bpaste_cli.mine.predictor import (RULE_COLUMNS, SIGNATURES_PER_TOOL, TOOLS_PER_DECISION, VALUES_PER_ARG, Curve,
+                                        PatternPredictor)
 from bpaste_cli.trace import args_hash, canonical_json
 
 TOOLS = ("A", "B", "C")
@@ -43,8 +44,8 @@ def reference(p: PatternPredictor, state, k: int, width: int | None = None) -> l
         for sig, ps in p.signatures.get(tool, ())[:SIGNATURES_PER_TOOL]:
             beam = [(pt * ps, {}, [])]
             for arg in sig:
-                vals = p._values(tool, arg, state)
-                beam = sorted(((s * pv, {**bound, arg: v}, why + [(w, f)]) for s, bound, why in beam for v, pv, w, f, *_ in vals),
+                vals = reference_values(p, tool, arg, state)
+                beam = sorted(((s * pv, {**bound, arg: v}, why + [(w, f)]) for s, bound, why in beam for v, pv, w, f in vals),
                               key=lambda b: -b[0])[:width or k]
             for score, bound, why in beam:
                 value = bound[ROOT] if sig == (ROOT,) else bound
@@ -55,6 +56,20 @@ def reference(p: PatternPredictor, state, k: int, width: int | None = None) -> l
         if prob >= p.min_prob and prob > 0:
             out.append(Candidate(tool, aj, h or args_hash(aj), prob, why, fam))
     return out
+
+
+def reference_values(p: PatternPredictor, tool: str, arg: str, state) -> list[tuple]:
+    """Every rule of the argument bound by `bind`, in order; a value not bound or equal (and of the same type) to
+    an earlier one skipped; the i-th value gets rate_i of the mass the earlier ones left; the first
+    VALUES_PER_ARG kept, as (value, share, words, family)."""
+    out, left = [], 1.0
+    for rule, rate, _, words, fam, *_ in p.rules.get((tool, arg), ()):
+        v = bind(rule, state)
+        if v is ABSENT or any(type(v) is type(u) and v == u for u, *_ in out):
+            continue
+        out.append((v, rate * left, words, fam))
+        left -= rate * left
+    return out[:VALUES_PER_ARG]
 
 
 @st.composite

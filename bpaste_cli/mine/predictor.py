@@ -135,13 +135,15 @@ class PatternPredictor:
         for tool, args, p in zip(s["tool"], s["args"], s["prob"]):
             self.signatures.setdefault(tool, []).append((tuple(args), p))
         r = tables["rules"]
-        # (tool, arg) -> [(rule, rate, constant or ABSENT, words, family, family rank)], best first
-        self.rules: dict[tuple[str, str], list[tuple[Rule, float, Any, str, str, int]]] = {}
+        # (tool, arg) -> [(rule, rate, constant or ABSENT, words, family, family rank, (source tool, rank, field)
+        # of a whole-argument copy else None)], best first
+        self.rules: dict[tuple[str, str], list[tuple[Rule, float, Any, str, str, int, tuple[str, int, str] | None]]] = {}
         for i in range(len(r["tool"])):
             rule = Rule(r["kind"][i], r["src"][i], r["rank"][i], r["field"][i], r["pos"][i], r["cast"][i], r["value"][i])
             const = orjson.loads(rule.value) if rule.kind == "const" else ABSENT  # ABSENT: bound per decision
             fam = family(rule)
-            entry = (rule, r["rate"][i], const, describe(rule, r["tool"][i], r["arg"][i]), fam, family_rank(fam))
+            copy = (rule.src, rule.rank, rule.field) if rule.kind == "copy" and not rule.pos else None
+            entry = (rule, r["rate"][i], const, describe(rule, r["tool"][i], r["arg"][i]), fam, family_rank(fam), copy)
             self.rules.setdefault((r["tool"][i], r["arg"][i]), []).append(entry)
         for lst in self.rules.values():
             lst.sort(key=lambda e: (-e[1], e[0].kind == "const"))  # on a tie, state beats a constant
@@ -281,8 +283,16 @@ class PatternPredictor:
         seen_strings: set[str] = set()  # a string equals only a string: one set lookup
         seen: list[Any] = []  # the other values: equal and of the same type (so 1 != True)
         left = 1.0
-        for rule, rate, const, words, fam, rank in self.rules.get((tool, arg), ()):
-            v = bind(rule, state) if const is ABSENT else const
+        by_tool = state.by_tool
+        for rule, rate, const, words, fam, rank, copy in self.rules.get((tool, arg), ()):
+            if const is not ABSENT:
+                v = const
+            elif copy is not None:  # the commonest rule, `bind` inlined: the argument of a recent call
+                src, nth, field = copy
+                lst = by_tool.get(src)
+                v = lst[-nth].args.get(field, ABSENT) if lst and len(lst) >= nth else ABSENT
+            else:
+                v = bind(rule, state)
             plain = type(v) is str
             if plain:
                 if v in seen_strings:
@@ -356,8 +366,10 @@ class PatternPredictor:
                 beam = grown[:width]  # below `floor` is the sorted tail: the width keeps what it keeps at any k
                 if not beam:
                     break
+            single = len(sig) == 1
             for score, chosen in beam:
-                fam = min(chosen, key=_family_rank)[3] if chosen else NO_ARGS  # call_family, its ranks precomputed
+                # call_family, its ranks precomputed
+                fam = chosen[0][3] if single else min(chosen, key=_family_rank)[3] if chosen else NO_ARGS
                 p = curves[fam].value(score)
                 if p < kth_p or p == kth_p and score < kth_s:
                     continue
@@ -365,9 +377,13 @@ class PatternPredictor:
                     got = chosen[0]
                     aj = _dumps(got[0], option=_SORT).decode() if got[5] else canonical_json(got[0])
                 else:
-                    value = {arg: c[0] for arg, c in zip(sig, chosen)}
+                    if single:
+                        got = chosen[0]
+                        value, plain = {sig[0]: got[0]}, named and got[5]
+                    else:
+                        value = {arg: c[0] for arg, c in zip(sig, chosen)}
+                        plain = named and all([c[5] for c in chosen])
                     # canonical_json's own shortcut for string values under string names, without its checks
-                    plain = named and all([c[5] for c in chosen])
                     aj = _dumps(value, option=_SORT).decode() if plain else canonical_json(value)
                 if _offer(best, tops, p, score, tool, aj, None, (tool, chosen, fam), order) and len(best) >= limit:
                     kth_p, kth_s = tops[-k]
@@ -382,7 +398,12 @@ class PatternPredictor:
                         if len(hashes) >= CACHE_ENTRIES:
                             hashes.clear()
                         h = hashes[aj] = args_hash(aj)
-                out.append(Candidate(tool, aj, h, p, *_explain(how)))
+                if len(how) == 2:  # a repeat's (words, family)
+                    words, fam = how
+                else:  # a signature's (tool, chosen values, family)
+                    chosen, fam = how[1], how[2]
+                    words = "; ".join([c[2] for c in chosen]) if chosen else f"{tool}()"
+                out.append(Candidate(tool, aj, h, p, words, fam))
         return out
 
 
@@ -392,14 +413,6 @@ def _best_bound_first(branch: tuple[Any, ...]) -> tuple[float, int]:
 
 _score = itemgetter(0)  # of a beam entry
 _family_rank = itemgetter(4)  # of a bound value
-
-
-def _explain(how: tuple[Any, ...]) -> tuple[str, str]:
-    """A candidate's rule in words and its family, from what `candidates` kept to explain it."""
-    if len(how) == 2:
-        return how
-    tool, chosen, fam = how
-    return ("; ".join([c[2] for c in chosen]) if chosen else f"{tool}()"), fam
 
 
 def _offer(best: dict[tuple[str, str], list[Any]], tops: list[tuple[float, float]] | None, p: float, score: float,
