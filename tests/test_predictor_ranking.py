@@ -22,6 +22,8 @@ TOOLS = ("A", "B", "C")
 PROBS = (0.0, 0.25, 0.5, 1.0)  # few values, so that scores tie
 VALUES = (1, 1.0, "x", "y", True, None, [1], {"k": 1}, {"k": 1.0})  # 1 and 1.0 canonicalise alike
 FIELDS = ("a", "b", ROOT)
+EXTRACTED = ("path", "number", "json:k")  # kinds of result item an extract rule reads
+RESULTS = ("r", "see /src/a.py and /src/b.py, 3 of 12", '{"k": 7}', '{"k": ["x", 2.5]}', "12 items in /tmp/c")
 
 
 def reference(p: PatternPredictor, state, k: int, width: int | None = None) -> list[Candidate]:
@@ -95,6 +97,8 @@ def tables(draw):
                         ("const", "", 0, "", 0, "", canonical_json(draw(st.sampled_from(VALUES)))),
                         ("copy", draw(st.sampled_from(TOOLS)), draw(st.integers(1, 2)), draw(st.sampled_from(FIELDS)), 0, "", ""),
                         ("prompt", "", 0, "whole", 1, "str", ""),
+                        ("extract", draw(st.sampled_from(TOOLS)), draw(st.integers(1, 2)), draw(st.sampled_from(EXTRACTED)),
+                         draw(st.integers(1, 2)), draw(st.sampled_from(("str", "num"))), ""),
                     ]))
                 for col, v in zip(RULE_COLUMNS, (tool, arg, *rule, 5, 5, 1, draw(st.sampled_from(PROBS)))):
                     rules[col].append(v)
@@ -102,9 +106,9 @@ def tables(draw):
 
 
 events = st.lists(st.one_of(
-    st.builds(lambda t, a: Event("tool", 0, t, a, args_hash(a), "r", None, "ok"), st.sampled_from(TOOLS),
+    st.builds(lambda t, a, r: Event("tool", 0, t, a, args_hash(a), r, None, "ok"), st.sampled_from(TOOLS),
               st.one_of(st.dictionaries(st.sampled_from(("a", "b")), st.sampled_from(VALUES), max_size=2).map(canonical_json),
-                        st.sampled_from(VALUES).map(canonical_json))),
+                        st.sampled_from(VALUES).map(canonical_json)), st.sampled_from(RESULTS)),
     st.builds(lambda text: Event("user", text=text), st.sampled_from(("fix it", "x"))),
 ), max_size=8)
 

@@ -135,15 +135,16 @@ class PatternPredictor:
         for tool, args, p in zip(s["tool"], s["args"], s["prob"]):
             self.signatures.setdefault(tool, []).append((tuple(args), p))
         r = tables["rules"]
-        # (tool, arg) -> [(rule, rate, constant or ABSENT, words, family, family rank, (source tool, rank, field)
-        # of a whole-argument copy else None)], best first
-        self.rules: dict[tuple[str, str], list[tuple[Rule, float, Any, str, str, int, tuple[str, int, str] | None]]] = {}
+        # (tool, arg) -> [(rule, rate, constant or ABSENT, words, family, family rank, (source tool, rank, field,
+        # position) of the commonest rules, which `_values` binds inline, else None)], best first
+        self.rules: dict[tuple[str, str], list[tuple[Rule, float, Any, str, str, int, tuple[str, int, str, int] | None]]] = {}
         for i in range(len(r["tool"])):
             rule = Rule(r["kind"][i], r["src"][i], r["rank"][i], r["field"][i], r["pos"][i], r["cast"][i], r["value"][i])
             const = orjson.loads(rule.value) if rule.kind == "const" else ABSENT  # ABSENT: bound per decision
             fam = family(rule)
-            copy = (rule.src, rule.rank, rule.field) if rule.kind == "copy" and not rule.pos else None
-            entry = (rule, r["rate"][i], const, describe(rule, r["tool"][i], r["arg"][i]), fam, family_rank(fam), copy)
+            inline = rule.kind == "copy" and not rule.pos or rule.kind == "extract" and rule.pos > 0 and rule.cast != "num"
+            fast = (rule.src, rule.rank, rule.field, rule.pos) if inline else None
+            entry = (rule, r["rate"][i], const, describe(rule, r["tool"][i], r["arg"][i]), fam, family_rank(fam), fast)
             self.rules.setdefault((r["tool"][i], r["arg"][i]), []).append(entry)
         for lst in self.rules.values():
             lst.sort(key=lambda e: (-e[1], e[0].kind == "const"))  # on a tie, state beats a constant
@@ -246,8 +247,8 @@ class PatternPredictor:
         """The branches a decision in this context explores: per tool (in the order of P(tool)), each repeat rule
         and each signature, as (upper bound of the calibrated probability of anything it offers, position in that
         order, tool, upper bound of the scores it offers, its first factors' score, (rank, words, calibrated
-        probability) of a repeat or None, (args, args are ROOT, names are plain strings, maps) of a signature or
-        None); when the ranking can prune, best bound first (a score bound multiplies in the order the beam does,
+        probability) of a repeat or None, (args, args are ROOT, names are plain strings, maps, the map when there is
+        one) of a signature or None); when the ranking can prune, best bound first (a score bound multiplies in the order the beam does,
         so it rounds no lower). They depend on the context only, so they are cached per context (a bounded
         cache: a long-running server sees ever new contexts)."""
         got = self._branches_cache.get(keys)
@@ -268,7 +269,7 @@ class PatternPredictor:
                     for cap in caps:
                         top *= cap
                     bound = max(m.upper(top) for m in maps) if prune else 0.0
-                    got.append((bound, len(got), tool, top, score, None, (sig, root, named, maps)))
+                    got.append((bound, len(got), tool, top, score, None, (sig, root, named, maps, maps[0] if len(maps) == 1 else None)))
             if prune:
                 got.sort(key=_best_bound_first)
             if len(self._branches_cache) >= CACHE_ENTRIES:
@@ -284,13 +285,22 @@ class PatternPredictor:
         seen: list[Any] = []  # the other values: equal and of the same type (so 1 != True)
         left = 1.0
         by_tool = state.by_tool
-        for rule, rate, const, words, fam, rank, copy in self.rules.get((tool, arg), ()):
+        for rule, rate, const, words, fam, rank, fast in self.rules.get((tool, arg), ()):
             if const is not ABSENT:
                 v = const
-            elif copy is not None:  # the commonest rule, `bind` inlined: the argument of a recent call
-                src, nth, field = copy
+            elif fast is not None:  # `bind` inlined: a recent call's argument, or an item of its result as extracted
+                src, nth, field, pos = fast
                 lst = by_tool.get(src)
-                v = lst[-nth].args.get(field, ABSENT) if lst and len(lst) >= nth else ABSENT
+                if not lst or len(lst) < nth:
+                    v = ABSENT
+                elif pos:
+                    call = lst[-nth]
+                    items = call._res.by_kind.get(field)
+                    if items is None:
+                        items = call.items(field)
+                    v = items[pos - 1] if len(items) >= pos else ABSENT
+                else:
+                    v = lst[-nth].args.get(field, ABSENT)
             else:
                 v = bind(rule, state)
             plain = type(v) is str
@@ -352,10 +362,13 @@ class PatternPredictor:
                         if _offer(best, tops, p, score, tool, call.args_json, call.args_hash, how, order) and len(best) >= limit:
                             kth_p, kth_s = tops[-k]
                 continue
-            sig, root, named, maps = signature
+            sig, root, named, maps, one = signature
             floor = kth_p
             if kth_p > float("-inf"):  # below it no completion reaches kth_p, or exceeds it with a score of kth_s
-                floor = max(min(m.reach(kth_p) for m in maps), min(kth_s, min(m.reach(kth_p, above=True) for m in maps)))
+                if one is not None:
+                    floor = max(one.reach(kth_p), min(kth_s, one.reach(kth_p, above=True)))
+                else:
+                    floor = max(min(m.reach(kth_p) for m in maps), min(kth_s, min(m.reach(kth_p, above=True) for m in maps)))
             beam: list[tuple[float, tuple[Any, ...]]] = [(score, ())]  # (score, the chosen values)
             for arg in sig:
                 vals = values.get((tool, arg))
@@ -368,11 +381,15 @@ class PatternPredictor:
                     break
             single = len(sig) == 1
             for score, chosen in beam:
-                # call_family, its ranks precomputed
-                fam = chosen[0][3] if single else min(chosen, key=_family_rank)[3] if chosen else NO_ARGS
-                p = curves[fam].value(score)
+                if one is None:  # the map of the call's family
+                    fam = _call_family(chosen)
+                    p = curves[fam].value(score)
+                else:  # every family of the signature has the one map: the family only explains an offer
+                    p = one.value(score)
                 if p < kth_p or p == kth_p and score < kth_s:
                     continue
+                if one is not None:
+                    fam = _call_family(chosen)
                 if root:
                     got = chosen[0]
                     aj = _dumps(got[0], option=_SORT).decode() if got[5] else canonical_json(got[0])
@@ -413,6 +430,13 @@ def _best_bound_first(branch: tuple[Any, ...]) -> tuple[float, int]:
 
 _score = itemgetter(0)  # of a beam entry
 _family_rank = itemgetter(4)  # of a bound value
+
+
+def _call_family(chosen: tuple[Any, ...]) -> str:
+    """`dataflow.call_family` of bound values, from their precomputed family ranks."""
+    if len(chosen) == 1:
+        return chosen[0][3]
+    return min(chosen, key=_family_rank)[3] if chosen else NO_ARGS
 
 
 def _offer(best: dict[tuple[str, str], list[Any]], tops: list[tuple[float, float]] | None, p: float, score: float,
