@@ -213,3 +213,27 @@ def test_shared_strings_are_the_column_as_a_list(values):
     got = shared_strings(pl.Series(values, dtype=pl.String))
     assert got == values and len({id(v) for v in got if v is not None}) == len({v for v in values if v is not None})
     assert shared_strings(pl.Series([1, None, 2])) == [1, None, 2]
+
+
+@settings(max_examples=200)
+@given(st.lists(st.tuples(st.sampled_from(["s2", "s10", "s1", "é"]), st.integers(0, 50), st.sampled_from(["tool", "llm", "user"]),
+                          st.one_of(st.none(), st.sampled_from(["Read", "Grep"]))), unique_by=lambda e: e[:2], max_size=40),
+       st.one_of(st.none(), st.lists(st.sampled_from(["s2", "s10", "s1", "é", "other"]), max_size=3)), st.data())
+def test_rows_are_the_sorted_events_and_subsets_their_sessions(events, ids, data):
+    """`Rows` gathers each column in the order a sort of the chosen sessions' events by (session id, seq) gives, with
+    each session's row range; a subset of sessions is those sessions' rows in the order asked for."""
+    import polars as pl
+
+    from bpaste_cli.mine.patterns import Rows
+
+    ev = pl.DataFrame(events, schema={"session_id": pl.String, "seq": pl.Int32, "kind": pl.String, "tool": pl.String}, orient="row")
+    rows = Rows(ev, ids)
+    want = (ev if ids is None else ev.filter(pl.col("session_id").is_in(ids))).sort("session_id", "seq")
+    assert rows.kind == want["kind"].to_list() and rows.tool == want["tool"].to_list()
+    sids = want["session_id"].to_list()
+    assert rows.session_ids() == list(dict.fromkeys(sids))
+    assert [sids[lo:hi] for lo, hi in rows.sessions] == [[s] * (hi - lo) for s, (lo, hi) in zip(rows.session_ids(), rows.sessions)]
+    some = data.draw(st.permutations(rows.sessions)).copy()[: data.draw(st.integers(0, len(rows.sessions)))]
+    sub = rows.subset(some)
+    assert sub.tool == [rows.tool[i] for lo, hi in some for i in range(lo, hi)]
+    assert sub.session_ids() == [rows.session_ids()[rows.sessions.index(b)] for b in some]

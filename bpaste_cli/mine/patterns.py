@@ -127,16 +127,23 @@ class Rows:
     extracted items."""
 
     def __init__(self, events: pl.DataFrame, session_ids: list[str] | None = None, *, keep_calls: bool = False) -> None:
-        ev = events if session_ids is None else events.filter(pl.col("session_id").is_in(session_ids))
-        keep = [c for c in ("session_id", "seq", *COLUMNS) if c in ev.columns]  # the payload-free rest is not sorted
-        self.frame = ev = ev.select(keep).sort("session_id", "seq")
-        sid = ev["session_id"]
-        bounds = (sid != sid.shift(1)).fill_null(True).arg_true().to_list() + [ev.height]
+        self._source = src = events.select([c for c in ("session_id", "seq", *COLUMNS) if c in events.columns])
+        keys = src.select("session_id", "seq").with_row_index("row")
+        if session_ids is not None:
+            keys = keys.filter(pl.col("session_id").is_in(session_ids))
+        # sorted by session id then seq: the ids are sorted once each (an Enum's codes follow its categories),
+        # then the rows by two integers
+        sid = keys["session_id"]
+        code = sid.cast(pl.Enum(sid.drop_nulls().unique().sort())).to_physical()
+        by = pl.DataFrame({"code": code, "seq": keys["seq"]}).select(pl.arg_sort_by("code", "seq")).to_series()
+        self._order = keys["row"].gather(by)  # row i is row _order[i] of the source
+        code = code.gather(by)
+        bounds = (code != code.shift(1)).fill_null(True).arg_true().to_list() + [len(code)]
         self.sessions = list(zip(bounds, bounds[1:]))
         self._parent: Rows | None = None  # the root Rows of a subset (None: these rows are the root; not self, which
         # would be a reference cycle keeping every column alive until the cyclic collector runs)
         self._index: list[int] | None = None  # row i of a subset is row _index[i] of the root
-        self._calls: list[Call | None] | None = [None] * ev.height if keep_calls else None
+        self._calls: list[Call | None] | None = [None] * len(code) if keep_calls else None
         self._flows: dict[MineOptions, FlowCache] = {}
         self._results: dict[str, ResultItems] = {}  # a result text -> its items, shared by the calls that returned it
 
@@ -144,10 +151,15 @@ class Rows:
     def _root(self) -> Rows:
         return self if self._parent is None else self._parent
 
+    def column(self, name: str) -> pl.Series:
+        """One column of these rows, in their order (gathered from the events only when asked for, so a mine
+        sorts the payload of the sessions its data flow reads, not of every session)."""
+        return self._source[name].gather(self._order)
+
     def __getattr__(self, name: str) -> list[Any]:
         if name not in COLUMNS:
             raise AttributeError(name)
-        column = self.frame[name]
+        column = self.column(name)
         values = shared_strings(column) if name in FEW_VALUES else column.to_list()
         setattr(self, name, values)
         return values
@@ -156,7 +168,7 @@ class Rows:
         """The same columns for some of the sessions (given by their row ranges), in the order given."""
         idx = [i for lo, hi in sessions for i in range(lo, hi)]
         sub = Rows.__new__(Rows)
-        sub.frame = self.frame[idx]
+        sub._source, sub._order = self._source, self._order.gather(idx)
         bounds, n = [], 0
         for lo, hi in sessions:
             bounds.append((n, n + hi - lo))
@@ -183,8 +195,7 @@ class Rows:
 
     def session_ids(self) -> list[str]:
         """Each session's id, in the order of `sessions`."""
-        sid = self.frame["session_id"]
-        return [sid[lo] for lo, _ in self.sessions]
+        return self._source["session_id"].gather(self._order.gather([lo for lo, _ in self.sessions])).to_list()
 
     def call(self, i: int) -> Call:
         """Row `i` as the `Call` the mining state holds (one object per row of the root `Rows`)."""
