@@ -112,9 +112,9 @@ def test_genai_session_parallel_batch_and_timings(tmp_path, ingest_paths):
     assert s["started_at"].timestamp() == pytest.approx(T0 + 0.1, abs=1e-6)
 
 
-def test_sub_agent_inside_a_tool_call_is_a_child_session(tmp_path, ingest_paths):
-    """chat -> execute_tool research (a sub-agent: invoke_agent -> chat -> execute_tool search -> chat) -> chat.
-    The sub-agent's steps run inside the parent's call: a child session linked to it, not parent steps."""
+def _sub_agent_request() -> tuple[dict, str]:
+    """chat -> execute_tool research (a sub-agent: invoke_agent -> chat -> execute_tool search -> chat) -> chat,
+    as one request; and the research span's id."""
     sp = Spans()
     root = sp.start("invoke_agent lead", 0, {"gen_ai.operation.name": "invoke_agent", "gen_ai.conversation.id": "conv-lead"})
     sp.span("chat", 0, 1000, {"gen_ai.operation.name": "chat"}, root)
@@ -132,8 +132,14 @@ def test_sub_agent_inside_a_tool_call_is_a_child_session(tmp_path, ingest_paths)
     research.end(end_time=ns(3600))
     sp.span("chat", 3700, 4200, {"gen_ai.operation.name": "chat"}, root)
     root.end(end_time=ns(4300))
-    result, ds = ingest_paths([write_jsonl(tmp_path / "t.jsonl", [otlp_json(sp.finished())])])
-    child_id = "otlp:conv-lead/agent-" + format(research.get_span_context().span_id, "016x")
+    return otlp_json(sp.finished()), format(research.get_span_context().span_id, "016x")
+
+
+def test_sub_agent_inside_a_tool_call_is_a_child_session(tmp_path, ingest_paths):
+    """The sub-agent's steps run inside the parent's call: a child session linked to it, not parent steps."""
+    request, research_id = _sub_agent_request()
+    result, ds = ingest_paths([write_jsonl(tmp_path / "t.jsonl", [request])])
+    child_id = f"otlp:conv-lead/agent-{research_id}"
     assert sorted(ds.sessions["session_id"].to_list()) == sorted(["otlp:conv-lead", child_id])
     parent = _events(ds, "otlp:conv-lead")
     assert [(e["kind"], e["tool"]) for e in parent] == [("llm", None), ("tool", "research"), ("llm", None)]
@@ -146,6 +152,29 @@ def test_sub_agent_inside_a_tool_call_is_a_child_session(tmp_path, ingest_paths)
     row = ds.sessions.filter(pl.col("session_id") == child_id).row(0, named=True)
     assert (row["parent_session_id"], row["parent_call_id"]) == ("otlp:conv-lead", parent[1]["call_id"]) == (
         "otlp:conv-lead", "call_r")
+
+
+def test_span_ids_are_per_trace_and_parents_may_come_later(tmp_path, ingest_paths):
+    """The sub-agent trace twice, under two trace ids with the very same span ids, each span on a line of its
+    own in reverse order: every parent (the host tool span too) comes after its children in the file. The
+    reused span ids are no duplicates, and each trace still makes its own session and linked child."""
+    request, research_id = _sub_agent_request()
+    lines = []
+    for n, trace in enumerate(["0" * 31 + "1", "0" * 31 + "2"]):
+        copy_ = json.loads(json.dumps(request).replace("conv-lead", f"conv-{n}"))
+        for span in reversed(_all_spans(copy_)):
+            span["traceId"] = trace
+            lines.append({"resourceSpans": [{"resource": {}, "scopeSpans": [{"scope": {}, "spans": [span]}]}]})
+    result, ds = ingest_paths([write_jsonl(tmp_path / "t.jsonl", lines)])
+    assert result.report.total == 0
+    rows = ds.sessions.sort("session_id").select("session_id", "parent_session_id", "parent_call_id").rows()
+    assert rows == [("otlp:conv-0", None, None), (f"otlp:conv-0/agent-{research_id}", "otlp:conv-0", "call_r"),
+                    ("otlp:conv-1", None, None), (f"otlp:conv-1/agent-{research_id}", "otlp:conv-1", "call_r")]
+    for n in (0, 1):
+        assert [(e["kind"], e["tool"]) for e in _events(ds, f"otlp:conv-{n}")] == [
+            ("llm", None), ("tool", "research"), ("llm", None)]
+        assert [(e["kind"], e["tool"], e["result_text"]) for e in _events(ds, f"otlp:conv-{n}/agent-{research_id}")] == [
+            ("llm", None, None), ("tool", "search", "moon"), ("llm", None, None)]
 
 
 def test_openinference_session(tmp_path, ingest_paths):

@@ -21,8 +21,8 @@ import math
 import re
 import tempfile
 import zlib
+from array import array
 from collections import defaultdict
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -200,25 +200,86 @@ def span_kind(raw: dict[str, Any]) -> str | None:
 
 # -- reading spans -------------------------------------------------------------------------------
 
+KINDS = (None, "llm", "tool")  # a span's kind, by the code `_SpanTable.kind` holds
+LLM, TOOL = 1, 2
 
-@dataclass(slots=True)
-class _Span:
-    """What a span contributes; only event spans keep a name and their attributes (in the file's
-    `_AttrStore`). A file's spans are all held at once, so repeated strings are one object each."""
 
-    line: int | None
-    trace: str | None
-    span_id: str | None
-    key: tuple[str | None, str | None]  # (trace, span_id): one tuple for every table keyed by the span
-    parent: str | None
-    name: str  # an event span's name, for the skip messages ("" for other spans)
-    kind: str | None
-    conv: str | None  # its own conversation / session id
-    tool: str | None  # a tool span's tool name
-    attrs: int | None  # where `_AttrStore.put` stored the attributes
-    start: float | None
-    end: float | None
-    failed: bool
+class _SpanTable:
+    """A file's spans as columns, one row per span in file order: numbers in arrays, each distinct
+    string (trace and parent ids, names, conversations, tools) once in `strings`, indexed.
+
+    Sessions are built only once every span is read (a parent, a conversation id or a host tool call may
+    come later in the file), so a row must stay small: about 60 bytes of numbers and its span id, where an
+    object per span with its tuples and floats took several times that. Rows that share a trace and a
+    span id share an identity (`ident`, the first such row); a parent is the last row with its id."""
+
+    def __init__(self) -> None:
+        self.strings: list[str | None] = [None]  # index 0 is None (no such string)
+        self._index: dict[str | None, int] = {None: 0}
+        self.line = array("q")  # -1: none (a whole-file document)
+        self.trace = array("i")
+        self.kind = bytearray()
+        self.conv = array("i")  # its own conversation / session id
+        self.name = array("i")  # an event span's name, for the skip messages ("" for other spans)
+        self.tool = array("i")  # a tool span's tool name
+        self.attrs = array("q")  # where `_AttrStore.put` stored an event span's attributes
+        self.start = array("d")  # NaN: none
+        self.end = array("d")
+        self.failed = bytearray()
+        self.ident = array("i")  # -1: no span id
+        self.span_ids: list[str | None] = []
+        self.parent = array("i")  # -1: none; filled by `link`
+        self._parent_ids = array("i")
+        self._rows: dict[int, dict[str, int]] = {}  # trace -> span id -> its last row, until `link`
+
+    def __len__(self) -> int:
+        return len(self.kind)
+
+    def intern(self, value: str | None) -> int:
+        index = self._index.get(value)
+        if index is None:
+            index = self._index[value] = len(self.strings)
+            self.strings.append(value)
+        return index
+
+    def add(self, line: int | None, trace: str | None, span_id: str | None, parent: str | None, kind: int,
+            conv: str | None, name: str = "", tool: str | None = None, attrs: int = -1,
+            start: float | None = None, end: float | None = None, failed: bool = False) -> None:
+        row = len(self.kind)
+        self.line.append(-1 if line is None else line)
+        trace_index = self.intern(trace)
+        self.trace.append(trace_index)
+        self.kind.append(kind)
+        self.conv.append(self.intern(conv))
+        self.name.append(self.intern(name))
+        self.tool.append(self.intern(tool))
+        self.attrs.append(attrs)
+        self.start.append(math.nan if start is None else start)
+        self.end.append(math.nan if end is None else end)
+        self.failed.append(failed)
+        self.span_ids.append(span_id)
+        self._parent_ids.append(self.intern(parent))
+        if span_id is None:
+            self.ident.append(-1)
+            return
+        rows = self._rows.setdefault(trace_index, {})
+        last = rows.get(span_id)
+        self.ident.append(row if last is None else self.ident[last])
+        rows[span_id] = row
+
+    def link(self) -> None:
+        """Resolve each row's parent (once every span is read) and drop the lookup by span id."""
+        for trace, parent_id in zip(self.trace, self._parent_ids):
+            rows = self._rows.get(trace)
+            self.parent.append(rows.get(self.strings[parent_id], -1) if parent_id and rows else -1)
+        self._parent_ids, self._rows = array("i"), {}
+
+    def text(self, column: array, row: int) -> str | None:
+        return self.strings[column[row]]
+
+    def line_of(self, row: int) -> int | None:
+        line = self.line[row]
+        return None if line < 0 else line
 
 
 def _id(value: Any) -> str | None:
@@ -247,12 +308,9 @@ def _requests(ctx: ReadContext) -> Iterator[tuple[int | None, Any]]:
     yield from iter_jsonl(ctx)
 
 
-def _spans(ctx: ReadContext, store: _AttrStore) -> Iterator[_Span]:
-    distinct: dict[str, str] = {}  # each repeated string (trace and parent ids, names) kept once
-
-    def once(value: str | None) -> str | None:
-        return value if value is None else distinct.setdefault(value, value)
-
+def _spans(ctx: ReadContext, store: _AttrStore) -> _SpanTable:
+    """Every span of the file in a `_SpanTable` (event spans' attributes in `store`), linked."""
+    table = _SpanTable()
     for line, obj in _requests(ctx):
         for request in obj if isinstance(obj, list) else (obj,):
             resource_spans = request.get("resourceSpans") if isinstance(request, dict) else None
@@ -271,22 +329,23 @@ def _spans(ctx: ReadContext, store: _AttrStore) -> Iterator[_Span]:
                             continue
                         raw = _raw_attrs(span.get("attributes"))
                         kind = span_kind(raw)
-                        trace, span_id = once(_id(span.get("traceId"))), _id(span.get("spanId"))
-                        ids = trace, span_id, (trace, span_id), once(_id(span.get("parentSpanId")))
-                        conv = once(_raw_str(raw, *CONVERSATION_KEYS))
+                        ids = line, _id(span.get("traceId")), _id(span.get("spanId")), _id(span.get("parentSpanId"))
+                        conv = _raw_str(raw, *CONVERSATION_KEYS)
                         if kind is None:
-                            yield _Span(line, *ids, "", None, conv, None, None, None, None, False)
+                            table.add(*ids, 0, conv)
                             continue
-                        name = once(span.get("name")) if isinstance(span.get("name"), str) else ""
+                        name = span.get("name") if isinstance(span.get("name"), str) else ""
                         status = span.get("status")
                         code = status.get("code") if isinstance(status, dict) else None
                         failed = code in (2, "STATUS_CODE_ERROR") or "error.type" in raw
                         start, end = _time(span.get("startTimeUnixNano")), _time(span.get("endTimeUnixNano"))
                         attrs = _Attrs.decode(raw)
-                        tool = once(_tool_name(attrs, name)) if kind == "tool" else None
-                        yield _Span(line, *ids, name, kind, conv, tool, store.put(attrs), start, end, failed)
+                        tool = _tool_name(attrs, name) if kind == "tool" else None
+                        table.add(*ids, KINDS.index(kind), conv, name, tool, store.put(attrs), start, end, failed)
             if not found:
                 ctx.skip(line, "missing_field", "spans (the request holds none)")
+    table.link()
+    return table
 
 
 def _time(value: Any) -> float | None:
@@ -301,102 +360,102 @@ def read(path: Path, ctx: ReadContext) -> Iterator[SessionBuilder]:
 
 def _sessions(ctx: ReadContext, store: _AttrStore) -> Iterator[SessionBuilder]:
     """The file's sessions: every span is read (and grouped) first, then each session is built in turn."""
-    spans = list(_spans(ctx, store))
-    by_id = {s.key: s for s in spans if s.span_id is not None}
-    trace_convs: dict[str | None, set[str]] = defaultdict(set)
-    for s in spans:
-        if s.conv:
-            trace_convs[s.trace].add(s.conv)
-    memo: dict[tuple, str | None] = {}
-    seen: set[tuple[str | None, str]] = set()
-    sessions: dict[str, list[tuple]] = {}
-    hosts: dict[str, tuple[str, tuple]] = {}  # sub-agent session -> (parent session, its host tool span)
-    for seq, s in enumerate(spans):
-        if s.kind is None:
+    t = _spans(ctx, store)
+    trace_conv: dict[int, int] = {}  # trace -> the one conversation its spans name (0 when they name several)
+    for trace, conv in zip(t.trace, t.conv):
+        if conv and trace_conv.setdefault(trace, conv) != conv:
+            trace_conv[trace] = 0
+    memo = array("i", [-1]) * len(t)  # by identity: the conversation found for the span (-1: not looked up)
+    seen = bytearray(len(t))  # by identity: an event span with that trace and span id came already
+    sessions: dict[str, array] = {}  # session id -> its rows
+    hosts: dict[str, tuple[str, int]] = {}  # sub-agent session -> (parent session, its host tool span's identity)
+    for row in range(len(t)):
+        kind = t.kind[row]
+        if not kind:
             continue
-        parent = by_id.get((s.trace, s.parent)) if s.parent else None
-        if parent is not None and parent.kind == s.kind:
+        parent = t.parent[row]
+        if parent >= 0 and t.kind[parent] == kind:
             continue  # repeats its parent (e.g. a provider-level LLM span under a framework's LLM span)
-        label = f"{s.kind} span {s.name!r}"
-        if s.span_id is not None:
-            if s.key in seen:
-                ctx.skip(s.line, "duplicate_span", f"{label} {s.span_id}")
+        label = f"{KINDS[kind]} span {t.text(t.name, row)!r}"
+        ident = t.ident[row]
+        if ident >= 0:
+            if seen[ident]:
+                ctx.skip(t.line_of(row), "duplicate_span", f"{label} {t.span_ids[row]}")
                 continue
-            seen.add(s.key)
-        start, end = s.start, s.end
-        if start is None or end is None:
-            ctx.skip(s.line, "missing_field", f"{'startTimeUnixNano' if start is None else 'endTimeUnixNano'} ({label})")
+            seen[ident] = 1
+        start, end = t.start[row], t.end[row]
+        if math.isnan(start) or math.isnan(end):
+            ctx.skip(t.line_of(row), "missing_field", f"{'startTimeUnixNano' if math.isnan(start) else 'endTimeUnixNano'} ({label})")
             continue
         if end < start:
-            ctx.skip(s.line, "bad_time", f"ends before it starts ({label})")
+            ctx.skip(t.line_of(row), "bad_time", f"ends before it starts ({label})")
             continue
-        chain = _hosts(s, by_id)  # the tool calls this span runs inside, outermost first
-        root = chain[0] if chain else s
-        conv = _conversation(root, by_id, memo)
-        if conv is None and len(trace_convs.get(root.trace, ())) == 1:
-            conv = next(iter(trace_convs[root.trace]))
-        key = conv or root.trace
+        chain = _hosts(t, row)  # the tool calls this span runs inside, outermost first
+        root = chain[0] if chain else row
+        conv = _conversation(t, root, memo) or trace_conv.get(t.trace[root], 0)
+        key = t.strings[conv] if conv else t.text(t.trace, root)
         if key is None:
-            ctx.skip(s.line, "missing_field", f"traceId ({label})")
+            ctx.skip(t.line_of(row), "missing_field", f"traceId ({label})")
             continue
-        if s.kind == "tool" and s.tool is None:
-            ctx.skip(s.line, "missing_field", f"tool name ({label})")
+        if kind == TOOL and not t.tool[row]:
+            ctx.skip(t.line_of(row), "missing_field", f"tool name ({label})")
             continue
-        sid = f"otlp:{key}" + "".join(f"/agent-{h.span_id}" for h in chain)
+        sid = f"otlp:{key}" + "".join(f"/agent-{t.span_ids[h]}" for h in chain)
         if chain:
-            hosts[sid] = (sid.rsplit("/agent-", 1)[0], chain[-1].key)
-        emit = end if s.kind == "llm" else start
-        sessions.setdefault(sid, []).append((emit, 0 if s.kind == "llm" else 1, seq, s, start, end))
-    call_of: dict[tuple, str] = {}  # (trace, span id) of a tool span -> its call id in its session
+            hosts[sid] = (sid.rsplit("/agent-", 1)[0], t.ident[chain[-1]])
+        sessions.setdefault(sid, array("i")).append(row)
+    hosted = {ident for _, ident in hosts.values()}
+    call_of: dict[int, str] = {}  # identity of a tool span that hosts a sub-agent -> its call id
     order = {sid: i for i, sid in enumerate(sessions)}
     for sid in sorted(sessions, key=lambda k: (k.count("/agent-"), order[k])):  # parents first
-        items = sessions[sid]
-        items.sort(key=lambda it: it[:3])
-        parent_sid, host_key = hosts.get(sid, (None, None))
+        # a step at its end, a call at its start; at one moment steps first, then in file order
+        rows = sorted(sessions.pop(sid), key=lambda r: (t.end[r] if t.kind[r] == LLM else t.start[r], t.kind[r] != LLM, r))
+        parent_sid, host = hosts.get(sid, (None, -1))
         b = ctx.session(sid, NAME, parent_session_id=parent_sid)
-        call_of.update(_build(b, items, store))
-        b.parent_call_id = call_of.get(host_key) if host_key else None
+        call_of.update(_build(b, rows, t, store, hosted))
+        b.parent_call_id = call_of.get(host)
         yield b
 
 
-def _host(s: _Span, by_id: dict) -> _Span | None:
-    """The tool span `s` runs inside, if any: a sub-agent's steps and calls run inside its parent's call."""
-    cur = by_id.get((s.trace, s.parent)) if s.parent else None
+def _host(t: _SpanTable, row: int) -> int:
+    """The tool span `row` runs inside (-1: none): a sub-agent's steps and calls run inside its parent's call."""
+    cur = t.parent[row]
     for _ in range(256):
-        if cur is None or cur.kind == "tool":
+        if cur < 0 or t.kind[cur] == TOOL:
             return cur
-        cur = by_id.get((cur.trace, cur.parent)) if cur.parent else None
-    return None
+        cur = t.parent[cur]
+    return -1
 
 
-def _hosts(s: _Span, by_id: dict) -> list[_Span]:
-    """The tool spans `s` runs inside, outermost first (one per level of sub-agent)."""
-    out: list[_Span] = []
-    cur = _host(s, by_id)
-    while cur is not None and len(out) < 64:
+def _hosts(t: _SpanTable, row: int) -> list[int]:
+    """The tool spans `row` runs inside, outermost first (one per level of sub-agent)."""
+    out: list[int] = []
+    cur = _host(t, row)
+    while cur >= 0 and len(out) < 64:
         out.append(cur)
-        cur = _host(cur, by_id)
+        cur = _host(t, cur)
     return out[::-1]
 
 
-def _conversation(s: _Span, by_id: dict, memo: dict) -> str | None:
-    """The span's conversation id, or the nearest ancestor's (instrumentations often set it on the root only)."""
-    chain: list[tuple] = []
-    cur: _Span | None = s
-    conv = None
-    while cur is not None and len(chain) < 256:
-        key = cur.key
-        if cur.span_id is not None and key in memo:
-            conv = memo[key]
+def _conversation(t: _SpanTable, row: int, memo: array) -> int:
+    """The span's conversation id (its index in `t.strings`), or the nearest ancestor's (instrumentations
+    often set it on the root only)."""
+    chain: list[int] = []
+    cur = row
+    conv = 0
+    while cur >= 0 and len(chain) < 256:
+        ident = t.ident[cur]
+        if ident >= 0 and memo[ident] >= 0:
+            conv = memo[ident]
             break
-        chain.append(key)
-        conv = cur.conv
+        chain.append(ident)
+        conv = t.conv[cur]
         if conv:
             break
-        cur = by_id.get((cur.trace, cur.parent)) if cur.parent else None
-    for key in chain:
-        if key[1] is not None:
-            memo[key] = conv
+        cur = t.parent[cur]
+    for ident in chain:
+        if ident >= 0:
+            memo[ident] = conv
     return conv
 
 
@@ -472,9 +531,10 @@ def _tool_responses(attrs: _Attrs) -> dict[str, Any]:
     return out
 
 
-def _build(b: SessionBuilder, items: list[tuple], store: _AttrStore) -> dict[tuple, str]:
-    """Fill `b` from its spans in time order; returns each tool span's call id (sub-agents link to it)."""
-    call_of: dict[tuple, str] = {}
+def _build(b: SessionBuilder, rows: list[int], t: _SpanTable, store: _AttrStore, hosted: set[int]) -> dict[int, str]:
+    """Fill `b` from its spans' rows in time order; returns the call id of each of its tool spans whose
+    identity is in `hosted` (a sub-agent links to it)."""
+    call_of: dict[int, str] = {}
     pending: list[dict[str, Any]] = []  # calls the current step declared that no tool span has recorded yet
     waiting: dict[str, str] = {}  # declared call id -> builder call id, result still to come
     last_end: float | None = None
@@ -487,9 +547,10 @@ def _build(b: SessionBuilder, items: list[tuple], store: _AttrStore) -> dict[tup
                 waiting[call["id"]] = cid
         pending.clear()
 
-    for _, _, _, s, start, end in items:
-        a = store.get(s.attrs)
-        if s.kind == "llm":
+    for row in rows:
+        a = store.get(t.attrs[row])
+        start, end, line = t.start[row], t.end[row], t.line_of(row)
+        if t.kind[row] == LLM:
             flush()
             if waiting:
                 for call_id, response in _tool_responses(a).items():
@@ -499,16 +560,16 @@ def _build(b: SessionBuilder, items: list[tuple], store: _AttrStore) -> dict[tup
             b.llm(
                 end,
                 t_start=start,
-                line=s.line,
+                line=line,
                 model=a.first_str("gen_ai.response.model", "gen_ai.request.model", "llm.model_name"),
                 tokens_in=a.first_int("gen_ai.usage.input_tokens", "llm.token_count.prompt"),
                 tokens_out=a.first_int("gen_ai.usage.output_tokens", "llm.token_count.completion"),
                 text=text,
             )
             pending.extend(calls)
-            last_end, last_line = end, s.line
+            last_end, last_line = end, line
             continue
-        name = s.tool
+        name = t.text(t.tool, row)
         call_id = a.first_str("gen_ai.tool.call.id", "tool_call.id", "tool.id")
         match = next((c for c in pending if call_id is not None and c["id"] == call_id), None)
         match = match or next((c for c in pending if c["name"] == name), None)
@@ -523,8 +584,9 @@ def _build(b: SessionBuilder, items: list[tuple], store: _AttrStore) -> dict[tup
         result = a.get("gen_ai.tool.call.result")
         if result is None:
             result = a.get("output.value")
-        cid = b.tool_call(call_id or (match["id"] if match else None), name, args, start, s.line)
-        b.tool_result(cid, end, result, status="error" if s.failed else "ok")
-        call_of[s.key] = cid
+        cid = b.tool_call(call_id or (match["id"] if match else None), name, args, start, line)
+        b.tool_result(cid, end, result, status="error" if t.failed[row] else "ok")
+        if t.ident[row] in hosted:
+            call_of[t.ident[row]] = cid
     flush()
     return call_of
