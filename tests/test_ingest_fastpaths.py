@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
-from hypothesis import given, settings
+import orjson
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bpaste_cli.ingest import secrets
+from bpaste_cli.ingest import claude_code, secrets
+from bpaste_cli.ingest.base import ReadContext, SkipReport
 from bpaste_cli.ingest.secrets import may_hold_secret, scrub
-from bpaste_cli.trace import SessionBuilder
+from bpaste_cli.trace import Limits, SessionBuilder
 
 SECRET_SHAPES = [
     "sk-ant-api03-" + "Zx9" * 10,
@@ -72,3 +75,40 @@ def test_the_pre_filter_catches_every_trigger_with_what_its_pattern_needs() -> N
         needs = rest[0] if len(rest) == 2 else ()
         for trigger in triggers:
             assert may_hold_secret("x " + trigger + " " + "".join(needs) + " y"), trigger
+
+
+_TRIGGERS = secrets._looked_for()
+# triggers, their pieces (a lookbehind must see the whole trigger) and their neighbours in the alphabet
+_TRIGGER_TEXT = st.lists(
+    st.sampled_from(_TRIGGERS)
+    | st.sampled_from(_TRIGGERS).flatmap(lambda t: st.integers(0, len(t)).map(lambda i: t[:i] if i % 2 else t[i:]))
+    | st.text(alphabet="@JxKIR_-rAkSsEeaghpf:/", max_size=6),
+    max_size=6,
+).map("".join)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(_TRIGGER_TEXT)
+def test_the_anchored_pre_filter_finds_exactly_the_texts_holding_a_trigger(text: str) -> None:
+    assert may_hold_secret(text) is any(t in text for t in _TRIGGERS)
+
+
+_IDS = st.tuples(st.sampled_from(["s1", "s2", "", None, 1, True, ["s1"]]), st.sampled_from([None, "", "g1", "g2", 0, False]))
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(_IDS, min_size=1, max_size=12))
+def test_claude_code_records_go_to_the_session_their_ids_name(tmp_path: Path, ids: list[tuple[Any, Any]]) -> None:
+    """The reader looks a session up only when the ids change from the previous record: each record still
+    lands in the session its own `sessionId` and `agentId` name."""
+    path = tmp_path / "stem.jsonl"
+    lines = [{"type": "user", "sessionId": sid, "agentId": agent, "timestamp": 1.0e9 + i,
+              "message": {"role": "user", "content": f"hi {i}"}} for i, (sid, agent) in enumerate(ids)]
+    path.write_bytes(b"".join(orjson.dumps(line) + b"\n" for line in lines))
+    ctx = ReadContext(path=path, display=path.name, report=SkipReport(), limits=Limits(), scrub=None)
+    got = {b.session_id: [e["source_line"] for e in b.finish()[1]] for b in claude_code.read(path, ctx)}
+    expected: dict[str, list[int]] = {}
+    for line, (sid, agent) in enumerate(ids, 1):
+        main = f"claude-code:{sid if isinstance(sid, str) and sid else 'stem'}"
+        expected.setdefault(f"{main}/agent-{agent}" if isinstance(agent, str) and agent else main, []).append(line)
+    assert got == expected

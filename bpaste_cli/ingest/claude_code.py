@@ -101,10 +101,6 @@ def sniff(head: bytes) -> bool:
     return seen
 
 
-def _int(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
 def _tokens_in(usage: dict[str, Any]) -> int | None:
     """Input + cache-creation + cache-read tokens, of those logged (None when none is)."""
     total = None
@@ -172,7 +168,7 @@ class _Session:
         t = parse_time(obj.get("timestamp"))
         mid = msg.get("id") or obj.get("requestId") or f"line {line}"
         usage = msg.get("usage")
-        if not isinstance(usage, dict):
+        if type(usage) is not dict:  # orjson's values are of exact types: no subclass to allow for
             usage = {}
         if mid != self.mid:
             self.flush()
@@ -180,20 +176,20 @@ class _Session:
             model = msg.get("model")
             self.model = model if isinstance(model, str) else None
             self.tokens_in, self.tokens_out = _tokens_in(usage), None
-        out = _int(usage.get("output_tokens"))
-        if out is not None and (self.tokens_out is None or out > self.tokens_out):
+        out = usage.get("output_tokens")
+        if type(out) is int and (self.tokens_out is None or out > self.tokens_out):
             self.tokens_out = out
             if self.emitted:
                 self.b.amend_llm(tokens_out=out)
         content = msg.get("content")
-        if isinstance(content, str):
+        if type(content) is str:
             content = [{"type": "text", "text": content}]
-        elif not isinstance(content, list) or not content:
+        elif type(content) is not list or not content:
             ctx.skip(line, "missing_field", "message.content")
             return
         for i, block in enumerate(content):
-            kind = block.get("type") if isinstance(block, dict) else None
-            if not isinstance(kind, str):
+            kind = block.get("type") if type(block) is dict else None
+            if type(kind) is not str:
                 ctx.skip(line, "malformed_block", f"message.content[{i}] has no type")
             elif kind not in _MODEL_BLOCKS:
                 ctx.skip(line, "unknown_record", f"message.content[{i}] type={kind[:40]!r}")
@@ -222,7 +218,7 @@ class _Session:
         t = parse_time(obj.get("timestamp"))
         content = msg.get("content")
         if isinstance(content, list):
-            results = [b for b in content if isinstance(b, dict) and b.get("type") == "tool_result"]
+            results = [b for b in content if type(b) is dict and b.get("type") == "tool_result"]
             if results:
                 self._results(obj, results, t, line, ctx)
                 return
@@ -302,30 +298,41 @@ def _parent_logs(path: Path, session_id: str) -> list[Path]:
     return [p for p in found if p != path and p.is_file()]
 
 
+def _session_of(sessions: dict[tuple[str, str | None], _Session], logged: tuple[Any, Any], path: Path,
+                ctx: ReadContext) -> _Session:
+    """The session of a record that logs `(sessionId, agentId)`, created on its first record."""
+    raw_id, agent = logged
+    agent = agent if isinstance(agent, str) and agent else None
+    raw_id = raw_id if isinstance(raw_id, str) and raw_id else path.stem
+    st = sessions.get((raw_id, agent))
+    if st is None:
+        if agent is None:
+            builder = ctx.session(f"claude-code:{raw_id}", NAME)
+        else:
+            parent = f"claude-code:{raw_id}"
+            builder = ctx.session(f"{parent}/agent-{agent}", NAME, parent_session_id=parent)
+        st = sessions[(raw_id, agent)] = _Session(builder, raw_id)
+    return st
+
+
 def read(path: Path, ctx: ReadContext) -> Iterator[SessionBuilder]:
     sessions: dict[tuple[str, str | None], _Session] = {}  # by (sessionId, agentId); agentId None: a main session
+    key: tuple[Any, Any] = (None, None)  # (sessionId, agentId) as the previous record logged them: its session is `st`
+    st: _Session | None = None
     for line, obj in iter_jsonl(ctx):
-        kind = obj.get("type") if isinstance(obj, dict) else None
+        kind = obj.get("type") if type(obj) is dict else None  # orjson makes plain dicts
         if kind != "user" and kind != "assistant":
             if not isinstance(kind, str) or kind not in _BOOKKEEPING:
                 ctx.skip(line, "unknown_record", f"type={kind!r}")
             continue
         msg = obj.get("message")
-        if not isinstance(msg, dict):
+        if type(msg) is not dict:
             ctx.skip(line, "missing_field", "message")
             continue
-        agent = obj.get("agentId")
-        agent = agent if isinstance(agent, str) and agent else None
-        raw_id = obj.get("sessionId")
-        raw_id = raw_id if isinstance(raw_id, str) and raw_id else path.stem
-        st = sessions.get((raw_id, agent))
-        if st is None:
-            if agent is None:
-                builder = ctx.session(f"claude-code:{raw_id}", NAME)
-            else:
-                parent = f"claude-code:{raw_id}"
-                builder = ctx.session(f"{parent}/agent-{agent}", NAME, parent_session_id=parent)
-            st = sessions[(raw_id, agent)] = _Session(builder, raw_id)
+        logged = (obj.get("sessionId"), obj.get("agentId"))
+        if logged != key or st is None:  # a file's records mostly belong to one session: look it up on a change
+            key = logged
+            st = _session_of(sessions, logged, path, ctx)
         if kind == "user":
             st.user(obj, msg, line, ctx)
         elif msg.get("model") != "<synthetic>":

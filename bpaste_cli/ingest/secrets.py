@@ -41,26 +41,32 @@ _CONTEXT = [
 
 _WHOLE_RE = [(t, re.compile(p)) for t, p in _WHOLE]
 _CONTEXT_RE = [(t, needs, re.compile(p)) for t, needs, p in _CONTEXT]
-# The pre-filter: one pass over the text for a piece of each trigger, and for one of the things each
-# pattern with a middle item needs (URLs are common in logs, URLs with a password rare). A piece starts
-# with a character rarer in logs than its trigger's first, so the scan stops to compare at fewer places.
-# A text that holds a trigger holds its piece: the test misses no secret, and a false alarm only costs
-# the per-pattern checks.
-_PIECES = {
-    "PRIVATE KEY-----": "KEY-----", "sk-": "k-", "_live_": "ve_", "AKIA": "KIA", "ASIA": "SIA", "github_pat_": "b_pat_",
-    "glpat-": "pat-", "AIza": "Iza", "hf_": "f_", "eyJ": "yJ", "earer": "rer", "EARER": "RER",
-    "ecret_access_key": "_access_key", "ECRET_ACCESS_KEY": "CRET_ACCESS_KEY", "ecretAccessKey": "AccessKey",
-}
+# The pre-filter: one pass over the text for each pattern's trigger (for a pattern with a middle item, for
+# the first thing it needs instead: URLs are common in logs, URLs with a password rare). A trigger is
+# searched from its character that comes first in `_ANCHORS` (few, and rare in logs), a lookbehind
+# checking what precedes it, so the scan stops to compare at few places. A text without any of them
+# holds no trigger, so no pattern applies: the test misses no secret.
+_ANCHORS = "@JxKIR_-r"
 
 
 def _looked_for() -> list[str]:
-    found = [_PIECES.get(t, t) for triggers, _ in _WHOLE for t in triggers]
+    found = [t for triggers, _ in _WHOLE for t in triggers]
     for triggers, needs, _ in _CONTEXT:
-        found += [needs[0]] if needs else [_PIECES.get(t, t) for t in triggers]
+        found += [needs[0]] if needs else list(triggers)
     return list(dict.fromkeys(found))
 
 
-_ANY_PIECE = re.compile("|".join(re.escape(p) for p in _looked_for()))
+def _anchored(triggers: list[str]) -> str:
+    """A pattern that matches where one of `triggers` occurs, each matched from its anchor character."""
+    by_anchor: dict[str, list[str]] = {}
+    for trigger in triggers:
+        i = next((trigger.index(c) for c in _ANCHORS if c in trigger), 0)
+        behind = f"(?<={re.escape(trigger[: i + 1])})" if i else ""
+        by_anchor.setdefault(trigger[i], []).append(behind + re.escape(trigger[i + 1 :]))
+    return "|".join(f"{re.escape(c)}(?:{'|'.join(rest)})" for c, rest in by_anchor.items())
+
+
+_ANY_TRIGGER = re.compile(_anchored(_looked_for()))
 _PREFIX = "<secret:"
 
 
@@ -83,14 +89,14 @@ def _replace_group(match: re.Match[str]) -> str:
 
 
 def may_hold_secret(text: str) -> bool:
-    """Whether some pattern may match in `text` (see `_ANY_PIECE`). When none may, `scrub` leaves `text`
+    """Whether some pattern may match in `text` (see `_ANY_TRIGGER`). When none may, `scrub` leaves `text`
     and every piece of it as they are: one test over a record's whole JSON can stand for one per string."""
-    return _ANY_PIECE.search(text) is not None
+    return _ANY_TRIGGER.search(text) is not None
 
 
 def scrub(text: str) -> str:
     """`text` with every recognised secret replaced by its placeholder (idempotent)."""
-    return _scrub_each(text) if _ANY_PIECE.search(text) is not None else text
+    return _scrub_each(text) if _ANY_TRIGGER.search(text) is not None else text
 
 
 def _scrub_each(text: str) -> str:
