@@ -47,6 +47,7 @@ SIGNATURES_PER_TOOL = 2
 TOOLS_PER_DECISION = 8
 CACHE_ENTRIES = 1 << 16  # entries a per-predictor cache keeps (contexts' branch lists, argument hashes)
 REPEAT, NO_ARGS = "repeat", "none"  # the families of a whole-call repeat and of a call without arguments
+RuleEntry = tuple[Rule, float, Any, str, str, int, tuple[str, int, str, int] | None]  # see PatternPredictor.rules
 
 PREDICTOR = ArtifactType(PREDICTOR_KIND, PREDICTOR_SCHEMA_VERSION, {"type": "object"}, "bpaste predictor",
                          "re-run `bpaste mine` and `bpaste tune`", "re-run `bpaste mine`")
@@ -137,14 +138,16 @@ class PatternPredictor:
         r = tables["rules"]
         # (tool, arg) -> [(rule, rate, constant or ABSENT, words, family, family rank, (source tool, rank, field,
         # position) of the commonest rules, which `_values` binds inline, else None)], best first
-        self.rules: dict[tuple[str, str], list[tuple[Rule, float, Any, str, str, int, tuple[str, int, str, int] | None]]] = {}
+        self.rules: dict[tuple[str, str], list[RuleEntry]] = {}
         for i in range(len(r["tool"])):
             rule = Rule(r["kind"][i], r["src"][i], r["rank"][i], r["field"][i], r["pos"][i], r["cast"][i], r["value"][i])
             const = orjson.loads(rule.value) if rule.kind == "const" else ABSENT  # ABSENT: bound per decision
             fam = family(rule)
-            inline = rule.kind == "copy" and not rule.pos or rule.kind == "extract" and rule.pos > 0 and rule.cast != "num"
+            kind = rule.kind
+            inline = kind == "copy" and not rule.pos or kind == "extract" and rule.pos > 0 and rule.cast != "num"
             fast = (rule.src, rule.rank, rule.field, rule.pos) if inline else None
-            entry = (rule, r["rate"][i], const, describe(rule, r["tool"][i], r["arg"][i]), fam, family_rank(fam), fast)
+            words = describe(rule, r["tool"][i], r["arg"][i])
+            entry = (rule, r["rate"][i], const, words, fam, family_rank(fam), fast)
             self.rules.setdefault((r["tool"][i], r["arg"][i]), []).append(entry)
         for lst in self.rules.values():
             lst.sort(key=lambda e: (-e[1], e[0].kind == "const"))  # on a tie, state beats a constant
@@ -247,9 +250,9 @@ class PatternPredictor:
         """The branches a decision in this context explores: per tool (in the order of P(tool)), each repeat rule
         and each signature, as (upper bound of the calibrated probability of anything it offers, position in that
         order, tool, upper bound of the scores it offers, its first factors' score, (rank, words, calibrated
-        probability) of a repeat or None, (args, args are ROOT, names are plain strings, maps, the map when there is
-        one) of a signature or None); when the ranking can prune, best bound first (a score bound multiplies in the order the beam does,
-        so it rounds no lower). They depend on the context only, so they are cached per context (a bounded
+        probability) of a repeat or None, (args, args are ROOT, names are plain strings, maps, the map when there
+        is one) of a signature or None); when the ranking can prune, best bound first (a score bound multiplies in
+        the order the beam does, so it rounds no lower). They depend on the context only, so they are cached per context (a bounded
         cache: a long-running server sees ever new contexts)."""
         got = self._branches_cache.get(keys)
         if got is None:
@@ -269,7 +272,8 @@ class PatternPredictor:
                     for cap in caps:
                         top *= cap
                     bound = max(m.upper(top) for m in maps) if prune else 0.0
-                    got.append((bound, len(got), tool, top, score, None, (sig, root, named, maps, maps[0] if len(maps) == 1 else None)))
+                    one = maps[0] if len(maps) == 1 else None
+                    got.append((bound, len(got), tool, top, score, None, (sig, root, named, maps, one)))
             if prune:
                 got.sort(key=_best_bound_first)
             if len(self._branches_cache) >= CACHE_ENTRIES:
