@@ -341,13 +341,16 @@ def test_a_predictor_sent_to_another_process_predicts_the_same():
 def test_a_narrow_beam_keeps_the_best_combinations_not_the_first_generated():
     # a: y (share 0.8), x (0.5 of the 0.2 left: 0.1); b: p (0.9), q (0.5 of 0.1: 0.05). Generated in the order
     # (y,p) 0.72, (y,q) 0.04, (x,p) 0.09, (x,q) 0.005: a beam 2 wide must keep (y,p) and (x,p)
-    const = lambda arg, v, rate: ("A", arg, "const", "", 0, "", 0, "", canonical_json(v), 4, 4, 4, rate)  # noqa: E731
     p = PatternPredictor({"K": 1, "R": 1}, _table(
         [([], 4, "A", 4, 1.0)], [("A", ["a", "b"], 4, 1.0)],
-        [const("a", "y", 0.8), const("a", "x", 0.5), const("b", "p", 0.9), const("b", "q", 0.5)]))
+        [_const("A", "a", "y", 0.8), _const("A", "a", "x", 0.5), _const("A", "b", "p", 0.9), _const("A", "b", "q", 0.5)]))
     state = p.cursor().state
     got = p.candidates(state, 2)
     assert [c.args_json for c in got] == ['{"a":"y","b":"p"}', '{"a":"x","b":"p"}']
     assert [round(c.prob, 9) for c in got] == [0.72, 0.09]
     assert got == reference(p, state, 2)
 
+
+def _const(tool: str, arg: str, value, rate: float) -> tuple:
+    """A `const` rule row of a pattern table (RULE_COLUMNS)."""
+    return (tool, arg, "const", "", 0, "", 0, "", canonical_json(value), 4, 4, 4, rate)

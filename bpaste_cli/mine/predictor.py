@@ -298,10 +298,7 @@ class PatternPredictor:
                 if not lst or len(lst) < nth:
                     v = ABSENT
                 elif pos:
-                    call = lst[-nth]
-                    items = call._res.by_kind.get(field)
-                    if items is None:
-                        items = call.items(field)
+                    items = lst[-nth].items(field)
                     v = items[pos - 1] if len(items) >= pos else ABSENT
                 else:
                     v = lst[-nth].args.get(field, ABSENT)
