@@ -269,6 +269,11 @@ def _table(control, sigs, rules) -> dict:
             for name, rows in (("control", control), ("signatures", sigs), ("rules", rules))}
 
 
+def _const(tool: str, arg: str, value, rate: float) -> tuple:
+    """A `const` rule row of a pattern table (RULE_COLUMNS)."""
+    return (tool, arg, "const", "", 0, "", 0, "", canonical_json(value), 4, 4, 4, rate)
+
+
 def test_a_candidate_tied_with_the_kth_best_still_wins_on_its_name():
     # k = 1. Across tools: B (P 1.0) offers B() at 1.0 * 0.5 first, A (P 0.5) repeats its call at 0.5 * 1.0:
     # a tie, and A sorts first. Within a tool: C's second signature ties its first with a smaller argument text.
@@ -283,7 +288,7 @@ def test_a_candidate_tied_with_the_kth_best_still_wins_on_its_name():
     p = PatternPredictor({"K": 1, "R": 1}, _table(
         [([], 4, "C", 4, 1.0)],
         [("C", ["b"], 2, 0.5), ("C", ["a"], 2, 0.5)],
-        [("C", "b", "const", "", 0, "", 0, "", '"y"', 4, 4, 4, 1.0), ("C", "a", "const", "", 0, "", 0, "", '"x"', 4, 4, 4, 1.0)]))
+        [_const("C", "b", "y", 1.0), _const("C", "a", "x", 1.0)]))
     assert [(c.args_json, c.prob) for c in p.candidates(p.cursor().state, 1)] == [('{"a":"x"}', 0.5)]
 
 
@@ -296,7 +301,7 @@ def test_a_lower_score_whose_family_calibrates_higher_is_not_pruned():
     p = PatternPredictor({"K": 1, "R": 1}, _table(
         [([], 4, "A", 4, 1.0), ([], 4, "B", 1, 0.15)],
         [("A", ["a"], 4, 1.0)],
-        [("A", "a", "const", "", 0, "", 0, "", '"x"', 4, 4, 4, 1.0), ("B", "*", "repeat", "B", 1, "", 0, "", "", 4, 4, 4, 1.0)]),
+        [_const("A", "a", "x", 1.0), ("B", "*", "repeat", "B", 1, "", 0, "", "", 4, 4, 4, 1.0)]),
         calibration)
     cur = p.cursor()
     cur.observe(Event("tool", 0, "B", '{"q":1}', args_hash('{"q":1}'), "r", None, "ok"))
@@ -315,7 +320,7 @@ def test_a_signature_is_bounded_by_the_maps_of_all_its_arguments():
     p = PatternPredictor({"K": 1, "R": 1}, _table(
         [([], 4, "B", 4, 1.0), ([], 4, "A", 2, 0.5)],
         [("A", ["a", "b"], 4, 1.0)],
-        [("A", "a", "const", "", 0, "", 0, "", '"x"', 4, 4, 4, 1.0), ("A", "b", "copy", "B", 1, "q", 0, "", "", 4, 4, 4, 1.0),
+        [_const("A", "a", "x", 1.0), ("A", "b", "copy", "B", 1, "q", 0, "", "", 4, 4, 4, 1.0),
          ("B", "*", "repeat", "B", 1, "", 0, "", "", 4, 4, 4, 1.0)]),
         calibration)
     cur = p.cursor()
@@ -330,7 +335,7 @@ def test_a_predictor_sent_to_another_process_predicts_the_same():
 
     p = PatternPredictor({"K": 1, "R": 1}, _table(
         [([], 4, "A", 4, 1.0)], [("A", ["a"], 4, 1.0)],
-        [("A", "a", "copy", "A", 1, "a", 0, "", "", 4, 4, 4, 0.5), ("A", "a", "const", "", 0, "", 0, "", '"x"', 4, 4, 4, 0.5)]))
+        [("A", "a", "copy", "A", 1, "a", 0, "", "", 4, 4, 4, 0.5), _const("A", "a", "x", 0.5)]))
     cur = p.cursor()
     cur.observe(Event("tool", 0, "A", '{"a":"y"}', args_hash('{"a":"y"}'), "r", None, "ok"))
     got = p.candidates(cur.state, 5)
@@ -350,7 +355,3 @@ def test_a_narrow_beam_keeps_the_best_combinations_not_the_first_generated():
     assert [round(c.prob, 9) for c in got] == [0.72, 0.09]
     assert got == reference(p, state, 2)
 
-
-def _const(tool: str, arg: str, value, rate: float) -> tuple:
-    """A `const` rule row of a pattern table (RULE_COLUMNS)."""
-    return (tool, arg, "const", "", 0, "", 0, "", canonical_json(value), 4, 4, 4, rate)
