@@ -162,6 +162,19 @@ class PatternPredictor:
                 self._prompt_readers.append(ta)
             for src in sorted({e[0].src for e in lst if e[2] is ABSENT and e[0].kind != "prompt"}):
                 self._readers.setdefault(src, []).append(ta)
+        # per (tool, argument): the calls its rules read (source tool, least rank), whether they read the prompt, and
+        # the values it binds while none of them is visible (its constants'), which `_values` then gives without
+        # walking its rules: in a coding agent's sessions half the bindings find no source yet
+        blank = SessionState(self._key_fn, self._needs_args, self.K, self.R)
+        self._unbound: dict[tuple[str, str], tuple[tuple[tuple[str, int], ...], bool, list[tuple[Any, ...]]]] = {}
+        for ta, lst in self.rules.items():
+            if ta[1] != "*":
+                ranks: dict[str, int] = {}
+                for rule, _, const, *_ in lst:
+                    if const is ABSENT and rule.kind != "prompt":
+                        ranks[rule.src] = min(rule.rank, ranks.get(rule.src, rule.rank))
+                reads_prompt = any(e[0].kind == "prompt" for e in lst)
+                self._unbound[ta] = (tuple(ranks.items()), reads_prompt, self._values(ta[0], ta[1], blank))
         self._cx, self._cy = list(self.calibration.get("x", [])), list(self.calibration.get("y", []))
         self._maps = {f: (list(m["x"]), list(m["y"])) for f, m in self.calibration.get("families", {}).items()}
         pooled = Curve(self._cx, self._cy)
@@ -284,11 +297,21 @@ class PatternPredictor:
     def _values(self, tool: str, arg: str, state: SessionState) -> list[tuple[Any, float, str, str, int, bool]]:
         """The first VALUES_PER_ARG distinct values the rules of one argument bind, each with its share of
         the probability mass, its rule in words, its family (and its rank) and whether it is a plain string."""
+        by_tool = state.by_tool
+        unbound = self._unbound.get((tool, arg))
+        if unbound is not None:  # none of its rules' calls visible: its constants' values
+            sources, reads_prompt, constants = unbound
+            for src, nth in sources:
+                lst = by_tool.get(src)
+                if lst and len(lst) >= nth:
+                    break
+            else:
+                if not reads_prompt or state.prompt is None:
+                    return constants
         out: list[tuple[Any, float, str, str, int, bool]] = []
         seen_strings: set[str] = set()  # a string equals only a string: one set lookup
         seen: list[Any] = []  # the other values: equal and of the same type (so 1 != True)
         left = 1.0
-        by_tool = state.by_tool
         for rule, rate, const, words, fam, rank, fast in self.rules.get((tool, arg), ()):
             if const is not ABSENT:
                 v = const
