@@ -48,6 +48,7 @@ TOOLS_PER_DECISION = 8
 CACHE_ENTRIES = 1 << 16  # entries a per-predictor cache keeps (contexts' branch lists, argument hashes)
 REPEAT, NO_ARGS = "repeat", "none"  # the families of a whole-call repeat and of a call without arguments
 RuleEntry = tuple[Rule, float, Any, str, str, int, tuple[str, int, str, int] | None]  # see PatternPredictor.rules
+BoundValue = tuple[Any, float, str, str, int, bool]  # see PatternPredictor._values
 
 PREDICTOR = ArtifactType(PREDICTOR_KIND, PREDICTOR_SCHEMA_VERSION, {"type": "object"}, "bpaste predictor",
                          "re-run `bpaste mine` and `bpaste tune`", "re-run `bpaste mine`")
@@ -152,29 +153,27 @@ class PatternPredictor:
         for lst in self.rules.values():
             lst.sort(key=lambda e: (-e[1], e[0].kind == "const"))  # on a tie, state beats a constant
         # per tool, the (tool, argument)s with a rule reading one of its calls, and those with a rule reading the
-        # latest prompt: a cursor's bound values of an argument hold until such a call (a prompt) arrives
+        # latest prompt: a cursor's bound values of an argument hold until such a call (a prompt) arrives; and per
+        # (tool, argument) those calls (source tool, least rank), whether it reads the prompt, and the values it
+        # binds while none of them is visible (its constants'), which `_values` then gives without walking its
+        # rules: in a coding agent's sessions half the bindings find no source yet
         self._readers: dict[str, list[tuple[str, str]]] = {}
         self._prompt_readers: list[tuple[str, str]] = []
+        self._unbound: dict[tuple[str, str], tuple[tuple[tuple[str, int], ...], bool, list[BoundValue]]] = {}
+        blank = SessionState(self._key_fn, self._needs_args, self.K, self.R)
         for ta, lst in self.rules.items():
             if ta[1] == "*":
                 continue  # repeats: bound by `candidates` itself
-            if any(e[0].kind == "prompt" for e in lst):
+            reads_prompt = any(e[0].kind == "prompt" for e in lst)
+            if reads_prompt:
                 self._prompt_readers.append(ta)
-            for src in sorted({e[0].src for e in lst if e[2] is ABSENT and e[0].kind != "prompt"}):
+            ranks: dict[str, int] = {}
+            for rule, _, const, *_ in lst:
+                if const is ABSENT and rule.kind != "prompt":
+                    ranks[rule.src] = min(rule.rank, ranks.get(rule.src, rule.rank))
+            for src in sorted(ranks):
                 self._readers.setdefault(src, []).append(ta)
-        # per (tool, argument): the calls its rules read (source tool, least rank), whether they read the prompt, and
-        # the values it binds while none of them is visible (its constants'), which `_values` then gives without
-        # walking its rules: in a coding agent's sessions half the bindings find no source yet
-        blank = SessionState(self._key_fn, self._needs_args, self.K, self.R)
-        self._unbound: dict[tuple[str, str], tuple[tuple[tuple[str, int], ...], bool, list[tuple[Any, ...]]]] = {}
-        for ta, lst in self.rules.items():
-            if ta[1] != "*":
-                ranks: dict[str, int] = {}
-                for rule, _, const, *_ in lst:
-                    if const is ABSENT and rule.kind != "prompt":
-                        ranks[rule.src] = min(rule.rank, ranks.get(rule.src, rule.rank))
-                reads_prompt = any(e[0].kind == "prompt" for e in lst)
-                self._unbound[ta] = (tuple(ranks.items()), reads_prompt, self._values(ta[0], ta[1], blank))
+            self._unbound[ta] = (tuple(ranks.items()), reads_prompt, self._values(ta[0], ta[1], blank))
         self._cx, self._cy = list(self.calibration.get("x", [])), list(self.calibration.get("y", []))
         self._maps = {f: (list(m["x"]), list(m["y"])) for f, m in self.calibration.get("families", {}).items()}
         pooled = Curve(self._cx, self._cy)
@@ -294,7 +293,7 @@ class PatternPredictor:
             self._branches_cache[keys] = got
         return got
 
-    def _values(self, tool: str, arg: str, state: SessionState) -> list[tuple[Any, float, str, str, int, bool]]:
+    def _values(self, tool: str, arg: str, state: SessionState) -> list[BoundValue]:
         """The first VALUES_PER_ARG distinct values the rules of one argument bind, each with its share of
         the probability mass, its rule in words, its family (and its rank) and whether it is a plain string."""
         by_tool = state.by_tool
@@ -308,7 +307,7 @@ class PatternPredictor:
             else:
                 if not reads_prompt or state.prompt is None:
                     return constants
-        out: list[tuple[Any, float, str, str, int, bool]] = []
+        out: list[BoundValue] = []
         seen_strings: set[str] = set()  # a string equals only a string: one set lookup
         seen: list[Any] = []  # the other values: equal and of the same type (so 1 != True)
         left = 1.0
