@@ -6,12 +6,14 @@ counting: random small tables and sessions (hypothesis), with ties, duplicate ca
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import FrozenInstanceError
 
 import orjson
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bpaste_cli.mine.api import Candidate, Event
+from bpaste_cli.mine.api import Candidate, Event, new_candidate
 from bpaste_cli.mine.control import ControlCounts
 from bpaste_cli.mine.dataflow import ABSENT, ROOT, bind, call_family
 from bpaste_cli.mine.predictor import (RULE_COLUMNS, SIGNATURES_PER_TOOL, TOOLS_PER_DECISION, VALUES_PER_ARG, Curve,
@@ -355,3 +357,11 @@ def test_a_narrow_beam_keeps_the_best_combinations_not_the_first_generated():
     assert [round(c.prob, 9) for c in got] == [0.72, 0.09]
     assert got == reference(p, state, 2)
 
+
+
+@given(st.text(), st.text(), st.text(), st.floats(allow_nan=False), st.text(), st.text())
+def test_a_candidate_filled_through_its_slots_is_the_dataclass_one(tool, aj, h, p, words, fam):
+    made, built = new_candidate(tool, aj, h, p, words, fam), Candidate(tool, aj, h, p, words, fam)
+    assert made == built and hash(made) == hash(built) and repr(made) == repr(built)
+    with pytest.raises(FrozenInstanceError):
+        made.prob = 0.5

@@ -40,6 +40,23 @@ class Candidate:
     family: str = ""  # the data-flow family that bound it (`mine.dataflow.family`): repeat, result <item>, copy, prompt, const
 
 
+_CANDIDATE_SLOTS = tuple(getattr(Candidate, name).__set__ for name in Candidate.__dataclass_fields__)
+
+
+def new_candidate(tool: str, args_json: str, args_hash: str, prob: float, rule: str, family: str) -> Candidate:
+    """`Candidate(tool, args_json, args_hash, prob, rule, family)` filled through its slots, without the frozen
+    dataclass's `object.__setattr__` per field (half the cost: the predictor makes five a decision)."""
+    c = object.__new__(Candidate)
+    set_tool, set_args_json, set_args_hash, set_prob, set_rule, set_family = _CANDIDATE_SLOTS
+    set_tool(c, tool)
+    set_args_json(c, args_json)
+    set_args_hash(c, args_hash)
+    set_prob(c, prob)
+    set_rule(c, rule)
+    set_family(c, family)
+    return c
+
+
 class PredictorCursor(Protocol):
     """The predictor's view of one session so far."""
 

@@ -32,7 +32,7 @@ from orjson import dumps as _dumps
 
 from bpaste_cli.artifacts import ArtifactType, check_artifact
 from bpaste_cli.errors import BpasteError
-from bpaste_cli.mine.api import Candidate, Event
+from bpaste_cli.mine.api import Candidate, Event, new_candidate
 from bpaste_cli.mine.dataflow import ABSENT, ROOT, Call, Rule, SessionState, bind, describe, family, family_rank
 from bpaste_cli.mine.keys import KEYS, NEEDS_ARGS
 from bpaste_cli.trace import args_hash, canonical_json
@@ -443,7 +443,7 @@ class PatternPredictor:
                 else:  # a signature's (tool, chosen values, family)
                     chosen, fam = how[1], how[2]
                     words = "; ".join([c[2] for c in chosen]) if chosen else f"{tool}()"
-                out.append(Candidate(tool, aj, h, p, words, fam))
+                out.append(new_candidate(tool, aj, h, p, words, fam))
         return out
 
 
