@@ -10,7 +10,8 @@ computed by the predictor) and warm sessions/s (median of --repeat further passe
 cached as when `tune` replays the same sessions), with median per-session times. Targets per core: cold
 `paste` >= 2,000 sessions/s and `bpaste` >= 1,000/s on coding sessions, warm `paste` >= 20,000/s. For the synthetic corpus also the one-shot CLI replay (every arm, cold) with its wall
 time and peak memory (targets for 20,000 sessions: < 20 s, < 1 GB), with one process and with --workers
-(target: >= 1.8x on 2 cores).
+(target: >= 1.8x on 2 cores), and, for --workers 2, how much two one-process replays gain side by side: the
+ceiling this machine sets on that ratio.
 """
 
 from __future__ import annotations
@@ -87,13 +88,42 @@ def one_shot(ds_dir: Path, patterns: Path, device: str, workers: int = 1) -> dic
     """`bpaste replay --split all --workers N` (every arm, cold) in a child process: its wall time and the peak
     RSS of the largest of its processes (the replay, or one of its workers)."""
     t0 = time.perf_counter()
-    done = subprocess.run([sys.executable, "-c", PEAK, sys.executable, "-m", "bpaste_cli", "replay", str(ds_dir),
-                           "--patterns", str(patterns), "--device", device, "--split", "all", "--workers", str(workers),
-                           "--json"], check=True, capture_output=True, text=True, cwd=REPO)
+    done = subprocess.run([sys.executable, "-c", PEAK, *replay_command(ds_dir, patterns, device, "all", workers)],
+                          check=True, capture_output=True, text=True, cwd=REPO)
     row = {"workers": workers, "wall_s": round(time.perf_counter() - t0, 1),
            "peak_rss_mb": round(int(done.stdout.split()[-1]) / 1024)}
     print(f"one-shot `bpaste replay --split all --workers {workers}` (all arms): {row['wall_s']} s, "
           f"peak RSS {row['peak_rss_mb']} MB", flush=True)
+    return row
+
+
+def replay_command(ds_dir: Path, patterns: Path, device: str, split: str, workers: int) -> list[str]:
+    return [sys.executable, "-m", "bpaste_cli", "replay", str(ds_dir), "--patterns", str(patterns), "--device", device,
+            "--split", split, "--workers", str(workers), "--json"]
+
+
+def two_at_once(ds_dir: Path, patterns: Path, device: str, repeat: int = 3) -> dict:
+    """How much faster two one-process replays (of the test split) finish side by side than one after the other:
+    the most any split of the work over two processes can gain on this machine (cores that share caches,
+    memory bandwidth or a host with other tenants give less than 2x), against which `--workers 2` is judged.
+    After one untimed run (the first one also warms the file cache), one alone and two side by side alternate
+    `repeat` times; the medians are compared."""
+    cmd = replay_command(ds_dir, patterns, device, "test", 1)
+    subprocess.run(cmd, check=True, capture_output=True, cwd=REPO)
+    alone, both = [], []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        subprocess.run(cmd, check=True, capture_output=True, cwd=REPO)
+        alone.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        pair = [subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=REPO) for _ in range(2)]
+        if any(p.wait() for p in pair):
+            raise SystemExit("a replay run side by side failed")
+        both.append(time.perf_counter() - t0)
+    a, b = statistics.median(alone), statistics.median(both)
+    row = {"alone_s": round(a, 1), "two_at_once_s": round(b, 1), "ceiling": round(2 * a / b, 2)}
+    print(f"two one-process test-split replays side by side: {row['two_at_once_s']} s against {row['alone_s']} s for "
+          f"one (medians of {repeat}), {row['ceiling']:.2f}x the throughput (the most two processes gain here)", flush=True)
     return row
 
 
@@ -128,6 +158,9 @@ def main() -> None:
             if len(shots) > 1:
                 print(f"--workers {args.workers}: {shots[0]['wall_s'] / shots[-1]['wall_s']:.2f}x the wall time of one "
                       "process (the same figures: tests/test_replay_workers.py)", flush=True)
+                if args.workers == 2:
+                    results[f"synthetic-coding-{args.synthetic}"]["two_at_once"] = two_at_once(
+                        work / "synth-ds", work / f"patterns-synthetic-{args.synthetic}", args.device)
     if args.out:
         args.out.write_bytes(orjson.dumps(results, option=orjson.OPT_INDENT_2))
 
