@@ -7,7 +7,7 @@ import string
 
 import orjson
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from bpaste_cli.mine import values as V
@@ -237,3 +237,73 @@ def test_rows_are_the_sorted_events_and_subsets_their_sessions(events, ids, data
     sub = rows.subset(some)
     assert sub.tool == [rows.tool[i] for lo, hi in some for i in range(lo, hi)]
     assert sub.session_ids() == [rows.session_ids()[rows.sessions.index(b)] for b in some]
+
+
+def plain_discover(value, state, window, max_pos):
+    """`discover` as its docstring says, without its shortcuts: every item of every kind of every visible call's
+    result extracted and compared, then (when none reproduces the value whole) every argument, id in one and
+    path, URL or id of a result tried as a template's slot."""
+    from bpaste_cli.mine.dataflow import MAX_TEMPLATE_CHARS, TEMPLATE_KINDS, loose_key
+
+    key = loose_key(value)
+    if key is None:
+        return set()
+    num = "num" if isinstance(value, (int, float)) and not isinstance(value, bool) else "str"
+    calls = [(tool, len(lst) - i, lst[i]) for tool, lst in state.by_tool.items() for i in range(max(0, len(lst) - window), len(lst))]
+    found, slots = set(), []
+    for tool, rank, c in calls:
+        for f, v in c.args.items():
+            slots.append((tool, rank, loose_key(v), f, 0, "str"))
+            if loose_key(v) == key:
+                found.add(Rule("copy", tool, rank, f, 0, ""))
+            if isinstance(v, str) and len(v) <= MAX_TEMPLATE_CHARS:
+                for p, item in enumerate(V.ids(v)[:max_pos], 1):
+                    if item != v:
+                        slots.append((tool, rank, item, f, p, "id"))
+                        if item == key:
+                            found.add(Rule("copy", tool, rank, f, p, "id"))
+        if c.result:
+            for kind, extract in V.EXTRACTORS.items():
+                for p, item in enumerate(extract(c.result)[:max_pos], 1):
+                    if kind in TEMPLATE_KINDS:
+                        slots.append((tool, rank, item, kind, p, "str"))
+                    if item == key:
+                        found.add(Rule("extract", tool, rank, kind, p, num))
+            for path, vals in V.json_fields(c.result).items():
+                for p, item in enumerate(vals[:max_pos], 1):
+                    if V.match_key(item) == key:
+                        found.add(Rule("extract", tool, rank, "json:" + path, p, "json"))
+    if state.prompt is not None:
+        for kind in V.ORDINAL_KINDS + ("whole",):
+            for p, item in enumerate(state.prompt.items(kind)[:max_pos], 1):
+                if item == key:
+                    found.add(Rule("prompt", "", 0, kind, p, num))
+    if found or not isinstance(value, str) or SLOT in value or len(value) > MAX_TEMPLATE_CHARS:
+        return found
+    return {Rule("template", tool, rank, field, pos, cast, value.replace(item, SLOT, 1))
+            for tool, rank, item, field, pos, cast in slots
+            if item is not None and len(item) >= 4 and item[0] != "\x00" and item != value and item in value}
+
+
+BIT = st.sampled_from(["/src/a1.py", "https://x.io/p/7", "id42x", "7", "12.5", '"q r"', "`b2`", "pkg/mod", "abc", " ", "\n", ":"])
+TEXT = st.lists(BIT, max_size=8).map("".join)
+
+
+@settings(max_examples=500)
+@given(st.lists(st.tuples(st.sampled_from("AB"), st.dictionaries(st.sampled_from(["f", "g"]), st.one_of(TEXT, st.integers(0, 20)), max_size=2),
+                          st.one_of(TEXT, st.dictionaries(st.just("k"), st.one_of(TEXT, st.integers(0, 20)), max_size=1)
+                                    .map(orjson.dumps).map(bytes.decode))),
+                min_size=1, max_size=5),
+       st.one_of(st.none(), TEXT), st.one_of(TEXT, st.builds(lambda a, b, c: a + b + c, st.sampled_from(["", "run ", "cat "]), BIT,
+                                                             st.sampled_from(["", " -q", "/x"])), st.integers(0, 20)))
+@example([("A", {}, "see https://x.io/p/7 now")], None, "cat https://x.io/p/7 -q")  # a URL's slot
+@example([("A", {}, "at /src/a1.py:3")], None, "run /src/a1.py -q")  # a path's
+@example([("A", {}, "made id42x")], None, "cat id42x/x")  # an id's
+def test_discovery_finds_what_extracting_every_item_finds(calls, prompt, value):
+    """`discover` extracts a result's items only for a text that holds the value, and a template's slot items only
+    of the kinds that can lie inside the value; it finds the rules a plain search of every item finds."""
+    state = SessionState(tool_key, False, 3, 3)
+    for tool, args, result in calls:
+        state.add_call(Call(tool, orjson.dumps(args).decode(), "h", result, "ok"))
+    state.add_user(prompt)
+    assert set(discover(value, state, 3, 4)) == plain_discover(value, state, 3, 4)

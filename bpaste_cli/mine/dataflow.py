@@ -18,6 +18,7 @@ invent a value: a rule whose source is absent binds nothing.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from typing import Any, NamedTuple
 
@@ -115,7 +116,8 @@ class Call:
     """A call the agent has seen, with its result and lazily cached extractions (`extracted`: the result's
     items when another call with the same result already holds them)."""
 
-    __slots__ = ("tool", "args_json", "args_hash", "result", "status", "_args", "_res", "_arg_ids", "_index", "_index_of", "_slots")
+    __slots__ = ("tool", "args_json", "args_hash", "result", "status", "_args", "_res", "_arg_ids", "_index", "_json_index",
+                 "_index_of", "_slots", "_result_slots")
 
     def __init__(self, tool: str, args_json: str | None, args_hash: str | None, result: str | None, status: str | None,
                  extracted: ResultItems | None = None):
@@ -127,9 +129,13 @@ class Call:
         self._args: dict[str, Any] | None = None
         self._res = ResultItems() if extracted is None else extracted
         self._arg_ids: dict[str, list[str]] = {}
-        self._index: dict[str, list[tuple[str, str, int, str]]] | None = None
-        self._index_of: tuple[int, tuple[str, ...]] | None = None  # the (max_pos, kinds) _index was built for
+        # discovery's indexes of the arguments and of the result's JSON fields, and the template slots of the
+        # arguments and of the result's items by kind, made for one max_pos (`_index_of`)
+        self._index: dict[str, list[tuple[str, str, int]]] | None = None
+        self._json_index: dict[str, list[tuple[str, int]]] | None = None
         self._slots: list[tuple[str, list[tuple[str, int, str]]]] | None = None
+        self._result_slots: dict[str, list[tuple[str, list[tuple[str, int, str]]]]] = {}
+        self._index_of = 0
 
     @property
     def args(self) -> dict[str, Any]:
@@ -164,46 +170,63 @@ class Call:
             got = self._arg_ids[field] = V.ids(v) if isinstance(v, str) else []
         return got
 
-    def index(self, max_pos: int, kinds: tuple[str, ...]) -> dict[str, list[tuple[str, str, int, str]]]:
-        """Discovery index: loose key -> [(source kind, field or extractor, position, cast)]."""
-        if self._index is not None and self._index_of == (max_pos, kinds):
-            return self._index
-        idx: dict[str, list[tuple[str, str, int, str]]] = {}
-        for f, v in self.args.items():
-            k = loose_key(v)
-            if k is not None:
-                idx.setdefault(k, []).append(("copy", f, 0, ""))
-            if isinstance(v, str) and len(v) <= MAX_TEMPLATE_CHARS:
-                for p, item in enumerate(self.arg_ids(f)[:max_pos], 1):
-                    if item != v:
-                        idx.setdefault(item, []).append(("argid", f, p, "id"))
-        if self.result:
-            for kind in kinds:
-                for p, item in enumerate(self.items(kind)[:max_pos], 1):
-                    idx.setdefault(item, []).append(("extract", kind, p, "?"))
-            for path, vals in self.json_fields().items():
+    def index(self, max_pos: int) -> dict[str, list[tuple[str, str, int]]]:
+        """Discovery index of the arguments: loose key -> [(source kind `copy` or `argid`, field, position)]."""
+        if self._index_of != max_pos:
+            self._reset(max_pos)
+        idx = self._index
+        if idx is None:
+            idx = self._index = {}
+            for f, v in self.args.items():
+                k = loose_key(v)
+                if k is not None:
+                    idx.setdefault(k, []).append(("copy", f, 0))
+                if isinstance(v, str) and len(v) <= MAX_TEMPLATE_CHARS:
+                    for p, item in enumerate(self.arg_ids(f)[:max_pos], 1):
+                        if item != v:
+                            idx.setdefault(item, []).append(("argid", f, p))
+        return idx
+
+    def json_index(self, max_pos: int) -> dict[str, list[tuple[str, int]]]:
+        """Discovery index of the result's JSON fields: loose key -> [(`json:<path>`, position)]."""
+        if self._index_of != max_pos:
+            self._reset(max_pos)
+        idx = self._json_index
+        if idx is None:
+            idx = self._json_index = {}
+            for path, vals in (self.json_fields() if self.result else {}).items():
                 for p, item in enumerate(vals[:max_pos], 1):
                     k = V.match_key(item)
                     if k is not None:
-                        idx.setdefault(k, []).append(("extract", "json:" + path, p, "json"))
-        self._index, self._index_of = idx, (max_pos, kinds)
-        self._slots = None
+                        idx.setdefault(k, []).append(("json:" + path, p))
         return idx
 
-    def slot_items(self, max_pos: int, kinds: tuple[str, ...]) -> list[tuple[str, list[tuple[str, int, str]]]]:
-        """The strings of `index` a template slot may take (at least 4 characters; an argument, or a path, URL
-        or id of the result), each with its (field or extractor, position, cast) sources, in index order."""
-        idx = self.index(max_pos, kinds)
+    def slot_items(self, max_pos: int) -> list[tuple[str, list[tuple[str, int, str]]]]:
+        """The strings of `index` a template slot may take (at least 4 characters: an argument, or an id in one),
+        each with its (field, position, cast) sources."""
+        if self._index_of != max_pos:
+            self._reset(max_pos)
         if self._slots is None:
-            self._slots = []
-            for item, hits in idx.items():
-                if len(item) < 4 or item[0] == "\x00":
-                    continue
-                ok = [(field, pos, "id" if kind == "argid" else "str") for kind, field, pos, _ in hits
-                      if kind in ("copy", "argid") or field in TEMPLATE_KINDS]
-                if ok:
-                    self._slots.append((item, ok))
+            self._slots = [(item, [(field, pos, "id" if kind == "argid" else "str") for kind, field, pos in hits])
+                           for item, hits in self.index(max_pos).items() if len(item) >= 4 and item[0] != "\x00"]
         return self._slots
+
+    def result_slots(self, kind: str, max_pos: int) -> list[tuple[str, list[tuple[str, int, str]]]]:
+        """The items of one kind of TEMPLATE_KINDS in the result that a template slot may take (at least 4
+        characters), each with its (kind, position, cast) source."""
+        if self._index_of != max_pos:
+            self._reset(max_pos)
+        got = self._result_slots.get(kind)
+        if got is None:
+            got = self._result_slots[kind] = [(item, [(kind, p, "str")]) for p, item in enumerate(self.items(kind)[:max_pos], 1)
+                                              if len(item) >= 4]
+        return got
+
+    def _reset(self, max_pos: int) -> None:
+        """Drop the discovery indexes, made for another `max_pos`."""
+        self._index = self._json_index = self._slots = None
+        self._result_slots = {}
+        self._index_of = max_pos
 
 
 class SessionState:
@@ -312,11 +335,21 @@ def discover(value: Any, state: SessionState, tools_window: int, max_pos: int) -
     for tool, lst in state.by_tool.items():
         n = len(lst)
         for i in range(max(0, n - tools_window), n):
-            hits = lst[i].index(max_pos, V.ORDINAL_KINDS).get(key)
-            if hits:
-                rank = n - i
-                for kind, field, pos, cast in hits:
-                    found.append(Rule("copy" if kind == "argid" else kind, tool, rank, field, pos, num if cast == "?" else cast))
+            c, rank = lst[i], n - i
+            for kind, field, pos in c.index(max_pos).get(key, ()):
+                found.append(Rule("copy", tool, rank, field, pos, "id" if kind == "argid" else ""))
+            text = c.result
+            if not text:
+                continue
+            if key in text:  # an extracted item is a piece of the text: the regexes run only for a text holding the value
+                for kind in V.ORDINAL_KINDS:
+                    items = c.items(kind)
+                    if key in items:  # distinct items: at one position
+                        p = items.index(key) + 1
+                        if p <= max_pos:
+                            found.append(Rule("extract", tool, rank, kind, p, num))
+            for field, pos in c.json_index(max_pos).get(key, ()):
+                found.append(Rule("extract", tool, rank, field, pos, "json"))
     if state.prompt is not None:
         for kind in V.ORDINAL_KINDS + ("whole",):
             items = state.prompt.items(kind)[:max_pos]
@@ -326,11 +359,26 @@ def discover(value: Any, state: SessionState, tools_window: int, max_pos: int) -
     if found or not isinstance(value, str) or SLOT in value or len(value) > MAX_TEMPLATE_CHARS:
         return found
     templates: list[Rule] = []  # only when no rule reproduces the value whole
+    kinds = slot_kinds(value)
     for tool, lst in state.by_tool.items():
         n = len(lst)
         for i in range(max(0, n - tools_window), n):
-            templates += _templates(value, lst[i].slot_items(max_pos, V.ORDINAL_KINDS), tool, n - i)
+            c, rank = lst[i], n - i
+            templates += _templates(value, c.slot_items(max_pos), tool, rank)
+            if c.result:
+                for kind in kinds:
+                    templates += _templates(value, c.result_slots(kind, max_pos), tool, rank)
     return templates
+
+
+_DIGIT, _LETTER = re.compile(r"\d"), re.compile(r"[A-Za-z]")
+
+
+def slot_kinds(value: str) -> tuple[str, ...]:
+    """The kinds of TEMPLATE_KINDS whose items can lie inside `value`: a URL holds `://`, a path a slash and an id
+    a digit and an ASCII letter (`values`), so a result's items of the other kinds are never extracted for it."""
+    return tuple(kind for kind, inside in (("path", "/" in value), ("url", "://" in value),
+                                           ("id", bool(_DIGIT.search(value) and _LETTER.search(value)))) if inside)
 
 
 def _templates(value: str, slot_items: list[tuple[str, list[tuple[str, int, str]]]], tool: str, rank: int) -> list[Rule]:

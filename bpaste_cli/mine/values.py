@@ -5,7 +5,8 @@ means the second different URL. Kinds: url, path (has a slash), number, quoted (
 backticks), id (an identifier-like token with a digit, e.g. an order or user id), and JSON fields
 (`json:<path>`, the scalar values under one key path of a JSON result, `[]` marking list elements).
 Regexes run once per result and kind (once per distinct result text in a mine: `dataflow.ResultItems`), and
-only when a rule or the discovery asks for that kind.
+only when a rule or the discovery asks for that kind (the discovery asks of a text that holds the value it
+looks for, and for a template's slot of the kinds that fit inside the value: `dataflow.discover`).
 """
 
 from __future__ import annotations
