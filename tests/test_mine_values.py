@@ -307,3 +307,15 @@ def test_discovery_finds_what_extracting_every_item_finds(calls, prompt, value):
         state.add_call(Call(tool, orjson.dumps(args).decode(), "h", result, "ok"))
     state.add_user(prompt)
     assert set(discover(value, state, 3, 4)) == plain_discover(value, state, 3, 4)
+
+
+ITEM_TEXT = st.text(alphabet=string.ascii_letters[:6] + "0123456789\u0663\u00e9 /.:-_@~+\"'`\n,;!?()", max_size=60)
+
+
+@settings(max_examples=1000)
+@given(st.one_of(ITEM_TEXT, st.text(max_size=60), st.builds(lambda a, b: a + "https://" + b, ITEM_TEXT, ITEM_TEXT)))
+def test_every_extracted_item_has_its_kinds_shape(text):
+    """Discovery extracts of a value only the kinds `item_kinds` gives it: every item of a kind has that shape."""
+    for kind, extract in V.EXTRACTORS.items():
+        for item in extract(text):
+            assert kind in V.item_kinds(item), (kind, item)

@@ -331,6 +331,7 @@ def discover(value: Any, state: SessionState, tools_window: int, max_pos: int) -
     if key is None:
         return []
     num = "num" if isinstance(value, (int, float)) and not isinstance(value, bool) else "str"
+    kinds = V.item_kinds(key)
     found: list[Rule] = []
     for tool, lst in state.by_tool.items():
         n = len(lst)
@@ -342,7 +343,7 @@ def discover(value: Any, state: SessionState, tools_window: int, max_pos: int) -
             if not text:
                 continue
             if key in text:  # an extracted item is a piece of the text: the regexes run only for a text holding the value
-                for kind in V.ORDINAL_KINDS:
+                for kind in kinds:
                     items = c.items(kind)
                     if key in items:  # distinct items: at one position
                         p = items.index(key) + 1
@@ -351,7 +352,7 @@ def discover(value: Any, state: SessionState, tools_window: int, max_pos: int) -
             for field, pos in c.json_index(max_pos).get(key, ()):
                 found.append(Rule("extract", tool, rank, field, pos, "json"))
     if state.prompt is not None:
-        for kind in V.ORDINAL_KINDS + ("whole",):
+        for kind in kinds + ("whole",):
             items = state.prompt.items(kind)[:max_pos]
             for p, item in enumerate(items, 1):
                 if item == key:

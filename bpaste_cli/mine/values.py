@@ -6,7 +6,8 @@ backticks), id (an identifier-like token with a digit, e.g. an order or user id)
 (`json:<path>`, the scalar values under one key path of a JSON result, `[]` marking list elements).
 Regexes run once per result and kind (once per distinct result text in a mine: `dataflow.ResultItems`), and
 only when a rule or the discovery asks for that kind (the discovery asks of a text that holds the value it
-looks for, and for a template's slot of the kinds that fit inside the value: `dataflow.discover`).
+looks for, for the kinds whose shape the value has, and for a template's slot of the kinds that fit inside
+the value: `dataflow.discover`).
 """
 
 from __future__ import annotations
@@ -63,6 +64,18 @@ def whole(text: str) -> list[str]:
     """The whole text, stripped (a prompt copied verbatim into a search query)."""
     s = text.strip()
     return [s] if s else []
+
+
+_NUMBER_ITEM = re.compile(r"-?\d+(?:\.\d+)?")  # the shape of what _NUMBER finds
+_ID_ITEM = re.compile(r"(?=[\w-]*\d)(?=[\w-]*[A-Za-z])[A-Za-z0-9][\w-]{3,63}")  # of what _ID finds
+
+
+def item_kinds(s: str) -> tuple[str, ...]:
+    """The kinds an extracted item equal to `s` can be of: a URL holds `://`, a path a slash, a number and an id
+    have their regexes' shapes, a quoted string is one line of 1 to 200 characters (so the discovery of a value
+    extracts no other kind)."""
+    return tuple(kind for kind, fits in (("url", "://" in s), ("path", "/" in s), ("number", _NUMBER_ITEM.fullmatch(s)),
+                                         ("quoted", 0 < len(s) <= 200 and "\n" not in s), ("id", _ID_ITEM.fullmatch(s))) if fits)
 
 
 EXTRACTORS: dict[str, Callable[[str], list[str]]] = {
