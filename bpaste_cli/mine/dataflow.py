@@ -360,14 +360,14 @@ def discover(value: Any, state: SessionState, tools_window: int, max_pos: int) -
     if found or not isinstance(value, str) or SLOT in value or len(value) > MAX_TEMPLATE_CHARS:
         return found
     templates: list[Rule] = []  # only when no rule reproduces the value whole
-    kinds = slot_kinds(value)
+    inside = slot_kinds(value)
     for tool, lst in state.by_tool.items():
         n = len(lst)
         for i in range(max(0, n - tools_window), n):
             c, rank = lst[i], n - i
             templates += _templates(value, c.slot_items(max_pos), tool, rank)
             if c.result:
-                for kind in kinds:
+                for kind in inside:
                     templates += _templates(value, c.result_slots(kind, max_pos), tool, rank)
     return templates
 
@@ -384,7 +384,7 @@ def slot_kinds(value: str) -> tuple[str, ...]:
 
 def _templates(value: str, slot_items: list[tuple[str, list[tuple[str, int, str]]]], tool: str, rank: int) -> list[Rule]:
     """Template rules that rebuild `value` around one string of an earlier call (an argument, or a path,
-    URL or id of its result: `Call.slot_items`) that occurs inside it."""
+    URL or id of its result: `Call.slot_items`, `Call.result_slots`) that occurs inside it."""
     out = []
     for item, hits in slot_items:
         if item != value and item in value:
