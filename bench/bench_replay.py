@@ -98,6 +98,7 @@ def one_shot(ds_dir: Path, patterns: Path, device: str, workers: int = 1) -> dic
 
 
 def replay_command(ds_dir: Path, patterns: Path, device: str, split: str, workers: int) -> list[str]:
+    """`bpaste replay` of one split with every arm, as this interpreter runs it."""
     return [sys.executable, "-m", "bpaste_cli", "replay", str(ds_dir), "--patterns", str(patterns), "--device", device,
             "--split", split, "--workers", str(workers), "--json"]
 

@@ -358,7 +358,6 @@ def test_a_narrow_beam_keeps_the_best_combinations_not_the_first_generated():
     assert got == reference(p, state, 2)
 
 
-
 @given(st.text(), st.text(), st.text(), st.floats(allow_nan=False), st.text(), st.text())
 def test_a_candidate_filled_through_its_slots_is_the_dataclass_one(tool, aj, h, p, words, fam):
     made, built = new_candidate(tool, aj, h, p, words, fam), Candidate(tool, aj, h, p, words, fam)

@@ -18,7 +18,6 @@ invent a value: a rule whose source is absent binds nothing.
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from typing import Any, NamedTuple
 
@@ -360,7 +359,7 @@ def discover(value: Any, state: SessionState, tools_window: int, max_pos: int) -
     if found or not isinstance(value, str) or SLOT in value or len(value) > MAX_TEMPLATE_CHARS:
         return found
     templates: list[Rule] = []  # only when no rule reproduces the value whole
-    inside = slot_kinds(value)
+    inside = V.kinds_inside(value)  # of TEMPLATE_KINDS: a result's other items are never extracted for it
     for tool, lst in state.by_tool.items():
         n = len(lst)
         for i in range(max(0, n - tools_window), n):
@@ -370,16 +369,6 @@ def discover(value: Any, state: SessionState, tools_window: int, max_pos: int) -
                 for kind in inside:
                     templates += _templates(value, c.result_slots(kind, max_pos), tool, rank)
     return templates
-
-
-_DIGIT, _LETTER = re.compile(r"\d"), re.compile(r"[A-Za-z]")
-
-
-def slot_kinds(value: str) -> tuple[str, ...]:
-    """The kinds of TEMPLATE_KINDS whose items can lie inside `value`: a URL holds `://`, a path a slash and an id
-    a digit and an ASCII letter (`values`), so a result's items of the other kinds are never extracted for it."""
-    return tuple(kind for kind, inside in (("path", "/" in value), ("url", "://" in value),
-                                           ("id", bool(_DIGIT.search(value) and _LETTER.search(value)))) if inside)
 
 
 def _templates(value: str, slot_items: list[tuple[str, list[tuple[str, int, str]]]], tool: str, rank: int) -> list[Rule]:

@@ -78,6 +78,16 @@ def item_kinds(s: str) -> tuple[str, ...]:
                                          ("quoted", 0 < len(s) <= 200 and "\n" not in s), ("id", _ID_ITEM.fullmatch(s))) if fits)
 
 
+_DIGIT, _LETTER = re.compile(r"\d"), re.compile(r"[A-Za-z]")
+
+
+def kinds_inside(s: str) -> tuple[str, ...]:
+    """The kinds among path, url and id (a template slot's) whose items can lie inside `s`: a path holds a slash,
+    a URL `://` and an id a digit and an ASCII letter."""
+    return tuple(kind for kind, fits in (("path", "/" in s), ("url", "://" in s),
+                                         ("id", bool(_DIGIT.search(s) and _LETTER.search(s)))) if fits)
+
+
 EXTRACTORS: dict[str, Callable[[str], list[str]]] = {
     "url": urls,
     "path": paths,
