@@ -96,6 +96,20 @@ def test_numbers_match_the_plain_regex(text):
     assert V.numbers(text) == V._distinct(m.group(0) for m in plain.finditer(text))
 
 
+PATH_TEXT = st.text(alphabet=string.ascii_letters + "0_/.:~@%+- \n,;()!?\u00e9\u0663", max_size=60)  # every class the path regex names
+
+
+@settings(max_examples=1000)
+@example("see ./a/b, ~/c/d.py: http://h/x/y and a:b/c %2F/e f/g/h.")
+@given(st.one_of(PATH_TEXT, st.text(max_size=60)))
+def test_paths_match_the_plain_regex(text):
+    """`paths` matches at the start of each run of path characters; it finds what searching the text finds."""
+    import re
+
+    plain = re.compile(r"(?<![\w/.:~@%+-])(?:~|\.{1,2})?/?(?:[\w.@+-]+/)+[\w.@+-]+")
+    assert V.paths(text) == V._distinct(m.group(0).rstrip(V._TRAIL) for m in plain.finditer(text))
+
+
 RESULT_TEXT = st.one_of(
     st.text(alphabet=string.ascii_letters + string.digits + " /.:-_\"'`\n", max_size=80),
     st.dictionaries(st.sampled_from(["id", "name", "n"]), st.one_of(st.integers(-50, 50), SEG, st.booleans()), max_size=3)

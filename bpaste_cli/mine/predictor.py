@@ -360,8 +360,9 @@ class PatternPredictor:
         if k <= 0:
             return []
         width = k if width is None or width < k else width
-        # (tool, canonical args) -> [probability, score, tool, args_json, logged hash or None, explanation, order];
-        # the explanation is (words, family) for a repeat, (tool, chosen values, family) for a bound signature
+        # (tool, canonical args) -> [-probability, -score, tool, args_json, logged hash or None, explanation, order]
+        # (negated: the entries sort best first as they are, tied only where (tool, args) differ); the explanation is
+        # (words, family) for a repeat, (tool, chosen values, family) for a bound signature
         best: dict[tuple[str, str], list[Any]] = {}
         # the (probability, score) of every call in `best`, ascending, when pruning; the k-th best of them (-inf:
         # fewer than k calls yet): an offer below it in that order cannot enter the top k
@@ -427,10 +428,11 @@ class PatternPredictor:
                     aj = _dumps(value, option=_SORT).decode() if plain else canonical_json(value)
                 if _offer(best, tops, p, score, tool, aj, None, (tool, chosen, fam), order) and len(best) >= limit:
                     kth_p, kth_s = tops[-k]
-        ranked = sorted(best.values(), key=lambda c: (-c[0], -c[1], c[2], c[3]))[:k]
+        ranked = sorted(best.values())[:k]  # by (-probability, -score, tool, args)
         out = []
         hashes = self._hashes
-        for p, _, tool, aj, h, how, _ in ranked:
+        for neg, _, tool, aj, h, how, _ in ranked:
+            p = -neg
             if p >= self.min_prob and p > 0:
                 if not h:  # a logged call without its hash, or a bound one
                     h = hashes.get(aj)
@@ -471,13 +473,13 @@ def _offer(best: dict[tuple[str, str], list[Any]], tops: list[tuple[float, float
     if old is None:
         if tops is not None:
             bisect.insort(tops, (p, score))
-    elif p > old[0] or p == old[0] and (score > old[1] or score == old[1] and order < old[6]):
-        if tops is not None and (p, score) != (old[0], old[1]):
-            tops.remove((old[0], old[1]))
+    elif p > -old[0] or p == -old[0] and (score > -old[1] or score == -old[1] and order < old[6]):
+        if tops is not None and (p, score) != (-old[0], -old[1]):
+            tops.remove((-old[0], -old[1]))
             bisect.insort(tops, (p, score))
     else:
         return False
-    best[key] = [p, score, tool, aj, h, how, order]
+    best[key] = [-p, -score, tool, aj, h, how, order]
     return True
 
 
