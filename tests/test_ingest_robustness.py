@@ -14,9 +14,11 @@ from pathlib import Path
 import orjson
 import polars as pl
 import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
 
 from bpaste_cli.errors import BpasteError
-from bpaste_cli.ingest import detect_format, ingest, native
+from bpaste_cli.ingest import base, detect_format, ingest, native
 from bpaste_cli.ingest.base import ReadContext, SkipReport
 from bpaste_cli.stats import compute_stats, session_breakdown
 from bpaste_cli.trace.builder import Limits
@@ -438,3 +440,45 @@ def test_walked_files_resolve_as_path_resolve_does(tmp_path: Path, monkeypatch: 
         for path, explicit, resolved in found:
             assert not explicit and resolved == path.resolve(), (top, path, resolved)
     assert {r.name for _, _, r in expand_paths(["logs"])} == {"s.jsonl", "top.jsonl", "real.jsonl"}
+
+
+def _reference_jsonl(path: Path, max_line: int) -> tuple[list[tuple[int, object]], list[tuple[int, str]]]:
+    """What `iter_jsonl` yields and skips, by Python's own line iteration of the file: a second method."""
+    out, skips = [], []
+    with open(path, "rb") as fh:
+        for no, raw in enumerate(fh, 1):
+            if len(raw) > max_line:  # as the file holds it, newline and byte-order mark counted
+                skips.append((no, "line_too_long"))
+                continue
+            raw = raw[3:] if no == 1 and raw.startswith(b"\xef\xbb\xbf") else raw
+            if raw.strip():
+                for attempt in (raw.strip(), raw.strip().decode("utf-8", "replace")):
+                    try:
+                        out.append((no, orjson.loads(attempt)))
+                        break
+                    except orjson.JSONDecodeError:
+                        pass
+                else:
+                    skips.append((no, "not_json" if raw.endswith(b"\n") else "truncated_last_line"))
+    return out, skips
+
+
+_JSONL_PIECES = st.sampled_from([b'{"a": 1}', b"[2, 3]", b'"\xff\xfe"', b"\xef\xbb\xbf", b"  ", b"\f", b"{", b"x" * 9, b"\n", b"\n", b"\r\n"])
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(pieces=st.lists(_JSONL_PIECES, max_size=30), block=st.integers(1, 12), max_line=st.integers(4, 40))
+@example(pieces=[b"\xef\xbb\xbf", b'{"a": 1}', b"\n"], block=2, max_line=40)  # a byte-order mark split across blocks
+@example(pieces=[b"x" * 9, b"\n"], block=12, max_line=9)  # one byte over the limit with its newline, in one block
+def test_jsonl_lines_match_plain_line_iteration(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, pieces, block, max_line) -> None:
+    """Lines read in blocks (a line across any number of block borders, a long one held only as a length)
+    parse and skip exactly as the file's own line iteration says."""
+    path = tmp_path / "lines.jsonl"
+    path.write_bytes(b"".join(pieces))
+    monkeypatch.setattr(base, "PROGRESS_BYTES", block)
+    monkeypatch.setattr(base, "MAX_LINE_BYTES", max_line)
+    report = SkipReport()
+    got = list(base.iter_jsonl(ReadContext(path=path, display="lines.jsonl", report=report, limits=Limits(), scrub=None)))
+    want, skips = _reference_jsonl(path, max_line)
+    assert got == want
+    assert [(s.line, s.reason) for s in report.examples] == skips

@@ -113,6 +113,7 @@ class ReadContext:
     may_hold_secret: Callable[[str], bool] | None = None  # `scrub`'s cheap test (see `SessionBuilder`)
     on_bytes: Callable[[int], None] | None = None  # progress: bytes read since the last call
     bytes_reported: int = 0
+    long_line: int = 0  # the length of a line too long to hold, when `_lines` has just passed over one
 
     def advance(self, n: int) -> None:
         if self.on_bytes is not None and n > 0:
@@ -143,42 +144,74 @@ class ReadContext:
         )
 
 
+def _lines(ctx: ReadContext) -> Iterator[tuple[bytes, bool]]:
+    """The file's lines (without their newline) and whether each ended with one, read in blocks of
+    `PROGRESS_BYTES` (progress is reported per block). A line longer than `MAX_LINE_BYTES` (its newline
+    counted) is not held: it comes back as b"" with its length in `ctx.long_line`, to be skipped."""
+    parts: list[bytes] = []  # the start of a line that runs past the block it began in, joined once at its end
+    held = 0  # that start's length
+    with open(ctx.path, "rb") as fh:
+        while block := fh.read(PROGRESS_BYTES):
+            ctx.advance(len(block))
+            lines = block.split(b"\n")
+            tail = lines.pop()  # after the block's last newline: the start of the next line
+            long = 0  # the length of the first line, when it ends a long line begun in an earlier block
+            if lines and parts:
+                held += len(lines[0]) + 1
+                if held > MAX_LINE_BYTES:
+                    lines[0], long = b"", held
+                else:
+                    lines[0] = b"".join(parts) + lines[0]
+                parts, held = [], 0
+            for line in lines:
+                if long or len(line) >= MAX_LINE_BYTES:
+                    ctx.long_line, long = long or len(line) + 1, 0
+                    yield b"", True
+                else:
+                    yield line, True
+            if tail:
+                held += len(tail)
+                if held > MAX_LINE_BYTES:
+                    parts = [b""]  # past the limit only its length counts
+                else:
+                    parts.append(tail)
+    if held:
+        if held > MAX_LINE_BYTES:
+            ctx.long_line = held
+            yield b"", False
+        else:
+            yield b"".join(parts), False
+
+
 def iter_jsonl(ctx: ReadContext) -> Iterator[tuple[int, Any]]:
     """Yield (line number, parsed JSON) for each usable line; bad lines are skipped with a reason.
 
     Blank lines are ignored. Non-UTF-8 bytes are replaced rather than losing the line. A last line
     without its newline that does not parse is reported as `truncated_last_line`.
     """
-    pending = 0
     loads = orjson.loads
-    with open(ctx.path, "rb") as fh:
-        for line_no, raw in enumerate(fh, 1):
-            if line_no == 1 and raw.startswith(BOM):
-                raw = raw[len(BOM) :]
-            size = len(raw)
-            pending += size
-            if pending >= PROGRESS_BYTES:
-                ctx.advance(pending)
-                pending = 0
-            if size > MAX_LINE_BYTES:
-                ctx.skip(line_no, "line_too_long", f"{size} bytes")
+    for line_no, (raw, ended) in enumerate(_lines(ctx), 1):
+        if line_no == 1 and raw.startswith(BOM):
+            raw = raw[len(BOM) :]
+        if ctx.long_line:
+            ctx.skip(line_no, "line_too_long", f"{ctx.long_line} bytes")
+            ctx.long_line = 0
+            continue
+        try:
+            value = loads(raw)  # JSON allows the surrounding whitespace: most lines parse here
+        except orjson.JSONDecodeError:
+            stripped = raw.strip()  # also strips what JSON does not call whitespace (\f, \v)
+            if not stripped:
                 continue
             try:
-                value = loads(raw)  # JSON allows the surrounding whitespace: most lines parse here
+                value = orjson.loads(stripped)
             except orjson.JSONDecodeError:
-                stripped = raw.strip()  # also strips what JSON does not call whitespace (\f, \v)
-                if not stripped:
-                    continue
                 try:
-                    value = orjson.loads(stripped)
-                except orjson.JSONDecodeError:
-                    try:
-                        value = orjson.loads(stripped.decode("utf-8", "replace"))
-                    except orjson.JSONDecodeError as exc:
-                        last = not raw.endswith(b"\n")
-                        ctx.skip(line_no, "truncated_last_line" if last else "not_json", str(exc))
-                        continue
-            yield line_no, value
+                    value = orjson.loads(stripped.decode("utf-8", "replace"))
+                except orjson.JSONDecodeError as exc:
+                    ctx.skip(line_no, "not_json" if ended else "truncated_last_line", str(exc))
+                    continue
+        yield line_no, value
 
 
 def parse_json_document(data: bytes) -> Any:
