@@ -31,6 +31,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from bpaste_cli.device import load_device  # noqa: E402
+from bpaste_cli.gcpause import collection_paused  # noqa: E402
 from bpaste_cli.ingest import IngestOptions, ingest  # noqa: E402
 from bpaste_cli.mine import MineOptions, load_predictor, mine  # noqa: E402
 from bpaste_cli.replay import ARMS, ReplayConfig, prepare_split, run_session  # noqa: E402
@@ -58,10 +59,11 @@ def bench_dataset(name: str, ds_dir: Path, work: Path, repeat: int, device: str)
         rates, per_session = [], []
         for _ in range(1 + repeat):
             t0 = time.perf_counter()
-            for tr in traces:
-                s0 = time.perf_counter()
-                run_session(tr, arm, dev, config, stats, safety, predictor)
-                per_session.append(time.perf_counter() - s0)
+            with collection_paused():  # as `replay_traces` (replay, tune) runs sessions
+                for tr in traces:
+                    s0 = time.perf_counter()
+                    run_session(tr, arm, dev, config, stats, safety, predictor)
+                    per_session.append(time.perf_counter() - s0)
             rates.append(len(traces) / (time.perf_counter() - t0))
             if len(rates) == 1:
                 cold_median = statistics.median(per_session)

@@ -1,7 +1,8 @@
 """The cyclic garbage collector paused around work that builds many objects and no reference cycles.
 
-Mining and trace preparation allocate millions of small tuples, lists and nodes beside millions of live
-ones (the event columns); each full collection walks every live object, for no garbage."""
+Mining, trace preparation and replay allocate millions of small tuples, lists and nodes beside millions of
+live ones (the event columns, the prepared traces, the cached answers); each full collection walks every live
+object, for no garbage."""
 
 from __future__ import annotations
 

@@ -1,8 +1,8 @@
 """The replay's fast paths give what their simple forms give: the built-in rankings scored from a node's
 probability and value, features built on demand, the beam's single-node `best`, coverage classifying
 each distinct call once, a worker's column subset of a dataset, and traces built with the cyclic
-collector paused, one bootstrap resampling shared by every arm, PASTE pricing its candidates in one pass, and arms
-built once per replay."""
+collector paused, one bootstrap resampling shared by every arm, PASTE pricing its candidates in one pass, arms
+built once per replay, and a replay that makes no reference cycles (so it runs with the collector paused)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from bpaste_cli.coverage import classified_calls
 from bpaste_cli.ingest import IngestOptions, ingest
-from bpaste_cli.mine import Candidate
+from bpaste_cli.mine import Candidate, MineOptions, load_predictor, mine
 from bpaste_cli.device import load_device
 from bpaste_cli.replay import ARMS, OraclePredictor, PrefixFeatures, ReplayConfig, prepare_split, replay_traces, run_session
 from bpaste_cli.replay.arms import PasteArm
@@ -28,6 +28,7 @@ from bpaste_cli.replay.predictions import K_MAX, AnswerCache, PredictionSource
 from bpaste_cli.replay.traces import ROW_COLUMNS, SESSION_COLUMNS, prepare
 from bpaste_cli.replay.value import PROBABILITY, VALUE, LatencyStats, NodeTerms, paste_utility, shadow_price
 from bpaste_cli.safety import CallClass, load_safety
+from bpaste_cli.synth import generate, write
 from bpaste_cli.trace import Dataset, load_dataset
 
 REPO = Path(__file__).resolve().parent.parent
@@ -259,3 +260,33 @@ def test_replay_asks_only_the_k_needed_at_the_full_width_and_asks_again_for_more
     assert cache.entries == 1  # one question, answered deeper as it was asked for more
     # a later session replay (as tune's next trial) reads the same cache
     assert PredictionSource(predictor, trace, cache).predict(0, 0, 4) == tuple(ranking[:4]) and len(asked) == 3
+
+
+@pytest.fixture(scope="module")
+def coding(tmp_path_factory):
+    """Synthetic coding sessions, ingested and mined: beams of two levels and more, speculated calls of every kind."""
+    root = tmp_path_factory.mktemp("cycles")
+    write(generate(("coding",), sessions=120, seed=3), root / "logs", ["native"])
+    ingest([str(root / "logs" / "native")], root / "ds", options=IngestOptions())
+    ds = load_dataset(root / "ds")
+    mine(ds, root / "patterns", MineOptions())
+    return ds, load_predictor(root / "patterns")
+
+
+def test_a_replay_of_every_arm_leaves_no_reference_cycles(coding):
+    """`replay_traces` pauses the cyclic collector for the whole replay: that is sound only while a replay frees
+    everything it makes by reference counting alone, which this holds every arm to."""
+    ds, predictor = coding
+    prepared = prepare_split(ds, "all", 0, SAFETY)
+    config = ReplayConfig(arms=ARMS)
+    gc.collect()
+    gc.disable()
+    try:
+        results = replay_traces(prepared.traces, predictor, load_device("thor"), config, prepared.stats, SAFETY,
+                                keep_jobs_for=5, shared_cache=False)
+        assert sum(r.spec_started for r in results["bpaste"]) > 0  # the beam did speculate
+        del results
+        assert gc.collect() == 0
+    finally:
+        gc.enable()
+    assert gc.isenabled()

@@ -43,9 +43,14 @@ class BeamNode:
     admitted_children: int = 0
     admitted: bool = False
     job: Any = None  # the context's handle once launched
-    path_nodes: list[BeamNode] = field(default_factory=list)
+    ancestors: list[BeamNode] = field(default_factory=list)  # root first (a node never refers to itself: no cycles)
     state: ChainState = (1.0, 0.0, 0.0)  # the value recursion after this node (`value.next_terms`)
     _features: PrefixFeatures | None = None
+
+    @property
+    def path_nodes(self) -> list[BeamNode]:
+        """The prefix's nodes, root first, this one last."""
+        return [*self.ancestors, self]
 
     @property
     def features(self) -> PrefixFeatures:
@@ -101,13 +106,12 @@ def _node(ctx: PlanningContext, bs: BeamSettings, cand: Candidate, parent: BeamN
         ancestors: list[BeamNode] = []
         value, slack, bound = sum([mine.value]), sum([mine.s]), True
     else:
-        ancestors = parent.path_nodes
+        ancestors = [*parent.ancestors, parent]
         value = sum([n.terms.value_at(lam) for n in ancestors] + [mine.value])
         slack = sum([n.terms.s for n in ancestors] + [mine.s])
         bound = parent.bound and parent.result is not None
     node = BeamNode(cand, key, resource, parent, len(ancestors) + 1, bound, mine, value, slack, think, load, lam,
-                    ctx.known_result(key) if bound else None, state=state)
-    node.path_nodes = ancestors + [node]
+                    ctx.known_result(key) if bound else None, state=state, ancestors=ancestors)
     scorer = bs.scorer
     node.score = scorer.score(node.features) if scorer.from_prefix is None else scorer.from_prefix(mine.q, value)
     return node

@@ -7,6 +7,7 @@ from typing import Callable
 
 from bpaste_cli.device import Device
 from bpaste_cli.errors import BpasteError
+from bpaste_cli.gcpause import collection_paused
 from bpaste_cli.mine import Predictor
 from bpaste_cli.replay.arms import make_arm
 from bpaste_cli.replay.config import ReplayConfig
@@ -56,6 +57,7 @@ def run_session(
     return sim.run(None if hide_all_tools else planner)
 
 
+@collection_paused()
 def replay_traces(
     traces: list[SessionTrace],
     predictor: Predictor | None,
@@ -75,7 +77,10 @@ def replay_traces(
     With `shared_cache` the predictor's answers are kept for later calls on the same sessions (tune and
     fit replay them many times); without it each session's answers serve all its arms and are then
     dropped, so a one-off replay of a large corpus runs in the memory of one session's predictions. Each arm is
-    built once, unless it keeps state within a session (`per_session`)."""
+    built once, unless it keeps state within a session (`per_session`).
+
+    The cyclic collector is paused throughout: a replay makes no reference cycles (a test holds every arm to
+    that), and each full collection would walk every prepared trace and every cached answer, for no garbage."""
     arms = {arm_name: make_arm(arm_name, config, stats, value_model) for arm_name in config.arms}  # fails early
     out: dict[str, list[SessionResult]] = {arm_name: [] for arm_name in config.arms}
     shared = cache_for(predictor) if shared_cache else None
