@@ -153,7 +153,7 @@ class SpyCursor:
     def observe(self, event: Event) -> None:
         self.seen.append(event)
 
-    def predict(self, k: int = 5, width: int | None = None):
+    def predict(self, k: int = 5, width: int | None = None, at_least: float = 0.0):
         self.log.append(list(self.seen))
         return []
 

@@ -42,7 +42,7 @@ class ToyContext:
     refused: list[tuple[str, str]] = field(default_factory=list)
     asked: list[tuple] = field(default_factory=list)
 
-    def predict(self, k, path=()):
+    def predict(self, k, path=(), at_least=0.0):
         key = tuple((c.tool, c.args_hash, r.result_text if r else None) for c, r in path)
         self.asked.append(key)
         return self.answers.get(key, [])[:k]

@@ -1,7 +1,7 @@
 """The predictor's pruned ranking equals the plain exhaustive one, and the context counts equal per-decision
 counting: random small tables and sessions (hypothesis), with ties, duplicate canonical arguments
 (1 and 1.0, a whole-call repeat equal to a bound call), non-object arguments and random calibration maps
-(crossing, flat, not monotone); a map's bounds hold for every score."""
+(crossing, flat, not monotone), also cut at a least probability; a map's bounds hold for every score."""
 
 from __future__ import annotations
 
@@ -176,6 +176,26 @@ def test_at_one_width_the_answer_at_k_is_the_top_k_of_the_widest(tabs, evs, k, w
         assert got == reference(p, cur.state, k, width)
         assert got == p.candidates(cur.state, width)[:k]
         assert cur.predict(k, width=width) == got
+
+
+@settings(max_examples=300, deadline=None)
+@given(tables(), events, st.sampled_from((1, 2, 3, 5)), calibrations(),
+       st.lists(st.tuples(st.sampled_from((1, 3, 5)), st.sampled_from((0.0, *RATES, *KNOTS, 0.3, 2.0))), min_size=1, max_size=4))
+def test_an_answer_at_or_above_a_probability_is_the_exhaustive_answer_cut_there(tabs, evs, k, calibration, questions):
+    # what lets a planner's threshold prune: the candidates at or above `at_least` (a tie with it included) are
+    # the exhaustive top k's; a cursor asked in turn for more (or lower) than its cached answer asks again
+    p = PatternPredictor({"K": 2, "R": 2, "key": "tool"}, tabs, calibration)
+    cur = p.cursor()
+    for e in [None, *evs]:
+        if e is not None:
+            cur.observe(e)
+        full = reference(p, cur.state, k, 8)
+        for at_least in (0.0, *RATES, *KNOTS):
+            assert p.candidates(cur.state, k, 8, at_least=at_least) == [c for c in full if c.prob >= at_least]
+        for ask, at_least in questions:
+            got = cur.predict(ask, width=8, at_least=at_least)
+            assert len(got) <= ask
+            assert [c for c in got if c.prob >= at_least] == [c for c in reference(p, cur.state, ask, 8) if c.prob >= at_least]
 
 
 @settings(max_examples=300, deadline=None)

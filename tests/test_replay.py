@@ -85,7 +85,7 @@ class ScriptedCursor:
     def observe(self, event: Event) -> None:
         self.n += event.kind == "llm"
 
-    def predict(self, k: int = 5, width: int | None = None):
+    def predict(self, k: int = 5, width: int | None = None, at_least: float = 0.0):
         return self.script.get(self.n, [])[:k]
 
     def fork(self):

@@ -182,7 +182,7 @@ class _RecordingContext:
         self.device = SimpleNamespace(job_memory_gb={"cpu": 1.0, "gpu": 3.0}, memory_budget_gb=6.0)
         self.loads, self.launched = 0, []
 
-    def predict(self, k, path=()):
+    def predict(self, k, path=(), at_least=0.0):
         return self.cands[:k]
 
     def classify(self, tool, args_json):
@@ -230,7 +230,8 @@ def test_arms_built_once_replay_each_session_as_a_fresh_arm_does(sample):
 
 
 class _WidthCursor:
-    """A cursor with a fixed ranking of K_MAX calls that records each (k, width) it is asked."""
+    """A cursor with a fixed ranking of K_MAX calls (probabilities 1.0, 0.9, ...) that records each (k, width,
+    at_least) it is asked, and leaves out the calls below at_least."""
 
     def __init__(self, asked: list) -> None:
         self.asked = asked
@@ -238,28 +239,39 @@ class _WidthCursor:
     def observe(self, event) -> None:
         pass
 
-    def predict(self, k, width=None):
-        self.asked.append((k, width))
-        return [Candidate("Read", f'{{"i":{i}}}', str(i), 1.0 - i / 10, "test") for i in range(K_MAX)][:k]
+    def predict(self, k, width=None, at_least=0.0):
+        self.asked.append((k, width, at_least))
+        ranking = [Candidate("Read", f'{{"i":{i}}}', str(i), 1.0 - i / 10, "test") for i in range(K_MAX)]
+        return [c for c in ranking if c.prob >= at_least][:k]
 
     def fork(self):
         return self
 
 
-def test_replay_asks_only_the_k_needed_at_the_full_width_and_asks_again_for_more():
+def test_replay_asks_only_what_is_needed_at_the_full_width_and_asks_again_for_more():
     asked: list = []
     predictor = SimpleNamespace(cursor_for=lambda trace: _WidthCursor(asked))
     trace = SimpleNamespace(session_id="s", nodes=[], wall=1.0, agent_time=1.0)
     cache = AnswerCache()
     source = PredictionSource(predictor, trace, cache)
     ranking = _WidthCursor([]).predict(K_MAX)
-    for k, new_question in ((2, True), (2, False), (1, False), (5, True), (3, False), (K_MAX + 4, True), (8, False)):
+    # (k, at_least, the question the cursor is asked: None when the cached answer serves)
+    for k, at_least, question in ((2, 0.0, (2, 0.0)), (2, 0.0, None), (1, 0.0, None), (5, 0.0, (5, 0.0)),
+                                  (3, 0.0, None), (K_MAX + 4, 0.0, (K_MAX, 0.0)), (8, 0.0, None), (8, 0.5, None)):
         before = len(asked)
-        assert source.predict(0, 0, k) == tuple(ranking[:k])
-        assert asked[before:] == ([(min(k, K_MAX), K_MAX)] if new_question else []), k
+        assert source.predict(0, 0, k, at_least=at_least) == tuple(ranking[:k])
+        assert asked[before:] == ([(question[0], K_MAX, question[1])] if question else []), k
     assert cache.entries == 1  # one question, answered deeper as it was asked for more
     # a later session replay (as tune's next trial) reads the same cache
     assert PredictionSource(predictor, trace, cache).predict(0, 0, 4) == tuple(ranking[:4]) and len(asked) == 3
+    # a question cut at a probability is answered as far as asked; a lower cut or a larger k asks for what both need
+    source = PredictionSource(predictor, SimpleNamespace(session_id="t", nodes=[], wall=1.0, agent_time=1.0), cache)
+    for k, at_least, question in ((3, 0.75, (3, 0.75)), (2, 0.8, None), (3, 0.55, (3, 0.55)), (5, 0.65, (5, 0.55)),
+                                  (4, 0.55, None)):
+        before = len(asked)
+        got = source.predict(0, 0, k, at_least=at_least)
+        assert len(got) <= k and [c for c in got if c.prob >= at_least] == [c for c in ranking[:k] if c.prob >= at_least]
+        assert asked[before:] == ([(question[0], K_MAX, question[1])] if question else []), (k, at_least)
 
 
 @pytest.fixture(scope="module")
@@ -285,7 +297,9 @@ def test_a_replay_of_every_arm_leaves_no_reference_cycles(coding):
         results = replay_traces(prepared.traces, predictor, load_device("thor"), config, prepared.stats, SAFETY,
                                 keep_jobs_for=5, shared_cache=False)
         assert sum(r.spec_started for r in results["bpaste"]) > 0  # the beam did speculate
-        del results
+        bound = [run_session(tr, "serial", load_device("thor"), config, prepared.stats, SAFETY, hide_all_tools=True)
+                 for tr in prepared.traces]  # replay_chunk's bound, also run with the collector paused
+        del results, bound
         assert gc.collect() == 0
     finally:
         gc.enable()

@@ -328,7 +328,7 @@ class ChainCursor:
         if event.kind == "tool":
             self.last = event
 
-    def predict(self, k: int = 5, width: int | None = None):
+    def predict(self, k: int = 5, width: int | None = None, at_least: float = 0.0):
         from bpaste_cli.mine import Candidate
         from bpaste_cli.trace.canonical import args_hash, canonical_json
 
@@ -445,7 +445,7 @@ class ShellCursor:
     def observe(self, event) -> None:
         self.seen = self.seen or event.kind == "tool"
 
-    def predict(self, k: int = 5, width: int | None = None):
+    def predict(self, k: int = 5, width: int | None = None, at_least: float = 0.0):
         from bpaste_cli.mine import Candidate
         from bpaste_cli.trace.canonical import args_hash, canonical_json
 

@@ -20,7 +20,7 @@ class DepthCursor:
     def __init__(self) -> None:
         self.asked: list[tuple[int, int | None]] = []
 
-    def predict(self, k: int, width: int | None = None) -> list[Candidate]:
+    def predict(self, k: int, width: int | None = None, at_least: float = 0.0) -> list[Candidate]:
         self.asked.append((k, width))
         second = "wide" if (width or k) >= K_MAX else "narrow"
         return [Candidate("Read", '{"x":"a"}', "a", 0.5, "test"), Candidate("Read", f'{{"x":"{second}"}}', second, 0.2, "test")][:k]

@@ -63,9 +63,10 @@ class PredictorCursor(Protocol):
     def observe(self, event: Event) -> None:
         """Feed the next event of the session (in seq order), with its result when known."""
 
-    def predict(self, k: int = 5, width: int | None = None) -> list[Candidate]:
+    def predict(self, k: int = 5, width: int | None = None, at_least: float = 0.0) -> list[Candidate]:
         """Up to `k` candidates for the next LLM step, best first; empty to abstain. `width` (default k) is the
-        breadth of the search: at one width, the answer at k is the top k of the answer at any larger k."""
+        breadth of the search: at one width, the answer at k is the top k of the answer at any larger k.
+        Candidates below `at_least` may be left out: the answer holds the top k's candidates at or above it."""
 
     def fork(self) -> PredictorCursor:
         """An independent copy, for exploring a hypothetical continuation."""

@@ -343,11 +343,15 @@ class PatternPredictor:
         return out
 
     def candidates(self, state: SessionState, k: int, width: int | None = None,
-                   values: dict[tuple[str, str], list[tuple[Any, ...]]] | None = None) -> list[Candidate]:
+                   values: dict[tuple[str, str], list[tuple[Any, ...]]] | None = None,
+                   at_least: float = 0.0) -> list[Candidate]:
         """The top `k` candidates (see the module docstring), best first, of an argument beam `width` wide
         (default and at least `k`): the answer is the top k of the answer at k = width, so a caller that needs
         one ranking whatever k it asks for fixes the width. `values`: the arguments' bound values in `state`
         (`_values`) already known, added to as they are bound (a cursor keeps them from one decision to the next).
+        `at_least`: the caller uses no candidate below this probability, so the answer is the top k's candidates
+        at or above it: the walk prunes from the start as it would from a k-th best that high (a planner's
+        threshold prunes most branches before the first offer).
 
         Ranking: per (tool, canonical arguments) the offer with the highest (calibrated probability, score),
         the first offer of the exhaustive order (tools by P(tool), each tool's repeats, then its signatures, a
@@ -369,6 +373,8 @@ class PatternPredictor:
         tops: list[tuple[float, float]] | None = [] if self._prunable else None
         limit = k if self._prunable else float("inf")  # calls in `best` from which the k-th best prunes
         kth_p = kth_s = float("-inf")
+        if at_least > 0.0 and self._prunable:  # nothing below it is asked for: it prunes as a k-th best would
+            kth_p = at_least
         curves = self._curves
         if values is None:
             values = {}  # signatures share them
@@ -514,12 +520,15 @@ class PatternCursor:
             for ta in arguments:
                 values.pop(ta, None)
 
-    def predict(self, k: int = 5, width: int | None = None) -> list[Candidate]:
+    def predict(self, k: int = 5, width: int | None = None, at_least: float = 0.0) -> list[Candidate]:
         width = k if width is None or width < k else width  # a cached answer serves a smaller k at its own width only
         got = self._cache
-        if got is None or got[0] < k or got[1] != width:
-            got = self._cache = (k, width, self._p.candidates(self.state, k, width, self._values))
-        return got[2][:k]
+        if got is None or got[0] < k or got[1] != width or got[2] > at_least:
+            wide, low = k, at_least
+            if got is not None and got[1] == width:  # the new answer serves what the cached one did too
+                wide, low = max(k, got[0]), min(at_least, got[2])
+            got = self._cache = (wide, width, low, self._p.candidates(self.state, wide, width, self._values, low))
+        return got[3][:k]
 
     def tools(self, k: int = 5) -> list[tuple[str, float]]:
         """The `k` likeliest next tools with P(tool among the next step's calls)."""

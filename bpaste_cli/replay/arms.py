@@ -18,7 +18,7 @@ from typing import Any, Callable, ClassVar
 
 from bpaste_cli.errors import BpasteError
 from bpaste_cli.mine import Candidate, Event
-from bpaste_cli.replay.beam import BeamConfig, BeamNode, BeamSettings, admit, best, build_beam, children, launch
+from bpaste_cli.replay.beam import BeamConfig, BeamNode, BeamSettings, admit, best, build_beam, children, launch, least_kept
 from bpaste_cli.replay.config import ReplayConfig
 from bpaste_cli.replay.context import PlanningContext
 from bpaste_cli.replay.engine import Sim
@@ -31,6 +31,7 @@ class SerialArm:
 
     name: ClassVar[str] = "serial"
     needs_predictor: ClassVar[bool] = False
+    asks_at_least: ClassVar[float] = float("inf")  # it never asks the predictor
     deployable: ClassVar[bool] = False
     per_session: ClassVar[bool] = False
     PARAMS: ClassVar[tuple[str, ...]] = ()
@@ -55,6 +56,7 @@ class OracleArm:
 
     name: ClassVar[str] = "oracle"
     needs_predictor: ClassVar[bool] = False
+    asks_at_least: ClassVar[float] = float("inf")  # it never asks the predictor
     deployable: ClassVar[bool] = False
     per_session: ClassVar[bool] = True  # it remembers the epoch it last planned in
     PARAMS: ClassVar[tuple[str, ...]] = ()
@@ -95,6 +97,7 @@ class CacheArm:
 
     name: ClassVar[str] = "cache"
     needs_predictor: ClassVar[bool] = False
+    asks_at_least: ClassVar[float] = float("inf")  # it never asks the predictor
     deployable: ClassVar[bool] = False
     per_session: ClassVar[bool] = False
     PARAMS: ClassVar[tuple[str, ...]] = ("ttl_s",)
@@ -144,13 +147,18 @@ class PasteArm:
         """PASTE's knobs for one Optuna trial."""
         return {"top_k": trial.suggest_int("top_k", 1, 5), "threshold": trial.suggest_float("threshold", 0.02, 0.8)}
 
+    @property
+    def asks_at_least(self) -> float:
+        """The least probability it asks the predictor for (it prices no candidate below the threshold)."""
+        return self.threshold
+
     def plan(self, ctx: PlanningContext) -> None:
         """Price each candidate above the threshold (the load is asked once, at the first one worth pricing:
         nothing changes it before launch), then launch by falling utility within slots and memory."""
         scored = []
         threshold, allowed, classify, pending = self.threshold, self.allowed, ctx.classify, ctx.pending
         lam = -1.0
-        for c in ctx.predict(self.top_k):
+        for c in ctx.predict(self.top_k, at_least=threshold):
             p = c.prob
             if p < threshold:
                 continue
@@ -215,6 +223,11 @@ class BPasteArm:
             "interference_budget": trial.suggest_float("interference_budget", 0.0, 0.5),
         }
 
+    @property
+    def asks_at_least(self) -> float:
+        """The least probability it asks the predictor for (for the beam's roots; deeper levels ask for more)."""
+        return least_kept(self.settings.config.min_prob, 1.0)
+
     def _prices(self, ctx: PlanningContext) -> tuple[float, float]:
         busy, _ = ctx.load()
         load = busy / max(ctx.slots, 1)
@@ -268,7 +281,7 @@ class OracleCursor:
         if event.kind == "llm":
             self._n += 1
 
-    def predict(self, k: int = 5, width: int | None = None) -> list[Candidate]:
+    def predict(self, k: int = 5, width: int | None = None, at_least: float = 0.0) -> list[Candidate]:
         return self._steps[self._n][:k] if self._n < len(self._steps) else []
 
     def fork(self) -> OracleCursor:

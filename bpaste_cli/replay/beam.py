@@ -137,6 +137,12 @@ def _path(node: BeamNode) -> tuple:
     return tuple((n.cand, n.result if n.bound else None) for n in node.path_nodes)
 
 
+def least_kept(min_prob: float, q: float) -> float:
+    """A probability below which no candidate under a prefix of probability `q` is kept (q·p < min_prob): the
+    predictor need not rank those. A hair below min_prob / q, so that rounding never drops one that is kept."""
+    return min_prob / q * (1.0 - 1e-9) if q > 0.0 else 0.0
+
+
 def children(ctx: PlanningContext, bs: BeamSettings, parent: BeamNode | None, load: float, lam: float,
              taken: set[tuple[str, str]] | frozenset = frozenset()) -> list[BeamNode]:
     """Predicted and scored candidates one step below `parent` (None: the roots, the next step's calls), whose
@@ -144,7 +150,7 @@ def children(ctx: PlanningContext, bs: BeamSettings, parent: BeamNode | None, lo
     planner calls this when a parent's speculative result arrives (`BPasteArm.extend` sets `parent.result`)."""
     path = _path(parent) if parent is not None else ()
     q, min_prob = (parent.terms.q if parent is not None else 1.0), bs.config.min_prob
-    return [n for c in ctx.predict(bs.config.width, path)
+    return [n for c in ctx.predict(bs.config.width, path, least_kept(min_prob, q))
             if not q * c.prob < min_prob and (n := _node(ctx, bs, c, parent, load, lam)) is not None and n.key not in taken]
 
 

@@ -39,8 +39,9 @@ class PlanningContext(Protocol):
     def device(self) -> Device:
         """The device profile: memory budget, job memory and interference coefficients per resource class."""
 
-    def predict(self, k: int, path: CallPath = ()) -> Sequence[Candidate]:
-        """The predictor's top-k for the next step, or for the step after the hypothetical `path`."""
+    def predict(self, k: int, path: CallPath = (), at_least: float = 0.0) -> Sequence[Candidate]:
+        """The predictor's top-k for the next step, or for the step after the hypothetical `path`. Candidates
+        below `at_least` may be left out (the planner uses none of them), which spares the predictor ranking them."""
 
     def classify(self, tool: str, args_json: str | None) -> CallClass:
         """The call's safety and resource class (the policy's safety table)."""

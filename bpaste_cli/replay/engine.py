@@ -156,9 +156,9 @@ class Sim:
 
     # -- the planning context (what arms use) ----------------------------------------------------
 
-    def predict(self, k: int, path: tuple = ()) -> tuple[Candidate, ...]:
+    def predict(self, k: int, path: tuple = (), at_least: float = 0.0) -> tuple[Candidate, ...]:
         """The predictor's top-k at the current decision point, after a hypothetical `path`."""
-        return self.source.predict(self.step, self.decision_node, k, path)
+        return self.source.predict(self.step, self.decision_node, k, path, at_least)
 
     def known_result(self, key: tuple[str, str]) -> Event | None:
         """The result a speculative call of `key` planned now would return, as far as it can be known before

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from bpaste_cli.device import Device
+from bpaste_cli.gcpause import collection_paused
 from bpaste_cli.replay.config import ReplayConfig
 from bpaste_cli.replay.engine import SessionResult
 from bpaste_cli.replay.prepared import PREPARE_CHUNK
@@ -64,7 +65,8 @@ def replay_chunk(ds: Dataset, ids: list[str], run: Run, progress: Callable[[int]
     traces, skipped = prepare(ds.events, ds.sessions, run.safety, run.allowed, ids)
     results = replay_traces(traces, run.predictor, run.device, run.config, run.stats, run.safety,
                             value_model=run.value_model, keep_jobs_for=run.keep, progress=progress, shared_cache=False)
-    bound = [run_session(tr, "serial", run.device, run.config, run.stats, run.safety, hide_all_tools=True) for tr in traces]
+    with collection_paused():  # as in replay_traces: the bound makes no reference cycles either
+        bound = [run_session(tr, "serial", run.device, run.config, run.stats, run.safety, hide_all_tools=True) for tr in traces]
     if progress:
         progress(len(traces))
     return ChunkResult(results, bound, skipped, traces[: run.keep])

@@ -6,7 +6,8 @@ knobs. So answers are cached per predictor by (session, step, path) and reused b
 of the same sessions (tuning replays them thousands of times); a warm replay never touches the
 predictor. Every question is asked with the argument beam K_MAX wide, so the top k of an answer is the
 answer at k (`PatternPredictor.candidates`): only as many candidates as asked are ranked (fewer need less
-search), and a question for more than the cached answer holds asks again.
+search), and only those at or above the least probability the planner uses (`at_least`: its threshold); a
+question for more than the cached answer holds (a larger k, a lower probability) asks again, for what both need.
 """
 
 from __future__ import annotations
@@ -25,12 +26,13 @@ PathKey = tuple[tuple[str, str, str | None], ...]
 
 class AnswerCache:
     """A predictor's answers, one dict per session (by its fingerprint): a real decision point's answer under
-    its step, a beam path's under (step, path key); at most MAX_ENTRIES answers in all."""
+    its step, a beam path's under (step, path key), as (k asked, least probability asked, answer); at most
+    MAX_ENTRIES answers in all."""
 
     __slots__ = ("sessions", "entries")
 
     def __init__(self) -> None:
-        self.sessions: dict[tuple, dict[Any, tuple[int, tuple[Candidate, ...]]]] = {}  # (k asked, answer)
+        self.sessions: dict[tuple, dict[Any, tuple[int, float, tuple[Candidate, ...]]]] = {}
         self.entries = 0
 
 
@@ -91,7 +93,8 @@ class PredictionSource:
             self._forks[(step, key)] = cur
         return cur
 
-    def predict(self, step: int, upto: int, k: int, path: tuple[tuple[Candidate, Event | None], ...] = ()) -> tuple[Candidate, ...]:
+    def predict(self, step: int, upto: int, k: int, path: tuple[tuple[Candidate, Event | None], ...] = (),
+                at_least: float = 0.0) -> tuple[Candidate, ...]:
         """Top-k candidates at decision `step` (node index `upto` = its llm event) after `path`:
         hypothetical calls, each with the real event whose result it observed (None: unknown)."""
         k = min(k, K_MAX)
@@ -101,11 +104,12 @@ class PredictionSource:
         else:
             key, question = (), step
         hit = self._answers.get(question)
-        if hit is None or hit[0] < k:
+        if hit is None or hit[0] < k or hit[1] > at_least:
             known = hit is not None
-            hit = (k, tuple(self._cursor_at(step, upto, path, key).predict(k, width=K_MAX)))
+            wide, low = (max(k, hit[0]), min(at_least, hit[1])) if known else (k, at_least)  # what both questions need
+            hit = (wide, low, tuple(self._cursor_at(step, upto, path, key).predict(wide, width=K_MAX, at_least=low)))
             cache = self._cache
             if known or cache.entries < MAX_ENTRIES:
                 self._answers[question] = hit
                 cache.entries += not known
-        return hit[1][:k]
+        return hit[2][:k]

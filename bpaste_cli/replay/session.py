@@ -84,9 +84,11 @@ def replay_traces(
     arms = {arm_name: make_arm(arm_name, config, stats, value_model) for arm_name in config.arms}  # fails early
     out: dict[str, list[SessionResult]] = {arm_name: [] for arm_name in config.arms}
     shared = cache_for(predictor) if shared_cache else None
+    # the arms that ask the predictor for less run first: their answers serve the others (`PredictionSource`)
+    order = sorted(arms.items(), key=lambda item: item[1].asks_at_least)
     for i, tr in enumerate(traces):
         cache = shared if shared_cache else AnswerCache()
-        for arm_name, arm in arms.items():
+        for arm_name, arm in order:
             planner = make_arm(arm_name, config, stats, value_model) if arm.per_session else arm
             out[arm_name].append(run_session(tr, planner, device, config, stats, safety, predictor, value_model=value_model,
                                              keep_jobs=i < keep_jobs_for, cache=cache))

@@ -99,10 +99,10 @@ class LiveContext:
     def device(self) -> Any:
         return self.planner.device
 
-    def predict(self, k: int, path: tuple = ()) -> tuple[Candidate, ...]:
+    def predict(self, k: int, path: tuple = (), at_least: float = 0.0) -> tuple[Candidate, ...]:
         """The top k of a ranking whose argument beam is K_MAX wide, as replay asks: a narrower beam can rank
         differently past its first places, and live must plan on the answers replay planned on."""
-        out = tuple(self._cursor(path).predict(min(k, K_MAX), width=K_MAX))
+        out = tuple(self._cursor(path).predict(min(k, K_MAX), width=K_MAX, at_least=at_least))
         for c in out:
             self.candidates.setdefault((c.tool, c.args_hash), c)
         return out
