@@ -486,7 +486,7 @@ def _read_file(
 ) -> dict[str, Any]:
     """Read one file's sessions into `writer`; its manifest row (counts, skips by reason)."""
     assert item.reader is not None
-    before = report.by_reason.copy()
+    before = dict(report.by_reason)  # a plain copy: most files skip nothing, and a Counter's arithmetic costs
     counts = {"sessions": 0, "events": 0, "tool_calls": 0, "llm_steps": 0}
     ctx = ReadContext(
         path=item.path, display=item.display, report=report, limits=options.limits, scrub=scrubber,
@@ -520,9 +520,7 @@ def _read_file(
         status = "ingested"
     if progress:
         progress(item.size - ctx.bytes_reported)
-    skipped = report.by_reason.copy()
-    skipped.subtract(before)
-    skipped = +skipped
+    skipped = {reason: n - before.get(reason, 0) for reason, n in report.by_reason.items() if n != before.get(reason, 0)}
     return {
         "path": item.display,
         "sha256": item.digest,
