@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import multiprocessing
+import pickle
 import signal
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -96,8 +97,11 @@ def _init_worker(path: str, run: Run) -> None:
     _WORKER["ds"], _WORKER["run"] = load_dataset(Path(path), columns=columns), run
 
 
-def _replay_in_worker(ids: list[str]) -> ChunkResult:
-    return replay_chunk(_WORKER["ds"], ids, _WORKER["run"])
+def _replay_in_worker(ids: list[str]) -> bytes:
+    """A chunk's result, pickled here with the collector paused (pickling allocates as much as the results hold,
+    and each collection would walk the worker's dataset and traces); the parent unpickles it the same way."""
+    with collection_paused():
+        return pickle.dumps(replay_chunk(_WORKER["ds"], ids, _WORKER["run"]), protocol=pickle.HIGHEST_PROTOCOL)
 
 
 def replay_chunks(ds: Dataset, ids: list[str], run: Run, workers: int = 1,
@@ -119,7 +123,9 @@ def replay_chunks(ds: Dataset, ids: list[str], run: Run, workers: int = 1,
         parts = pool.map(_replay_in_worker, chunks)
         if meanwhile is not None:
             meanwhile()
-        for part in parts:
+        for blob in parts:
+            with collection_paused():
+                part = pickle.loads(blob)
             if progress:
                 progress(len(part.bound) * (len(run.config.arms) + 1))
             yield part
