@@ -34,6 +34,7 @@ from bpaste_cli.shell_safety import ShellRules, classify_command, unknown_reason
 SAFETY_CLASSES = ("read-only", "idempotent", "mutating", "unknown")
 RESOURCE_CLASSES = ("cpu", "io", "net", "gpu")
 INVALIDATING = frozenset({"mutating", "unknown"})
+CACHE_ENTRIES = 200_000  # classes a table keeps per tool, and per shell command
 
 DEFAULT_TABLE = """
 # tool name (exact, case-insensitive) or glob -> safety and resource class, optionally ttl_s (seconds a
@@ -124,7 +125,10 @@ class SafetyTable:
     globs: list[tuple[str, dict[str, Any]]]
     shell: dict[str, Any]
     default: CallClass
-    _cache: dict[tuple[str, str], CallClass] = field(default_factory=dict, repr=False)
+    _cache: dict[tuple[str, str], CallClass] = field(default_factory=dict, repr=False)  # a shell tool's calls
+    # per tool: its class when every call of it has the one (not a shell tool; else None) and its resource class
+    _by_tool: dict[str, tuple[CallClass | None, str]] = field(default_factory=dict, repr=False)
+    _classes: dict[tuple[str, str], CallClass] = field(default_factory=dict, repr=False)  # one object per class
     _rules: ShellRules | None = field(default=None, repr=False)
 
     def entry(self, tool: str) -> dict[str, Any] | None:
@@ -151,23 +155,39 @@ class SafetyTable:
         return SafetyTable(self.tools | {tool.lower(): entry}, list(self.globs), self.shell, self.default)
 
     def classify(self, tool: str, args_json: str | None) -> CallClass:
-        """The safety and resource class of one call (cached by tool and arguments)."""
+        """The safety and resource class of one call: a tool's own class (kept per tool), or for a shell tool its
+        command's (kept per tool and arguments)."""
+        got = self._by_tool.get(tool)
+        if got is None:
+            got = self._tool_class(tool)
+            if len(self._by_tool) < CACHE_ENTRIES:
+                self._by_tool[tool] = got
+        fixed, resource = got
+        if fixed is not None:
+            return fixed
         key = (tool, args_json or "")
         hit = self._cache.get(key)
         if hit is None:
-            hit = self._classify(tool, args_json)
-            if len(self._cache) < 200_000:
+            hit = self._class(self.shell_safety(_command(args_json, self.shell["command_keys"])), resource)
+            if len(self._cache) < CACHE_ENTRIES:
                 self._cache[key] = hit
         return hit
 
-    def _classify(self, tool: str, args_json: str | None) -> CallClass:
+    def _tool_class(self, tool: str) -> tuple[CallClass | None, str]:
+        """The class every call of `tool` has (None for a shell tool: its command decides), and its resource class."""
         entry = self.entry(tool)
         if entry is None:
-            return self.default
+            return self.default, self.default.resource
         resource = entry.get("resource", self.default.resource)
         if entry.get("shell"):
-            return CallClass(self.shell_safety(_command(args_json, self.shell["command_keys"])), resource)
-        return CallClass(entry.get("safety", self.default.safety), resource)
+            return None, resource
+        return self._class(entry.get("safety", self.default.safety), resource), resource
+
+    def _class(self, safety: str, resource: str) -> CallClass:
+        got = self._classes.get((safety, resource))
+        if got is None:
+            got = self._classes[(safety, resource)] = CallClass(safety, resource)
+        return got
 
     def is_shell(self, tool: str) -> bool:
         """The tool runs shell commands (its entry says `shell = true`)."""

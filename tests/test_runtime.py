@@ -40,10 +40,8 @@ class Tools:
 
 def spec_for(tools: Tools, ttl: float = 60.0, **kw) -> Speculator:
     spec = Speculator(None, tools, **kw)
-    spec.safety = load_safety(None)
-    spec.safety.tools.update({"read": {"safety": "read-only", "resource": "io"}, "write": {"safety": "mutating", "resource": "io"},
-                              "fail": {"safety": "read-only", "resource": "io"}})
-    spec.safety._cache.clear()
+    spec.safety = (load_safety(None).with_tool("read", "read-only", "io").with_tool("write", "mutating", "io")
+                   .with_tool("fail", "read-only", "io"))
     spec.allowed = frozenset({"read-only"})
     spec.ttl = ttl
     return spec
@@ -213,8 +211,7 @@ def test_a_tools_own_ttl_from_the_safety_table_overrides_the_policys():
     async def go():
         tools = Tools()
         spec = spec_for(tools, ttl=60.0)
-        spec.safety.tools["read"] = {"safety": "read-only", "resource": "io", "ttl_s": 0.05}
-        spec.safety._cache.clear()
+        spec.safety = spec.safety.with_tool("read", "read-only", "io", ttl_s=0.05)
         launch(spec, "s", "read", {"path": "a"})
         await asyncio.sleep(0.12)
         await spec.call("s", "read", {"path": "a"})  # expired by the tool's 0.05 s, though the policy says 60 s
@@ -360,8 +357,8 @@ def toy_policy(arm: str = "bpaste", latency: dict | None = None, **params):
     from bpaste_cli.policy import Policy
 
     safety = load_safety(None)
-    safety.tools.update({t: {"safety": "read-only", "resource": "io"} for t in ("start", "list", "read")})
-    safety._cache.clear()
+    for t in ("start", "list", "read"):
+        safety = safety.with_tool(t, "read-only", "io")
     base = {"arm": arm, "slots": 4, "ttl_s": 60.0, "allowed": ["read-only"], "fast_path": False}
     if arm == "bpaste":
         base |= {"beam_width": 2, "beam_depth": 2, "rank": "probability", "min_prob": 0.05, "interference_budget": 10.0}
