@@ -199,6 +199,23 @@ def test_an_answer_at_or_above_a_probability_is_the_exhaustive_answer_cut_there(
 
 
 @settings(max_examples=300, deadline=None)
+@given(tables(), events, events, calibrations())
+def test_a_cursors_ceiling_bounds_every_candidate_after_one_more_call(tabs, evs, more, calibration):
+    # what lets replay answer a beam's deeper questions without a fork: nothing after the call reaches the ceiling
+    p = PatternPredictor({"K": 2, "R": 2, "key": "tool"}, tabs, calibration)
+    cur = p.cursor()
+    for e in evs:
+        cur.observe(e)
+    for e in more:
+        if e.kind != "tool":
+            continue
+        ceiling = cur.ceiling(e.tool, e.args_json, e.status)
+        after = cur.fork()
+        after.observe(e)
+        assert all(c.prob <= ceiling for c in reference(p, after.state, 8, 8))
+
+
+@settings(max_examples=300, deadline=None)
 @given(tables(), events, events, st.integers(0, 8), st.sampled_from((1, 3, 5)))
 def test_a_cursor_that_keeps_its_bound_values_answers_as_one_binding_afresh(tabs, evs, more, at, k):
     # a cursor keeps each argument's values from one decision to the next and forgets them when a call their

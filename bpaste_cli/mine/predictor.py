@@ -33,7 +33,7 @@ from orjson import dumps as _dumps
 from bpaste_cli.artifacts import ArtifactType, check_artifact
 from bpaste_cli.errors import BpasteError
 from bpaste_cli.mine.api import Candidate, Event, new_candidate
-from bpaste_cli.mine.dataflow import ABSENT, ROOT, Call, Rule, SessionState, bind, describe, family, family_rank
+from bpaste_cli.mine.dataflow import ABSENT, ROOT, Call, Rule, SessionState, bind, describe, family, family_rank, parse_args
 from bpaste_cli.mine.keys import KEYS, NEEDS_ARGS
 from bpaste_cli.trace import args_hash, canonical_json
 
@@ -201,6 +201,7 @@ class PatternPredictor:
                           and all(m.peaks is not None for m in (pooled, *curves.values())))
         self._branches_cache: dict[tuple[str, ...], list[tuple[Any, ...]]] = {}
         self._hashes: dict[str, str] = {}  # args_json -> args_hash of recent candidates
+        self._reach: dict[tuple[tuple[Curve, ...], float], float] = {}  # (a signature's maps, p) -> the least score reaching p
 
     def __reduce__(self) -> tuple[Any, ...]:
         """Sent to another process (`replay --workers`) as its tables: the plans built at load hold module
@@ -375,7 +376,7 @@ class PatternPredictor:
         kth_p = kth_s = float("-inf")
         if at_least > 0.0 and self._prunable:  # nothing below it is asked for: it prunes as a k-th best would
             kth_p = at_least
-        curves = self._curves
+        curves, reach = self._curves, self._reach
         if values is None:
             values = {}  # signatures share them
         for bound, order, tool, top, score, repeat, signature in self._branches(state.keys):
@@ -394,11 +395,17 @@ class PatternPredictor:
                 continue
             sig, root, named, maps, one = signature
             floor = kth_p
-            if kth_p > float("-inf"):  # below it no completion reaches kth_p, or exceeds it with a score of kth_s
+            if kth_s > float("-inf"):  # below it no completion reaches kth_p, or exceeds it with a score of kth_s
                 if one is not None:
                     floor = max(one.reach(kth_p), min(kth_s, one.reach(kth_p, above=True)))
                 else:
                     floor = max(min(m.reach(kth_p) for m in maps), min(kth_s, min(m.reach(kth_p, above=True) for m in maps)))
+            elif kth_p > float("-inf"):  # below it no completion reaches kth_p (`at_least`, before any offer), kept per maps
+                floor = reach.get((maps, kth_p))
+                if floor is None:
+                    if len(reach) >= CACHE_ENTRIES:
+                        reach.clear()
+                    floor = reach[(maps, kth_p)] = min(m.reach(kth_p) for m in maps)
             beam: list[tuple[float, tuple[Any, ...]]] = [(score, ())]  # (score, the chosen values)
             for arg in sig:
                 vals = values.get((tool, arg))
@@ -529,6 +536,17 @@ class PatternCursor:
                 wide, low = max(k, got[0]), min(at_least, got[2])
             got = self._cache = (wide, width, low, self._p.candidates(self.state, wide, width, self._values, low))
         return got[3][:k]
+
+    def ceiling(self, tool: str, args_json: str | None, status: str | None) -> float:
+        """A probability no candidate reaches once one more call (`tool`, its arguments, its result's status) is
+        observed: the best branch bound of the context it would make (1.0 when the tables give no bounds). A
+        planner that needs nothing below it learns that the answer there is empty without forking a cursor."""
+        p = self._p
+        if not p._prunable:
+            return 1.0
+        key = p._key_fn(tool, parse_args(args_json) if p._needs_args else None, status)
+        branches = p._branches((self.state.keys + (key,))[-p.K :])
+        return branches[0][0] if branches else 0.0
 
     def tools(self, k: int = 5) -> list[tuple[str, float]]:
         """The `k` likeliest next tools with P(tool among the next step's calls)."""

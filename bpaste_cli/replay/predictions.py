@@ -93,6 +93,18 @@ class PredictionSource:
             self._forks[(step, key)] = cur
         return cur
 
+    def _nothing_after(self, step: int, upto: int, path: tuple[tuple[Candidate, Event | None], ...], key: PathKey,
+                       at_least: float) -> bool:
+        """No candidate reaches `at_least` after `path`, as its parent's cursor can tell (`ceiling`) without a fork:
+        most questions below a beam's first level ask for more than anything there can offer."""
+        if at_least <= 0.0:
+            return False
+        ceiling = getattr(self._cursor_at(step, upto, path[:-1], key[:-1]), "ceiling", None)
+        if ceiling is None:
+            return False
+        cand, real = path[-1]
+        return ceiling(cand.tool, cand.args_json, real.status if real else None) < at_least
+
     def predict(self, step: int, upto: int, k: int, path: tuple[tuple[Candidate, Event | None], ...] = (),
                 at_least: float = 0.0) -> tuple[Candidate, ...]:
         """Top-k candidates at decision `step` (node index `upto` = its llm event) after `path`:
@@ -107,7 +119,8 @@ class PredictionSource:
         if hit is None or hit[0] < k or hit[1] > at_least:
             known = hit is not None
             wide, low = (max(k, hit[0]), min(at_least, hit[1])) if known else (k, at_least)  # what both questions need
-            hit = (wide, low, tuple(self._cursor_at(step, upto, path, key).predict(wide, width=K_MAX, at_least=low)))
+            hit = (wide, low, () if path and self._nothing_after(step, upto, path, key, low) else
+                   tuple(self._cursor_at(step, upto, path, key).predict(wide, width=K_MAX, at_least=low)))
             cache = self._cache
             if known or cache.entries < MAX_ENTRIES:
                 self._answers[question] = hit
