@@ -163,15 +163,20 @@ def test_pruned_ranking_equals_the_exhaustive_one_under_any_maps(tabs, evs, k, c
         assert p.candidates(cur.state, k) == reference(p, cur.state, k)
 
 
+def _each_decision(cur, evs):
+    """The cursor at each decision point: before the first event, then after each."""
+    yield cur
+    for e in evs:
+        cur.observe(e)
+        yield cur
+
+
 @settings(max_examples=300, deadline=None)
 @given(tables(), events, st.sampled_from((1, 2, 3, 5)), st.sampled_from((5, 8)), calibrations())
 def test_at_one_width_the_answer_at_k_is_the_top_k_of_the_widest(tabs, evs, k, width, calibration):
     # what lets replay and the runtime ask only the k an arm needs and still plan on one ranking
     p = PatternPredictor({"K": 2, "R": 2, "key": "tool"}, tabs, calibration)
-    cur = p.cursor()
-    for e in [None, *evs]:
-        if e is not None:
-            cur.observe(e)
+    for cur in _each_decision(p.cursor(), evs):
         got = p.candidates(cur.state, k, width)
         assert got == reference(p, cur.state, k, width)
         assert got == p.candidates(cur.state, width)[:k]
@@ -185,10 +190,7 @@ def test_an_answer_at_or_above_a_probability_is_the_exhaustive_answer_cut_there(
     # what lets a planner's threshold prune: the candidates at or above `at_least` (a tie with it included) are
     # the exhaustive top k's; a cursor asked in turn for more (or lower) than its cached answer asks again
     p = PatternPredictor({"K": 2, "R": 2, "key": "tool"}, tabs, calibration)
-    cur = p.cursor()
-    for e in [None, *evs]:
-        if e is not None:
-            cur.observe(e)
+    for cur in _each_decision(p.cursor(), evs):
         full = reference(p, cur.state, k, 8)
         for at_least in (0.0, *RATES, *KNOTS):
             assert p.candidates(cur.state, k, 8, at_least=at_least) == [c for c in full if c.prob >= at_least]
