@@ -113,7 +113,6 @@ class ReadContext:
     may_hold_secret: Callable[[str], bool] | None = None  # `scrub`'s cheap test (see `SessionBuilder`)
     on_bytes: Callable[[int], None] | None = None  # progress: bytes read since the last call
     bytes_reported: int = 0
-    long_line: int = 0  # the length of a line too long to hold, when `_lines` has just passed over one
 
     def advance(self, n: int) -> None:
         if self.on_bytes is not None and n > 0:
@@ -144,10 +143,10 @@ class ReadContext:
         )
 
 
-def _lines(ctx: ReadContext) -> Iterator[tuple[bytes, bool]]:
-    """The file's lines (without their newline) and whether each ended with one, read in blocks of
+def _lines(ctx: ReadContext) -> Iterator[tuple[bytes, bool, int]]:
+    """The file's lines (without their newline), whether each ended with one, and 0, read in blocks of
     `PROGRESS_BYTES` (progress is reported per block). A line longer than `MAX_LINE_BYTES` (its newline
-    counted) is not held: it comes back as b"" with its length in `ctx.long_line`, to be skipped."""
+    counted) is not held: it comes back as b"" with its length in place of the 0, to be skipped."""
     parts: list[bytes] = []  # the start of a line that runs past the block it began in, joined once at its end
     held = 0  # that start's length
     with open(ctx.path, "rb") as fh:
@@ -165,10 +164,10 @@ def _lines(ctx: ReadContext) -> Iterator[tuple[bytes, bool]]:
                 parts, held = [], 0
             for line in lines:
                 if long or len(line) >= MAX_LINE_BYTES:
-                    ctx.long_line, long = long or len(line) + 1, 0
-                    yield b"", True
+                    yield b"", True, long or len(line) + 1
+                    long = 0
                 else:
-                    yield line, True
+                    yield line, True, 0
             if tail:
                 held += len(tail)
                 if held > MAX_LINE_BYTES:
@@ -176,11 +175,7 @@ def _lines(ctx: ReadContext) -> Iterator[tuple[bytes, bool]]:
                 else:
                     parts.append(tail)
     if held:
-        if held > MAX_LINE_BYTES:
-            ctx.long_line = held
-            yield b"", False
-        else:
-            yield b"".join(parts), False
+        yield (b"", False, held) if held > MAX_LINE_BYTES else (b"".join(parts), False, 0)
 
 
 def iter_jsonl(ctx: ReadContext) -> Iterator[tuple[int, Any]]:
@@ -190,13 +185,12 @@ def iter_jsonl(ctx: ReadContext) -> Iterator[tuple[int, Any]]:
     without its newline that does not parse is reported as `truncated_last_line`.
     """
     loads = orjson.loads
-    for line_no, (raw, ended) in enumerate(_lines(ctx), 1):
+    for line_no, (raw, ended, too_long) in enumerate(_lines(ctx), 1):
+        if too_long:
+            ctx.skip(line_no, "line_too_long", f"{too_long} bytes")
+            continue
         if line_no == 1 and raw.startswith(BOM):
             raw = raw[len(BOM) :]
-        if ctx.long_line:
-            ctx.skip(line_no, "line_too_long", f"{ctx.long_line} bytes")
-            ctx.long_line = 0
-            continue
         try:
             value = loads(raw)  # JSON allows the surrounding whitespace: most lines parse here
         except orjson.JSONDecodeError:
