@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bpaste_cli.mine.api import Candidate, Event, new_candidate
+from bpaste_cli.mine.api import Candidate, Event, new_candidate, new_event
 from bpaste_cli.mine.control import ControlCounts
 from bpaste_cli.mine.dataflow import ABSENT, ROOT, bind, call_family
 from bpaste_cli.mine.predictor import (RULE_COLUMNS, SIGNATURES_PER_TOOL, TOOLS_PER_DECISION, VALUES_PER_ARG, Curve,
@@ -403,3 +403,16 @@ def test_a_candidate_filled_through_its_slots_is_the_dataclass_one(tool, aj, h, 
     assert made == built and hash(made) == hash(built) and repr(made) == repr(built)
     with pytest.raises(FrozenInstanceError):
         made.prob = 0.5
+
+
+_maybe_text = st.none() | st.text()
+
+
+@given(st.text(), st.none() | st.integers(), _maybe_text, _maybe_text, _maybe_text, _maybe_text, _maybe_text, _maybe_text,
+       _maybe_text)
+def test_an_event_filled_through_its_slots_is_the_dataclass_one(kind, step, tool, aj, h, result, result_hash, status, text):
+    made = new_event(kind, step, tool, aj, h, result, result_hash, status, text)
+    built = Event(kind, step, tool, aj, h, result, result_hash, status, text)
+    assert made == built and hash(made) == hash(built) and repr(made) == repr(built)
+    with pytest.raises(FrozenInstanceError):
+        made.status = "ok"

@@ -15,6 +15,7 @@ import polars as pl
 
 from bpaste_cli.gcpause import collection_paused
 from bpaste_cli.mine import Event
+from bpaste_cli.mine.api import new_event
 from bpaste_cli.safety import INVALIDATING, SafetyTable
 
 
@@ -128,8 +129,8 @@ def _trace(sid, rows, agent, wall, human, safety, allowed) -> SessionTrace:
             tool_calls[tool] = tool_calls.get(tool, 0) + 1
         elif kind == "llm" and step is not None and step >= n_steps:
             n_steps = step + 1
-        ev = Event(kind, step if step is None or step >= 0 else None, tool, args_json, args_hash, result_text,
-                   result_hash, status, text)
+        ev = new_event(kind, step if step is None or step >= 0 else None, tool, args_json, args_hash, result_text,
+                       result_hash, status, text)
         nd = Node(index, kind, s, e, -1 if step is None else step, tool, key, safe, res, servable, ev, e - s)
         nodes.append(nd)
         if key is not None:
