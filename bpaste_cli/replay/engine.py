@@ -86,11 +86,11 @@ class ToolCounts:
 
     def __reduce__(self) -> tuple[Any, ...]:
         """Pickled as its values (a worker sends every session's counts back): unpickled in a sixth of the default's time."""
-        return ToolCounts, _tool_values(self)
+        return ToolCounts, tool_values(self)
 
 
 TOOL_FIELDS = tuple(f.name for f in fields(ToolCounts))
-_tool_values = attrgetter(*TOOL_FIELDS)
+tool_values = attrgetter(*TOOL_FIELDS)  # a ToolCounts' values, in TOOL_FIELDS order
 
 
 @dataclass

@@ -4,12 +4,13 @@ all overall and per tool."""
 
 from __future__ import annotations
 
+from operator import add
 from statistics import median
 from typing import Any
 
 import polars as pl
 
-from bpaste_cli.replay.engine import TOOL_FIELDS, SessionResult
+from bpaste_cli.replay.engine import TOOL_FIELDS, SessionResult, tool_values
 
 ROUNDS_PER_SELECT = 100  # bootstrap rounds per polars query: few queries, a bounded plan
 
@@ -60,12 +61,12 @@ def summarize(results: list[SessionResult], *, bootstrap: int = 1000, seed: int 
     hits = sum(r.hits for r in results)
     promotions = sum(r.promotions for r in results)
     started = sum(r.spec_started for r in results)
-    per_tool: dict[str, dict[str, float]] = {}
+    sums: dict[str, tuple[Any, ...]] = {}  # per tool its fields' sums, from 0 and in session order, field by field
+    zero = (0,) * len(TOOL_FIELDS)
     for r in results:
         for tool, row in r.per_tool.items():
-            acc = per_tool.setdefault(tool, dict.fromkeys(TOOL_FIELDS, 0))
-            for name in TOOL_FIELDS:
-                acc[name] += getattr(row, name)
+            sums[tool] = tuple(map(add, sums.get(tool, zero), tool_values(row)))
+    per_tool: dict[str, dict[str, float]] = {tool: dict(zip(TOOL_FIELDS, acc)) for tool, acc in sums.items()}
     for acc in per_tool.values():
         acc["misses"] = acc["calls"] - acc["hits"] - acc["inflight_promotions"]
     ratios = [a / b if b > 0 else 1.0 for a, b in zip(serial, replayed)]
