@@ -22,7 +22,8 @@ from bpaste_cli.mine import Candidate, MineOptions, load_predictor, mine
 from bpaste_cli.device import load_device
 from bpaste_cli.replay import ARMS, OraclePredictor, PrefixFeatures, ReplayConfig, prepare_split, replay_traces, run_session
 from bpaste_cli.replay.arms import PasteArm
-from bpaste_cli.replay.beam import BeamNode, best
+from bpaste_cli.fit.examples import explore
+from bpaste_cli.replay.beam import BeamConfig, BeamNode, best
 from bpaste_cli.replay.metrics import ROUNDS_PER_SELECT, bootstrap_cis
 from bpaste_cli.replay.predictions import K_MAX, AnswerCache, PredictionSource
 from bpaste_cli.replay.traces import ROW_COLUMNS, SESSION_COLUMNS, prepare
@@ -299,7 +300,10 @@ def test_a_replay_of_every_arm_leaves_no_reference_cycles(coding):
         assert sum(r.spec_started for r in results["bpaste"]) > 0  # the beam did speculate
         bound = [run_session(tr, "serial", load_device("thor"), config, prepared.stats, SAFETY, hide_all_tools=True)
                  for tr in prepared.traces]  # replay_chunk's bound, also run with the collector paused
-        del results, bound
+        examples = explore(prepared.traces[:20], predictor, load_device("thor"), prepared.stats, SAFETY,
+                           beam=BeamConfig(width=4, depth=3, min_prob=0.01), config=config)  # fit's beam and ChainPlanner
+        assert examples and any(len(ex.chain) > 1 for ex in examples)
+        del results, bound, examples
         assert gc.collect() == 0
     finally:
         gc.enable()

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from bpaste_cli.device import Device
+from bpaste_cli.gcpause import collection_paused
 from bpaste_cli.mine import Predictor
 from bpaste_cli.replay import (
     BeamConfig,
@@ -95,6 +96,7 @@ def solo_saving(trace: SessionTrace, step: int, chain: ChainSpec, device: Device
     return trace.agent_time - run_session(trace, ChainPlanner(step, chain), device, config, stats, safety).agent_s
 
 
+@collection_paused()
 def explore(
     traces: list[SessionTrace],
     predictor: Predictor,
@@ -107,7 +109,8 @@ def explore(
     progress: Callable[[int], None] | None = None,
 ) -> list[Example]:
     """Every node of a wide beam (the bpaste arm ranked by the analytic value, with `config`'s λ schedule,
-    TTL, slots and safety classes) at every decision point of `traces`, labelled by `solo_saving`."""
+    TTL, slots and safety classes) at every decision point of `traces`, labelled by `solo_saving`. With the cyclic
+    collector paused, as `replay_traces`: the exploration makes no reference cycles either (a test holds it to that)."""
     out: list[Example] = []
     cache = cache_for(predictor)
     solo = ReplayConfig(ttl_s=config.ttl_s)  # a lone prefix on the device's slots
