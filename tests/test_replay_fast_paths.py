@@ -17,12 +17,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bpaste_cli.coverage import classified_calls
+from bpaste_cli.fit.examples import explore
 from bpaste_cli.ingest import IngestOptions, ingest
 from bpaste_cli.mine import Candidate, MineOptions, load_predictor, mine
 from bpaste_cli.device import load_device
 from bpaste_cli.replay import ARMS, OraclePredictor, PrefixFeatures, ReplayConfig, prepare_split, replay_traces, run_session
 from bpaste_cli.replay.arms import PasteArm
-from bpaste_cli.fit.examples import explore
 from bpaste_cli.replay.beam import BeamConfig, BeamNode, best
 from bpaste_cli.replay.metrics import ROUNDS_PER_SELECT, bootstrap_cis
 from bpaste_cli.replay.predictions import K_MAX, AnswerCache, PredictionSource
@@ -288,7 +288,7 @@ def coding(tmp_path_factory):
 
 def test_a_replay_of_every_arm_leaves_no_reference_cycles(coding):
     """`replay_traces` pauses the cyclic collector for the whole replay: that is sound only while a replay frees
-    everything it makes by reference counting alone, which this holds every arm to."""
+    everything it makes by reference counting alone, which this holds every arm, the bound and fit's exploration to."""
     ds, predictor = coding
     prepared = prepare_split(ds, "all", 0, SAFETY)
     config = ReplayConfig(arms=ARMS)
