@@ -229,8 +229,7 @@ class Sim:
         after: Job | None = None, bound: bool = True,
     ) -> Job:
         """Start a speculative call now, or when the job `after` (its parent in a beam) finishes."""
-        return self.start_job(key, tool, resource, after.finish if after is not None else self.now, prob, depth,
-                              bound=bound)
+        return self.start_job(key, tool, resource, after.finish if after is not None else self.now, prob, depth, None, bound)
 
     # -- the simulator's own scheduling ----------------------------------------------------------
 
