@@ -25,6 +25,7 @@ from bpaste_cli.replay import ARMS, OraclePredictor, PrefixFeatures, ReplayConfi
 from bpaste_cli.replay.arms import PasteArm
 from bpaste_cli.replay.beam import BeamConfig, BeamNode, best
 from bpaste_cli.replay.metrics import ROUNDS_PER_SELECT, bootstrap_cis
+from bpaste_cli.replay.parallel import Run, replay_chunk
 from bpaste_cli.replay.predictions import K_MAX, AnswerCache, PredictionSource
 from bpaste_cli.replay.traces import ROW_COLUMNS, SESSION_COLUMNS, prepare
 from bpaste_cli.replay.value import PROBABILITY, VALUE, LatencyStats, NodeTerms, paste_utility, shadow_price
@@ -287,23 +288,27 @@ def coding(tmp_path_factory):
 
 
 def test_a_replay_of_every_arm_leaves_no_reference_cycles(coding):
-    """`replay_traces` pauses the cyclic collector for the whole replay: that is sound only while a replay frees
-    everything it makes by reference counting alone, which this holds every arm, the bound and fit's exploration to."""
+    """`replay_traces` pauses the cyclic collector for the whole replay, and `replay_chunk` from the preparation to
+    the bound: that is sound only while they free everything they make by reference counting alone, which this holds
+    the preparation, every arm, the bound and fit's exploration to."""
     ds, predictor = coding
     prepared = prepare_split(ds, "all", 0, SAFETY)
     config = ReplayConfig(arms=ARMS)
+    run = Run(predictor, load_device("thor"), config, prepared.stats, SAFETY, frozenset(config.allowed), keep=5)
+    ids = sorted(ds.sessions["session_id"].to_list())
+    assert replay_chunk(ds, ids[:10], run).bound and gc.isenabled()  # the collector it paused runs again
     gc.collect()
     gc.disable()
     try:
         results = replay_traces(prepared.traces, predictor, load_device("thor"), config, prepared.stats, SAFETY,
                                 keep_jobs_for=5, shared_cache=False)
         assert sum(r.spec_started for r in results["bpaste"]) > 0  # the beam did speculate
-        bound = [run_session(tr, "serial", load_device("thor"), config, prepared.stats, SAFETY, hide_all_tools=True)
-                 for tr in prepared.traces]  # replay_chunk's bound, also run with the collector paused
+        chunk = replay_chunk(ds, ids, run)  # preparation, every arm and the bound, as `replay` runs a chunk
+        assert len(chunk.bound) == len(prepared.traces) and chunk.kept
         examples = explore(prepared.traces[:20], predictor, load_device("thor"), prepared.stats, SAFETY,
                            beam=BeamConfig(width=4, depth=3, min_prob=0.01), config=config)  # fit's beam and ChainPlanner
         assert examples and any(len(ex.chain) > 1 for ex in examples)
-        del results, bound, examples
+        del results, chunk, examples
         assert gc.collect() == 0
     finally:
         gc.enable()
