@@ -6,7 +6,6 @@ from __future__ import annotations
 import string
 
 import orjson
-import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
@@ -183,26 +182,6 @@ def test_counting_grouped_rules_is_binding_each(calls, prompt, rules, data):
     got: dict[int, list[int]] = {}
     count_argument(group_rules([(rule, rid) for rid, rule in enumerate(rules)]), state, value, got)
     assert got == expected
-
-
-def test_collection_paused_restores_the_collector():
-    import gc
-
-    from bpaste_cli.gcpause import collection_paused
-
-    assert gc.isenabled()
-    with pytest.raises(KeyError):
-        with collection_paused():
-            assert not gc.isenabled()
-            raise KeyError("x")
-    assert gc.isenabled()
-    gc.disable()
-    try:
-        with collection_paused():
-            pass
-        assert not gc.isenabled()  # left off, as it was
-    finally:
-        gc.enable()
 
 
 def test_a_template_matches_where_its_slot_item_occurs_again():

@@ -288,15 +288,15 @@ def coding(tmp_path_factory):
 
 
 def test_a_replay_of_every_arm_leaves_no_reference_cycles(coding):
-    """`replay_traces` pauses the cyclic collector for the whole replay, and `replay_chunk` from the preparation to
-    the bound: that is sound only while they free everything they make by reference counting alone, which this holds
-    the preparation, every arm, the bound and fit's exploration to."""
+    """Preparation, `replay_traces` and `replay_chunk`'s bound run with the cyclic collector paused: that is sound only
+    while they free everything they make by reference counting alone, which this holds a whole chunk (preparation,
+    every arm, the bound) and fit's exploration to."""
     ds, predictor = coding
     prepared = prepare_split(ds, "all", 0, SAFETY)
     config = ReplayConfig(arms=ARMS)
     run = Run(predictor, load_device("thor"), config, prepared.stats, SAFETY, frozenset(config.allowed), keep=5)
     ids = sorted(ds.sessions["session_id"].to_list())
-    assert replay_chunk(ds, ids[:10], run).bound and gc.isenabled()  # the collector it paused runs again
+    assert replay_chunk(ds, ids[:10], run).bound and gc.isenabled()  # the collector its pauses paused runs again
     gc.collect()
     gc.disable()
     try:

@@ -62,21 +62,12 @@ class ChunkResult:
 
 def replay_chunk(ds: Dataset, ids: list[str], run: Run, progress: Callable[[int], None] | None = None) -> ChunkResult:
     """Prepare the sessions `ids` and replay them under every arm of `run.config` and the bound (`progress`:
-    called per session and arm).
-
-    The cyclic collector stays paused from the preparation to the end of the chunk (none of it makes reference
-    cycles) and resumes only once the chunk's traces are gone: the first collection after a pause walks every
-    object the pause left alive, and resumed between preparing and replaying, that is every node of the chunk."""
-    with collection_paused():
-        part = _replay_chunk(ds, ids, run, progress)
-    return part
-
-
-def _replay_chunk(ds: Dataset, ids: list[str], run: Run, progress: Callable[[int], None] | None) -> ChunkResult:
+    called per session and arm)."""
     traces, skipped = prepare(ds.events, ds.sessions, run.safety, run.allowed, ids)
     results = replay_traces(traces, run.predictor, run.device, run.config, run.stats, run.safety,
                             value_model=run.value_model, keep_jobs_for=run.keep, progress=progress, shared_cache=False)
-    bound = [run_session(tr, "serial", run.device, run.config, run.stats, run.safety, hide_all_tools=True) for tr in traces]
+    with collection_paused():  # as in replay_traces: the bound makes no reference cycles either
+        bound = [run_session(tr, "serial", run.device, run.config, run.stats, run.safety, hide_all_tools=True) for tr in traces]
     if progress:
         progress(len(traces))
     return ChunkResult(results, bound, skipped, traces[: run.keep])
