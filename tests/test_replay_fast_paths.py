@@ -296,7 +296,7 @@ def test_a_replay_of_every_arm_leaves_no_reference_cycles(coding):
     config = ReplayConfig(arms=ARMS)
     run = Run(predictor, load_device("thor"), config, prepared.stats, SAFETY, frozenset(config.allowed), keep=5)
     ids = sorted(ds.sessions["session_id"].to_list())
-    assert replay_chunk(ds, ids[:10], run).bound and gc.isenabled()  # the collector its pauses paused runs again
+    assert replay_chunk(ds, ids[:10], run).bound and gc.isenabled()  # its pauses end with the collector running
     gc.collect()
     gc.disable()
     try:
