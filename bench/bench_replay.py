@@ -10,7 +10,7 @@ computed by the predictor) and warm sessions/s (median of --repeat further passe
 cached as when `tune` replays the same sessions), with median per-session times. Targets per core: cold
 `paste` >= 2,000 sessions/s and `bpaste` >= 1,000/s on coding sessions, warm `paste` >= 20,000/s. For the synthetic corpus also the one-shot CLI replay (every arm, cold) with its wall
 time and peak memory (targets for 20,000 sessions: < 20 s, < 1 GB), with one process and with --workers
-(target: >= 1.8x on 2 cores), and, for --workers 2, how much two one-process replays gain side by side: the
+(target: >= 1.8x on 2 cores), the two alternating for --repeat rounds (medians), and, for --workers 2, how much two one-process replays gain side by side: the
 ceiling this machine sets on that ratio.
 """
 
@@ -92,11 +92,24 @@ def one_shot(ds_dir: Path, patterns: Path, device: str, workers: int = 1) -> dic
     t0 = time.perf_counter()
     done = subprocess.run([sys.executable, "-c", PEAK, *replay_command(ds_dir, patterns, device, "all", workers)],
                           check=True, capture_output=True, text=True, cwd=REPO)
-    row = {"workers": workers, "wall_s": round(time.perf_counter() - t0, 1),
-           "peak_rss_mb": round(int(done.stdout.split()[-1]) / 1024)}
-    print(f"one-shot `bpaste replay --split all --workers {workers}` (all arms): {row['wall_s']} s, "
-          f"peak RSS {row['peak_rss_mb']} MB", flush=True)
-    return row
+    return {"workers": workers, "wall_s": time.perf_counter() - t0, "peak_rss_mb": round(int(done.stdout.split()[-1]) / 1024)}
+
+
+def one_shots(ds_dir: Path, patterns: Path, device: str, workers: tuple[int, ...], repeat: int) -> list[dict]:
+    """`one_shot` with each number of `workers` in turn, `repeat` rounds (a shared host drifts between runs, so
+    the counts alternate and each figure is a median): per count its median wall time and largest peak RSS."""
+    runs: dict[int, list[dict]] = {w: [] for w in workers}
+    for _ in range(repeat):
+        for w in workers:
+            runs[w].append(one_shot(ds_dir, patterns, device, w))
+    rows = []
+    for w, done in runs.items():
+        row = {"workers": w, "wall_s": round(statistics.median(r["wall_s"] for r in done), 1),
+               "walls_s": [round(r["wall_s"], 2) for r in done], "peak_rss_mb": max(r["peak_rss_mb"] for r in done)}
+        print(f"one-shot `bpaste replay --split all --workers {w}` (all arms): {row['wall_s']} s (median of {repeat}: "
+              f"{', '.join(map(str, row['walls_s']))}), peak RSS {row['peak_rss_mb']} MB", flush=True)
+        rows.append(row)
+    return rows
 
 
 def replay_command(ds_dir: Path, patterns: Path, device: str, split: str, workers: int) -> list[str]:
@@ -155,12 +168,14 @@ def main() -> None:
             results[f"synthetic-coding-{args.synthetic}"] = bench_dataset(
                 f"synthetic-{args.synthetic}", work / "synth-ds", work, 1, args.device
             )
-            shots = [one_shot(work / "synth-ds", work / f"patterns-synthetic-{args.synthetic}", args.device, w)
-                     for w in sorted({1, args.workers})]
+            shots = one_shots(work / "synth-ds", work / f"patterns-synthetic-{args.synthetic}", args.device,
+                              tuple(sorted({1, args.workers})), args.repeat)
             results[f"synthetic-coding-{args.synthetic}"]["one_shot"] = shots
             if len(shots) > 1:
+                pairs = [a / b for a, b in zip(shots[0]["walls_s"], shots[-1]["walls_s"])]
                 print(f"--workers {args.workers}: {shots[0]['wall_s'] / shots[-1]['wall_s']:.2f}x the wall time of one "
-                      "process (the same figures: tests/test_replay_workers.py)", flush=True)
+                      f"process (ratio of the medians; round by round {', '.join(f'{r:.2f}' for r in pairs)}x; the same "
+                      "figures: tests/test_replay_workers.py)", flush=True)
                 if args.workers == 2:
                     results[f"synthetic-coding-{args.synthetic}"]["two_at_once"] = two_at_once(
                         work / "synth-ds", work / f"patterns-synthetic-{args.synthetic}", args.device)

@@ -2,22 +2,30 @@
 
 A small synthetic corpus is ingested and mined (the real predictor); the comparison is of the whole
 `--json` (every arm, the bound, the bootstrap CI, per-tool rows) and of the per-session rows, byte for
-byte, with the chunks made small enough that every worker replays several of them.
+byte. The chunks are small (several per process), and the replaying process takes them as fast as its
+helpers do, so one test holds it back until a helper has replayed a chunk: then both surely replay some.
 """
 
 from __future__ import annotations
 
 import json
+import tempfile
+import time
+from concurrent.futures import Future
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from bpaste_cli.cli import app
+from bpaste_cli.errors import BpasteError
 from bpaste_cli.ingest import IngestOptions, ingest
 from bpaste_cli.mine import MineOptions, load_predictor, mine
 from bpaste_cli.replay import ReplayConfig, replay
-from bpaste_cli.replay.parallel import MIN_CHUNK, chunk_ids
+from bpaste_cli.replay import run as replay_run
+from bpaste_cli.errors import BpasteError
+from bpaste_cli.replay.parallel import MIN_CHUNK, _result, chunk_ids
 from bpaste_cli.replay.prepared import PREPARE_CHUNK
 from bpaste_cli.synth import generate, write
 from bpaste_cli.trace import load_dataset
@@ -79,3 +87,41 @@ def test_chunks_shrink_towards_the_end_with_workers():
     assert sizes == sorted(sizes, reverse=True)  # long ones first, short ones last: no worker waits long at the end
     assert all(n >= MIN_CHUNK for n in sizes[:-1]) and len(sizes) < 40
     assert [len(c) for c in chunk_ids(ids, 1)] == [PREPARE_CHUNK] * 10
+
+
+
+def test_a_helper_that_died_is_one_sentence():
+    """A helper killed or unable to start breaks the pool: the user gets what happened and what to do, no traceback."""
+    task = Future()
+    task.set_exception(BrokenProcessPool("A process in the process pool was terminated abruptly"))
+    with pytest.raises(BpasteError, match=r"A replay worker process ended abruptly .* rerun with one worker"):
+        _result(task)
+
+
+def test_this_process_and_a_helper_share_the_chunks(corpus, tmp_path, monkeypatch):
+    """With two workers this process replays chunks besides its helper's: the coverage it computes before its
+    first chunk is held back here until the helper's first result file exists in the run's folder, so both
+    replay some. A helper's chunk advances the progress in one step of its sessions x (arms + bound); this
+    process's per session and arm."""
+    ds, patterns = corpus
+    config = ReplayConfig(arms=("serial", "paste", "bpaste"), split="all", bootstrap=20)
+    predictor = load_predictor(patterns)
+    one = replay(ds, predictor, config=config)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    real_coverage = replay_run.safety_coverage
+
+    def after_a_helper_result(*args):
+        deadline = time.monotonic() + 300
+        while not list(tmp_path.glob("bpaste-replay-*/[0-9]*.pickle")):
+            assert time.monotonic() < deadline, "the helper wrote no result"
+            time.sleep(0.05)
+        return real_coverage(*args)
+
+    monkeypatch.setattr(replay_run, "safety_coverage", after_a_helper_result)
+    steps: list[int] = []
+    two = replay(ds, predictor, config=config, workers=2, progress=steps.append)
+    assert two.to_json() == one.to_json() and two.per_session == one.per_session
+    in_helper = [n for n in steps if n >= MIN_CHUNK * (len(config.arms) + 1)]
+    assert in_helper and len(steps) > len(in_helper)  # some chunks replayed there, some here
+    assert sum(steps) == one.sessions_replayed * (len(config.arms) + 1)
+    assert not list(tmp_path.glob("bpaste-replay-*"))  # the run's folder is gone

@@ -1,12 +1,15 @@
-"""A split's sessions replayed a chunk at a time, in this process or spread over spawned worker processes.
+"""A split's sessions replayed a chunk at a time, in this process or spread over it and spawned worker processes.
 
 A chunk is a run of session ids (in id order) that is prepared and replayed under every arm and the
 all-tool-time-hidden bound. Every session's replay depends on its own trace and the run's arguments only
-(predictions are memoized per session), so the chunks can run anywhere: `--workers N` hands them to N
-spawned processes, each of which loads the columns of the dataset that preparing a trace reads, once, and
-receives the predictor, device, config, statistics and safety table once; the chunks shrink towards the
-end, so that the workers finish together. Results are merged in chunk order, so the merged lists, and
-every figure computed from them, are the same whatever the number of workers.
+(predictions are memoized per session), so the chunks can run anywhere: `--workers N` replays them in N
+processes, this one and N-1 spawned helpers. Each helper loads the columns of the dataset that preparing a
+trace reads, and the chunks, predictor, device, config, statistics and safety table from the run's private
+folder, once. Every process, this one included (it has all of that already, so no core waits for a helper
+to start, and its results are never pickled), takes the next chunk nobody has when it is free to start
+one; the chunks shrink towards the end, so that the processes finish together. A helper's result comes
+back as a file in that folder. Results are merged in chunk order, so the merged lists, and every figure
+computed from them, are the same whatever the number of workers.
 """
 
 from __future__ import annotations
@@ -15,12 +18,15 @@ import math
 import multiprocessing
 import pickle
 import signal
-from concurrent.futures import ProcessPoolExecutor
+import tempfile
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from bpaste_cli.device import Device
+from bpaste_cli.errors import BpasteError
 from bpaste_cli.gcpause import collection_paused
 from bpaste_cli.replay.config import ReplayConfig
 from bpaste_cli.replay.engine import SessionResult
@@ -89,27 +95,55 @@ def chunk_ids(ids: list[str], workers: int) -> list[list[str]]:
 
 
 _WORKER: dict[str, Any] = {}
+WORK_FILE = "work.pickle"  # in a run's private folder: the chunks and the `Run`, read by each helper at its start
 
 
-def _init_worker(path: str, run: Run) -> None:
+def _claim(counter: Any) -> int:
+    """The index of the next chunk no process has taken (shared by this process and its helpers)."""
+    with counter.get_lock():
+        index = counter.value
+        counter.value = index + 1
+    return index
+
+
+def _init_worker(path: str, folder: str, counter: Any) -> None:
+    """A helper's start: the dataset's columns that `prepare` reads (the parent checked the rest), and the chunks
+    and the run from the run's private folder (a process's arguments are written to it through a pipe that a
+    helper dying at its start would leave the parent blocked on, once they outgrow the pipe's buffer)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle: it ends the workers
-    columns = (("session_id", "seq", *ROW_COLUMNS), SESSION_COLUMNS)  # what `prepare` reads; the parent checked the rest
-    _WORKER["ds"], _WORKER["run"] = load_dataset(Path(path), columns=columns), run
+    columns = (("session_id", "seq", *ROW_COLUMNS), SESSION_COLUMNS)
+    chunks, run = pickle.loads((Path(folder) / WORK_FILE).read_bytes())
+    _WORKER.update(ds=load_dataset(Path(path), columns=columns), folder=Path(folder), chunks=chunks, counter=counter,
+                   run=run)
 
 
-def _replay_in_worker(ids: list[str]) -> bytes:
-    """A chunk's result, pickled here with the collector paused (pickling allocates as much as the results hold,
-    and each collection would walk the worker's dataset and traces); the parent unpickles it the same way."""
+def _replay_in_worker() -> tuple[int, str] | None:
+    """The next chunk nobody has taken, replayed in a helper: its index and the file its result was pickled to
+    (None when every chunk is taken). The result is pickled with the collector paused (pickling allocates as
+    much as the results hold, and each collection would walk the helper's dataset and traces) into the run's
+    private folder: a result of megabytes sent through the pool's pipe would wait on the parent's reading
+    thread, which shares its interpreter lock with the parent's own replaying."""
+    index = _claim(_WORKER["counter"])
+    if index >= len(_WORKER["chunks"]):
+        return None
     with collection_paused():
-        return pickle.dumps(replay_chunk(_WORKER["ds"], ids, _WORKER["run"]), protocol=pickle.HIGHEST_PROTOCOL)
+        blob = pickle.dumps(replay_chunk(_WORKER["ds"], _WORKER["chunks"][index], _WORKER["run"]),
+                            protocol=pickle.HIGHEST_PROTOCOL)
+    out = _WORKER["folder"] / f"{index}.pickle"
+    out.write_bytes(blob)
+    return index, str(out)
 
 
 def replay_chunks(ds: Dataset, ids: list[str], run: Run, workers: int = 1,
                   progress: Callable[[int], None] | None = None,
                   meanwhile: Callable[[], None] | None = None) -> Iterator[ChunkResult]:
-    """The chunks of `ids` replayed, in order; with `workers` > 1 in that many spawned processes, which read
-    the dataset from `ds.path` (`progress` then advances a chunk at a time). `meanwhile`, the caller's own work
-    on the split, is done once before the first chunk is yielded: with workers, while they replay."""
+    """The chunks of `ids` replayed, in order; with `workers` > 1 in that many processes, this one and spawned
+    helpers that read the dataset from `ds.path` (`progress` advances a chunk at a time for a helper's chunks).
+    `meanwhile`, the caller's own work on the split, is done once before the first chunk is yielded: with
+    workers, while the helpers start and replay.
+
+    Every process takes the next chunk when it is ready to start one (a task queued in the pool takes its
+    chunk when it starts, not when it is queued), so the short chunks at the end go to whoever is free."""
     chunks = chunk_ids(ids, workers)
     if workers <= 1 or len(chunks) <= 1:
         if meanwhile is not None:
@@ -117,25 +151,66 @@ def replay_chunks(ds: Dataset, ids: list[str], run: Run, workers: int = 1,
         for part in chunks:
             yield replay_chunk(ds, part, run, progress)
         return
-    pool = ProcessPoolExecutor(max_workers=min(workers, len(chunks)), mp_context=multiprocessing.get_context("spawn"),
-                               initializer=_init_worker, initargs=(str(ds.path), run))
+    spawn = multiprocessing.get_context("spawn")
+    counter = spawn.Value("q", 0)
+    folder = tempfile.TemporaryDirectory(prefix="bpaste-replay-")
+    (Path(folder.name) / WORK_FILE).write_bytes(pickle.dumps((chunks, run), protocol=pickle.HIGHEST_PROTOCOL))
+    pool = ProcessPoolExecutor(max_workers=min(workers, len(chunks)) - 1, mp_context=spawn,  # this process is a worker
+                               initializer=_init_worker, initargs=(str(ds.path), folder.name, counter))
     try:
-        parts = pool.map(_replay_in_worker, chunks)
+        tasks = {pool.submit(_replay_in_worker) for _ in chunks}  # at most one chunk each; the rest find none
         if meanwhile is not None:
             meanwhile()
-        for blob in parts:
-            with collection_paused():
-                part = pickle.loads(blob)
-            if progress:
-                progress(len(part.bound) * (len(run.config.arms) + 1))
-            yield part
+        here: dict[int, ChunkResult] = {}  # chunks replayed in this process, by index, until yielded
+        there: dict[int, Path] = {}  # chunks replayed in a helper: their result files
+        yielded = 0
+        while (index := _claim(counter)) < len(chunks) or yielded < len(chunks):
+            if index < len(chunks):
+                here[index] = replay_chunk(ds, chunks[index], run, progress)
+            elif yielded not in here and yielded not in there:  # every chunk is taken: wait for a helper's
+                wait(tasks, return_when=FIRST_COMPLETED)
+            for task in [t for t in tasks if t.done()]:
+                tasks.remove(task)
+                if (done := _result(task)) is not None:
+                    there[done[0]] = Path(done[1])
+            while yielded in here or yielded in there:
+                yield here.pop(yielded) if yielded in here else _received(there.pop(yielded), run, progress)
+                yielded += 1
+        pool.shutdown(cancel_futures=True)  # the tasks not started would find no chunk left
     except BaseException:
         processes = list((pool._processes or {}).values())
         pool.shutdown(wait=False, cancel_futures=True)
         for p in processes:
             p.terminate()
+        for p in processes:
+            p.join()  # gone before their folder is
         raise
-    pool.shutdown()
+    finally:
+        folder.cleanup()
+
+
+def _result(task: Future) -> tuple[int, str] | None:
+    """A helper's task's outcome; a helper that died (killed, out of memory, or unable to start) is the user's to
+    know about in one sentence."""
+    try:
+        return task.result()
+    except BrokenProcessPool:
+        raise BpasteError(
+            "A replay worker process ended abruptly (killed, out of memory, or unable to start: a script of your own "
+            "that replays with workers must do so under `if __name__ == \"__main__\":`); rerun with one worker "
+            "to replay in this process alone."
+        ) from None
+
+
+def _received(path: Path, run: Run, progress: Callable[[int], None] | None) -> ChunkResult:
+    """A helper's chunk result, unpickled with the collector paused (see `_replay_in_worker`)."""
+    blob = path.read_bytes()
+    path.unlink()
+    with collection_paused():
+        part = pickle.loads(blob)
+    if progress:
+        progress(len(part.bound) * (len(run.config.arms) + 1))
+    return part
 
 
 def merge(parts: Iterator[ChunkResult], arms: tuple[str, ...], keep: int) -> ChunkResult:
