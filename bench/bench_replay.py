@@ -8,10 +8,11 @@ every session is replayed under each arm on one core; the time covers the replay
 ingest, mining or the bootstrap). Reported per arm: cold sessions/s (first pass, every prediction
 computed by the predictor) and warm sessions/s (median of --repeat further passes, predictions
 cached as when `tune` replays the same sessions), with median per-session times. Targets per core: cold
-`paste` >= 2,000 sessions/s and `bpaste` >= 1,000/s on coding sessions, warm `paste` >= 20,000/s. For the synthetic corpus also the one-shot CLI replay (every arm, cold) with its wall
-time and peak memory (targets for 20,000 sessions: < 20 s, < 1 GB), with one process and with --workers
-(target: >= 1.8x on 2 cores), the two alternating for --repeat rounds (medians), and, for --workers 2, how much two one-process replays gain side by side: the
-ceiling this machine sets on that ratio.
+`paste` >= 2,000 sessions/s and `bpaste` >= 1,000/s on coding sessions, warm `paste` >= 20,000/s. For the
+synthetic corpus also the one-shot CLI replay (every arm, cold) with its wall time and peak memory (targets
+for 20,000 sessions: < 20 s, < 1 GB), with one process and with --workers (target: >= 1.8x on 2 cores), the
+two alternating for --repeat rounds (medians), and, for --workers 2, how much two one-process replays gain
+side by side: the ceiling this machine sets on that ratio.
 """
 
 from __future__ import annotations

@@ -153,40 +153,38 @@ def replay_chunks(ds: Dataset, ids: list[str], run: Run, workers: int = 1,
         return
     spawn = multiprocessing.get_context("spawn")
     counter = spawn.Value("q", 0)
-    folder = tempfile.TemporaryDirectory(prefix="bpaste-replay-")
-    (Path(folder.name) / WORK_FILE).write_bytes(pickle.dumps((chunks, run), protocol=pickle.HIGHEST_PROTOCOL))
-    pool = ProcessPoolExecutor(max_workers=min(workers, len(chunks)) - 1, mp_context=spawn,  # this process is a worker
-                               initializer=_init_worker, initargs=(str(ds.path), folder.name, counter))
-    try:
-        tasks = {pool.submit(_replay_in_worker) for _ in chunks}  # at most one chunk each; the rest find none
-        if meanwhile is not None:
-            meanwhile()
-        here: dict[int, ChunkResult] = {}  # chunks replayed in this process, by index, until yielded
-        there: dict[int, Path] = {}  # chunks replayed in a helper: their result files
-        yielded = 0
-        while (index := _claim(counter)) < len(chunks) or yielded < len(chunks):
-            if index < len(chunks):
-                here[index] = replay_chunk(ds, chunks[index], run, progress)
-            elif yielded not in here and yielded not in there:  # every chunk is taken: wait for a helper's
-                wait(tasks, return_when=FIRST_COMPLETED)
-            for task in [t for t in tasks if t.done()]:
-                tasks.remove(task)
-                if (done := _result(task)) is not None:
-                    there[done[0]] = Path(done[1])
-            while yielded in here or yielded in there:
-                yield here.pop(yielded) if yielded in here else _received(there.pop(yielded), run, progress)
-                yielded += 1
-        pool.shutdown(cancel_futures=True)  # the tasks not started would find no chunk left
-    except BaseException:
-        processes = list((pool._processes or {}).values())
-        pool.shutdown(wait=False, cancel_futures=True)
-        for p in processes:
-            p.terminate()
-        for p in processes:
-            p.join()  # gone before their folder is
-        raise
-    finally:
-        folder.cleanup()
+    with tempfile.TemporaryDirectory(prefix="bpaste-replay-") as folder:
+        (Path(folder) / WORK_FILE).write_bytes(pickle.dumps((chunks, run), protocol=pickle.HIGHEST_PROTOCOL))
+        pool = ProcessPoolExecutor(max_workers=min(workers, len(chunks)) - 1, mp_context=spawn,  # this process is one
+                                   initializer=_init_worker, initargs=(str(ds.path), folder, counter))
+        try:
+            tasks = {pool.submit(_replay_in_worker) for _ in chunks}  # at most one chunk each; the rest find none
+            if meanwhile is not None:
+                meanwhile()
+            here: dict[int, ChunkResult] = {}  # chunks replayed in this process, by index, until yielded
+            there: dict[int, Path] = {}  # chunks replayed in a helper: their result files
+            yielded = 0
+            while (index := _claim(counter)) < len(chunks) or yielded < len(chunks):
+                if index < len(chunks):
+                    here[index] = replay_chunk(ds, chunks[index], run, progress)
+                elif yielded not in here and yielded not in there:  # every chunk is taken: wait for a helper's
+                    wait(tasks, return_when=FIRST_COMPLETED)
+                for task in [t for t in tasks if t.done()]:
+                    tasks.remove(task)
+                    if (done := _result(task)) is not None:
+                        there[done[0]] = Path(done[1])
+                while yielded in here or yielded in there:
+                    yield here.pop(yielded) if yielded in here else _received(there.pop(yielded), run, progress)
+                    yielded += 1
+            pool.shutdown(cancel_futures=True)  # the tasks not started would find no chunk left
+        except BaseException:
+            processes = list((pool._processes or {}).values())
+            pool.shutdown(wait=False, cancel_futures=True)
+            for p in processes:
+                p.terminate()
+            for p in processes:
+                p.join()  # gone before their folder is
+            raise
 
 
 def _result(task: Future) -> tuple[int, str] | None:
