@@ -24,7 +24,6 @@ from bpaste_cli.ingest import IngestOptions, ingest
 from bpaste_cli.mine import MineOptions, load_predictor, mine
 from bpaste_cli.replay import ReplayConfig, replay
 from bpaste_cli.replay import run as replay_run
-from bpaste_cli.errors import BpasteError
 from bpaste_cli.replay.parallel import MIN_CHUNK, _result, chunk_ids
 from bpaste_cli.replay.prepared import PREPARE_CHUNK
 from bpaste_cli.synth import generate, write
@@ -87,7 +86,6 @@ def test_chunks_shrink_towards_the_end_with_workers():
     assert sizes == sorted(sizes, reverse=True)  # long ones first, short ones last: no worker waits long at the end
     assert all(n >= MIN_CHUNK for n in sizes[:-1]) and len(sizes) < 40
     assert [len(c) for c in chunk_ids(ids, 1)] == [PREPARE_CHUNK] * 10
-
 
 
 def test_a_helper_that_died_is_one_sentence():
