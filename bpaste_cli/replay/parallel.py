@@ -176,15 +176,18 @@ def replay_chunks(ds: Dataset, ids: list[str], run: Run, workers: int = 1,
                 while yielded in here or yielded in there:
                     yield here.pop(yielded) if yielded in here else _received(there.pop(yielded), run, progress)
                     yielded += 1
-            pool.shutdown(cancel_futures=True)  # the tasks not started would find no chunk left
-        except BaseException:
-            processes = list((pool._processes or {}).values())
-            pool.shutdown(wait=False, cancel_futures=True)
-            for p in processes:
-                p.terminate()
-            for p in processes:
-                p.join()  # gone before their folder is
-            raise
+        finally:  # every result is in, or none is wanted: a helper still starting, or finding no chunk, is not needed
+            _stop(pool)
+
+
+def _stop(pool: ProcessPoolExecutor) -> None:
+    """End the helpers now, and wait until they are gone (before their folder is)."""
+    processes = list((pool._processes or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for p in processes:
+        p.terminate()
+    for p in processes:
+        p.join()
 
 
 def _result(task: Future) -> tuple[int, str] | None:
