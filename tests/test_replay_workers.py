@@ -9,6 +9,7 @@ helpers do, so one test holds it back until a helper has replayed a chunk: then 
 from __future__ import annotations
 
 import json
+import os
 import tempfile
 import time
 from concurrent.futures import Future
@@ -96,11 +97,25 @@ def test_a_helper_that_died_is_one_sentence():
         _result(task)
 
 
+class SlowInHelpers:
+    """A predictor that answers as `inner` does, but takes 20 ms more per session in any process other than
+    `home`: a helper then takes far longer over a chunk than the replaying process needs to take the next one."""
+
+    def __init__(self, inner, home: int) -> None:
+        self.inner, self.home = inner, home
+
+    def cursor_for(self, trace):
+        if os.getpid() != self.home:
+            time.sleep(0.02)
+        return self.inner.cursor_for(trace)
+
+
 def test_this_process_and_a_helper_share_the_chunks(corpus, tmp_path, monkeypatch):
-    """With two workers this process replays chunks besides its helper's: the coverage it computes before its
-    first chunk is held back here until the helper's first result file exists in the run's folder, so both
-    replay some. A helper's chunk advances the progress in one step of its sessions x (arms + bound); this
-    process's per session and arm."""
+    """With two workers this process replays chunks besides its helper's. The coverage it computes before its
+    first chunk is held back here until the helper's first result file exists in the run's folder (else this
+    process could take every chunk before the helper starts), and the helper is slowed (else it could take
+    every chunk while this process computes the coverage). A helper's chunk advances the progress in one step
+    of its sessions x (arms + bound); this process's per session and arm."""
     ds, patterns = corpus
     config = ReplayConfig(arms=("serial", "paste", "bpaste"), split="all", bootstrap=20)
     predictor = load_predictor(patterns)
@@ -109,15 +124,16 @@ def test_this_process_and_a_helper_share_the_chunks(corpus, tmp_path, monkeypatc
     real_coverage = replay_run.safety_coverage
 
     def after_a_helper_result(*args):
+        coverage = real_coverage(*args)
         deadline = time.monotonic() + 300
         while not list(tmp_path.glob("bpaste-replay-*/[0-9]*.pickle")):
             assert time.monotonic() < deadline, "the helper wrote no result"
-            time.sleep(0.05)
-        return real_coverage(*args)
+            time.sleep(0.01)
+        return coverage
 
     monkeypatch.setattr(replay_run, "safety_coverage", after_a_helper_result)
     steps: list[int] = []
-    two = replay(ds, predictor, config=config, workers=2, progress=steps.append)
+    two = replay(ds, SlowInHelpers(predictor, os.getpid()), config=config, workers=2, progress=steps.append)
     assert two.to_json() == one.to_json() and two.per_session == one.per_session
     in_helper = [n for n in steps if n >= MIN_CHUNK * (len(config.arms) + 1)]
     assert in_helper and len(steps) > len(in_helper)  # some chunks replayed there, some here
