@@ -93,7 +93,8 @@ def one_shot(ds_dir: Path, patterns: Path, device: str, workers: int = 1) -> dic
     t0 = time.perf_counter()
     done = subprocess.run([sys.executable, "-c", PEAK, *replay_command(ds_dir, patterns, device, "all", workers)],
                           check=True, capture_output=True, text=True, cwd=REPO)
-    return {"workers": workers, "wall_s": time.perf_counter() - t0, "peak_rss_mb": round(int(done.stdout.split()[-1]) / 1024)}
+    wall = time.perf_counter() - t0
+    return {"workers": workers, "wall_s": wall, "peak_rss_mb": round(int(done.stdout.split()[-1]) / 1024)}
 
 
 def one_shots(ds_dir: Path, patterns: Path, device: str, workers: tuple[int, ...], repeat: int) -> list[dict]:
@@ -173,10 +174,10 @@ def main() -> None:
                               tuple(sorted({1, args.workers})), args.repeat)
             results[f"synthetic-coding-{args.synthetic}"]["one_shot"] = shots
             if len(shots) > 1:
-                pairs = [a / b for a, b in zip(shots[0]["walls_s"], shots[-1]["walls_s"])]
+                rounds = ", ".join(f"{a / b:.2f}" for a, b in zip(shots[0]["walls_s"], shots[-1]["walls_s"]))
                 print(f"--workers {args.workers}: {shots[0]['wall_s'] / shots[-1]['wall_s']:.2f}x the wall time of one "
-                      f"process (ratio of the medians; round by round {', '.join(f'{r:.2f}' for r in pairs)}x; the same "
-                      "figures: tests/test_replay_workers.py)", flush=True)
+                      f"process (ratio of the medians; round by round {rounds}x; the same figures: "
+                      "tests/test_replay_workers.py)", flush=True)
                 if args.workers == 2:
                     results[f"synthetic-coding-{args.synthetic}"]["two_at_once"] = two_at_once(
                         work / "synth-ds", work / f"patterns-synthetic-{args.synthetic}", args.device)

@@ -17,9 +17,9 @@ def collection_paused() -> Iterator[None]:
 
     On resuming, what the pause left alive joins the oldest generation unexamined (`gc.freeze()` then
     `gc.unfreeze()`, whose documented effect is just that): otherwise the first collection after the pause
-    walks every object made during it, about 0.1 s per million (206 ms for 2M), for no garbage. A cycle made during the pause
-    would still be found by the next full collection. When the program keeps objects frozen of its own, they
-    stay frozen and the pause's objects are left where they are."""
+    walks every object made during it, about 0.1 s per million (206 ms for 2M), for no garbage. A cycle made
+    during the pause would still be found by the next full collection. When the program keeps objects frozen
+    of its own, they stay frozen and the pause's objects are left where they are."""
     was = gc.isenabled()
     gc.disable()
     try:

@@ -1,4 +1,4 @@
-"""A split's sessions replayed a chunk at a time, in this process or spread over it and spawned worker processes.
+"""A split's sessions replayed a chunk at a time, in this process alone or in it and spawned helpers.
 
 A chunk is a run of session ids (in id order) that is prepared and replayed under every arm and the
 all-tool-time-hidden bound. Every session's replay depends on its own trace and the run's arguments only
@@ -140,10 +140,8 @@ def replay_chunks(ds: Dataset, ids: list[str], run: Run, workers: int = 1,
     """The chunks of `ids` replayed, in order; with `workers` > 1 in that many processes, this one and spawned
     helpers that read the dataset from `ds.path` (`progress` advances a chunk at a time for a helper's chunks).
     `meanwhile`, the caller's own work on the split, is done once before the first chunk is yielded: with
-    workers, while the helpers start and replay.
-
-    Every process takes the next chunk when it is ready to start one (a task queued in the pool takes its
-    chunk when it starts, not when it is queued), so the short chunks at the end go to whoever is free."""
+    workers, while the helpers start and replay. A task queued in the pool takes its chunk when it starts, not
+    when it is queued, so the short chunks at the end go to whoever is free."""
     chunks = chunk_ids(ids, workers)
     if workers <= 1 or len(chunks) <= 1:
         if meanwhile is not None:
