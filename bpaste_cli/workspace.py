@@ -237,12 +237,7 @@ class Workspace:
 
     def split_seed(self) -> int | None:
         """The split seed the workspace's patterns were mined with (the seed later verbs must use), if any."""
-        from bpaste_cli.mine.store import read_table_manifest
-
-        if not (self.patterns_dir / "manifest.json").is_file():
-            return None
-        seed = read_table_manifest(self.patterns_dir).get("seed")
-        return seed if isinstance(seed, int) else None
+        return table_split_seed(self.patterns_dir)
 
     # the manifest
     def manifest(self) -> dict[str, Any]:
@@ -664,6 +659,17 @@ class Inputs:
     warnings: list[str] = field(default_factory=list)
 
 
+def table_split_seed(patterns: Path | str) -> int | None:
+    """The split seed the pattern table at `patterns` was mined with, if it is a table that records one (not the
+    oracle, not a path without a table: the verb that opens it says what is wrong)."""
+    from bpaste_cli.mine.store import read_table_manifest
+
+    if str(patterns) == "oracle" or not (Path(patterns) / "manifest.json").is_file():
+        return None
+    seed = read_table_manifest(Path(patterns)).get("seed")
+    return seed if isinstance(seed, int) else None
+
+
 def resolve(
     verb: str,
     *,
@@ -717,6 +723,8 @@ def resolve(
         "model": model is None and verb == "replay" and need_model,
         "output": output is None and verb in ("fit", "tune", "report") or (verb == "mine" and output is None and dataset is None),
     }
+    if seed is None and patterns is not None:  # a table given by path lends its seed as the workspace's does (below)
+        got.seed = table_split_seed(patterns) or 0
     if not any(required.values()):
         return got  # every path the verb needs was given: it runs as it always did, no workspace involved
     optional = {
@@ -747,7 +755,7 @@ def resolve(
         if verb in ("fit", "tune"):
             ws.record_device(device)
     if seed is None and "patterns" in taken:
-        got.seed = ws.split_seed() or 0
+        got.seed = table_split_seed(got.patterns) or 0
     if "dataset" in taken:  # with a dataset of the user's own, the verbs' own provenance checks apply
         st = status(ws)
         model = st.artifact(f"model:{device_key(device)}")

@@ -486,3 +486,24 @@ def test_hints_for_a_custom_device_name_its_profile(tmp_path: Path, monkeypatch:
     assert ws.device_cmd("fit", "orin") == "bpaste fit --device orin"
     ws.record_device("thor")
     assert list(read_workspace_manifest(ws.root)["devices"]) == ["lab"]  # built-ins need no record
+
+
+def test_explicit_patterns_lend_their_split_seed(tmp_path: Path) -> None:
+    """With every path given (no workspace), a verb without --seed takes the seed the patterns were mined with,
+    as their help says: a table mined with --seed 7 replays seed 7's test split, not seed 0's."""
+    from typer.testing import CliRunner
+
+    from bpaste_cli.cli import app
+    from bpaste_cli.synth import generate, write
+
+    write(generate(("coding",), sessions=20, seed=1), tmp_path / "logs", ["native"])
+    runner = CliRunner()
+    for args in (["ingest", str(tmp_path / "logs" / "native"), "-o", str(tmp_path / "ds")],
+                 ["mine", str(tmp_path / "ds"), "-o", str(tmp_path / "patterns"), "--seed", "7"]):
+        assert runner.invoke(app, args).exit_code == 0
+    replay = ["replay", str(tmp_path / "ds"), "--patterns", str(tmp_path / "patterns"), "--arm", "serial", "--json"]
+    done = runner.invoke(app, replay)
+    assert done.exit_code == 0, done.output
+    assert orjson.loads(done.stdout)["config"]["seed"] == 7
+    given = runner.invoke(app, [*replay, "--seed", "3"])
+    assert orjson.loads(given.stdout)["config"]["seed"] == 3
